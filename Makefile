@@ -1,0 +1,32 @@
+# Ankurah for Go. `make test` is what CI runs (see .ci/run).
+GO ?= go
+
+.PHONY: test test-go vet fmt build bench serve fuzz
+
+## test: vet, then every Go test against a throwaway Postgres cluster
+test: vet
+	./test/with-postgres.sh $(GO) test -count=1 ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o bin/ankurah ./cmd/ankurah
+
+## bench: the benchmarks behind docs/benchmarks.md
+bench:
+	./test/with-postgres.sh $(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: a longer fuzzing run of every fuzz target (FUZZTIME=1m by default)
+FUZZTIME ?= 1m
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## serve: run the server (see README)
+serve:
+	$(GO) run ./cmd/ankurah serve
