@@ -38,8 +38,14 @@ func New(collection string, id event.ID) *State {
 // Exists reports whether the entity has been created and not deleted.
 func (s *State) Exists() bool { return len(s.Head) > 0 && !s.Deleted }
 
-// Get returns a property's value (NULL when absent).
-func (s *State) Get(field string) value.Value { return s.Values[field] }
+// Get returns a property's value (NULL when absent). Field "id" is the
+// entity id as text, so that queries can name it.
+func (s *State) Get(field string) value.Value {
+	if field == "id" {
+		return value.TextOf(s.ID.String())
+	}
+	return s.Values[field]
+}
 
 // Clone returns a deep copy.
 func (s *State) Clone() *State {
