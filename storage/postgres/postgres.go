@@ -1,0 +1,584 @@
+// Package postgres is the Postgres storage adapter: collections are ordinary
+// tables with one typed column per field, and every event is a row of the
+// append-only ankurah.events table (see migrations and sql/functions.sql).
+//
+// A commit writes its events and the new row states in one Postgres
+// transaction. Rows are locked (SELECT … FOR UPDATE) and merged in Go with
+// the shared merge rule, so concurrent API commits and plain SQL writes to the
+// same entity serialise and converge. Commits that only create entities take
+// a fast path: one round trip, no locks.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/schema"
+	"github.com/ankurah/ankurah-go/storage"
+)
+
+// Options configure the adapter.
+type Options struct {
+	// Schema is the Postgres schema that holds new collection tables
+	// ("public" when empty). Existing collections stay where they are.
+	Schema string
+}
+
+// Store is the Postgres adapter. It is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	schema string
+
+	mu      sync.RWMutex
+	catalog map[string]*table
+}
+
+// table is a collection's schema and where its table lives.
+type table struct {
+	schema.Collection
+	sqlSchema string
+	ident     string // "schema"."name", quoted
+	selectSQL string // select list: id, _head, _versions, fields…
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// New returns an adapter over pool. The database must be migrated (see
+// package migrations).
+func New(pool *pgxpool.Pool, opts Options) *Store {
+	if opts.Schema == "" {
+		opts.Schema = "public"
+	}
+	return &Store{pool: pool, schema: opts.Schema, catalog: map[string]*table{}}
+}
+
+// Pool returns the underlying pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close implements storage.Store. The pool belongs to the caller.
+func (s *Store) Close() error { return nil }
+
+// EnsureCollection implements storage.Store through ankurah.create_collection,
+// the same path a SQL user takes.
+func (s *Store) EnsureCollection(ctx context.Context, c schema.Collection) (schema.Collection, error) {
+	if err := c.Validate(); err != nil {
+		return schema.Collection{}, storage.Errorf(storage.CodeBadName, "%v", err)
+	}
+	fields := make(map[string]string, len(c.Fields))
+	for _, f := range c.Fields {
+		fields[f.Name] = f.Type.String()
+	}
+	if _, err := s.pool.Exec(ctx, "select ankurah.create_collection($1, $2, $3)", c.Name, fields, s.schema); err != nil {
+		return schema.Collection{}, pgError(err)
+	}
+	t, err := s.load(ctx, c.Name)
+	if err != nil {
+		return schema.Collection{}, err
+	}
+	return t.Collection, nil
+}
+
+// Collection implements storage.Store.
+func (s *Store) Collection(ctx context.Context, name string) (schema.Collection, error) {
+	t, err := s.table(ctx, name)
+	if err != nil {
+		return schema.Collection{}, err
+	}
+	return t.Collection, nil
+}
+
+// Collections implements storage.Store.
+func (s *Store) Collections(ctx context.Context) ([]schema.Collection, error) {
+	rows, err := s.pool.Query(ctx, "select name from ankurah.collections order by name")
+	if err != nil {
+		return nil, pgError(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, pgError(err)
+	}
+	out := make([]schema.Collection, 0, len(names))
+	for _, n := range names {
+		t, err := s.load(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t.Collection)
+	}
+	return out, nil
+}
+
+// table returns the cached catalog entry, loading it on a miss.
+func (s *Store) table(ctx context.Context, name string) (*table, error) {
+	s.mu.RLock()
+	t := s.catalog[name]
+	s.mu.RUnlock()
+	if t != nil {
+		return t, nil
+	}
+	return s.load(ctx, name)
+}
+
+// load reads a collection's catalog entry and caches it.
+func (s *Store) load(ctx context.Context, name string) (*table, error) {
+	var sqlSchema string
+	err := s.pool.QueryRow(ctx, "select table_schema from ankurah.collections where name = $1", name).Scan(&sqlSchema)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, storage.Errorf(storage.CodeNoCollection, "no collection %q", name)
+	}
+	if err != nil {
+		return nil, pgError(err)
+	}
+	rows, err := s.pool.Query(ctx, "select name, type from ankurah.fields where collection = $1 order by name", name)
+	if err != nil {
+		return nil, pgError(err)
+	}
+	t := &table{Collection: schema.Collection{Name: name}, sqlSchema: sqlSchema}
+	var fname, ftype string
+	_, err = pgx.ForEachRow(rows, []any{&fname, &ftype}, func() error {
+		f := schema.Field{Name: fname}
+		if err := f.Type.UnmarshalText([]byte(ftype)); err != nil {
+			return fmt.Errorf("catalog: %s.%s: %w", name, fname, err)
+		}
+		t.Fields = append(t.Fields, f)
+		return nil
+	})
+	if err != nil {
+		return nil, pgError(err)
+	}
+	t.ident = pgx.Identifier{sqlSchema, name}.Sanitize()
+	t.selectSQL = "id, _head, _versions"
+	for _, f := range t.Fields {
+		t.selectSQL += ", " + pgx.Identifier{f.Name}.Sanitize()
+	}
+	s.mu.Lock()
+	s.catalog[name] = t
+	s.mu.Unlock()
+	return t, nil
+}
+
+// Get implements storage.Store.
+func (s *Store) Get(ctx context.Context, collection string, ids []event.ID) ([]*entity.State, error) {
+	t, err := s.table(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	got, err := s.selectStates(ctx, s.pool, t, ids, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*entity.State, 0, len(got))
+	for _, id := range ids {
+		if st, ok := got[id]; ok {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// selectStates reads the rows of the given entities, optionally locking them.
+func (s *Store) selectStates(ctx context.Context, q querier, t *table, ids []event.ID, lock bool) (map[event.ID]*entity.State, error) {
+	sql := "select " + t.selectSQL + " from " + t.ident + " where id = any($1)"
+	if lock {
+		sql += " order by id for update"
+	}
+	rows, err := q.Query(ctx, sql, idStrings(ids))
+	if err != nil {
+		return nil, pgError(err)
+	}
+	defer rows.Close()
+	out := make(map[event.ID]*entity.State, len(ids))
+	for rows.Next() {
+		st, err := scanState(t, rows)
+		if err != nil {
+			return nil, err
+		}
+		out[st.ID] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, pgError(err)
+	}
+	return out, nil
+}
+
+// Scan implements storage.Store.
+func (s *Store) Scan(ctx context.Context, collection string, fn func(*entity.State) bool) error {
+	t, err := s.table(ctx, collection)
+	if err != nil {
+		return err
+	}
+	rows, err := s.pool.Query(ctx, "select "+t.selectSQL+" from "+t.ident+" order by id")
+	if err != nil {
+		return pgError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		st, err := scanState(t, rows)
+		if err != nil {
+			return err
+		}
+		if !fn(st) {
+			return nil
+		}
+	}
+	return pgError(rows.Err())
+}
+
+// Events implements storage.Store and event.Source.
+func (s *Store) Events(ctx context.Context, ids []event.ID) ([]event.Event, error) {
+	return s.queryEvents(ctx, s.pool, eventColumns+" where id = any($1) order by id", idStrings(ids))
+}
+
+// History implements storage.Store.
+func (s *Store) History(ctx context.Context, collection string, id event.ID) ([]event.Event, error) {
+	return s.queryEvents(ctx, s.pool, eventColumns+" where entity_id = $1 and collection = $2 order by id", id.String(), collection)
+}
+
+const eventColumns = "select id, collection, entity_id, parents, operations, tombstone from ankurah.events"
+
+func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...any) ([]event.Event, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, pgError(err)
+	}
+	type raw struct {
+		id, coll, ent string
+		parents       []string
+		ops           []byte
+		tomb          bool
+	}
+	var rs []raw
+	var r raw
+	_, err = pgx.ForEachRow(rows, []any{&r.id, &r.coll, &r.ent, &r.parents, &r.ops, &r.tomb}, func() error {
+		rs = append(rs, r)
+		return nil
+	})
+	if err != nil {
+		return nil, pgError(err)
+	}
+	out := make([]event.Event, 0, len(rs))
+	for _, r := range rs {
+		t, err := s.table(ctx, r.coll)
+		if err != nil {
+			return nil, err
+		}
+		e, err := decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb)
+		if err != nil {
+			return nil, err
+		}
+		if e.Collection = r.coll; len(e.Ops) > 0 && hasUnknown(t, e.Ops) {
+			// A field added since the catalog was cached: reload and decode again.
+			if t, err = s.load(ctx, r.coll); err != nil {
+				return nil, err
+			}
+			if e, err = decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Commit implements storage.Store.
+func (s *Store) Commit(ctx context.Context, events []event.Event) ([]*entity.State, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	evs, tables, err := s.conform(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	if allCreations(evs) {
+		states, err := s.commitCreations(ctx, evs, tables)
+		if !isUniqueViolation(err) {
+			return states, err
+		}
+		// Some entity exists already (e.g. a redelivered creation): merge.
+	}
+	for attempt := 0; ; attempt++ {
+		states, err := s.commitMerged(ctx, evs, tables)
+		if isUniqueViolation(err) && attempt < 3 {
+			continue // a concurrent commit stored one of our events first
+		}
+		return states, err
+	}
+}
+
+// conform copies the events, checks and converts their values against the
+// schema, and adds any new fields to their collections first (DDL in its own
+// transaction: a column that is added but then not written is harmless).
+func (s *Store) conform(ctx context.Context, events []event.Event) ([]event.Event, map[string]*table, error) {
+	evs := make([]event.Event, len(events))
+	tables := map[string]*table{}
+	for i, e := range events {
+		ops := make(map[string]valueT, len(e.Ops))
+		for k, v := range e.Ops {
+			ops[k] = v
+		}
+		e.Ops = ops
+		evs[i] = e
+	}
+	for pass := 0; pass < 2; pass++ {
+		missing := map[string]map[string]string{}
+		for i := range evs {
+			e := &evs[i]
+			t, err := s.table(ctx, e.Collection)
+			if err != nil {
+				return nil, nil, err
+			}
+			tables[e.Collection] = t
+			add, err := storage.Conform(t.Collection, e)
+			if err != nil {
+				return nil, nil, err
+			}
+			for f, typ := range add {
+				if missing[e.Collection] == nil {
+					missing[e.Collection] = map[string]string{}
+				}
+				missing[e.Collection][f] = typ.String()
+			}
+		}
+		if len(missing) == 0 {
+			return evs, tables, nil
+		}
+		if pass == 1 {
+			break
+		}
+		for coll, fields := range missing {
+			if _, err := s.pool.Exec(ctx, "select ankurah.create_collection($1, $2)", coll, fields); err != nil {
+				return nil, nil, pgError(err)
+			}
+			if _, err := s.load(ctx, coll); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return nil, nil, storage.Errorf(storage.CodeInternal, "new fields did not appear in the catalog")
+}
+
+func allCreations(evs []event.Event) bool {
+	for i := range evs {
+		if !evs[i].IsCreation() {
+			return false
+		}
+	}
+	return true
+}
+
+// commitCreations stores creation events and their rows in one round trip:
+// the batch runs as one implicit transaction.
+func (s *Store) commitCreations(ctx context.Context, evs []event.Event, tables map[string]*table) ([]*entity.State, error) {
+	seen := map[event.ID]bool{}
+	b := &pgx.Batch{}
+	states := make([]*entity.State, 0, len(evs))
+	for i := range evs {
+		e := &evs[i]
+		if seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
+		st := entity.New(e.Collection, e.Entity)
+		if _, err := st.Apply(e, func(event.ID) bool { return false }); err != nil {
+			return nil, storage.Coded(err)
+		}
+		if err := queueEvent(b, e); err != nil {
+			return nil, err
+		}
+		if err := queueRow(b, tables[e.Collection], nil, st); err != nil {
+			return nil, err
+		}
+		states = append(states, st)
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, pgError(err)
+	}
+	return states, nil
+}
+
+// commitMerged locks the touched rows, merges the events into their states
+// and writes the events and the changed rows, all in one transaction.
+func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[string]*table) ([]*entity.State, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, pgError(err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+
+	byColl := map[string][]event.ID{}
+	var allIDs []string
+	for i := range evs {
+		e := &evs[i]
+		if !slices.Contains(byColl[e.Collection], e.Entity) {
+			byColl[e.Collection] = append(byColl[e.Collection], e.Entity)
+		}
+		allIDs = append(allIDs, e.ID.String())
+		for _, p := range e.Parents {
+			allIDs = append(allIDs, p.String())
+		}
+	}
+	// Lock the rows, collection by collection in name order, rows in id order,
+	// so that concurrent commits cannot deadlock.
+	before := map[event.ID]*entity.State{}
+	colls := make([]string, 0, len(byColl))
+	for c := range byColl {
+		colls = append(colls, c)
+	}
+	slices.Sort(colls)
+	for _, c := range colls {
+		got, err := s.selectStates(ctx, tx, tables[c], byColl[c], true)
+		if err != nil {
+			return nil, err
+		}
+		for id, st := range got {
+			before[id] = st
+		}
+	}
+	known := map[event.ID]event.ID{} // event → entity
+	rows, err := tx.Query(ctx, "select id, entity_id from ankurah.events where id = any($1)", allIDs)
+	if err != nil {
+		return nil, pgError(err)
+	}
+	var kid, kent string
+	if _, err := pgx.ForEachRow(rows, []any{&kid, &kent}, func() error {
+		known[event.MustParseID(kid)] = event.MustParseID(kent)
+		return nil
+	}); err != nil {
+		return nil, pgError(err)
+	}
+
+	states := map[event.ID]*entity.State{}
+	for _, c := range colls {
+		for _, id := range byColl[c] {
+			if st, ok := before[id]; ok {
+				states[id] = st
+				continue
+			}
+			// No row: a new entity, or a deleted one whose history we replay.
+			st, err := s.replay(ctx, tx, c, id)
+			if err != nil {
+				return nil, err
+			}
+			states[id] = st
+		}
+	}
+	fresh, err := storage.Merge(states, evs, func(ent, id event.ID) bool {
+		owner, ok := known[id]
+		return ok && owner == ent
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(fresh) == 0 {
+		return sortedStates(states), nil // everything was already stored
+	}
+	b := &pgx.Batch{}
+	for i := range fresh {
+		if err := queueEvent(b, &fresh[i]); err != nil {
+			return nil, err
+		}
+	}
+	touched := map[event.ID]bool{}
+	for i := range fresh {
+		touched[fresh[i].Entity] = true
+	}
+	for id := range touched {
+		st := states[id]
+		if err := queueRow(b, tables[st.Collection], before[id], st); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, pgError(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, pgError(err)
+	}
+	return sortedStates(states), nil
+}
+
+// replay rebuilds the state of an entity that has no row from its history:
+// empty for a new entity, Deleted for a deleted one.
+func (s *Store) replay(ctx context.Context, tx pgx.Tx, coll string, id event.ID) (*entity.State, error) {
+	st := entity.New(coll, id)
+	hist, err := s.queryEvents(ctx, tx, eventColumns+" where entity_id = $1 and collection = $2 order by id", id.String(), coll)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[event.ID]bool{}
+	for i := range hist {
+		if _, err := st.Apply(&hist[i], func(e event.ID) bool { return seen[e] }); err != nil {
+			return nil, storage.Errorf(storage.CodeInternal, "replaying %s: %v", id, err)
+		}
+		seen[hist[i].ID] = true
+	}
+	return st, nil
+}
+
+func sortedStates(m map[event.ID]*entity.State) []*entity.State {
+	out := make([]*entity.State, 0, len(m))
+	for _, st := range m {
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b *entity.State) int { return a.ID.Compare(b.ID) })
+	return out
+}
+
+func idStrings(ids []event.ID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}
+
+// pgError turns a Postgres error into a coded storage error.
+func pgError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *storage.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		code := storage.CodeInternal
+		switch pe.Code {
+		case "AK001", "AK003":
+			code = storage.CodeInvalidEvent
+		case "AK002", "22P02", "22003", "42804":
+			code = storage.CodeTypeMismatch
+		case "AK004", "23505", "40001", "40P01":
+			code = storage.CodeConflict
+		case "AK005":
+			code = storage.CodeNoCollection
+		case "AK006":
+			code = storage.CodeBadName
+		}
+		msg := pe.Message
+		if pe.Hint != "" {
+			msg += " (" + pe.Hint + ")"
+		}
+		return &storage.Error{Code: code, Message: msg, Err: err}
+	}
+	return &storage.Error{Code: storage.CodeInternal, Message: err.Error(), Err: err}
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}

@@ -1,0 +1,235 @@
+package postgres
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/storage"
+	"github.com/ankurah/ankurah-go/value"
+)
+
+type valueT = value.Value
+
+// scanState reads one row selected with t.selectSQL.
+func scanState(t *table, rows pgx.Rows) (*entity.State, error) {
+	var (
+		id       string
+		head     []string
+		versions map[string]string
+	)
+	dest := make([]any, 0, 3+len(t.Fields))
+	dest = append(dest, &id, &head, &versions)
+	cells := make([]any, len(t.Fields))
+	for i, f := range t.Fields {
+		switch f.Type {
+		case value.Text, value.Ref:
+			cells[i] = new(pgtype.Text)
+		case value.Int:
+			cells[i] = new(pgtype.Int8)
+		case value.Float:
+			cells[i] = new(pgtype.Float8)
+		case value.Bool:
+			cells[i] = new(pgtype.Bool)
+		case value.Bytes, value.JSON:
+			cells[i] = new([]byte)
+		case value.Time:
+			cells[i] = new(pgtype.Timestamptz)
+		}
+		dest = append(dest, cells[i])
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return nil, pgError(err)
+	}
+	eid, err := event.ParseID(id)
+	if err != nil {
+		return nil, storage.Errorf(storage.CodeInternal, "%s: row id: %v", t.Name, err)
+	}
+	st := entity.New(t.Name, eid)
+	if st.Head, err = event.ParseHead(head); err != nil {
+		return nil, storage.Errorf(storage.CodeInternal, "%s %s: _head: %v", t.Name, id, err)
+	}
+	for f, v := range versions {
+		if st.Versions[f], err = event.ParseID(v); err != nil {
+			return nil, storage.Errorf(storage.CodeInternal, "%s %s: _versions: %v", t.Name, id, err)
+		}
+	}
+	for i, f := range t.Fields {
+		var v value.Value
+		switch c := cells[i].(type) {
+		case *pgtype.Text:
+			if c.Valid {
+				v = value.TextOf(c.String)
+				if f.Type == value.Ref {
+					v = value.RefOf(c.String)
+				}
+			}
+		case *pgtype.Int8:
+			if c.Valid {
+				v = value.IntOf(c.Int64)
+			}
+		case *pgtype.Float8:
+			if c.Valid {
+				v = value.FloatOf(c.Float64)
+			}
+		case *pgtype.Bool:
+			if c.Valid {
+				v = value.BoolOf(c.Bool)
+			}
+		case *pgtype.Timestamptz:
+			if c.Valid {
+				v = value.TimeOf(c.Time)
+			}
+		case *[]byte:
+			if *c != nil {
+				if f.Type == value.JSON {
+					if v, err = value.JSONOf(*c); err != nil {
+						return nil, storage.Errorf(storage.CodeInternal, "%s %s: %s: %v", t.Name, id, f.Name, err)
+					}
+				} else {
+					v = value.BytesOf(*c)
+				}
+			}
+		}
+		if !v.IsNull() {
+			st.Values[f.Name] = v
+		}
+	}
+	return st, nil
+}
+
+// decodeEvent builds an event from its ankurah.events row, typing the
+// operations by the collection's fields.
+func decodeEvent(t *table, id, ent string, parents []string, ops []byte, tomb bool) (event.Event, error) {
+	bad := func(err error) (event.Event, error) {
+		return event.Event{}, storage.Errorf(storage.CodeInternal, "event %s: %v", id, err)
+	}
+	var e event.Event
+	var err error
+	if e.ID, err = event.ParseID(id); err != nil {
+		return bad(err)
+	}
+	if e.Entity, err = event.ParseID(ent); err != nil {
+		return bad(err)
+	}
+	if e.Parents, err = event.ParseHead(parents); err != nil {
+		return bad(err)
+	}
+	e.Collection = t.Name
+	e.Delete = tomb
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(ops, &raw); err != nil {
+		return bad(err)
+	}
+	e.Ops = make(map[string]value.Value, len(raw))
+	for k, r := range raw {
+		var v value.Value
+		if f, ok := t.Field(k); ok {
+			v, err = value.Decode(r, f.Type)
+		} else {
+			v, err = value.Infer(r)
+		}
+		if err != nil {
+			return bad(fmt.Errorf("%s: %w", k, err))
+		}
+		e.Ops[k] = v
+	}
+	return e, nil
+}
+
+func hasUnknown(t *table, ops map[string]value.Value) bool {
+	for k := range ops {
+		if _, ok := t.Field(k); !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// queueEvent adds the insert of one event to the batch.
+func queueEvent(b *pgx.Batch, e *event.Event) error {
+	ops := []byte("{")
+	for i, k := range slices.Sorted(maps.Keys(e.Ops)) {
+		if i > 0 {
+			ops = append(ops, ',')
+		}
+		ops = strconv.AppendQuote(ops, k) // field names are [a-z0-9_]: quoting is JSON-safe
+		ops = append(ops, ':')
+		ops = e.Ops[k].AppendJSON(ops)
+	}
+	ops = append(ops, '}')
+	b.Queue(`insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone)
+		values ($1, $2, $3, $4, $5::jsonb, $6)`,
+		e.ID.String(), e.Collection, e.Entity.String(), e.Parents.Strings(), string(ops), e.Delete)
+	return nil
+}
+
+// queueRow adds the write that takes a row from before (nil: no row) to
+// after: an insert, an update of the changed columns, a delete, or nothing.
+func queueRow(b *pgx.Batch, t *table, before, after *entity.State) error {
+	if after.Deleted {
+		if before != nil {
+			b.Queue("delete from "+t.ident+" where id = $1", after.ID.String())
+		}
+		return nil
+	}
+	versions := make(map[string]string, len(after.Versions))
+	for f, id := range after.Versions {
+		versions[f] = id.String()
+	}
+	args := []any{after.ID.String(), after.Head.Strings(), versions}
+	var cols, params []string
+	for _, f := range t.Fields {
+		v, ok := after.Values[f.Name]
+		if before == nil && !ok {
+			continue
+		}
+		if before != nil && value.Equal(v, before.Values[f.Name]) {
+			continue
+		}
+		if !v.IsNull() && v.Type() != f.Type {
+			return storage.Errorf(storage.CodeTypeMismatch, "%s.%s is %s, not %s", t.Name, f.Name, f.Type, v.Type())
+		}
+		args = append(args, sqlArg(v))
+		cols = append(cols, pgx.Identifier{f.Name}.Sanitize())
+		params = append(params, fmt.Sprintf("$%d::%s", len(args), f.Type.Column()))
+	}
+	if before == nil {
+		b.Queue(fmt.Sprintf("insert into %s (id, _head, _versions%s) values ($1, $2, $3%s)",
+			t.ident, prefixJoin(cols), prefixJoin(params)), args...)
+		return nil
+	}
+	set := make([]string, len(cols))
+	for i := range cols {
+		set[i] = cols[i] + " = " + params[i]
+	}
+	b.Queue(fmt.Sprintf("update %s set _head = $2, _versions = $3%s where id = $1",
+		t.ident, prefixJoin(set)), args...)
+	return nil
+}
+
+func prefixJoin(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(s, ", ")
+}
+
+// sqlArg is the pgx argument for a value; JSON goes as text for a ::jsonb cast.
+func sqlArg(v value.Value) any {
+	switch v.Type() {
+	case value.Null:
+		return nil
+	case value.JSON:
+		return v.JSONText()
+	}
+	return v.Go()
+}

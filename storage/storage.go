@@ -1,0 +1,209 @@
+// Package storage defines the one interface every storage adapter implements
+// (Postgres, in-memory, and later the embedded default), and the rules they
+// share: validating a commit's events against the collection schema and
+// merging them into entity states.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/schema"
+	"github.com/ankurah/ankurah-go/value"
+)
+
+// Store keeps collections, entity states and the event history of a node.
+type Store interface {
+	// EnsureCollection creates the collection or adds the fields it lacks,
+	// and returns its full schema. A field that exists with another type is
+	// an error with code CodeTypeMismatch.
+	EnsureCollection(ctx context.Context, c schema.Collection) (schema.Collection, error)
+	// Collection returns a collection's schema, or ErrNoCollection.
+	Collection(ctx context.Context, name string) (schema.Collection, error)
+	// Collections lists every collection.
+	Collections(ctx context.Context) ([]schema.Collection, error)
+
+	// Get returns the current states of the given entities of a collection,
+	// in the order asked. Entities that do not exist (never created, or
+	// deleted) are left out.
+	Get(ctx context.Context, collection string, ids []event.ID) ([]*entity.State, error)
+	// Events returns the events with the given ids; unknown ids are left out.
+	Events(ctx context.Context, ids []event.ID) ([]event.Event, error)
+	// History returns all events of one entity, sorted by id (parents first).
+	History(ctx context.Context, collection string, id event.ID) ([]event.Event, error)
+	// Scan calls fn with every existing entity of a collection, in id order,
+	// until fn returns false.
+	Scan(ctx context.Context, collection string, fn func(*entity.State) bool) error
+
+	// Commit applies a batch of events atomically: all of them are stored
+	// and merged into their entities' states, or none is. Events already
+	// stored are skipped (redelivery is a no-op); an event whose parents are
+	// neither stored nor in the batch is rejected with ErrMissingParents.
+	// Fields not in a collection's schema are added with the type of the
+	// value written. It returns the resulting states of the entities the
+	// batch touched (deleted ones with Deleted set).
+	Commit(ctx context.Context, events []event.Event) ([]*entity.State, error)
+
+	Close() error
+}
+
+// Error codes. Adapters wrap their failures in *Error so that every layer
+// above (the protocol, the CLI) can report a stable code.
+const (
+	CodeNoCollection   = "no_collection"
+	CodeTypeMismatch   = "type_mismatch"
+	CodeInvalidEvent   = "invalid_event"
+	CodeMissingParents = "missing_parents"
+	CodeNotFound       = "not_found"
+	CodeConflict       = "conflict"
+	CodeBadName        = "bad_name"
+	CodeInternal       = "internal"
+)
+
+// Error is a storage failure with a stable code and a message for humans.
+type Error struct {
+	Code    string
+	Message string
+	Err     error // the cause, if any
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrNoCollection) and friends match by code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Code == e.Code
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrNoCollection   = &Error{Code: CodeNoCollection}
+	ErrTypeMismatch   = &Error{Code: CodeTypeMismatch}
+	ErrInvalidEvent   = &Error{Code: CodeInvalidEvent}
+	ErrMissingParents = &Error{Code: CodeMissingParents}
+	ErrNotFound       = &Error{Code: CodeNotFound}
+)
+
+// Errorf returns an *Error with the given code.
+func Errorf(code, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Code: code, Message: err.Error(), Err: errors.Unwrap(err)}
+}
+
+// CodeOf returns the code of err: its *Error's code, a code derived from the
+// shared merge errors, or CodeInternal.
+func CodeOf(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	case errors.Is(err, entity.ErrMissingParents):
+		return CodeMissingParents
+	case errors.Is(err, event.ErrInvalid), errors.Is(err, entity.ErrWrongEntity),
+		errors.Is(err, entity.ErrAlreadyCreated):
+		return CodeInvalidEvent
+	case errors.Is(err, entity.ErrNotCreated):
+		return CodeNotFound
+	}
+	return CodeInternal
+}
+
+// Coded wraps a merge or validation error in an *Error with its code.
+func Coded(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Code: CodeOf(err), Message: err.Error(), Err: err}
+}
+
+// Conform checks an event against its collection's schema and converts its
+// values to the fields' types (e.g. an integer written to a float field).
+// Fields the schema lacks are returned with the types of their values so
+// that the caller can add them; a NULL written to an unknown field needs no
+// column and is dropped from the result (it unsets nothing).
+func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Type, err error) {
+	if err := e.Validate(); err != nil {
+		return nil, Coded(err)
+	}
+	if e.Collection != c.Name {
+		return nil, Errorf(CodeInvalidEvent, "event %s is for collection %s, not %s", e.ID, e.Collection, c.Name)
+	}
+	for name, v := range e.Ops {
+		f, ok := c.Field(name)
+		if !ok {
+			if v.IsNull() {
+				continue
+			}
+			if newFields == nil {
+				newFields = map[string]value.Type{}
+			}
+			if t, seen := newFields[name]; seen && t != v.Type() {
+				return nil, Errorf(CodeTypeMismatch, "%s.%s: written as %s and as %s", c.Name, name, t, v.Type())
+			}
+			newFields[name] = v.Type()
+			continue
+		}
+		conv, err := value.Convert(v, f.Type)
+		if err != nil {
+			return nil, Errorf(CodeTypeMismatch, "%s.%s is %s: %v", c.Name, name, f.Type, err)
+		}
+		e.Ops[name] = conv
+	}
+	return newFields, nil
+}
+
+// Merge applies a commit's events to the states they touch, parents first.
+// states holds the current state of each entity (entity.New for ones not
+// yet created); known reports whether an event of the given entity is
+// already stored. It returns the events that were new (to be stored) in
+// apply order. Nothing in states is changed on error.
+func Merge(states map[event.ID]*entity.State, events []event.Event, known func(entityID, id event.ID) bool) ([]event.Event, error) {
+	sorted := append([]event.Event(nil), events...)
+	entity.SortForApply(sorted)
+	work := make(map[event.ID]*entity.State, len(states))
+	inBatch := make(map[event.ID]event.ID, len(sorted)) // event → its entity
+	var fresh []event.Event
+	for i := range sorted {
+		e := &sorted[i]
+		if i > 0 && sorted[i-1].ID == e.ID {
+			continue // the same event twice in one batch
+		}
+		st, ok := work[e.Entity]
+		if !ok {
+			orig, ok := states[e.Entity]
+			if !ok {
+				return nil, Errorf(CodeInternal, "no state loaded for %s", e.Entity)
+			}
+			st = orig.Clone()
+			work[e.Entity] = st
+		}
+		ent := e.Entity
+		applied, err := st.Apply(e, func(id event.ID) bool {
+			if owner, ok := inBatch[id]; ok {
+				return owner == ent
+			}
+			return known(ent, id)
+		})
+		if err != nil {
+			return nil, Coded(err)
+		}
+		if applied {
+			inBatch[e.ID] = ent
+			fresh = append(fresh, *e)
+		}
+	}
+	for id, st := range work {
+		states[id] = st
+	}
+	return fresh, nil
+}
