@@ -176,10 +176,10 @@ type Relation int
 
 // Relations returned by Compare.
 const (
-	Equal     Relation = iota // the same head
-	Descends                  // a's history contains all of b's (a is newer)
-	Ascends                   // b's history contains all of a's (a is older)
-	Diverged                  // each has events the other lacks
+	Equal    Relation = iota // the same head
+	Descends                 // a's history contains all of b's (a is newer)
+	Ascends                  // b's history contains all of a's (a is older)
+	Diverged                 // each has events the other lacks
 )
 
 func (r Relation) String() string {

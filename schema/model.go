@@ -21,7 +21,7 @@ type Ref[T any] struct {
 // RefTo returns a reference to the entity with the given id.
 func RefTo[T any](id event.ID) Ref[T] { return Ref[T]{ID: id} }
 
-func (r Ref[T]) refID() event.ID      { return r.ID }
+func (r Ref[T]) refID() event.ID       { return r.ID }
 func (r *Ref[T]) setRefID(id event.ID) { r.ID = id }
 
 type refLike interface {
