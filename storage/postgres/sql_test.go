@@ -1,0 +1,410 @@
+package postgres_test
+
+// Plain SQL writes, from a separate connection that knows nothing of
+// Ankurah, must become events just like API writes.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/node"
+	"github.com/ankurah/ankurah-go/schema"
+	"github.com/ankurah/ankurah-go/storage"
+	"github.com/ankurah/ankurah-go/storage/postgres"
+	"github.com/ankurah/ankurah-go/test/pgtest"
+	"github.com/ankurah/ankurah-go/value"
+)
+
+type fixture struct {
+	store *postgres.Store
+	node  *node.Node
+	sql   *pgx.Conn // a plain connection, as psql would be
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	store := postgres.New(pgtest.Pool(t, url), postgres.Options{})
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	if _, err := conn.Exec(context.Background(), `select ankurah.create_collection('album', '{"name":"text","year":"bigint","notes":"text"}')`); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{store: store, node: node.New(store), sql: conn}
+}
+
+func (f *fixture) exec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	if _, err := f.sql.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (f *fixture) history(t *testing.T, id event.ID) []event.Event {
+	t.Helper()
+	h, err := f.store.History(context.Background(), "album", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (f *fixture) state(t *testing.T, id event.ID) *entity.State {
+	t.Helper()
+	got, err := f.store.Get(context.Background(), "album", []event.ID{id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 {
+		return nil
+	}
+	return got[0]
+}
+
+func TestSQLWritesBecomeEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+
+	// INSERT without an id: a fresh ULID, and a creation event with that id.
+	var idText string
+	if err := f.sql.QueryRow(ctx, `insert into album (name, year) values ('Origin of Symmetry', 2001) returning id`).Scan(&idText); err != nil {
+		t.Fatal(err)
+	}
+	id, err := event.ParseID(idText)
+	if err != nil {
+		t.Fatalf("SQL insert got id %q: %v", idText, err)
+	}
+	h := f.history(t, id)
+	if len(h) != 1 || h[0].ID != id || len(h[0].Parents) != 0 ||
+		h[0].Ops["name"].Text() != "Origin of Symmetry" || h[0].Ops["year"].Int() != 2001 || len(h[0].Ops) != 2 {
+		t.Fatalf("creation event %+v", h)
+	}
+	st := f.state(t, id)
+	if !st.Head.Equal(event.Head{id}) || st.Versions["year"] != id {
+		t.Fatalf("state after insert: head %v versions %v", st.Head, st.Versions)
+	}
+
+	// UPDATE: an event with the previous head as parents and only the changed columns.
+	f.exec(t, `update album set year = 2002, name = name where id = $1`, idText)
+	h = f.history(t, id)
+	if len(h) != 2 || !h[1].Parents.Equal(event.Head{id}) || len(h[1].Ops) != 1 || h[1].Ops["year"].Int() != 2002 {
+		t.Fatalf("update event %+v", h)
+	}
+	sqlEvent := h[1].ID
+	st = f.state(t, id)
+	if !st.Head.Equal(event.Head{sqlEvent}) || st.Versions["year"] != sqlEvent || st.Versions["name"] != id {
+		t.Fatalf("state after update: head %v versions %v", st.Head, st.Versions)
+	}
+	// An UPDATE that changes nothing records nothing.
+	f.exec(t, `update album set year = 2002 where id = $1`, idText)
+	if len(f.history(t, id)) != 2 {
+		t.Fatal("a no-op update recorded an event")
+	}
+	// Setting NULL is an operation too.
+	f.exec(t, `update album set notes = 'x' where id = $1`, idText)
+	f.exec(t, `update album set notes = null where id = $1`, idText)
+	h = f.history(t, id)
+	if len(h) != 4 || !h[3].Ops["notes"].IsNull() || !h[3].Parents.Equal(event.Head{h[2].ID}) {
+		t.Fatalf("null update: %+v", h[3])
+	}
+	sqlEvent = h[3].ID
+
+	// An API edit on top of the SQL edit has the SQL event as its parent,
+	// and is recorded once (the trigger does not record it again).
+	tx := f.node.Begin()
+	e, err := tx.Edit(ctx, "album", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Set("name", value.TextOf("Origin of Symmetry (remastered)"))
+	if _, err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h = f.history(t, id)
+	if len(h) != 5 || !h[4].Parents.Equal(event.Head{sqlEvent}) {
+		t.Fatalf("API edit after SQL edit: %+v", h)
+	}
+	var name string
+	var year int64
+	if err := f.sql.QueryRow(ctx, `select name, year from album where id = $1`, idText).Scan(&name, &year); err != nil {
+		t.Fatal(err)
+	}
+	if name != "Origin of Symmetry (remastered)" || year != 2002 {
+		t.Fatalf("SQL sees %q %d", name, year)
+	}
+	var origins string
+	f.sql.QueryRow(ctx, `select string_agg(origin, ',' order by id) from ankurah.events where entity_id = $1`, idText).Scan(&origins)
+	if origins != "sql,sql,sql,sql,api" {
+		t.Fatalf("origins %s", origins)
+	}
+
+	// DELETE: a tombstone whose parents are the head; the row leaves, history stays.
+	apiHead := h[4].ID
+	f.exec(t, `delete from album where id = $1`, idText)
+	h = f.history(t, id)
+	if len(h) != 6 || !h[5].Delete || !h[5].Parents.Equal(event.Head{apiHead}) {
+		t.Fatalf("delete event %+v", h[5])
+	}
+	if f.state(t, id) != nil {
+		t.Fatal("deleted row still readable")
+	}
+	// The id is not reused.
+	if _, err := f.sql.Exec(ctx, `insert into album (id, name) values ($1, 'again')`, idText); sqlState(err) != "AK004" {
+		t.Fatalf("reinsert of a deleted id: %v", err)
+	}
+}
+
+func TestSQLInsertWithIDAndAPIDelete(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	id := event.NewID()
+	f.exec(t, `insert into album (id, name) values ($1, 'Showbiz')`, id.String())
+	if h := f.history(t, id); len(h) != 1 || h[0].ID != id {
+		t.Fatalf("history %+v", h)
+	}
+	tx := f.node.Begin()
+	if err := tx.Delete(ctx, "album", id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := f.history(t, id)
+	if len(h) != 2 || !h[1].Delete {
+		t.Fatalf("API delete recorded %d events: %+v", len(h), h)
+	}
+	var n int
+	f.sql.QueryRow(ctx, `select count(*) from album where id = $1`, id.String()).Scan(&n)
+	if n != 0 {
+		t.Fatal("row survived an API delete")
+	}
+}
+
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return fmt.Sprint(err)
+}
+
+// Bad SQL gets a clear, coded error and changes nothing.
+func TestSQLMisuseIsRejected(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	var id string
+	f.sql.QueryRow(ctx, `insert into album (name) values ('x') returning id`).Scan(&id)
+	cases := []struct {
+		sql  string
+		code string
+	}{
+		{`insert into album (id, name) values ('not-a-ulid', 'x')`, "AK001"},
+		{`insert into album (id, name) values ('01arz3ndektsv4rrffq69g5fav', 'x')`, "AK001"}, // lowercase
+		{`update album set _head = '{01ARZ3NDEKTSV4RRFFQ69G5FAV}' where id = '` + id + `'`, "AK003"},
+		{`update album set _head = '{}' where id = '` + id + `'`, "AK003"},
+		{`update album set id = '01ARZ3NDEKTSV4RRFFQ69G5FAV' where id = '` + id + `'`, "AK003"},
+		{`truncate album`, "AK007"},
+		{`delete from ankurah.events`, "AK008"},
+		{`update ankurah.events set operations = '{}'`, "AK008"},
+		{`select ankurah.create_collection('album', '{"year":"text"}')`, "AK002"},
+		{`select ankurah.create_collection('album', '{"x":"varchar"}')`, "AK002"},
+		{`select ankurah.create_collection('Bad Name', '{}')`, "AK006"},
+		{`select ankurah.create_collection('t', '{"_x":"text"}')`, "AK006"},
+		{`select ankurah.create_collection('t', '{"id":"text"}')`, "AK006"},
+		{`select ankurah.create_collection('t', '["a"]')`, "AK002"},
+		{`update album set year = 'nineteen' where id = '` + id + `'`, "22P02"},
+	}
+	for _, c := range cases {
+		_, err := f.sql.Exec(ctx, c.sql)
+		if got := sqlState(err); got != c.code {
+			t.Errorf("%s: got %s, want %s", c.sql, got, c.code)
+		}
+	}
+	h := f.history(t, event.MustParseID(id))
+	if len(h) != 1 {
+		t.Fatalf("rejected statements left events: %+v", h)
+	}
+	// The storage layer reports these with codes too.
+	_, err := f.store.EnsureCollection(ctx, albumsWith("year", value.Text))
+	if !errors.Is(err, storage.ErrTypeMismatch) {
+		t.Fatalf("storage error: %v", err)
+	}
+}
+
+// Concurrent create_collection calls adding the same and different fields:
+// all succeed, each column exists once, with one type.
+func TestConcurrentFieldAddition(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	pool := pgtest.Pool(t, url)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			fields := fmt.Sprintf(`{"shared":"text","f%d":"bigint"}`, i%4)
+			_, err := pool.Exec(ctx, `select ankurah.create_collection('song', $1::jsonb)`, fields)
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cols int
+	pool.QueryRow(ctx, `select count(*) from information_schema.columns where table_name = 'song' and column_name not in ('id','_head','_versions')`).Scan(&cols)
+	if cols != 5 {
+		t.Fatalf("song has %d field columns, want 5", cols)
+	}
+	// New fields written through the API concurrently also converge.
+	store := postgres.New(pool, postgres.Options{})
+	n := node.New(store)
+	var wg2 sync.WaitGroup
+	errs = make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg2.Add(1)
+		go func(i int) {
+			defer wg2.Done()
+			tx := n.Begin()
+			e, _ := tx.Create("song", nil)
+			e.Set(fmt.Sprintf("dyn%d", i%3), value.IntOf(int64(i)))
+			_, err := tx.Commit(ctx)
+			errs <- err
+		}(i)
+	}
+	wg2.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// API commits and plain SQL updates racing on the same entities: nothing
+// fails, and every row equals the merge of its recorded history (so SQL
+// writes and API writes are all in the history, with correct parents).
+func TestSQLAndAPIWritersConverge(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	pool := pgtest.Pool(t, url)
+	ctx := context.Background()
+	store := postgres.New(pool, postgres.Options{})
+	n := node.New(store)
+	if _, err := pool.Exec(ctx, `select ankurah.create_collection('album', '{"name":"text","year":"bigint","notes":"text"}')`); err != nil {
+		t.Fatal(err)
+	}
+	var ids []event.ID
+	for i := 0; i < 4; i++ {
+		tx := n.Begin()
+		e, _ := tx.Create("album", map[string]value.Value{"name": value.TextOf(fmt.Sprint("a", i))})
+		if _, err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID())
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := 0; i < 25; i++ {
+				id := ids[r.IntN(len(ids))]
+				field := []string{"name", "year", "notes"}[r.IntN(3)]
+				if w%2 == 0 { // plain SQL writer
+					var err error
+					if field == "year" {
+						_, err = pool.Exec(ctx, `update album set year = $1 where id = $2`, w*100+i, id.String())
+					} else {
+						_, err = pool.Exec(ctx, fmt.Sprintf(`update album set %s = $1 where id = $2`, field), fmt.Sprint("sql", w, i), id.String())
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					continue
+				}
+				tx := n.Begin()
+				e, err := tx.Edit(ctx, "album", id)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if field == "year" {
+					e.Set("year", value.IntOf(int64(w*100+i)))
+				} else {
+					e.Set(field, value.TextOf(fmt.Sprint("api", w, i)))
+				}
+				if _, err := tx.Commit(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		checkRowIsMergeOfHistory(t, store, pool, id)
+	}
+}
+
+func checkRowIsMergeOfHistory(t *testing.T, store *postgres.Store, pool *pgxpool.Pool, id event.ID) {
+	t.Helper()
+	ctx := context.Background()
+	hist, err := store.History(ctx, "album", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayed := entity.New("album", id)
+	seen := map[event.ID]bool{}
+	for i := range hist {
+		if _, err := replayed.Apply(&hist[i], func(e event.ID) bool { return seen[e] }); err != nil {
+			t.Fatalf("replaying history of %s: %v", id, err)
+		}
+		seen[hist[i].ID] = true
+	}
+	got, err := store.Get(ctx, "album", []event.ID{id})
+	if err != nil || len(got) != 1 {
+		t.Fatal(got, err)
+	}
+	row := got[0]
+	if !row.Head.Equal(replayed.Head) {
+		t.Errorf("%s: row head %v, history head %v", id, row.Head, replayed.Head)
+	}
+	for _, f := range []string{"name", "year", "notes"} {
+		if !value.Equal(row.Get(f), replayed.Get(f)) {
+			t.Errorf("%s.%s: row %v, history %v", id, f, row.Get(f), replayed.Get(f))
+		}
+	}
+}
+
+func albumsWith(field string, typ value.Type) schema.Collection {
+	return schema.Collection{Name: "album", Fields: []schema.Field{{Name: field, Type: typ}}}
+}
