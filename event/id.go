@@ -92,15 +92,25 @@ func (id *ID) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// next returns the smallest id greater than id (the 128-bit successor).
-func (id ID) next() ID {
-	for i := len(id) - 1; i >= 0; i-- {
-		id[i]++
-		if id[i] != 0 {
-			break
-		}
+// add returns id + n as a 128-bit number. The 80-bit random part carries into
+// the time part, which keeps the order (and moves the time by a millisecond).
+func (id ID) add(n uint64) ID {
+	carry := n
+	for i := len(id) - 1; i >= 0 && carry > 0; i-- {
+		sum := uint64(id[i]) + carry&0xff
+		id[i] = byte(sum)
+		carry = carry>>8 + sum>>8
 	}
 	return id
+}
+
+// randomStep returns a random increment in [1, 2^32].
+func (g *Generator) randomStep() uint64 {
+	var b [4]byte
+	if _, err := io.ReadFull(g.entropy, b[:]); err != nil {
+		panic(fmt.Sprintf("event: reading entropy: %v", err))
+	}
+	return uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3]) + 1
 }
 
 // Generator makes ids that are monotonic within the process and greater than
@@ -115,6 +125,16 @@ type Generator struct {
 // NewGenerator returns a generator reading the wall clock and crypto/rand.
 func NewGenerator() *Generator {
 	return &Generator{entropy: rand.Reader, now: time.Now}
+}
+
+// NewGeneratorWith returns a generator reading the given clock and entropy
+// (crypto/rand when nil). Simulations use it for nodes whose clocks disagree
+// and for runs that replay from a seed.
+func NewGeneratorWith(now func() time.Time, entropy io.Reader) *Generator {
+	if entropy == nil {
+		entropy = rand.Reader
+	}
+	return &Generator{entropy: entropy, now: now}
 }
 
 var defaultGenerator = NewGenerator()
@@ -143,16 +163,28 @@ func (g *Generator) New(after ...ID) ID {
 	if _, err := io.ReadFull(g.entropy, id[6:]); err != nil {
 		panic(fmt.Sprintf("event: reading entropy: %v", err))
 	}
-	if id.Compare(floor) <= 0 {
-		// Same millisecond as the last id, a clock that went backwards, or a
-		// parent from a node whose clock runs ahead: step just past the floor.
-		// Adding a little randomness keeps ids from two nodes that step past
-		// the same parent apart.
-		id = floor.next()
-		var r [2]byte
-		_, _ = io.ReadFull(g.entropy, r[:])
-		for i := 0; i < int(r[0]&0x0f); i++ {
-			id = id.next()
+	switch {
+	case id.Compare(floor) > 0:
+		// The usual case: the clock is past everything seen.
+	case floor == g.last:
+		// Same millisecond as our last id, or our clock went backwards:
+		// step past our own last id by a random amount, as ulid.Monotonic
+		// does. Only this generator makes ids above g.last this way, so
+		// the step cannot collide.
+		id = floor.add(g.randomStep())
+	default:
+		// A parent made by a node whose clock runs ahead. Several nodes may
+		// step past the same parent at once, so keep 80 fresh random bits:
+		// the parent's millisecond with new randomness, or the next
+		// millisecond when that is not greater.
+		copy(id[:6], floor[:6])
+		if id.Compare(floor) <= 0 {
+			for i := 5; i >= 0; i-- { // +1 ms: the time is the top 48 bits
+				id[i]++
+				if id[i] != 0 {
+					break
+				}
+			}
 		}
 	}
 	g.last = id

@@ -52,7 +52,6 @@ declare
   t text := '';
   r text := '';
   result text;
-  steps int;
 begin
   for i in 1..10 loop
     t := substr(alphabet, (ms % 32)::int + 1, 1) || t;
@@ -63,11 +62,14 @@ begin
   end loop;
   result := t || r;
   if after is not null and result collate "C" <= after collate "C" then
-    result := ankurah.ulid_successor(after);
-    steps := (random() * 16)::int;
-    for i in 1..steps loop
-      result := ankurah.ulid_successor(result);
-    end loop;
+    -- The parent comes from a clock that runs ahead. Several writers may
+    -- step past it at once, so keep the 80 fresh random bits: the parent's
+    -- millisecond, or the next one when that is not greater.
+    result := left(after, 10) || r;
+    if result collate "C" <= after collate "C" then
+      result := ankurah.ulid_successor(rpad(left(after, 10), 26, 'Z')) ;
+      result := left(result, 10) || r;
+    end if;
   end if;
   return result;
 end $$;

@@ -408,3 +408,35 @@ func checkRowIsMergeOfHistory(t *testing.T, store *postgres.Store, pool *pgxpool
 func albumsWith(field string, typ value.Type) schema.Collection {
 	return schema.Collection{Name: "album", Fields: []schema.Field{{Name: field, Type: typ}}}
 }
+
+// ankurah.new_ulid(after) is greater than after, even when after comes from
+// a clock far ahead, and writers stepping past the same parent at once do
+// not collide.
+func TestNewULIDAfter(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t, pgtest.NewDatabase(t))
+	ctx := context.Background()
+	for _, after := range []string{"", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "7ZZZZZZZZY0000000000000000", "7ZZZZZZZZYZZZZZZZZZZZZZZZZ", "1ZZZZZZZZZZZZZZZZZZZZZZZZZ"} {
+		rows, err := pool.Query(ctx, `select ankurah.new_ulid(nullif($1, '')) from generate_series(1, 500)`, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if _, err := event.ParseID(id); err != nil {
+				t.Fatalf("after %q: %v", after, err)
+			}
+			if id <= after {
+				t.Fatalf("new_ulid(%q) = %q, not greater", after, id)
+			}
+			if seen[id] {
+				t.Fatalf("new_ulid(%q) repeated %q", after, id)
+			}
+			seen[id] = true
+		}
+	}
+}
