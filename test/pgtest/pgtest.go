@@ -158,3 +158,19 @@ func template(ctx context.Context, conn *pgx.Conn, admin string) (string, error)
 	}
 	return name, nil
 }
+
+// DropRole drops a role created by a test (roles are cluster-wide, so
+// dropping the test database does not remove them).
+func DropRole(t testing.TB, role string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, os.Getenv(EnvURL))
+	if err != nil {
+		t.Errorf("pgtest: drop role %s: %v", role, err)
+		return
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "drop role if exists "+pgx.Identifier{role}.Sanitize()); err != nil {
+		t.Errorf("pgtest: drop role %s: %v", role, err)
+	}
+}
