@@ -154,8 +154,15 @@ begin
         _head     text[] collate "C" not null default '{}',
         _versions jsonb not null default '{}'
       )$f$, sch, coll);
-    execute format('create trigger ankurah_write before insert or update on %I.%I for each row execute function ankurah.on_write()', sch, coll);
-    execute format('create trigger ankurah_delete after delete on %I.%I for each row execute function ankurah.on_delete()', sch, coll);
+    -- Writes through the API record their events themselves and mark their
+    -- transaction (ankurah.writer = 'api'), so the row triggers skip them
+    -- without even calling a function.
+    execute format($f$create trigger ankurah_write before insert or update on %I.%I for each row
+      when (current_setting('ankurah.writer', true) is distinct from 'api')
+      execute function ankurah.on_write()$f$, sch, coll);
+    execute format($f$create trigger ankurah_delete after delete on %I.%I for each row
+      when (current_setting('ankurah.writer', true) is distinct from 'api')
+      execute function ankurah.on_delete()$f$, sch, coll);
     execute format('create trigger ankurah_truncate before truncate on %I.%I for each statement execute function ankurah.on_truncate()', sch, coll);
   end if;
 
@@ -185,10 +192,11 @@ end $$;
 -- Triggers on collection tables: plain SQL writes become events.
 --
 -- A write through the API records its events itself, in the same
--- transaction, and writes the row with its new _head; the trigger only checks
--- that the head names recorded events of this entity. Any other write (plain
--- SQL, which leaves _head alone) is recorded here as an event whose parents
--- are the row's previous head, and the row's _head and _versions advance.
+-- transaction, sets ankurah.writer = 'api' for that transaction, and the
+-- triggers' WHEN clause skips it. Any other write (plain SQL, which leaves
+-- _head alone) is recorded here as an event whose parents are the row's
+-- previous head, and the row's _head and _versions advance. A SQL write that
+-- does touch _head must name recorded events of the entity (check_api_head).
 
 create or replace function ankurah.check_api_head(coll text, entity text, head text[]) returns void
 language plpgsql stable as $$

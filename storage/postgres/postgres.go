@@ -40,6 +40,8 @@ type Store struct {
 
 	mu      sync.RWMutex
 	catalog map[string]*table
+
+	creations group // concurrent creation-only commits, written together
 }
 
 // table is a collection's schema and where its table lives.
@@ -247,6 +249,10 @@ func (s *Store) History(ctx context.Context, collection string, id event.ID) ([]
 	return s.queryEvents(ctx, s.pool, eventColumns+" where entity_id = $1 and collection = $2 order by id", id.String(), collection)
 }
 
+// markAPIWrite tells the collection tables' triggers that this transaction's
+// row writes come with their events already recorded (see sql/functions.sql).
+const markAPIWrite = "select set_config('ankurah.writer', 'api', true)"
+
 const eventColumns = "select id, collection, entity_id, parents, operations, tombstone from ankurah.events"
 
 func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...any) ([]event.Event, error) {
@@ -379,36 +385,6 @@ func allCreations(evs []event.Event) bool {
 	return true
 }
 
-// commitCreations stores creation events and their rows in one round trip:
-// the batch runs as one implicit transaction.
-func (s *Store) commitCreations(ctx context.Context, evs []event.Event, tables map[string]*table) ([]*entity.State, error) {
-	seen := map[event.ID]bool{}
-	b := &pgx.Batch{}
-	states := make([]*entity.State, 0, len(evs))
-	for i := range evs {
-		e := &evs[i]
-		if seen[e.ID] {
-			continue
-		}
-		seen[e.ID] = true
-		st := entity.New(e.Collection, e.Entity)
-		if _, err := st.Apply(e, func(event.ID) bool { return false }); err != nil {
-			return nil, storage.Coded(err)
-		}
-		if err := queueEvent(b, e); err != nil {
-			return nil, err
-		}
-		if err := queueRow(b, tables[e.Collection], nil, st); err != nil {
-			return nil, err
-		}
-		states = append(states, st)
-	}
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return nil, pgError(err)
-	}
-	return states, nil
-}
-
 // commitMerged locks the touched rows, merges the events into their states
 // and writes the events and the changed rows, all in one transaction.
 func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[string]*table) ([]*entity.State, error) {
@@ -486,6 +462,7 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 		return sortedStates(states), nil // everything was already stored
 	}
 	b := &pgx.Batch{}
+	b.Queue(markAPIWrite)
 	for i := range fresh {
 		if err := queueEvent(b, &fresh[i]); err != nil {
 			return nil, err

@@ -154,21 +154,25 @@ func hasUnknown(t *table, ops map[string]value.Value) bool {
 	return false
 }
 
+// opsJSON is the operations column of an event: field → natural JSON value.
+func opsJSON(ops map[string]value.Value) []byte {
+	out := []byte("{")
+	for i, k := range slices.Sorted(maps.Keys(ops)) {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = strconv.AppendQuote(out, k) // field names are [a-z0-9_]: quoting is JSON-safe
+		out = append(out, ':')
+		out = ops[k].AppendJSON(out)
+	}
+	return append(out, '}')
+}
+
 // queueEvent adds the insert of one event to the batch.
 func queueEvent(b *pgx.Batch, e *event.Event) error {
-	ops := []byte("{")
-	for i, k := range slices.Sorted(maps.Keys(e.Ops)) {
-		if i > 0 {
-			ops = append(ops, ',')
-		}
-		ops = strconv.AppendQuote(ops, k) // field names are [a-z0-9_]: quoting is JSON-safe
-		ops = append(ops, ':')
-		ops = e.Ops[k].AppendJSON(ops)
-	}
-	ops = append(ops, '}')
 	b.Queue(`insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone)
 		values ($1, $2, $3, $4, $5::jsonb, $6)`,
-		e.ID.String(), e.Collection, e.Entity.String(), e.Parents.Strings(), string(ops), e.Delete)
+		e.ID.String(), e.Collection, e.Entity.String(), e.Parents.Strings(), string(opsJSON(e.Ops)), e.Delete)
 	return nil
 }
 

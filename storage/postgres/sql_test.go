@@ -440,3 +440,61 @@ func TestNewULIDAfter(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent creation commits are written in groups; a commit that fails
+// inside a group (here: redelivered creations, which must become no-ops)
+// never fails the others, and nothing is stored twice.
+func TestGroupedCreationsIsolateFailures(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t, pgtest.NewDatabase(t)+"&pool_max_conns=20")
+	ctx := context.Background()
+	store := postgres.New(pool, postgres.Options{})
+	if _, err := store.EnsureCollection(ctx, albumsWith("year", value.Int)); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(i int) event.Event {
+		id := event.NewID()
+		return event.Event{ID: id, Collection: "album", Entity: id, Ops: map[string]value.Value{"year": value.IntOf(int64(i))}}
+	}
+	var stored []event.Event
+	for i := 0; i < 20; i++ {
+		e := mk(i)
+		if _, err := store.Commit(ctx, []event.Event{e}); err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, e)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	var fresh sync.Map
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 12; i++ {
+				e := mk(1000*w + i)
+				if i%3 == 0 {
+					e = stored[(w+i)%len(stored)] // a redelivery
+				} else {
+					fresh.Store(e.ID, e)
+				}
+				if _, err := store.Commit(ctx, []event.Event{e}); err != nil {
+					errs <- err
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var want int
+	fresh.Range(func(any, any) bool { want++; return true })
+	var rows, events int
+	pool.QueryRow(ctx, `select count(*) from album`).Scan(&rows)
+	pool.QueryRow(ctx, `select count(*) from ankurah.events`).Scan(&events)
+	if rows != 20+want || events != 20+want {
+		t.Fatalf("rows %d events %d, want %d each", rows, events, 20+want)
+	}
+}

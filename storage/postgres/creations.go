@@ -1,0 +1,230 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/storage"
+	"github.com/ankurah/ankurah-go/value"
+)
+
+// Commits that only create entities need no locks and no merge, so they are
+// written as set-based INSERTs (one per table, rows passed as arrays), and
+// commits that arrive while another group is being written wait and go
+// together in the next group: one round trip and one Postgres transaction
+// for many commits, as in WAL group commit. If a group fails, each of its
+// commits is retried on its own, so one bad commit never fails another.
+
+// maxGroup bounds the commits written in one group.
+const maxGroup = 128
+
+type group struct {
+	mu       sync.Mutex
+	pending  []*creation
+	flushing bool
+}
+
+type creation struct {
+	evs    []event.Event
+	tables map[string]*table
+	states []*entity.State
+	done   chan error
+}
+
+// commitCreations stores a creation-only commit, grouped with concurrent ones.
+func (s *Store) commitCreations(ctx context.Context, evs []event.Event, tables map[string]*table) ([]*entity.State, error) {
+	c := &creation{evs: evs, tables: tables, done: make(chan error, 1)}
+	seen := map[event.ID]bool{}
+	for i := range evs {
+		e := &evs[i]
+		if seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
+		st := entity.New(e.Collection, e.Entity)
+		if _, err := st.Apply(e, func(event.ID) bool { return false }); err != nil {
+			return nil, storage.Coded(err)
+		}
+		c.states = append(c.states, st)
+	}
+
+	g := &s.creations
+	g.mu.Lock()
+	g.pending = append(g.pending, c)
+	if g.flushing {
+		g.mu.Unlock()
+		select {
+		case err := <-c.done:
+			return c.result(ctx, s, err)
+		case <-ctx.Done():
+			// The group may still commit this; the caller sees an error
+			// and may retry (a retry of the same events is a no-op).
+			return nil, ctx.Err()
+		}
+	}
+	g.flushing = true
+	for len(g.pending) > 0 {
+		n := min(len(g.pending), maxGroup)
+		batch := slices.Clone(g.pending[:n])
+		g.pending = slices.Delete(g.pending, 0, n)
+		g.mu.Unlock()
+		err := s.writeCreations(ctx, batch)
+		for _, other := range batch {
+			other.done <- err
+		}
+		g.mu.Lock()
+	}
+	g.flushing = false
+	g.mu.Unlock()
+	return c.result(ctx, s, <-c.done)
+}
+
+// errRetryAlone tells a commit whose group failed to try again on its own.
+var errRetryAlone = errors.New("group failed: retry alone")
+
+func (c *creation) result(ctx context.Context, s *Store, err error) ([]*entity.State, error) {
+	if errors.Is(err, errRetryAlone) {
+		err = s.writeCreations(ctx, []*creation{c})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.states, nil
+}
+
+// writeCreations writes the events and rows of the given commits in one
+// implicit transaction. For a group of several, a failure returns
+// errRetryAlone so that each commit learns its own fate.
+func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
+	var ids, colls, ops []string
+	rows := map[*table][]*entity.State{}
+	for _, c := range cs {
+		for _, st := range c.states {
+			e := findEvent(c.evs, st.ID)
+			ids = append(ids, st.ID.String())
+			colls = append(colls, st.Collection)
+			ops = append(ops, string(opsJSON(e.Ops)))
+			t := c.tables[st.Collection]
+			rows[t] = append(rows[t], st)
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(markAPIWrite)
+	b.Queue(`insert into ankurah.events (id, collection, entity_id, operations)
+		select u.id, u.coll, u.id, u.ops::jsonb from unnest($1::text[], $2::text[], $3::text[]) as u(id, coll, ops)`,
+		ids, colls, ops)
+	for t, sts := range rows {
+		queueRowsInsert(b, t, sts)
+	}
+	err := s.pool.SendBatch(ctx, b).Close()
+	if err != nil && len(cs) > 1 {
+		return errRetryAlone
+	}
+	return pgError(err)
+}
+
+func findEvent(evs []event.Event, id event.ID) *event.Event {
+	for i := range evs {
+		if evs[i].ID == id {
+			return &evs[i]
+		}
+	}
+	return nil
+}
+
+// queueRowsInsert inserts new rows (head = their creation event) with one
+// statement: every column is passed as a text array and cast in SQL, so the
+// statement text depends only on the table and is prepared once.
+func queueRowsInsert(b *pgx.Batch, t *table, sts []*entity.State) {
+	var sql, sel, un strings.Builder
+	sql.WriteString("insert into " + t.ident + " (id, _head, _versions")
+	sel.WriteString(" select u.id, array[u.id], u._v::jsonb")
+	un.WriteString(" from unnest($1::text[], $2::text[]")
+	args := make([]any, 0, 2+len(t.Fields))
+	idCol := make([]string, len(sts))
+	verCol := make([]string, len(sts))
+	for i, st := range sts {
+		idCol[i] = st.ID.String()
+		verCol[i] = versionsJSON(st)
+	}
+	args = append(args, idCol, verCol)
+	names := []string{"id", "_v"}
+	for fi, f := range t.Fields {
+		col := make([]*string, len(sts))
+		for i, st := range sts {
+			col[i] = sqlText(st.Values[f.Name])
+		}
+		args = append(args, col)
+		alias := "f" + strconv.Itoa(fi)
+		names = append(names, alias)
+		sql.WriteString(", " + pgx.Identifier{f.Name}.Sanitize())
+		sel.WriteString(", u." + alias + "::" + f.Type.Column())
+		un.WriteString(", $" + strconv.Itoa(len(args)) + "::text[]")
+	}
+	sql.WriteString(")")
+	un.WriteString(") as u(" + strings.Join(names, ", ") + ")")
+	b.Queue(sql.String()+sel.String()+un.String(), args...)
+}
+
+func versionsJSON(st *entity.State) string {
+	var buf []byte
+	buf = append(buf, '{')
+	for i, k := range slices.Sorted(maps.Keys(st.Versions)) {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = strconv.AppendQuote(buf, k)
+		buf = append(buf, ':', '"')
+		buf = append(buf, st.Versions[k].String()...)
+		buf = append(buf, '"')
+	}
+	return string(append(buf, '}'))
+}
+
+// sqlText is a value's Postgres text input form (nil for NULL).
+func sqlText(v value.Value) *string {
+	var s string
+	switch v.Type() {
+	case value.Null:
+		return nil
+	case value.Text, value.Ref:
+		s = v.Text()
+	case value.Int:
+		s = strconv.FormatInt(v.Int(), 10)
+	case value.Float:
+		s = strconv.FormatFloat(v.Float(), 'g', -1, 64)
+		switch s {
+		case "+Inf":
+			s = "Infinity"
+		case "-Inf":
+			s = "-Infinity"
+		}
+	case value.Bool:
+		s = strconv.FormatBool(v.Bool())
+	case value.Bytes:
+		s = `\x` + hexString(v.Raw())
+	case value.Time:
+		s = v.Time().Format(value.TimeLayout)
+	case value.JSON:
+		s = v.JSONText()
+	}
+	return &s
+}
+
+func hexString(raw string) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 2*len(raw))
+	for i := 0; i < len(raw); i++ {
+		out[2*i], out[2*i+1] = digits[raw[i]>>4], digits[raw[i]&0xf]
+	}
+	return string(out)
+}
