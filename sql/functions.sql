@@ -7,7 +7,7 @@
 -- Error codes raised here (SQLSTATE class AK, mapped to coded errors in Go):
 --   AK001  not a valid entity/event id
 --   AK002  bad schema: unknown type, a field redeclared with another type
---   AK003  a system column (_head, _versions) or the id was written by hand
+--   AK003  SQL wrote a system column (_head) or changed an id
 --   AK004  an entity id that is already used (deleted entities keep theirs)
 --   AK005  unknown collection
 --   AK006  bad collection or field name
@@ -195,19 +195,9 @@ end $$;
 -- transaction, sets ankurah.writer = 'api' for that transaction, and the
 -- triggers' WHEN clause skips it. Any other write (plain SQL, which leaves
 -- _head alone) is recorded here as an event whose parents are the row's
--- previous head, and the row's _head and _versions advance. A SQL write that
--- does touch _head must name recorded events of the entity (check_api_head).
-
-create or replace function ankurah.check_api_head(coll text, entity text, head text[]) returns void
-language plpgsql stable as $$
-begin
-  if cardinality(head) = 0 or (select count(*) from ankurah.events e
-      where e.id = any(head) and e.entity_id = entity) <> cardinality(head) then
-    raise exception using errcode = 'AK003',
-      message = format('%s %s: _head names events that are not recorded', coll, entity),
-      hint = 'the system columns _head and _versions are managed by ankurah; write the other columns only';
-  end if;
-end $$;
+-- previous head, and the row's _head and _versions advance. A SQL write may
+-- not set _head itself (e.g. INSERT … SELECT * from a copy of the table):
+-- that would skip the history, so it is refused.
 
 create or replace function ankurah.on_write() returns trigger
 language plpgsql as $$
@@ -219,8 +209,9 @@ declare
 begin
   if TG_OP = 'INSERT' then
     if cardinality(NEW._head) > 0 then
-      perform ankurah.check_api_head(TG_TABLE_NAME, NEW.id, NEW._head);
-      return NEW;
+      raise exception using errcode = 'AK003',
+        message = format('%s %s: _head is written by ankurah, not by SQL', TG_TABLE_NAME, NEW.id),
+        hint = 'leave the system columns _head and _versions out of INSERT and UPDATE';
     end if;
     perform ankurah.check_id(NEW.id);
     if exists (select 1 from ankurah.events e where e.entity_id = NEW.id) then
@@ -241,8 +232,9 @@ begin
 
   -- UPDATE
   if NEW._head is distinct from OLD._head then
-    perform ankurah.check_api_head(TG_TABLE_NAME, NEW.id, NEW._head);
-    return NEW;
+    raise exception using errcode = 'AK003',
+      message = format('%s %s: _head is written by ankurah, not by SQL', TG_TABLE_NAME, NEW.id),
+      hint = 'leave the system columns _head and _versions out of INSERT and UPDATE';
   end if;
   if NEW.id is distinct from OLD.id then
     raise exception using errcode = 'AK003', message = format('%s %s: an entity id never changes', TG_TABLE_NAME, OLD.id);
@@ -267,10 +259,6 @@ end $$;
 create or replace function ankurah.on_delete() returns trigger
 language plpgsql as $$
 begin
-  -- A delete through the API has recorded its tombstone already.
-  if exists (select 1 from ankurah.events e where e.entity_id = OLD.id and e.tombstone) then
-    return null;
-  end if;
   insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone, origin, author)
     values (ankurah.new_ulid((select max(h collate "C") from unnest(OLD._head) h)),
             TG_TABLE_NAME, OLD.id, OLD._head, '{}', true, 'sql', session_user);

@@ -285,7 +285,7 @@ func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...
 		if err != nil {
 			return nil, err
 		}
-		if e.Collection = r.coll; len(e.Ops) > 0 && hasUnknown(t, e.Ops) {
+		if hasUnknown(t, e.Ops) {
 			// A field added since the catalog was cached: reload and decode again.
 			if t, err = s.load(ctx, r.coll); err != nil {
 				return nil, err
@@ -317,8 +317,8 @@ func (s *Store) Commit(ctx context.Context, events []event.Event) ([]*entity.Sta
 	}
 	for attempt := 0; ; attempt++ {
 		states, err := s.commitMerged(ctx, evs, tables)
-		if isUniqueViolation(err) && attempt < 3 {
-			continue // a concurrent commit stored one of our events first
+		if retryable(err) && attempt < 3 {
+			continue // a concurrent commit stored one of our events first, or a deadlock with SQL writers
 		}
 		return states, err
 	}
@@ -553,6 +553,12 @@ func pgError(err error) error {
 		return &storage.Error{Code: code, Message: msg, Err: err}
 	}
 	return &storage.Error{Code: storage.CodeInternal, Message: err.Error(), Err: err}
+}
+
+// retryable reports errors after which the whole commit may simply run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "40P01" || pe.Code == "40001")
 }
 
 func isUniqueViolation(err error) bool {

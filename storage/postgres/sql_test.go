@@ -218,6 +218,8 @@ func TestSQLMisuseIsRejected(t *testing.T) {
 		{`insert into album (id, name) values ('01arz3ndektsv4rrffq69g5fav', 'x')`, "AK001"}, // lowercase
 		{`update album set _head = '{01ARZ3NDEKTSV4RRFFQ69G5FAV}' where id = '` + id + `'`, "AK003"},
 		{`update album set _head = '{}' where id = '` + id + `'`, "AK003"},
+		{`insert into album (name, _head) values ('copy', '{` + id + `}')`, "AK003"},
+		{`insert into album select * from album`, "AK003"}, // a careless copy would skip history
 		{`update album set id = '01ARZ3NDEKTSV4RRFFQ69G5FAV' where id = '` + id + `'`, "AK003"},
 		{`truncate album`, "AK007"},
 		{`delete from ankurah.events`, "AK008"},
