@@ -500,3 +500,32 @@ func TestGroupedCreationsIsolateFailures(t *testing.T) {
 		t.Fatalf("rows %d events %d, want %d each", rows, events, 20+want)
 	}
 }
+
+// Collection tables can live in a schema other than public.
+func TestCollectionSchemaOption(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t, pgtest.NewDatabase(t))
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `create schema music`); err != nil {
+		t.Fatal(err)
+	}
+	n := node.New(postgres.New(pool, postgres.Options{Schema: "music"}))
+	if _, err := n.Store().EnsureCollection(ctx, albumsWith("year", value.Int)); err != nil {
+		t.Fatal(err)
+	}
+	tx := n.Begin()
+	e, _ := tx.Create("album", map[string]value.Value{"year": value.IntOf(2001), "name": value.TextOf("new field")})
+	if _, err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	if err := pool.QueryRow(ctx, `select name from music.album where id = $1`, e.ID().String()).Scan(&name); err != nil || name != "new field" {
+		t.Fatalf("music.album: %q %v", name, err)
+	}
+	if _, err := pool.Exec(ctx, `update music.album set year = 2002`); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := n.History(ctx, "album", e.ID()); len(h) != 2 || h[1].Ops["year"].Int() != 2002 {
+		t.Fatalf("history %+v", h)
+	}
+}
