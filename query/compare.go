@@ -111,45 +111,14 @@ const (
 // numbers with numbers, JSON booleans with booleans); anything else is a
 // mismatch.
 func compareLit(it *item, l *lit) (int, outcome) {
-	if it.null() || l.v.IsNull() {
+	if it.kind == jMissing {
+		return compareValue(&it.v, l)
+	}
+	if it.kind == jNull || l.v.IsNull() {
 		return 0, oNull
 	}
 	lt := l.v.Type()
 	switch it.kind {
-	case jMissing: // a typed value
-		v := &it.v
-		switch v.Type() {
-		case value.Text:
-			if lt == value.Text {
-				return strings.Compare(v.Raw(), l.v.Raw()), oCmp
-			}
-		case value.Int:
-			switch lt {
-			case value.Int:
-				return cmpInt(v.Int(), l.v.Int()), oCmp
-			case value.Float:
-				return cmpFloat(float64(v.Int()), l.v.Float()), oCmp
-			}
-		case value.Float:
-			if lt == value.Int || lt == value.Float {
-				return cmpFloat(v.Float(), l.v.Float()), oCmp
-			}
-		case value.Bool:
-			if lt == value.Bool {
-				return cmpBool(v.Bool(), l.v.Bool()), oCmp
-			}
-		case value.Bytes:
-			if lt == value.Bytes {
-				return strings.Compare(v.Raw(), l.v.Raw()), oCmp
-			}
-		case value.Time:
-			switch {
-			case lt == value.Time:
-				return cmpInt(v.Int(), l.v.Int()), oCmp
-			case lt == value.Text && l.timeOK:
-				return cmpInt(v.Int(), l.micros), oCmp
-			}
-		}
 	case jString:
 		if lt == value.Text {
 			if s, ok := jsonString(it.raw); ok {
@@ -165,6 +134,47 @@ func compareLit(it *item, l *lit) (int, outcome) {
 	case jBool:
 		if lt == value.Bool {
 			return cmpBool(it.raw[0] == 't', l.v.Bool()), oCmp
+		}
+	}
+	return 0, oMismatch
+}
+
+// compareValue compares a typed (non-JSON) value with a literal.
+func compareValue(v *value.Value, l *lit) (int, outcome) {
+	if v.IsNull() || l.v.IsNull() {
+		return 0, oNull
+	}
+	lt := l.v.Type()
+	switch v.Type() {
+	case value.Text, value.Ref:
+		if lt == value.Text {
+			return strings.Compare(v.Raw(), l.v.Raw()), oCmp
+		}
+	case value.Int:
+		switch lt {
+		case value.Int:
+			return cmpInt(v.Int(), l.v.Int()), oCmp
+		case value.Float:
+			return cmpFloat(float64(v.Int()), l.v.Float()), oCmp
+		}
+	case value.Float:
+		if lt == value.Int || lt == value.Float {
+			return cmpFloat(v.Float(), l.v.Float()), oCmp
+		}
+	case value.Bool:
+		if lt == value.Bool {
+			return cmpBool(v.Bool(), l.v.Bool()), oCmp
+		}
+	case value.Bytes:
+		if lt == value.Bytes {
+			return strings.Compare(v.Raw(), l.v.Raw()), oCmp
+		}
+	case value.Time:
+		switch {
+		case lt == value.Time:
+			return cmpInt(v.Int(), l.v.Int()), oCmp
+		case lt == value.Text && l.timeOK:
+			return cmpInt(v.Int(), l.micros), oCmp
 		}
 	}
 	return 0, oMismatch

@@ -249,6 +249,20 @@ func compileCompare(x *Compare) pred {
 	acc := newAccessor(x.Path)
 	l := newLit(x.Value.Value)
 	op := x.Op
+	if len(acc.keys) == 0 {
+		// The common case, a plain field: compare the value where it
+		// lies, without going through an item.
+		field := acc.field
+		return func(r Record) tri {
+			v := r.Get(field)
+			if v.Type() == value.JSON {
+				it := acc.resolve(r)
+				return test(op, &it, &l)
+			}
+			c, o := compareValue(&v, &l)
+			return apply(op, c, o)
+		}
+	}
 	return func(r Record) tri {
 		it := acc.resolve(r)
 		return test(op, &it, &l)

@@ -191,7 +191,7 @@ func formatFloat(f float64) string {
 		return "-Infinity"
 	}
 	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if !strings.ContainsAny(s, ".eEn") {
+	if !strings.ContainsAny(s, ".e") {
 		s += ".0"
 	}
 	return s

@@ -93,9 +93,10 @@ func (b *sqlBuilder) param(v any, cast string) string {
 
 // column is what a path denotes in the table.
 type column struct {
-	kind colKind
-	t    value.Type // colTyped: the column's type (a ref is text)
-	expr string     // colTyped, colJSON: the SQL expression
+	kind  colKind
+	t     value.Type // colTyped: the column's type (a ref is text)
+	ident string     // the quoted column name
+	keys  []string   // colJSON: the object keys of the path
 }
 
 type colKind uint8
@@ -106,6 +107,7 @@ const (
 	colJSON // a jsonb expression: the column, or a path into it
 )
 
+// column resolves a path against the schema; "id" is the text id column.
 func (b *sqlBuilder) column(p Path) column {
 	f, keys := p.Field(), p.Keys()
 	t, ok := b.types[f]
@@ -116,27 +118,34 @@ func (b *sqlBuilder) column(p Path) column {
 	case !ok:
 		return column{}
 	case t == value.JSON:
-		expr := sqlIdent(f)
-		if len(keys) == 0 {
-			return column{kind: colJSON, expr: expr}
-		}
-		for _, k := range keys {
-			kp, seen := b.keys[k]
-			if !seen {
-				kp = b.param(k, "text")
-				b.keys[k] = kp
-			}
-			// -> with a text key looks up object fields only; on an array it
-			// is NULL, as in memory (paths never index arrays).
-			expr += " -> " + kp
-		}
-		return column{kind: colJSON, expr: "(" + expr + ")"}
+		return column{kind: colJSON, ident: sqlIdent(f), keys: keys}
 	case len(keys) > 0:
 		return column{}
 	case t == value.Ref:
 		t = value.Text
 	}
-	return column{kind: colTyped, t: t, expr: sqlIdent(f)}
+	return column{kind: colTyped, t: t, ident: sqlIdent(f)}
+}
+
+// sql returns the column's SQL expression. The keys of a JSON path become
+// parameters here, only once the expression is used (Postgres refuses a
+// parameter that appears nowhere), and each distinct key only once.
+func (b *sqlBuilder) sql(c column) string {
+	if len(c.keys) == 0 {
+		return c.ident
+	}
+	expr := c.ident
+	for _, k := range c.keys {
+		kp, seen := b.keys[k]
+		if !seen {
+			kp = b.param(k, "text")
+			b.keys[k] = kp
+		}
+		// -> with a text key looks up object fields only; on an array it
+		// is NULL, as in memory (paths never index arrays).
+		expr += " -> " + kp
+	}
+	return "(" + expr + ")"
 }
 
 func (b *sqlBuilder) expr(e Expr) string {
@@ -190,7 +199,7 @@ func mismatch(c column, op Op) string {
 	if op == Ne {
 		res = "TRUE"
 	}
-	return "(CASE WHEN " + c.expr + " IS NULL THEN NULL ELSE " + res + " END)"
+	return "(CASE WHEN " + c.ident + " IS NULL THEN NULL ELSE " + res + " END)"
 }
 
 func (b *sqlBuilder) compare(c column, op Op, v value.Value) string {
@@ -200,7 +209,7 @@ func (b *sqlBuilder) compare(c column, op Op, v value.Value) string {
 	if c.kind == colJSON {
 		return b.jsonCompare(c, op, v)
 	}
-	col, o, vt := c.expr, " "+op.String()+" ", v.Type()
+	col, o, vt := c.ident, " "+op.String()+" ", v.Type()
 	switch c.t {
 	case value.Text:
 		if vt == value.Text {
@@ -257,7 +266,7 @@ func jsonCase(x, jsonType, cmp, otherwise string) string {
 }
 
 func (b *sqlBuilder) jsonCompare(c column, op Op, v value.Value) string {
-	x, o := c.expr, " "+op.String()+" "
+	x, o := b.sql(c), " "+op.String()+" "
 	otherwise := "FALSE"
 	if op == Ne {
 		otherwise = "TRUE"
@@ -338,7 +347,7 @@ func (b *sqlBuilder) inTyped(c column, vals []Operand) (terms []string, hasNull 
 			}
 		}
 	}
-	col := c.expr
+	col := c.ident
 	if texts != nil {
 		terms = append(terms, "("+col+` COLLATE "C" = ANY(`+b.param(texts, "text[]")+"))")
 	}
@@ -375,12 +384,12 @@ func (b *sqlBuilder) isNull(c column, not bool) string {
 		if not {
 			op = " <> "
 		}
-		return "(coalesce(jsonb_typeof(" + c.expr + "), 'null')" + op + "'null')"
+		return "(coalesce(jsonb_typeof(" + b.sql(c) + "), 'null')" + op + "'null')"
 	}
 	if not {
-		return "(" + c.expr + " IS NOT NULL)"
+		return "(" + c.ident + " IS NOT NULL)"
 	}
-	return "(" + c.expr + " IS NULL)"
+	return "(" + c.ident + " IS NULL)"
 }
 
 func (b *sqlBuilder) like(c column, pat value.Value) string {
@@ -388,9 +397,10 @@ func (b *sqlBuilder) like(c column, pat value.Value) string {
 	case c.kind == colAbsent || pat.IsNull():
 		return sqlNull
 	case c.kind == colJSON:
-		return jsonCase(c.expr, "string", "("+c.expr+" #>> '{}') LIKE "+b.param(pat.Text(), "text"), "FALSE")
+		x := b.sql(c)
+		return jsonCase(x, "string", "("+x+" #>> '{}') LIKE "+b.param(pat.Text(), "text"), "FALSE")
 	case c.t == value.Text:
-		return "(" + c.expr + " LIKE " + b.param(pat.Text(), "text") + ")"
+		return "(" + c.ident + " LIKE " + b.param(pat.Text(), "text") + ")"
 	}
 	return mismatch(c, Eq) // LIKE on a non-text column
 }
@@ -408,11 +418,11 @@ func (b *sqlBuilder) sortKey(k SortKey) []string {
 		return nil
 	case colTyped:
 		if c.t == value.Text {
-			return []string{c.expr + ` COLLATE "C"` + dir}
+			return []string{c.ident + ` COLLATE "C"` + dir}
 		}
-		return []string{c.expr + dir}
+		return []string{c.ident + dir}
 	}
-	x := c.expr
+	x := b.sql(c)
 	typeIs := func(t string) string { return "CASE WHEN jsonb_typeof(" + x + ") = '" + t + "' THEN " }
 	return []string{
 		"CASE jsonb_typeof(" + x + ") WHEN 'string' THEN 1 WHEN 'number' THEN 2 WHEN 'boolean' THEN 3 WHEN 'array' THEN 4 WHEN 'object' THEN 5 END" + dir,
