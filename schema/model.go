@@ -162,6 +162,11 @@ func (m *Model) Encode(v reflect.Value) (map[string]value.Value, error) {
 	if v.Kind() == reflect.Pointer {
 		v = v.Elem()
 	}
+	if !v.CanAddr() { // Ref fields are read through a pointer method
+		p := reflect.New(v.Type())
+		p.Elem().Set(v)
+		v = p.Elem()
+	}
 	out := make(map[string]value.Value, len(m.fields))
 	for _, f := range m.fields {
 		fv := v.FieldByIndex(f.index)
@@ -207,7 +212,8 @@ func encodeField(f modelField, fv reflect.Value) (value.Value, error) {
 		if t.IsZero() {
 			return value.NullValue, nil
 		}
-		return value.TimeOf(t), nil
+		v := value.TimeOf(t)
+		return v, v.CheckTime()
 	case value.JSON:
 		raw := fv.Interface().(json.RawMessage)
 		if raw == nil {

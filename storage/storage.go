@@ -139,6 +139,9 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 		return nil, Errorf(CodeInvalidEvent, "event %s is for collection %s, not %s", e.ID, e.Collection, c.Name)
 	}
 	for name, v := range e.Ops {
+		if err := v.CheckTime(); err != nil {
+			return nil, Errorf(CodeTypeMismatch, "%s.%s: %v", c.Name, name, err)
+		}
 		f, ok := c.Field(name)
 		if !ok {
 			if v.IsNull() {

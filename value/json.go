@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -98,12 +99,16 @@ func Decode(raw []byte, t Type) (Value, error) {
 		if err == nil {
 			return IntOf(i), nil
 		}
-		// 2.0 and 2e3 are integers too (JSON has one number type).
-		f, ferr := strconv.ParseFloat(string(raw), 64)
-		if ferr != nil {
+		// 2.0 and 2e3 are integers too (JSON has one number type), but
+		// only when exactly so: no rounding through float64.
+		r, ok := new(big.Rat).SetString(string(raw))
+		if !ok || !json.Valid(raw) {
 			return Value{}, expected(raw, t)
 		}
-		return Convert(FloatOf(f), Int)
+		if !r.IsInt() || !r.Num().IsInt64() {
+			return Value{}, fmt.Errorf("%s is not an integer that fits bigint", clipped(raw))
+		}
+		return IntOf(r.Num().Int64()), nil
 	case Float:
 		if raw[0] == '"' {
 			var s string
@@ -160,17 +165,36 @@ func Decode(raw []byte, t Type) (Value, error) {
 		if err != nil {
 			return Value{}, fmt.Errorf("timestamptz: want RFC 3339, got %q", s)
 		}
-		return TimeOf(tm), nil
+		v := TimeOf(tm)
+		if err := v.CheckTime(); err != nil {
+			return Value{}, err
+		}
+		return v, nil
 	}
 	return Value{}, fmt.Errorf("cannot decode a value of type %s", t)
 }
 
 func expected(raw []byte, t Type) error {
-	shown := string(raw)
-	if len(shown) > 40 {
-		shown = shown[:40] + "…"
+	return fmt.Errorf("%s where %s is expected", clipped(raw), t)
+}
+
+func clipped(raw []byte) string {
+	if len(raw) > 40 {
+		return string(raw[:40]) + "…"
 	}
-	return fmt.Errorf("%s where %s is expected", shown, t)
+	return string(raw)
+}
+
+// CheckTime reports an error for a Time value whose UTC year is outside
+// 0001–9999: RFC 3339, and so the JSON form, has four-digit years only.
+func (v Value) CheckTime() error {
+	if v.t != Time {
+		return nil
+	}
+	if y := v.Time().Year(); y < 1 || y > 9999 {
+		return fmt.Errorf("timestamptz: year %d is outside 0001–9999", y)
+	}
+	return nil
 }
 
 // Infer decodes JSON whose type is not known from a schema: strings become

@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
+	"strings"
 	"time"
 )
 
@@ -214,14 +216,59 @@ func Equal(a, b Value) bool {
 	return a.i == b.i && a.s == b.s
 }
 
+// jsonEqual compares two JSON documents as jsonb does: object key order does
+// not matter and numbers compare by value, exactly (1.0 = 1, but no float64
+// rounding: 9007199254740993 ≠ 9007199254740992).
 func jsonEqual(a, b string) bool {
-	var x, y any
-	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
-		return false
+	x, errX := decodeJSONNumbers(a)
+	y, errY := decodeJSONNumbers(b)
+	return errX == nil && errY == nil && jsonValuesEqual(x, y)
+}
+
+func decodeJSONNumbers(s string) (any, error) {
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	var v any
+	err := d.Decode(&v)
+	return v, err
+}
+
+func jsonValuesEqual(x, y any) bool {
+	switch x := x.(type) {
+	case json.Number:
+		y, ok := y.(json.Number)
+		if !ok {
+			return false
+		}
+		rx, okx := new(big.Rat).SetString(string(x))
+		ry, oky := new(big.Rat).SetString(string(y))
+		return okx && oky && rx.Cmp(ry) == 0
+	case map[string]any:
+		y, ok := y.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, xv := range x {
+			yv, ok := y[k]
+			if !ok || !jsonValuesEqual(xv, yv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := y.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !jsonValuesEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	default: // string, bool, nil
+		return x == y
 	}
-	xb, _ := json.Marshal(x)
-	yb, _ := json.Marshal(y)
-	return bytes.Equal(xb, yb)
 }
 
 // Go returns the value as a plain Go value: nil, string, int64, float64,
@@ -266,7 +313,9 @@ func Convert(v Value, t Type) (Value, error) {
 	switch {
 	case v.t == Int && t == Float:
 		f := float64(v.i)
-		if int64(f) != v.i {
+		// 2^63 (MaxInt64 rounded) does not fit int64; converting it back is
+		// implementation-defined, so range-check before comparing.
+		if f >= 9.223372036854775808e18 || int64(f) != v.i {
 			return Value{}, fmt.Errorf("integer %d is not exact as double precision", v.i)
 		}
 		return FloatOf(f), nil
