@@ -1,7 +1,7 @@
 # Ankurah for Go. `make test` is what CI runs (see .ci/run).
 GO ?= go
 
-.PHONY: test test-go vet fmt build bench serve fuzz
+.PHONY: test vet build bench bench-commit fuzz
 
 ## test: vet, then every Go test against a throwaway Postgres cluster
 test: vet
@@ -13,6 +13,10 @@ vet:
 
 build:
 	$(GO) build -o bin/ankurah ./cmd/ankurah
+
+## bench-commit: API commits vs raw INSERTs, interleaved runs and their median ratio
+bench-commit:
+	./test/bench-commit.sh
 
 ## bench: the benchmarks behind docs/benchmarks.md
 bench:
@@ -27,6 +31,3 @@ fuzz:
 	  done; \
 	done
 
-## serve: run the server (see README)
-serve:
-	$(GO) run ./cmd/ankurah serve
