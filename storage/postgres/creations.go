@@ -119,6 +119,19 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 	}
 	b := &pgx.Batch{}
 	b.Queue(markAPIWrite)
+	if len(ids) == 1 {
+		// A lone creation: plain single-row statements with typed
+		// parameters are cheaper than unnesting one-element arrays.
+		c := cs[0]
+		st := c.states[0]
+		if err := queueEvent(b, findEvent(c.evs, st.ID)); err != nil {
+			return err
+		}
+		if err := queueRow(b, c.tables[st.Collection], nil, st); err != nil {
+			return err
+		}
+		return pgError(s.pool.SendBatch(ctx, b).Close())
+	}
 	b.Queue(`insert into ankurah.events (id, collection, entity_id, operations)
 		select u.id, u.coll, u.id, u.ops::jsonb from unnest($1::text[], $2::text[], $3::text[]) as u(id, coll, ops)`,
 		ids, colls, ops)
