@@ -22,6 +22,7 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/query"
 	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/storage"
 )
@@ -52,7 +53,10 @@ type table struct {
 	selectSQL string // select list: id, _head, _versions, fields…
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store   = (*Store)(nil)
+	_ storage.Fetcher = (*Store)(nil)
+)
 
 // New returns an adapter over pool. The database must be migrated (see
 // package migrations).
@@ -564,4 +568,39 @@ func retryable(err error) bool {
 func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// Fetch implements storage.Fetcher: the query runs as parameterised SQL.
+func (s *Store) Fetch(ctx context.Context, collection string, q *query.Query) ([]*entity.State, error) {
+	t, err := s.table(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range q.Fields() {
+		if _, ok := t.Field(f); !ok && f != "id" {
+			// Perhaps a column added since the catalog was cached.
+			if t, err = s.load(ctx, collection); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	stmt, args, err := q.Select(t.Collection, t.sqlSchema)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, stmt, args...)
+	if err != nil {
+		return nil, pgError(err)
+	}
+	defer rows.Close()
+	var out []*entity.State
+	for rows.Next() {
+		st, err := scanState(t, rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, pgError(rows.Err())
 }
