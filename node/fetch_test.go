@@ -110,4 +110,3 @@ func TestTypedFetch(t *testing.T) {
 		}
 	})
 }
-
