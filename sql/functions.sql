@@ -164,6 +164,11 @@ begin
       when (current_setting('ankurah.writer', true) is distinct from 'api')
       execute function ankurah.on_delete()$f$, sch, coll);
     execute format('create trigger ankurah_truncate before truncate on %I.%I for each statement execute function ankurah.on_truncate()', sch, coll);
+    -- Logical replication: UPDATE and DELETE carry the whole old row, so the
+    -- fan-out can tell exactly when a row leaves a query and can fill
+    -- unchanged TOASTed columns of the new row from the old one.
+    execute format('alter table %I.%I replica identity full', sch, coll);
+    perform ankurah.publish(sch, coll);
   end if;
 
   for f in select key, value from jsonb_each(fields) order by key loop
@@ -186,6 +191,23 @@ begin
 
   return (select coalesce(jsonb_object_agg(fl.name, fl.type order by fl.name), '{}')
           from ankurah.fields fl where fl.collection = coll);
+end $$;
+
+-- ---------------------------------------------------------------------------
+-- Publication: logical replication feeds the fan-out from publication
+-- `ankurah`, which covers ankurah.events and every collection table.
+
+create or replace function ankurah.publish(sch text, coll text) returns void
+language plpgsql as $$
+begin
+  perform pg_advisory_xact_lock(hashtext('ankurah.publication'));
+  if not exists (select 1 from pg_publication where pubname = 'ankurah') then
+    create publication ankurah for table ankurah.events;
+  end if;
+  if not exists (select 1 from pg_publication_tables p
+                 where p.pubname = 'ankurah' and p.schemaname = sch and p.tablename = coll) then
+    execute format('alter publication ankurah add table %I.%I', sch, coll);
+  end if;
 end $$;
 
 -- ---------------------------------------------------------------------------

@@ -529,3 +529,42 @@ func TestCollectionSchemaOption(t *testing.T) {
 		t.Fatalf("history %+v", h)
 	}
 }
+
+// Collections join publication ankurah (with ankurah.events) and carry their
+// whole old row in UPDATE/DELETE (replica identity full), also when created
+// concurrently.
+func TestCollectionsArePublished(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t, pgtest.NewDatabase(t))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, err := pool.Exec(ctx, `select ankurah.create_collection($1, '{"x":"text"}')`, fmt.Sprint("c", i%3))
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := pool.Query(ctx, `select schemaname || '.' || tablename from pg_publication_tables where pubname = 'ankurah' order by 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	if fmt.Sprint(tables) != "[ankurah.events public.c0 public.c1 public.c2]" {
+		t.Fatalf("published: %v", tables)
+	}
+	var ident string
+	pool.QueryRow(ctx, `select relreplident::text from pg_class where oid = 'public.c1'::regclass`).Scan(&ident)
+	if ident != "f" {
+		t.Fatalf("replica identity %q, want full", ident)
+	}
+}
