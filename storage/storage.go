@@ -60,6 +60,7 @@ const (
 	CodeNotFound       = "not_found"
 	CodeConflict       = "conflict"
 	CodeBadName        = "bad_name"
+	CodeConstraint     = "constraint_violation" // a constraint added to a table by its owner refused a row
 	CodeInternal       = "internal"
 )
 

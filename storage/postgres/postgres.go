@@ -549,6 +549,8 @@ func pgError(err error) error {
 			code = storage.CodeNoCollection
 		case "AK006":
 			code = storage.CodeBadName
+		case "23502", "23503", "23514":
+			code = storage.CodeConstraint
 		}
 		msg := pe.Message
 		if pe.Hint != "" {

@@ -568,3 +568,41 @@ func TestCollectionsArePublished(t *testing.T) {
 		t.Fatalf("replica identity %q, want full", ident)
 	}
 }
+
+// A commit that fails inside Postgres, after some of its statements ran (a
+// CHECK constraint a DBA added rejects one row), leaves nothing: neither the
+// other entities' rows nor any event.
+func TestCommitFailingMidwayInPostgresLeavesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.exec(t, `alter table album add constraint year_positive check (year > 0)`)
+	tx := f.node.Begin()
+	keep, _ := tx.Create("album", map[string]value.Value{"name": value.TextOf("kept"), "year": value.IntOf(2001)})
+	if _, err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, withEdit := range []bool{false, true} {
+		tx := f.node.Begin()
+		if withEdit { // the merge path: locks, then writes
+			e, err := tx.Edit(ctx, "album", keep.ID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Set("name", value.TextOf("changed"))
+		}
+		good, _ := tx.Create("album", map[string]value.Value{"name": value.TextOf("good"), "year": value.IntOf(1999)})
+		bad, _ := tx.Create("album", map[string]value.Value{"name": value.TextOf("bad"), "year": value.IntOf(-1)})
+		if _, err := tx.Commit(ctx); storage.CodeOf(err) != storage.CodeConstraint {
+			t.Fatalf("commit violating a CHECK constraint: %v", err)
+		}
+		for _, id := range []event.ID{good.ID(), bad.ID()} {
+			if f.state(t, id) != nil || len(f.history(t, id)) != 0 {
+				t.Fatalf("withEdit=%v: entity %s of the failed commit left traces", withEdit, id)
+			}
+		}
+		if st := f.state(t, keep.ID()); st.Get("name").Text() != "kept" || len(f.history(t, keep.ID())) != 1 {
+			t.Fatalf("withEdit=%v: the failed commit changed another entity: %v", withEdit, st.Values)
+		}
+	}
+}
