@@ -1,0 +1,369 @@
+// Package reactor matches committed entity changes against live query
+// subscriptions and says, per subscription, what entered, changed in or left
+// its result set.
+//
+// Matching is indexed: a subscription whose query has top-level equality or
+// IN conjuncts is registered under one such field's values, so a change only
+// visits the subscriptions whose values it carries (and those it was already
+// a member of); queries without such conjuncts are checked on every change
+// of their collection. The index only preselects candidates: the compiled
+// query decides. Each subscription keeps its members, so a removal is exact,
+// and a LIMIT window is refilled from storage when a member leaves it.
+package reactor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/query"
+)
+
+// Change is one entity's transition in a committed transaction.
+type Change struct {
+	Collection string
+	ID         event.ID
+	Old        *entity.State // nil: the reactor has no earlier state (e.g. a creation)
+	New        *entity.State // nil or Deleted: the entity is gone
+}
+
+// Kind is what happened to an entity in a subscription's result set.
+type Kind uint8
+
+// Kinds of items.
+const (
+	Add    Kind = iota + 1 // entered the result set
+	Update                 // was and still is in it, with new values
+	Remove                 // left it (edited out, deleted, or pushed out of a LIMIT window)
+)
+
+func (k Kind) String() string { return [...]string{"", "add", "update", "remove"}[k] }
+
+// Item is one entry of a subscription's change set.
+type Item struct {
+	Kind  Kind
+	ID    event.ID
+	State *entity.State // the entity's state (its last known state for Remove)
+}
+
+// Refill returns up to n entities of the collection that match q and sort
+// strictly after `after` in q's order (a tuple cursor on the sort keys, then
+// id). It is called when a member leaves a full LIMIT window.
+type Refill func(ctx context.Context, collection string, q *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, error)
+
+// Reactor holds the subscriptions. It is safe for concurrent use; Apply
+// calls are serialised so that change sets follow commit order.
+type Reactor struct {
+	mu     sync.Mutex
+	colls  map[string]*collIndex
+	refill Refill
+	nextID uint64
+}
+
+// New returns an empty reactor. refill may be nil when no subscription uses LIMIT.
+func New(refill Refill) *Reactor {
+	return &Reactor{colls: map[string]*collIndex{}, refill: refill}
+}
+
+// Subscription is one live query and its current result set.
+type Subscription struct {
+	id         uint64
+	collection string
+	q          *query.Query
+	m          *query.Matcher
+	limit      int
+	limited    bool
+	members    map[event.ID]*entity.State
+	field      string   // the indexed field ("" = unindexed)
+	keys       []string // its index keys
+}
+
+// ID returns the subscription's id (unique within the reactor).
+func (s *Subscription) ID() uint64 { return s.id }
+
+// Query returns the subscription's query.
+func (s *Subscription) Query() *query.Query { return s.q }
+
+type subSet map[*Subscription]struct{}
+
+type collIndex struct {
+	byField   map[string]map[string]subSet // field → key → subscriptions
+	unindexed subSet
+	members   map[event.ID]subSet // entity → subscriptions it is a member of
+	count     int
+}
+
+func (r *Reactor) coll(name string) *collIndex {
+	c := r.colls[name]
+	if c == nil {
+		c = &collIndex{byField: map[string]map[string]subSet{}, unindexed: subSet{}, members: map[event.ID]subSet{}}
+		r.colls[name] = c
+	}
+	return c
+}
+
+// Subscribe registers a live query whose initial result set (as read from
+// storage, in order and within the LIMIT) is initial.
+func (r *Reactor) Subscribe(collection string, q *query.Query, initial []*entity.State) (*Subscription, error) {
+	m, err := q.Compile()
+	if err != nil {
+		return nil, err
+	}
+	s := &Subscription{collection: collection, q: q, m: m, members: map[event.ID]*entity.State{}}
+	if l, ok := m.Limit(); ok {
+		s.limit, s.limited = int(l), true
+	}
+	for _, st := range initial {
+		s.members[st.ID] = st
+	}
+	// Index under the field with the fewest values: the tightest filter.
+	for f, vals := range q.Equalities() {
+		var keys []string
+		for _, v := range vals {
+			keys = append(keys, literalKeys(v)...)
+		}
+		if len(keys) == 0 && len(vals) > 0 {
+			continue // values the index cannot key (e.g. JSON documents)
+		}
+		if s.field == "" || len(keys) < len(s.keys) || len(keys) == len(s.keys) && f < s.field {
+			s.field, s.keys = f, keys
+		}
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextID++
+	s.id = r.nextID
+	c := r.coll(collection)
+	c.count++
+	if s.field == "" {
+		c.unindexed[s] = struct{}{}
+	} else {
+		idx := c.byField[s.field]
+		if idx == nil {
+			idx = map[string]subSet{}
+			c.byField[s.field] = idx
+		}
+		for _, k := range s.keys {
+			if idx[k] == nil {
+				idx[k] = subSet{}
+			}
+			idx[k][s] = struct{}{}
+		}
+	}
+	for id := range s.members {
+		c.addMember(id, s)
+	}
+	return s, nil
+}
+
+// Unsubscribe removes a subscription.
+func (r *Reactor) Unsubscribe(s *Subscription) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.colls[s.collection]
+	if c == nil {
+		return
+	}
+	delete(c.unindexed, s)
+	if idx := c.byField[s.field]; idx != nil {
+		for _, k := range s.keys {
+			delete(idx[k], s)
+			if len(idx[k]) == 0 {
+				delete(idx, k)
+			}
+		}
+	}
+	for id := range s.members {
+		c.removeMember(id, s)
+	}
+	c.count--
+	if c.count == 0 {
+		delete(r.colls, s.collection)
+	}
+}
+
+func (c *collIndex) addMember(id event.ID, s *Subscription) {
+	if c.members[id] == nil {
+		c.members[id] = subSet{}
+	}
+	c.members[id][s] = struct{}{}
+}
+
+func (c *collIndex) removeMember(id event.ID, s *Subscription) {
+	delete(c.members[id], s)
+	if len(c.members[id]) == 0 {
+		delete(c.members, id)
+	}
+}
+
+// candidates returns the subscriptions a change may affect.
+func (c *collIndex) candidates(ch *Change, into subSet) {
+	for s := range c.unindexed {
+		into[s] = struct{}{}
+	}
+	for s := range c.members[ch.ID] {
+		into[s] = struct{}{}
+	}
+	if ch.New == nil || ch.New.Deleted {
+		return // only members can lose a deleted entity
+	}
+	for field, idx := range c.byField {
+		if k, ok := entityKey(ch.New.Get(field)); ok {
+			for s := range idx[k] {
+				into[s] = struct{}{}
+			}
+		}
+	}
+}
+
+// Apply processes the changes of one committed transaction and returns each
+// affected subscription's change set.
+func (r *Reactor) Apply(ctx context.Context, changes []Change) (map[*Subscription][]Item, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	touched := map[*Subscription][]*Change{}
+	for i := range changes {
+		ch := &changes[i]
+		c := r.colls[ch.Collection]
+		if c == nil {
+			continue
+		}
+		cands := subSet{}
+		c.candidates(ch, cands)
+		for s := range cands {
+			touched[s] = append(touched[s], ch)
+		}
+	}
+	out := map[*Subscription][]Item{}
+	for s, chs := range touched {
+		items, err := r.applyTo(ctx, s, chs)
+		if err != nil {
+			return nil, fmt.Errorf("subscription %d: %w", s.id, err)
+		}
+		if len(items) > 0 {
+			out[s] = items
+		}
+	}
+	return out, nil
+}
+
+// applyTo computes a subscription's new result set and the items that take
+// the old one to it.
+func (r *Reactor) applyTo(ctx context.Context, s *Subscription, chs []*Change) ([]Item, error) {
+	c := r.colls[s.collection]
+	// The result set after the changes, before any LIMIT.
+	next := make(map[event.ID]*entity.State, len(s.members)+len(chs))
+	for id, st := range s.members {
+		next[id] = st
+	}
+	changed := map[event.ID]bool{}
+	for _, ch := range chs {
+		changed[ch.ID] = true
+		if ch.New != nil && !ch.New.Deleted && s.m.Match(ch.New) {
+			next[ch.ID] = ch.New
+		} else {
+			delete(next, ch.ID)
+		}
+	}
+	if s.limited {
+		var err error
+		if next, err = r.window(ctx, s, next, changed); err != nil {
+			return nil, err
+		}
+	}
+	var items []Item
+	for id, old := range s.members {
+		if _, ok := next[id]; !ok {
+			items = append(items, Item{Kind: Remove, ID: id, State: old})
+			c.removeMember(id, s)
+		}
+	}
+	for id, st := range next {
+		old, was := s.members[id]
+		switch {
+		case !was:
+			items = append(items, Item{Kind: Add, ID: id, State: st})
+			c.addMember(id, s)
+		case old != st && changed[id]:
+			items = append(items, Item{Kind: Update, ID: id, State: st})
+		}
+	}
+	s.members = next
+	slices.SortFunc(items, func(a, b Item) int {
+		if a.Kind != b.Kind {
+			return int(b.Kind) - int(a.Kind) // removes first, then updates, then adds
+		}
+		return s.m.Compare(a.State, b.State)
+	})
+	return items, nil
+}
+
+// window keeps the first `limit` entities of next in query order. When the
+// window was full and members left it, the entities that sort after its old
+// last member come from storage (refill), since the reactor never held them.
+func (r *Reactor) window(ctx context.Context, s *Subscription, next map[event.ID]*entity.State, changed map[event.ID]bool) (map[event.ID]*entity.State, error) {
+	old := sorted(s.m, s.members)
+	full := len(old) >= s.limit && s.limit > 0
+	list := sorted(s.m, next)
+	if full {
+		last := old[len(old)-1]
+		// Entities that sort after the old window's end are only known to
+		// the reactor when they changed now; storage may hold others before
+		// them. Keep the ones within the old bounds, then refill.
+		var within []*entity.State
+		var after []*entity.State
+		for _, st := range list {
+			if s.m.Compare(st, last) <= 0 {
+				within = append(within, st)
+			} else {
+				after = append(after, st)
+			}
+		}
+		if len(within) < s.limit {
+			if r.refill == nil {
+				return nil, fmt.Errorf("a LIMIT window needs refilling but the reactor has no refill source")
+			}
+			more, err := r.refill(ctx, s.collection, s.q, s.m, last, s.limit-len(within)+len(changed))
+			if err != nil {
+				return nil, fmt.Errorf("refilling LIMIT window: %w", err)
+			}
+			for _, st := range more {
+				if !changed[st.ID] { // changed entities are known from the change itself
+					after = append(after, st)
+				}
+			}
+			slices.SortFunc(after, func(a, b *entity.State) int { return s.m.Compare(a, b) })
+			list = append(within, after...)
+		} else {
+			list = within
+		}
+	}
+	if len(list) > s.limit {
+		list = list[:s.limit]
+	}
+	out := make(map[event.ID]*entity.State, len(list))
+	for _, st := range list {
+		out[st.ID] = st
+	}
+	return out, nil
+}
+
+func sorted(m *query.Matcher, set map[event.ID]*entity.State) []*entity.State {
+	out := make([]*entity.State, 0, len(set))
+	for _, st := range set {
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b *entity.State) int { return m.Compare(a, b) })
+	return out
+}
+
+// Members returns the subscription's current result set in query order.
+func (r *Reactor) Members(s *Subscription) []*entity.State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return sorted(s.m, s.members)
+}

@@ -1,0 +1,317 @@
+package reactor_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/node"
+	"github.com/ankurah/ankurah-go/query"
+	"github.com/ankurah/ankurah-go/reactor"
+	"github.com/ankurah/ankurah-go/schema"
+	"github.com/ankurah/ankurah-go/storage"
+	"github.com/ankurah/ankurah-go/storage/memory"
+	"github.com/ankurah/ankurah-go/value"
+)
+
+var seedFlag = flag.Uint64("reactor.seed", 0, "replay one seed of the reactor property test")
+
+var queries = []string{
+	"",
+	"genre = 'a'",
+	"genre IN ('a', 'b') AND year >= 2001",
+	"year = 2001",
+	"year IN (2001, 2003.0)",
+	"meta = 3",
+	"meta = 'x' OR live = true",
+	"live = true ORDER BY year DESC LIMIT 3",
+	"genre = 'b' ORDER BY rating LIMIT 2",
+	"year > 2000 ORDER BY genre, year DESC LIMIT 4",
+	"ORDER BY rating DESC LIMIT 5",
+	"rating IS NULL",
+	"NOT (genre = 'a') AND year = 2002",
+	"genre = 'c' AND year IN (2000, 2004) ORDER BY id DESC LIMIT 1",
+}
+
+// randomValues returns field values with mixed types, NULLs included.
+func randomValues(r *rand.Rand) map[string]value.Value {
+	v := map[string]value.Value{
+		"genre": value.TextOf([]string{"a", "b", "c"}[r.IntN(3)]),
+		"year":  value.IntOf(int64(2000 + r.IntN(5))),
+		"live":  value.BoolOf(r.IntN(2) == 0),
+	}
+	if r.IntN(3) > 0 {
+		v["rating"] = value.FloatOf(float64(r.IntN(10)) / 2)
+	} else {
+		v["rating"] = value.NullValue
+	}
+	switch r.IntN(4) {
+	case 0:
+		v["meta"], _ = value.JSONOf([]byte(fmt.Sprint(r.IntN(5))))
+	case 1:
+		v["meta"], _ = value.JSONOf([]byte(`"x"`))
+	case 2:
+		v["meta"], _ = value.JSONOf([]byte(`{"a": 3}`))
+	default:
+		v["meta"] = value.NullValue
+	}
+	return v
+}
+
+// client replays a subscription's items as a remote client would.
+type client map[event.ID]*entity.State
+
+func (c client) apply(t *testing.T, items []reactor.Item) {
+	t.Helper()
+	for _, it := range items {
+		_, had := c[it.ID]
+		switch it.Kind {
+		case reactor.Add:
+			if had {
+				t.Fatalf("add of a member %s", it.ID)
+			}
+			c[it.ID] = it.State
+		case reactor.Update:
+			if !had {
+				t.Fatalf("update of a non-member %s", it.ID)
+			}
+			c[it.ID] = it.State
+		case reactor.Remove:
+			if !had {
+				t.Fatalf("remove of a non-member %s", it.ID)
+			}
+			delete(c, it.ID)
+		}
+	}
+}
+
+// After every transaction, each subscription's maintained result set (and a
+// client that replays its items) equals the query run from scratch: the
+// index never hides a match, removals are exact, LIMIT windows refill.
+func TestReactorMatchesFreshQueries(t *testing.T) {
+	t.Parallel()
+	seeds := []uint64{*seedFlag}
+	if *seedFlag == 0 {
+		seeds = nil
+		for i := uint64(1); i <= 40; i++ {
+			seeds = append(seeds, i)
+		}
+	}
+	for _, seed := range seeds {
+		runSeed(t, seed)
+	}
+}
+
+func runSeed(t *testing.T, seed uint64) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(seed, 99))
+	store := memory.New()
+	n := node.New(store)
+	if _, err := store.EnsureCollection(ctx, schema.Collection{Name: "album"}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []event.ID
+	tx := n.Begin()
+	for i := 0; i < 25; i++ {
+		e, _ := tx.Create("album", randomValues(r))
+		ids = append(ids, e.ID())
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	re := reactor.New(reactor.ScanRefill(store))
+	type sub struct {
+		s      *reactor.Subscription
+		q      *query.Query
+		client client
+	}
+	var subs []sub
+	for _, src := range queries {
+		q := query.MustParse(src)
+		initial, err := storage.Fetch(ctx, store, "album", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := re.Subscribe("album", q, initial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := client{}
+		for _, st := range initial {
+			c[st.ID] = st
+		}
+		subs = append(subs, sub{s, q, c})
+	}
+
+	live := map[event.ID]bool{}
+	for _, id := range ids {
+		live[id] = true
+	}
+	for step := 0; step < 60; step++ {
+		tx := n.Begin()
+		var touched []event.ID
+		for k := 1 + r.IntN(3); k > 0; k-- {
+			switch op := r.IntN(10); {
+			case op == 0 || len(live) < 5: // create
+				e, _ := tx.Create("album", randomValues(r))
+				touched = append(touched, e.ID())
+			default:
+				id := ids[r.IntN(len(ids))]
+				if !live[id] || containsID(touched, id) {
+					continue
+				}
+				touched = append(touched, id)
+				if op == 1 {
+					if err := tx.Delete(ctx, "album", id); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				e, err := tx.Edit(ctx, "album", id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for f, v := range randomValues(r) {
+					if r.IntN(2) == 0 {
+						e.Set(f, v)
+					}
+				}
+			}
+		}
+		before := map[event.ID]*entity.State{}
+		olds, _ := store.Get(ctx, "album", touched)
+		for _, st := range olds {
+			before[st.ID] = st
+		}
+		states, err := tx.Commit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var changes []reactor.Change
+		for _, st := range states {
+			changes = append(changes, reactor.Change{Collection: "album", ID: st.ID, Old: before[st.ID], New: st})
+			if !containsID(ids, st.ID) {
+				ids = append(ids, st.ID)
+			}
+			live[st.ID] = !st.Deleted
+		}
+		sets, err := re.Apply(ctx, changes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sb := range subs {
+			sb.client.apply(t, sets[sb.s])
+			want, _ := storage.Fetch(ctx, store, "album", sb.q)
+			got := re.Members(sb.s)
+			if idList(got) != idList(want) {
+				t.Fatalf("seed %d (replay: -reactor.seed=%d) step %d, %q:\nreactor %s\nfresh   %s", seed, seed, step, sb.q, idList(got), idList(want))
+			}
+			if len(sb.client) != len(want) {
+				t.Fatalf("seed %d step %d, %q: client holds %d, want %d", seed, step, sb.q, len(sb.client), len(want))
+			}
+			for _, st := range want {
+				if c, ok := sb.client[st.ID]; !ok || !value.Equal(c.Get("year"), st.Get("year")) || !value.Equal(c.Get("genre"), st.Get("genre")) {
+					t.Fatalf("seed %d step %d, %q: client's copy of %s is stale", seed, step, sb.q, st.ID)
+				}
+			}
+		}
+	}
+	for _, sb := range subs {
+		re.Unsubscribe(sb.s)
+	}
+}
+
+func containsID(ids []event.ID, id event.ID) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func idList(sts []*entity.State) string {
+	s := ""
+	for _, st := range sts {
+		s += st.ID.String()[22:] + " "
+	}
+	return s
+}
+
+// A change only visits the subscriptions indexed under its values (plus the
+// unindexed ones and those it belongs to): with 10,000 equality
+// subscriptions, one change yields only its own subscription's item.
+func TestIndexedSubscriptionsOnlySeeTheirKeys(t *testing.T) {
+	t.Parallel()
+	re := reactor.New(nil)
+	subs := map[int]*reactor.Subscription{}
+	for i := 0; i < 10000; i++ {
+		s, err := re.Subscribe("album", query.MustParse("year = ?", i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs[i] = s
+	}
+	st := entity.New("album", event.NewID())
+	st.Head = event.Head{st.ID}
+	st.Values["year"] = value.IntOf(1234)
+	sets, err := re.Apply(context.Background(), []reactor.Change{{Collection: "album", ID: st.ID, New: st}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sets) != 1 || len(sets[subs[1234]]) != 1 || sets[subs[1234]][0].Kind != reactor.Add {
+		t.Fatalf("change sets: %v", sets)
+	}
+}
+
+// Values the query language calls equal share an index key, whatever their
+// types: the reactor adds exactly the entities the compiled query matches.
+func TestIndexKeysFollowQuerySemantics(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2024, 1, 2, 3, 4, 5, 6000, time.UTC)
+	j := func(s string) value.Value { v, _ := value.JSONOf([]byte(s)); return v }
+	cases := []struct {
+		q string
+		v value.Value
+	}{
+		{"f = 2000", value.FloatOf(2000)},
+		{"f = 2000.0", value.IntOf(2000)},
+		{"f = 2000.5", value.FloatOf(2000.5)},
+		{"f = 9007199254740993", value.FloatOf(9007199254740992)},
+		{"f = 9", j("9")},
+		{"f = 9", j("9.0")},
+		{"f = '9'", j("9")},
+		{"f = '9'", j(`"9"`)},
+		{"f = true", j("true")},
+		{"f = 'x'", value.RefOf("x")},
+		{"f = '2024-01-02T03:04:05.000006Z'", value.TimeOf(at)},
+		{"f = '2024-01-02T04:04:05.000006+01:00'", value.TimeOf(at)},
+		{"f IN (1, 'a', 2.5)", value.FloatOf(2.5)},
+		{"f = 0", value.FloatOf(math.Copysign(0, -1))},
+		{"f = 'NaN'", value.FloatOf(math.NaN())},
+		{"f = 3", value.TextOf("3")},
+	}
+	for _, c := range cases {
+		re := reactor.New(nil)
+		q := query.MustParse(c.q)
+		s, err := re.Subscribe("c", q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := q.Compile()
+		st := entity.New("c", event.NewID())
+		st.Head = event.Head{st.ID}
+		st.Values["f"] = c.v
+		sets, _ := re.Apply(context.Background(), []reactor.Change{{Collection: "c", ID: st.ID, New: st}})
+		if got, want := len(sets[s]) == 1, m.Match(st); got != want {
+			t.Errorf("%s with f = %v: reactor added %v, query matches %v", c.q, c.v, got, want)
+		}
+	}
+}
