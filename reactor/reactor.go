@@ -61,6 +61,7 @@ type Reactor struct {
 	colls  map[string]*collIndex
 	refill Refill
 	nextID uint64
+	epoch  uint64 // see candidates
 }
 
 // New returns an empty reactor. refill may be nil when no subscription uses LIMIT.
@@ -79,6 +80,7 @@ type Subscription struct {
 	members    map[event.ID]*entity.State
 	field      string   // the indexed field ("" = unindexed)
 	keys       []string // its index keys
+	seen       uint64   // the reactor's epoch when last visited (see candidates)
 }
 
 // ID returns the subscription's id (unique within the reactor).
@@ -200,13 +202,23 @@ func (c *collIndex) removeMember(id event.ID, s *Subscription) {
 	}
 }
 
-// candidates returns the subscriptions a change may affect.
-func (c *collIndex) candidates(ch *Change, into subSet) {
+// candidates calls visit once for each subscription the change may affect.
+// A subscription reachable several ways (its key, its membership) is
+// visited once: each change gets a fresh epoch and a visited subscription
+// carries it, so no per-change set is allocated.
+func (r *Reactor) candidates(c *collIndex, ch *Change, visit func(*Subscription)) {
+	r.epoch++
+	once := func(s *Subscription) {
+		if s.seen != r.epoch {
+			s.seen = r.epoch
+			visit(s)
+		}
+	}
 	for s := range c.unindexed {
-		into[s] = struct{}{}
+		once(s)
 	}
 	for s := range c.members[ch.ID] {
-		into[s] = struct{}{}
+		once(s)
 	}
 	if ch.New == nil || ch.New.Deleted {
 		return // only members can lose a deleted entity
@@ -214,33 +226,39 @@ func (c *collIndex) candidates(ch *Change, into subSet) {
 	for field, idx := range c.byField {
 		if k, ok := entityKey(ch.New.Get(field)); ok {
 			for s := range idx[k] {
-				into[s] = struct{}{}
+				once(s)
 			}
 		}
 	}
 }
 
 // Apply processes the changes of one committed transaction and returns each
-// affected subscription's change set.
+// affected subscription's change set. Subscriptions without LIMIT are
+// updated change by change; LIMIT windows see all their changes at once,
+// so that a window is refilled at most once per transaction.
 func (r *Reactor) Apply(ctx context.Context, changes []Change) (map[*Subscription][]Item, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	touched := map[*Subscription][]*Change{}
+	out := map[*Subscription][]Item{}
+	windows := map[*Subscription][]*Change{}
 	for i := range changes {
 		ch := &changes[i]
 		c := r.colls[ch.Collection]
 		if c == nil {
 			continue
 		}
-		cands := subSet{}
-		c.candidates(ch, cands)
-		for s := range cands {
-			touched[s] = append(touched[s], ch)
-		}
+		r.candidates(c, ch, func(s *Subscription) {
+			if s.limited {
+				windows[s] = append(windows[s], ch)
+				return
+			}
+			if it, ok := applyOne(c, s, ch); ok {
+				out[s] = append(out[s], it)
+			}
+		})
 	}
-	out := map[*Subscription][]Item{}
-	for s, chs := range touched {
-		items, err := r.applyTo(ctx, s, chs)
+	for s, chs := range windows {
+		items, err := r.applyWindow(ctx, s, chs)
 		if err != nil {
 			return nil, fmt.Errorf("subscription %d: %w", s.id, err)
 		}
@@ -251,11 +269,32 @@ func (r *Reactor) Apply(ctx context.Context, changes []Change) (map[*Subscriptio
 	return out, nil
 }
 
-// applyTo computes a subscription's new result set and the items that take
-// the old one to it.
-func (r *Reactor) applyTo(ctx context.Context, s *Subscription, chs []*Change) ([]Item, error) {
+// applyOne applies one change to a subscription without LIMIT, updating its
+// members in place.
+func applyOne(c *collIndex, s *Subscription, ch *Change) (Item, bool) {
+	old, was := s.members[ch.ID]
+	now := ch.New != nil && !ch.New.Deleted && s.m.Match(ch.New)
+	switch {
+	case now && !was:
+		s.members[ch.ID] = ch.New
+		c.addMember(ch.ID, s)
+		return Item{Kind: Add, ID: ch.ID, State: ch.New}, true
+	case now && was:
+		s.members[ch.ID] = ch.New
+		return Item{Kind: Update, ID: ch.ID, State: ch.New}, true
+	case !now && was:
+		delete(s.members, ch.ID)
+		c.removeMember(ch.ID, s)
+		return Item{Kind: Remove, ID: ch.ID, State: old}, true
+	}
+	return Item{}, false
+}
+
+// applyWindow computes a LIMIT subscription's new result set and the items
+// that take the old one to it.
+func (r *Reactor) applyWindow(ctx context.Context, s *Subscription, chs []*Change) ([]Item, error) {
 	c := r.colls[s.collection]
-	// The result set after the changes, before any LIMIT.
+	// The result set after the changes, before the LIMIT.
 	next := make(map[event.ID]*entity.State, len(s.members)+len(chs))
 	for id, st := range s.members {
 		next[id] = st
@@ -269,11 +308,9 @@ func (r *Reactor) applyTo(ctx context.Context, s *Subscription, chs []*Change) (
 			delete(next, ch.ID)
 		}
 	}
-	if s.limited {
-		var err error
-		if next, err = r.window(ctx, s, next, changed); err != nil {
-			return nil, err
-		}
+	next, err := r.window(ctx, s, next, changed)
+	if err != nil {
+		return nil, err
 	}
 	var items []Item
 	for id, old := range s.members {
