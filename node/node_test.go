@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/storage/memory"
 	"github.com/ankurah/ankurah-go/storage/postgres"
+	"github.com/ankurah/ankurah-go/storage/sqlite"
 	"github.com/ankurah/ankurah-go/test/pgtest"
 	"github.com/ankurah/ankurah-go/value"
 )
@@ -48,6 +50,15 @@ func stores(t *testing.T, fn func(t *testing.T, n *node.Node)) {
 		t.Parallel()
 		pool := pgtest.Pool(t, pgtest.NewDatabase(t))
 		fn(t, node.New(postgres.New(pool, postgres.Options{})))
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		store, err := sqlite.Open(filepath.Join(t.TempDir(), "ankurah.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		fn(t, node.New(store))
 	})
 }
 
