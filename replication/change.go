@@ -1,0 +1,115 @@
+package replication
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/value"
+)
+
+// Handler receives committed transactions, one call at a time, in commit
+// order. The consumer acknowledges a transaction to Postgres only after its
+// handler call returned nil; an error stops Consumer.Run with a
+// *HandlerError and nothing from that transaction on is acknowledged.
+//
+// Delivery is at least once: after a restart (of the consumer, or of
+// Postgres 15, which may forget recent acknowledgements) transactions that
+// were already handled can arrive again. Handlers must be idempotent, e.g. by
+// remembering the EndLSN of the last transaction they applied or by comparing
+// entity heads.
+//
+// The Transaction and everything it holds belong to the handler once it is
+// called: the consumer keeps no reference to it.
+type Handler func(ctx context.Context, tx *Transaction) error
+
+// Transaction is one committed Postgres transaction, reduced to what Ankurah
+// cares about: its changes to collection tables and its ankurah.events rows,
+// each in the order Postgres wrote them.
+type Transaction struct {
+	XID        uint32
+	CommitLSN  pglogrepl.LSN // where the commit record starts
+	EndLSN     pglogrepl.LSN // just past the commit record: what gets acknowledged
+	CommitTime time.Time
+	Rows       []RowChange
+	Events     []EventRow
+}
+
+// Op is the kind of a row change.
+type Op uint8
+
+// Row operations.
+const (
+	Insert Op = iota + 1
+	Update
+	Delete
+)
+
+func (o Op) String() string {
+	switch o {
+	case Insert:
+		return "insert"
+	case Update:
+		return "update"
+	case Delete:
+		return "delete"
+	}
+	return "unknown"
+}
+
+// RowChange is one INSERT, UPDATE or DELETE of a row of a collection table.
+//
+// New and Old hold the field columns (every column whose name does not start
+// with "_", except id). A NULL column is present as value.NullValue rather
+// than left out, so that "the field became NULL" is visible and a missing key
+// means one thing only: Postgres did not send the value. That happens only
+// when an unchanged out-of-line (TOASTed) value could not be filled from the
+// old row because the table's REPLICA IDENTITY is not FULL (Ankurah creates
+// collections with FULL, so normally never); read such a field from the
+// table.
+//
+// Text and ref fields both arrive as value.Text: the column type is text for
+// both, and decoding does not consult the catalog (value.Convert(v,
+// value.Ref) is lossless). Floats keep NaN, +Inf, -Inf and -0 exactly.
+type RowChange struct {
+	Op     Op
+	Schema string
+	Table  string // the collection's name
+	ID     event.ID
+	// Head is the row's head after the change; for a Delete, the head of
+	// the deleted row.
+	Head event.Head
+	// OldHead is the head before an Update or Delete (nil for an Insert).
+	OldHead event.Head
+	// Versions is _versions after the change (of the deleted row for a
+	// Delete): the id of the event that last wrote each property.
+	Versions map[string]event.ID
+	// New is the row after an Insert or Update (nil for a Delete).
+	New map[string]value.Value
+	// Old is the row before an Update or Delete (nil for an Insert). It is
+	// complete because collection tables are REPLICA IDENTITY FULL; were
+	// that changed, Old would be nil (Update) or hold no fields (Delete),
+	// and OldHead would be nil.
+	Old map[string]value.Value
+}
+
+// EventRow is one row inserted into ankurah.events.
+type EventRow struct {
+	ID         event.ID
+	Collection string
+	Entity     event.ID
+	Parents    event.Head
+	Operations json.RawMessage // as jsonb prints it: {"name": "x"}
+	Tombstone  bool
+	Origin     string // "api" or "sql"
+	Author     string // "" when NULL
+	CreatedAt  time.Time
+}
+
+// empty reports whether tx carries nothing for Ankurah (only changes to
+// tables outside collections and events). Such transactions are acknowledged
+// without calling the handler.
+func (tx *Transaction) empty() bool { return len(tx.Rows) == 0 && len(tx.Events) == 0 }
