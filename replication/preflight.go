@@ -1,6 +1,9 @@
-// Package replication will hold the logical replication consumer; for now it
-// holds the preflight check that tells an operator whether a Postgres server
-// can feed Ankurah, and exactly what to change when it cannot.
+// Package replication feeds Ankurah from Postgres logical replication: the
+// consumer (Consumer) that turns publication ankurah's pgoutput stream into
+// one Transaction per commit, acknowledged only after its handler accepts it
+// (see docs/replication.md), and the preflight check (Gather, Evaluate) that
+// tells an operator whether a server can feed Ankurah and exactly what to
+// change when it cannot.
 package replication
 
 import (
