@@ -129,3 +129,20 @@ func (s *State) Apply(e *event.Event, known Known) (bool, error) {
 func SortForApply(evs []event.Event) {
 	slices.SortFunc(evs, func(a, b event.Event) int { return a.ID.Compare(b.ID) })
 }
+
+// Replay rebuilds an entity's state from its full history (any order; it
+// is sorted parents-first). It returns the state and the set of event ids
+// applied, which callers use as the entity's known events.
+func Replay(collection string, id event.ID, history []event.Event) (*State, map[event.ID]bool, error) {
+	evs := append([]event.Event(nil), history...)
+	SortForApply(evs)
+	st := New(collection, id)
+	seen := make(map[event.ID]bool, len(evs))
+	for i := range evs {
+		if _, err := st.Apply(&evs[i], func(e event.ID) bool { return seen[e] }); err != nil {
+			return nil, nil, fmt.Errorf("replaying %s: %w", id, err)
+		}
+		seen[evs[i].ID] = true
+	}
+	return st, seen, nil
+}

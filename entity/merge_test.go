@@ -329,3 +329,24 @@ func TestApplyRejects(t *testing.T) {
 		t.Errorf("edit before creation: %v", err)
 	}
 }
+
+// Replay of a shuffled history equals applying it in order; a history with
+// a gap is an error.
+func TestReplay(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 7))
+	all := history(t, rng)
+	want, _ := deliver(t, all[0].Entity, all)
+	shuffled := slices.Clone(all)
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	got, seen, err := entity.Replay("c", all[0].Entity, shuffled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sameState(want, got); err != nil || len(seen) != len(all) {
+		t.Fatalf("replay: %v (%d of %d events)", err, len(seen), len(all))
+	}
+	if _, _, err := entity.Replay("c", all[0].Entity, all[1:]); err == nil {
+		t.Fatal("replay without the creation event succeeded")
+	}
+}

@@ -494,17 +494,13 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 // replay rebuilds the state of an entity that has no row from its history:
 // empty for a new entity, Deleted for a deleted one.
 func (s *Store) replay(ctx context.Context, tx pgx.Tx, coll string, id event.ID) (*entity.State, error) {
-	st := entity.New(coll, id)
 	hist, err := s.queryEvents(ctx, tx, eventColumns+" where entity_id = $1 and collection = $2 order by id", id.String(), coll)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[event.ID]bool{}
-	for i := range hist {
-		if _, err := st.Apply(&hist[i], func(e event.ID) bool { return seen[e] }); err != nil {
-			return nil, storage.Errorf(storage.CodeInternal, "replaying %s: %v", id, err)
-		}
-		seen[hist[i].ID] = true
+	st, _, err := entity.Replay(coll, id, hist)
+	if err != nil {
+		return nil, storage.Errorf(storage.CodeInternal, "%v", err)
 	}
 	return st, nil
 }

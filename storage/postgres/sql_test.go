@@ -384,13 +384,9 @@ func checkRowIsMergeOfHistory(t *testing.T, store *postgres.Store, pool *pgxpool
 	if err != nil {
 		t.Fatal(err)
 	}
-	replayed := entity.New("album", id)
-	seen := map[event.ID]bool{}
-	for i := range hist {
-		if _, err := replayed.Apply(&hist[i], func(e event.ID) bool { return seen[e] }); err != nil {
-			t.Fatalf("replaying history of %s: %v", id, err)
-		}
-		seen[hist[i].ID] = true
+	replayed, _, err := entity.Replay("album", id, hist)
+	if err != nil {
+		t.Fatal(err)
 	}
 	got, err := store.Get(ctx, "album", []event.ID{id})
 	if err != nil || len(got) != 1 {

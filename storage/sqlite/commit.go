@@ -243,19 +243,16 @@ func (w *writeTx) replay(l *loaded, ids []event.ID, first map[event.ID]string) e
 	}
 	for _, id := range ids {
 		evs := hist[id]
-		seen := make(map[event.ID]bool, len(evs))
-		l.history[id] = seen
 		if len(evs) == 0 {
+			l.history[id] = map[event.ID]bool{}
 			l.states[id] = entity.New(first[id], id)
 			continue
 		}
-		st := entity.New(evs[0].Collection, id)
-		for i := range evs {
-			if _, err := st.Apply(&evs[i], func(e event.ID) bool { return seen[e] }); err != nil {
-				return storage.Errorf(storage.CodeInternal, "replaying %s: %v", id, err)
-			}
-			seen[evs[i].ID] = true
+		st, seen, err := entity.Replay(evs[0].Collection, id, evs)
+		if err != nil {
+			return storage.Errorf(storage.CodeInternal, "%v", err)
 		}
+		l.history[id] = seen
 		l.states[id] = st
 	}
 	return nil
