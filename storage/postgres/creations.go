@@ -62,30 +62,61 @@ func (s *Store) commitCreations(ctx context.Context, evs []event.Event, tables m
 	g.pending = append(g.pending, c)
 	if g.flushing {
 		g.mu.Unlock()
-		select {
-		case err := <-c.done:
+		lead, err := c.wait(ctx, g)
+		if !lead {
 			return c.result(ctx, s, err)
-		case <-ctx.Done():
-			// The group may still commit this; the caller sees an error
-			// and may retry (a retry of the same events is a no-op).
-			return nil, ctx.Err()
-		}
-	}
-	g.flushing = true
-	for len(g.pending) > 0 {
-		n := min(len(g.pending), maxGroup)
-		batch := slices.Clone(g.pending[:n])
-		g.pending = slices.Delete(g.pending, 0, n)
-		g.mu.Unlock()
-		err := s.writeCreations(ctx, batch)
-		for _, other := range batch {
-			other.done <- err
 		}
 		g.mu.Lock()
 	}
-	g.flushing = false
+	// This commit leads: it writes one group, the oldest pending commits
+	// (itself first), then hands the lead to the next waiting commit, so no
+	// caller keeps writing other callers' groups under sustained load.
+	g.flushing = true
+	n := min(len(g.pending), maxGroup)
+	batch := slices.Clone(g.pending[:n])
+	g.pending = slices.Delete(g.pending, 0, n)
 	g.mu.Unlock()
+	err := s.writeCreations(ctx, batch)
+	for _, member := range batch {
+		member.done <- err
+	}
+	g.handOff()
 	return c.result(ctx, s, <-c.done)
+}
+
+// errLead, sent on a pending commit's done channel, makes it the leader.
+var errLead = errors.New("lead the next group")
+
+// handOff passes the lead to the oldest pending commit, or ends flushing.
+func (g *group) handOff() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.pending) > 0 {
+		g.pending[0].done <- errLead
+	} else {
+		g.flushing = false
+	}
+}
+
+// wait waits for the commit's group to be written, or to be made leader.
+// If ctx ends while the commit is still pending it withdraws; once it has
+// been taken into a group (or handed the lead) it waits for that outcome,
+// so that the lead is never lost.
+func (c *creation) wait(ctx context.Context, g *group) (lead bool, err error) {
+	select {
+	case err := <-c.done:
+		return err == errLead, err
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	if i := slices.Index(g.pending, c); i > 0 || i == 0 && len(c.done) == 0 {
+		g.pending = slices.Delete(g.pending, i, i+1)
+		g.mu.Unlock()
+		return false, ctx.Err()
+	}
+	g.mu.Unlock()
+	err = <-c.done
+	return err == errLead, err
 }
 
 // errRetryAlone tells a commit whose group failed to try again on its own.

@@ -602,3 +602,44 @@ func TestCommitFailingMidwayInPostgresLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// Commits whose context ends while they wait for their group withdraw (or
+// see their group through); the others are not held up and none is lost:
+// every commit that returned nil is stored.
+func TestGroupedCreationsWithCancelledCallers(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t, pgtest.NewDatabase(t)+"&pool_max_conns=20")
+	store := postgres.New(pool, postgres.Options{})
+	if _, err := store.EnsureCollection(context.Background(), albumsWith("year", value.Int)); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var ok sync.Map
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				ctx, cancel := context.WithCancel(context.Background())
+				if (w+i)%3 == 0 {
+					cancel() // gone before or while waiting for its group
+				}
+				id := event.NewID()
+				e := event.Event{ID: id, Collection: "album", Entity: id, Ops: map[string]value.Value{"year": value.IntOf(int64(i))}}
+				if _, err := store.Commit(ctx, []event.Event{e}); err == nil {
+					ok.Store(id, true)
+				}
+				cancel()
+			}
+		}(w)
+	}
+	wg.Wait()
+	ok.Range(func(k, _ any) bool {
+		var n int
+		pool.QueryRow(context.Background(), `select count(*) from album where id = $1`, k.(event.ID).String()).Scan(&n)
+		if n != 1 {
+			t.Errorf("acknowledged commit %s is not stored", k)
+		}
+		return true
+	})
+}
