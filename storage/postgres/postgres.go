@@ -166,6 +166,11 @@ func (s *Store) load(ctx context.Context, name string) (*table, error) {
 	for _, f := range t.Fields {
 		t.selectSQL += ", " + pgx.Identifier{f.Name}.Sanitize()
 	}
+	// The last column counts the collection's fields now: fields are only
+	// ever added, so a count that differs from ours means the cached
+	// catalog is stale (another process added a field) and the rows lack
+	// columns. The subquery is uncorrelated, so Postgres runs it once.
+	t.selectSQL += ", (select count(*) from ankurah.fields where collection = '" + name + "')"
 	s.mu.Lock()
 	s.catalog[name] = t
 	s.mu.Unlock()
@@ -179,6 +184,12 @@ func (s *Store) Get(ctx context.Context, collection string, ids []event.ID) ([]*
 		return nil, err
 	}
 	got, err := s.selectStates(ctx, s.pool, t, ids, false)
+	if errors.Is(err, errStale) {
+		if t, err = s.load(ctx, collection); err != nil {
+			return nil, err
+		}
+		got, err = s.selectStates(ctx, s.pool, t, ids, false)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +219,7 @@ func (s *Store) selectStates(ctx context.Context, q querier, t *table, ids []eve
 	defer rows.Close()
 	out := make(map[event.ID]*entity.State, len(ids))
 	for rows.Next() {
-		st, err := scanState(t, rows)
+		st, err := scanState(t, rows, true)
 		if err != nil {
 			return nil, err
 		}
@@ -226,13 +237,24 @@ func (s *Store) Scan(ctx context.Context, collection string, fn func(*entity.Sta
 	if err != nil {
 		return err
 	}
+	err = s.scan(ctx, t, fn)
+	if errors.Is(err, errStale) { // detected on the first row, before fn saw any
+		if t, err = s.load(ctx, collection); err != nil {
+			return err
+		}
+		err = s.scan(ctx, t, fn)
+	}
+	return err
+}
+
+func (s *Store) scan(ctx context.Context, t *table, fn func(*entity.State) bool) error {
 	rows, err := s.pool.Query(ctx, "select "+t.selectSQL+" from "+t.ident+" order by id")
 	if err != nil {
 		return pgError(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		st, err := scanState(t, rows)
+		st, err := scanState(t, rows, true)
 		if err != nil {
 			return err
 		}
@@ -321,6 +343,18 @@ func (s *Store) Commit(ctx context.Context, events []event.Event) ([]*entity.Sta
 	}
 	for attempt := 0; ; attempt++ {
 		states, err := s.commitMerged(ctx, evs, tables)
+		if errors.Is(err, errStale) && attempt < 3 {
+			// Another process added fields: reload the catalog and conform again.
+			for name := range tables {
+				if _, err := s.load(ctx, name); err != nil {
+					return nil, err
+				}
+			}
+			if evs, tables, err = s.conform(ctx, events); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if retryable(err) && attempt < 3 {
 			continue // a concurrent commit stored one of our events first, or a deadlock with SQL writers
 		}
@@ -574,13 +608,13 @@ func (s *Store) Fetch(ctx context.Context, collection string, q *query.Query) ([
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range q.Fields() {
-		if _, ok := t.Field(f); !ok && f != "id" {
-			// Perhaps a column added since the catalog was cached.
-			if t, err = s.load(ctx, collection); err != nil {
-				return nil, err
-			}
-			break
+	var nfields int
+	if err := s.pool.QueryRow(ctx, "select count(*) from ankurah.fields where collection = $1", collection).Scan(&nfields); err != nil {
+		return nil, pgError(err)
+	}
+	if nfields != len(t.Fields) { // fields added by another process
+		if t, err = s.load(ctx, collection); err != nil {
+			return nil, err
 		}
 	}
 	stmt, args, err := q.Select(t.Collection, t.sqlSchema)
@@ -594,7 +628,7 @@ func (s *Store) Fetch(ctx context.Context, collection string, q *query.Query) ([
 	defer rows.Close()
 	var out []*entity.State
 	for rows.Next() {
-		st, err := scanState(t, rows)
+		st, err := scanState(t, rows, false)
 		if err != nil {
 			return nil, err
 		}

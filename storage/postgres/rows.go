@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -19,8 +20,13 @@ import (
 
 type valueT = value.Value
 
-// scanState reads one row selected with t.selectSQL.
-func scanState(t *table, rows pgx.Rows) (*entity.State, error) {
+// errStale reports that a row was read with a cached catalog that lacks
+// fields the collection has now; the caller reloads and reads again.
+var errStale = errors.New("catalog cache is stale")
+
+// scanState reads one row of id, _head, _versions and t's fields, followed,
+// when counted (t.selectSQL), by the collection's current field count.
+func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 	var (
 		id       string
 		head     []string
@@ -46,8 +52,15 @@ func scanState(t *table, rows pgx.Rows) (*entity.State, error) {
 		}
 		dest = append(dest, cells[i])
 	}
+	nfields := len(t.Fields)
+	if counted {
+		dest = append(dest, &nfields)
+	}
 	if err := rows.Scan(dest...); err != nil {
 		return nil, pgError(err)
+	}
+	if nfields != len(t.Fields) {
+		return nil, errStale
 	}
 	eid, err := event.ParseID(id)
 	if err != nil {

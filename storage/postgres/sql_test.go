@@ -643,3 +643,55 @@ func TestGroupedCreationsWithCancelledCallers(t *testing.T) {
 		return true
 	})
 }
+
+// A field added by someone else (another server, or SQL) after this store
+// cached the catalog is still read: Get, Scan, Fetch and commits see it.
+func TestStaleCatalogIsRefreshed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	tx := f.node.Begin()
+	e, _ := tx.Create("album", map[string]value.Value{"name": value.TextOf("Drones")})
+	if _, err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.state(t, e.ID()) == nil { // caches the catalog
+		t.Fatal("missing")
+	}
+	f.exec(t, `select ankurah.create_collection('album', '{"label":"text"}')`)
+	f.exec(t, `update album set label = 'Warner' where id = $1`, e.ID().String())
+
+	if got := f.state(t, e.ID()).Get("label").Text(); got != "Warner" {
+		t.Fatalf("Get after a field was added elsewhere: label = %q", got)
+	}
+	f.exec(t, `select ankurah.create_collection('album', '{"genre":"text"}')`)
+	f.exec(t, `update album set genre = 'rock'`)
+	var scanned string
+	f.store.Scan(ctx, "album", func(st *entity.State) bool { scanned = st.Get("genre").Text(); return true })
+	if scanned != "rock" {
+		t.Fatalf("Scan: genre = %q", scanned)
+	}
+	f.exec(t, `select ankurah.create_collection('album', '{"mood":"text"}')`)
+	f.exec(t, `update album set mood = 'dark'`)
+	got, err := f.node.Fetch(ctx, "album", "name = 'Drones'")
+	if err != nil || len(got) != 1 || got[0].Get("mood").Text() != "dark" {
+		t.Fatalf("Fetch: %v %v", got, err)
+	}
+	f.exec(t, `select ankurah.create_collection('album', '{"extra":"bigint"}')`)
+	f.exec(t, `update album set extra = 7`)
+	tx = f.node.Begin()
+	ed, err := tx.Edit(ctx, "album", e.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed.Set("name", value.TextOf("Drones (live)"))
+	f.exec(t, `select ankurah.create_collection('album', '{"late":"text"}')`) // between read and commit
+	f.exec(t, `update album set late = 'yes'`)
+	states, err := tx.Commit(ctx)
+	if err != nil || states[0].Get("extra").Int() != 7 || states[0].Get("late").Text() != "yes" {
+		t.Fatalf("commit: %v %v", states, err)
+	}
+	if got := f.state(t, e.ID()); got.Get("name").Text() != "Drones (live)" || got.Get("late").Text() != "yes" {
+		t.Fatalf("after commit: %v", got.Values)
+	}
+}
