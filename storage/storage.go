@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
@@ -143,6 +145,9 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 		if err := v.CheckTime(); err != nil {
 			return nil, Errorf(CodeTypeMismatch, "%s.%s: %v", c.Name, name, err)
 		}
+		if err := checkText(v); err != nil {
+			return nil, Errorf(CodeTypeMismatch, "%s.%s: %v", c.Name, name, err)
+		}
 		f, ok := c.Field(name)
 		if !ok {
 			if v.IsNull() {
@@ -164,6 +169,21 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 		e.Ops[name] = conv
 	}
 	return newFields, nil
+}
+
+// checkText refuses text that Postgres cannot store: invalid UTF-8, and the
+// NUL character (in text, and as \u0000 in jsonb).
+func checkText(v value.Value) error {
+	switch v.Type() {
+	case value.Text, value.Ref, value.JSON:
+		if !utf8.ValidString(v.Raw()) {
+			return fmt.Errorf("text is not valid UTF-8")
+		}
+		if strings.Contains(v.Raw(), "\x00") || v.Type() == value.JSON && strings.Contains(v.Raw(), `\u0000`) {
+			return fmt.Errorf("text may not contain the NUL character")
+		}
+	}
+	return nil
 }
 
 // Merge applies a commit's events to the states they touch, parents first.

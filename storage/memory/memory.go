@@ -186,7 +186,7 @@ func (s *Store) Commit(_ context.Context, events []event.Event) ([]*entity.State
 	}
 	fresh, err := storage.Merge(states, evs, func(ent, id event.ID) bool {
 		e, ok := s.events[id]
-		return ok && e.Entity == ent
+		return ok && e.Entity == ent && e.Collection == states[ent].Collection
 	})
 	if err != nil {
 		return nil, err

@@ -76,11 +76,18 @@ func (s *Store) commitCreations(ctx context.Context, evs []event.Event, tables m
 	batch := slices.Clone(g.pending[:n])
 	g.pending = slices.Delete(g.pending, 0, n)
 	g.mu.Unlock()
-	err := s.writeCreations(ctx, batch)
-	for _, member := range batch {
-		member.done <- err
-	}
-	g.handOff()
+	err := errRetryAlone
+	func() {
+		// Even if writing panics, the members learn to retry alone and the
+		// lead moves on, so creation commits never stall behind a dead leader.
+		defer func() {
+			for _, member := range batch {
+				member.done <- err
+			}
+			g.handOff()
+		}()
+		err = s.writeCreations(ctx, batch)
+	}()
 	return c.result(ctx, s, <-c.done)
 }
 

@@ -461,14 +461,20 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 			before[id] = st
 		}
 	}
-	known := map[event.ID]event.ID{} // event → entity
-	rows, err := tx.Query(ctx, "select id, entity_id from ankurah.events where id = any($1)", allIDs)
+	// Events already stored, with the entity and collection they belong to:
+	// an id stored for another collection's entity is not a redelivery.
+	type owner struct {
+		entity     event.ID
+		collection string
+	}
+	known := map[event.ID]owner{}
+	rows, err := tx.Query(ctx, "select id, entity_id, collection from ankurah.events where id = any($1)", allIDs)
 	if err != nil {
 		return nil, pgError(err)
 	}
-	var kid, kent string
-	if _, err := pgx.ForEachRow(rows, []any{&kid, &kent}, func() error {
-		known[event.MustParseID(kid)] = event.MustParseID(kent)
+	var kid, kent, kcoll string
+	if _, err := pgx.ForEachRow(rows, []any{&kid, &kent, &kcoll}, func() error {
+		known[event.MustParseID(kid)] = owner{event.MustParseID(kent), kcoll}
 		return nil
 	}); err != nil {
 		return nil, pgError(err)
@@ -490,8 +496,8 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 		}
 	}
 	fresh, err := storage.Merge(states, evs, func(ent, id event.ID) bool {
-		owner, ok := known[id]
-		return ok && owner == ent
+		o, ok := known[id]
+		return ok && o.entity == ent && o.collection == states[ent].Collection
 	})
 	if err != nil {
 		return nil, err
@@ -571,7 +577,7 @@ func pgError(err error) error {
 		switch pe.Code {
 		case "AK001", "AK003":
 			code = storage.CodeInvalidEvent
-		case "AK002", "22P02", "22003", "42804":
+		case "AK002", "22P02", "22003", "42804", "22021", "22P05":
 			code = storage.CodeTypeMismatch
 		case "AK004", "23505", "40001", "40P01":
 			code = storage.CodeConflict

@@ -38,6 +38,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"EnsureCollection", testEnsureCollection},
 		{"ConcurrentCommitters", testConcurrentCommitters},
 		{"Scan", testScan},
+		{"IDReusedInAnotherCollection", testIDReusedInAnotherCollection},
+		{"TextPostgresCannotStore", testBadText},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -458,5 +460,45 @@ func testScan(t *testing.T, s storage.Store) {
 	want := []event.ID{ids[0], ids[1], ids[3], ids[4]}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("scan %v, want %v", got, want)
+	}
+}
+
+// An event id belongs to one entity of one collection: a creation event in
+// another collection with an id already used is refused, never taken for a
+// redelivery (which would report success for a commit that stored nothing).
+func testIDReusedInAnotherCollection(t *testing.T, s storage.Store) {
+	ctx := setup(t, s)
+	if _, err := s.EnsureCollection(ctx, schema.Collection{Name: "song", Fields: []schema.Field{{Name: "name", Type: value.Text}}}); err != nil {
+		t.Fatal(err)
+	}
+	c := create(map[string]value.Value{"name": value.TextOf("x")})
+	commit(t, s, c)
+	dup := c
+	dup.Collection = "song"
+	if _, err := s.Commit(ctx, []event.Event{dup}); err == nil {
+		t.Fatal("a creation reusing another collection's id was accepted")
+	}
+	if got, _ := s.Get(ctx, "song", []event.ID{c.ID}); len(got) != 0 {
+		t.Fatal("song got an entity")
+	}
+}
+
+// Invalid UTF-8 and NUL characters are type errors on every adapter (Postgres
+// cannot store them), not internal errors, and nothing is stored.
+func testBadText(t *testing.T, s storage.Store) {
+	ctx := setup(t, s)
+	nulJSON, _ := value.JSONOf([]byte(`{"a":"x\u0000y"}`))
+	for _, v := range []value.Value{value.TextOf("a\x00b"), value.TextOf("\xff\xfe"), nulJSON} {
+		c := create(map[string]value.Value{"name": value.TextOf("x"), "data": v})
+		if v.Type() == value.Text {
+			c.Ops = map[string]value.Value{"name": v}
+		}
+		_, err := s.Commit(ctx, []event.Event{c})
+		if !errors.Is(err, storage.ErrTypeMismatch) {
+			t.Errorf("%q: %v", v.Raw(), err)
+		}
+		if got := get(t, s, c.ID); got != nil {
+			t.Errorf("%q: stored", v.Raw())
+		}
 	}
 }
