@@ -221,6 +221,41 @@ end $$;
 -- not set _head itself (e.g. INSERT … SELECT * from a copy of the table):
 -- that would skip the history, so it is refused.
 
+-- sql_row returns a row's fields as they go into an event, by the
+-- collection's field types: a jsonb `null` document is the same as SQL NULL
+-- (an event cannot tell them apart), and timestamptz values are written in
+-- UTC as RFC 3339 (to_jsonb would use the session's time zone, with offsets
+-- RFC 3339 lacks); infinite timestamps and years outside 1–9999 are refused.
+create or replace function ankurah.sql_row(coll text, row_json jsonb) returns jsonb
+language plpgsql stable as $$
+declare
+  f record;
+  t timestamptz;
+  out jsonb := row_json;
+begin
+  for f in select fl.name, fl.type from ankurah.fields fl
+           where fl.collection = coll and fl.type in ('timestamptz', 'jsonb') loop
+    continue when out -> f.name is null or out -> f.name = 'null'::jsonb;
+    if f.type = 'timestamptz' then
+      t := (out ->> f.name)::timestamptz;
+      if not isfinite(t) or extract(year from t at time zone 'UTC') not between 1 and 9999 then
+        raise exception using errcode = 'AK002',
+          message = format('%s.%s: timestamp %s is outside the years 1–9999', coll, f.name, out ->> f.name);
+      end if;
+      out := jsonb_set(out, array[f.name], to_jsonb(to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')));
+    end if;
+  end loop;
+  return out;
+end $$;
+
+-- jsonb_nulls returns {field: null} for the jsonb fields whose value is the
+-- `null` document, to be set to SQL NULL (see sql_row).
+create or replace function ankurah.jsonb_nulls(coll text, row_json jsonb) returns jsonb
+language sql stable as $$
+  select coalesce(jsonb_object_agg(fl.name, null), '{}') from ankurah.fields fl
+  where fl.collection = coll and fl.type = 'jsonb' and row_json -> fl.name = 'null'::jsonb
+$$;
+
 create or replace function ankurah.on_write() returns trigger
 language plpgsql as $$
 declare
@@ -228,6 +263,8 @@ declare
   ev text;
   newj jsonb;
   oldj jsonb;
+  nulls jsonb;
+  live boolean;
 begin
   if TG_OP = 'INSERT' then
     if cardinality(NEW._head) > 0 then
@@ -237,10 +274,22 @@ begin
     end if;
     perform ankurah.check_id(NEW.id);
     if exists (select 1 from ankurah.events e where e.entity_id = NEW.id) then
+      -- A live row with this id: let the INSERT meet its conflict (an
+      -- error, or ON CONFLICT's action, whose UPDATE is recorded as usual).
+      execute format('select exists (select 1 from %I.%I where id = $1)', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        into live using NEW.id;
+      if live then
+        return NEW;
+      end if;
       raise exception using errcode = 'AK004',
         message = format('%s %s: id already used (deleted entities keep their ids and history)', TG_TABLE_NAME, NEW.id);
     end if;
     newj := to_jsonb(NEW);
+    nulls := ankurah.jsonb_nulls(TG_TABLE_NAME, newj);
+    if nulls <> '{}' then
+      NEW := jsonb_populate_record(NEW, nulls);
+    end if;
+    newj := ankurah.sql_row(TG_TABLE_NAME, newj);
     select coalesce(jsonb_object_agg(n.key, n.value), '{}') into ops
       from jsonb_each(newj) n
       where n.key <> 'id' and left(n.key, 1) <> '_' and n.value <> 'null'::jsonb;
@@ -262,10 +311,16 @@ begin
     raise exception using errcode = 'AK003', message = format('%s %s: an entity id never changes', TG_TABLE_NAME, OLD.id);
   end if;
   newj := to_jsonb(NEW);
-  oldj := to_jsonb(OLD);
+  nulls := ankurah.jsonb_nulls(TG_TABLE_NAME, newj);
+  if nulls <> '{}' then
+    NEW := jsonb_populate_record(NEW, nulls);
+  end if;
+  newj := ankurah.sql_row(TG_TABLE_NAME, newj);
+  oldj := ankurah.sql_row(TG_TABLE_NAME, to_jsonb(OLD));
+  -- Compared as text so that jsonb 1 → 1.0 counts as a change.
   select coalesce(jsonb_object_agg(n.key, n.value), '{}') into ops
     from jsonb_each(newj) n
-    where n.key <> 'id' and left(n.key, 1) <> '_' and n.value is distinct from oldj -> n.key;
+    where n.key <> 'id' and left(n.key, 1) <> '_' and n.value::text is distinct from (oldj -> n.key)::text;
   NEW._versions := OLD._versions;
   if ops = '{}' then
     return NEW; -- nothing changed: no event

@@ -142,6 +142,12 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 		return nil, Errorf(CodeInvalidEvent, "event %s is for collection %s, not %s", e.ID, e.Collection, c.Name)
 	}
 	for name, v := range e.Ops {
+		if v.Type() == value.JSON && v.JSONText() == "null" {
+			// The jsonb document null is stored as NULL: an event's natural
+			// JSON cannot tell the two apart (the SQL triggers do the same).
+			v = value.NullValue
+			e.Ops[name] = v
+		}
 		if err := v.CheckTime(); err != nil {
 			return nil, Errorf(CodeTypeMismatch, "%s.%s: %v", c.Name, name, err)
 		}

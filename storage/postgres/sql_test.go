@@ -695,3 +695,71 @@ func TestStaleCatalogIsRefreshed(t *testing.T) {
 		t.Fatalf("after commit: %v", got.Values)
 	}
 }
+
+// Edge values written with plain SQL keep the row and its history in step:
+// replaying the events gives the row. Timestamps are recorded in UTC whatever
+// the session's time zone; a jsonb `null` document is NULL; jsonb 1 → 1.0 is
+// a change; infinite timestamps and years past 9999 are refused; upserts work.
+func TestSQLEdgeValuesKeepHistoryExact(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	pool := pgtest.Pool(t, url)
+	store := postgres.New(pool, postgres.Options{})
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(`select ankurah.create_collection('thing', '{"ts":"timestamptz","j":"jsonb","n":"bigint"}')`)
+	exec(`set timezone = 'Europe/Amsterdam'`)
+	id := event.NewID().String()
+	exec(`insert into thing (id, ts, j, n) values ($1, '1800-01-01 00:00:00', 'null', 1)`, id)
+	exec(`update thing set j = '1' where id = $1`, id)
+	exec(`update thing set j = '1.0' where id = $1`, id)
+	exec(`update thing set j = 'null' where id = $1`, id)
+	exec(`insert into thing (id, n) values ($1, 5) on conflict (id) do update set n = excluded.n`, id)
+	exec(`insert into thing (id, n) values ($1, 6) on conflict do nothing`, id)
+
+	var jNull bool
+	conn.QueryRow(ctx, `select j is null from thing where id = $1`, id).Scan(&jNull)
+	if !jNull {
+		t.Fatal("a jsonb null document was kept instead of NULL")
+	}
+	hist, err := store.History(ctx, "thing", event.MustParseID(id))
+	if err != nil {
+		t.Fatalf("history cannot be read: %v", err)
+	}
+	// insert, j=1, j=1.0, j=null, upsert n=5 (the do-nothing upsert records nothing)
+	if len(hist) != 5 {
+		t.Fatalf("history has %d events: %+v", len(hist), hist)
+	}
+	replayed, _, err := entity.Replay("thing", event.MustParseID(id), hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := store.Get(ctx, "thing", []event.ID{event.MustParseID(id)})
+	for _, f := range []string{"ts", "j", "n"} {
+		if !value.Equal(got[0].Get(f), replayed.Get(f)) {
+			t.Errorf("%s: row %v, history %v", f, got[0].Get(f), replayed.Get(f))
+		}
+	}
+	if got[0].Get("n").Int() != 5 || got[0].Get("ts").Time().Year() != 1799 {
+		t.Fatalf("row: %v", got[0].Values)
+	}
+	for _, bad := range []string{`'infinity'`, `'-infinity'`, `'10000-01-02'`, `'0044-03-15 BC'`} {
+		_, err := conn.Exec(ctx, `insert into thing (ts) values (`+bad+`)`)
+		if sqlState(err) != "AK002" {
+			t.Errorf("timestamp %s: %v", bad, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `insert into thing (id, n) values ($1, 1)`, id); sqlState(err) != "23505" {
+		t.Errorf("plain duplicate insert: %v", err)
+	}
+}

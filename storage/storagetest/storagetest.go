@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Scan", testScan},
 		{"IDReusedInAnotherCollection", testIDReusedInAnotherCollection},
 		{"TextPostgresCannotStore", testBadText},
+		{"JSONNullDocument", testJSONNullDocument},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -500,5 +501,21 @@ func testBadText(t *testing.T, s storage.Store) {
 		if got := get(t, s, c.ID); got != nil {
 			t.Errorf("%q: stored", v.Raw())
 		}
+	}
+}
+
+// A jsonb `null` document is stored as NULL, so state and history agree.
+func testJSONNullDocument(t *testing.T, s storage.Store) {
+	ctx := setup(t, s)
+	null, _ := value.JSONOf([]byte("null"))
+	c := create(map[string]value.Value{"name": value.TextOf("x"), "data": null})
+	commit(t, s, c)
+	st := get(t, s, c.ID)
+	if !st.Get("data").IsNull() {
+		t.Fatalf("data = %v, want NULL", st.Get("data"))
+	}
+	hist, _ := s.History(ctx, "album", c.ID)
+	if len(hist) != 1 || !hist[0].Ops["data"].IsNull() && hist[0].Ops["data"].Type() != value.Null {
+		t.Fatalf("history %+v", hist)
 	}
 }
