@@ -48,7 +48,10 @@ language plpgsql volatile as $$
 declare
   alphabet constant text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
   ms bigint := floor(extract(epoch from clock_timestamp()) * 1000);
-  rnd bit(80) := ('x' || encode(substr(uuid_send(gen_random_uuid()), 1, 10), 'hex'))::bit(80);
+  -- 80 random bits: the first 6 bytes of a v4 UUID are all random (its
+  -- version and variant bits come later), so take 6 + 4 from two of them.
+  rnd bit(80) := ('x' || encode(substr(uuid_send(gen_random_uuid()), 1, 6) ||
+                                substr(uuid_send(gen_random_uuid()), 1, 4), 'hex'))::bit(80);
   t text := '';
   r text := '';
   result text;
