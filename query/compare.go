@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"math"
 	"strconv"
 	"strings"
@@ -153,7 +154,7 @@ func compareValue(v *value.Value, l *lit) (int, outcome) {
 	case value.Int:
 		switch lt {
 		case value.Int:
-			return cmpInt(v.Int(), l.v.Int()), oCmp
+			return cmp.Compare(v.Int(), l.v.Int()), oCmp
 		case value.Float:
 			return cmpFloat(float64(v.Int()), l.v.Float()), oCmp
 		}
@@ -172,9 +173,9 @@ func compareValue(v *value.Value, l *lit) (int, outcome) {
 	case value.Time:
 		switch {
 		case lt == value.Time:
-			return cmpInt(v.Int(), l.v.Int()), oCmp
+			return cmp.Compare(v.Int(), l.v.Int()), oCmp
 		case lt == value.Text && l.timeOK:
-			return cmpInt(v.Int(), l.micros), oCmp
+			return cmp.Compare(v.Int(), l.micros), oCmp
 		}
 	}
 	return 0, oMismatch
@@ -260,7 +261,7 @@ func compareSort(a, b *item) int {
 		return cmpBool(an, bn) // NULL is greater than everything
 	}
 	if a.kind != jMissing || b.kind != jMissing {
-		if c := cmpInt(int64(sortRank(a)), int64(sortRank(b))); c != 0 {
+		if c := cmp.Compare(int64(sortRank(a)), int64(sortRank(b))); c != 0 {
 			return c
 		}
 		switch a.kind {
@@ -285,13 +286,13 @@ func compareSort(a, b *item) int {
 		if ta.Numeric() && tb.Numeric() {
 			return cmpFloat(a.v.Float(), b.v.Float())
 		}
-		return cmpInt(int64(ta), int64(tb))
+		return cmp.Compare(int64(ta), int64(tb))
 	}
 	switch ta {
 	case value.Text, value.Bytes:
 		return strings.Compare(a.v.Raw(), b.v.Raw())
 	case value.Int, value.Time:
-		return cmpInt(a.v.Int(), b.v.Int())
+		return cmp.Compare(a.v.Int(), b.v.Int())
 	case value.Float:
 		return cmpFloat(a.v.Float(), b.v.Float())
 	case value.Bool:

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"math"
 	"strconv"
 )
@@ -120,20 +121,20 @@ func (d *decimal) rank() int {
 // cmpDecimal compares two decimals numerically.
 func cmpDecimal(a, b *decimal) int {
 	if ra, rb := a.rank(), b.rank(); ra != 1 || rb != 1 {
-		return cmpInt(int64(ra), int64(rb))
+		return cmp.Compare(int64(ra), int64(rb))
 	}
 	la, pa := a.norm()
 	lb, pb := b.norm()
 	sa, sb := sign(a, la), sign(b, lb)
 	if sa != sb {
-		return cmpInt(int64(sa), int64(sb))
+		return cmp.Compare(int64(sa), int64(sb))
 	}
 	if sa == 0 {
 		return 0
 	}
 	c := 0
 	if pa != pb {
-		c = cmpInt(pa, pb)
+		c = cmp.Compare(pa, pb)
 	} else {
 		na, nb := len(a.intp)+len(a.frac)-la, len(b.intp)+len(b.frac)-lb
 		for k := 0; k < na || k < nb; k++ {
@@ -145,7 +146,7 @@ func cmpDecimal(a, b *decimal) int {
 				db = '0'
 			}
 			if da != db {
-				c = cmpInt(int64(da), int64(db))
+				c = cmp.Compare(int64(da), int64(db))
 				break
 			}
 		}
@@ -161,14 +162,4 @@ func sign(d *decimal, lead int) int {
 		return -1
 	}
 	return 1
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

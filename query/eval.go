@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/ankurah/ankurah-go/value"
@@ -102,17 +103,7 @@ func (m *Matcher) Compare(a, b Record) int {
 		}
 	}
 	ida, idb := a.Get("id"), b.Get("id")
-	return compareText(ida.Raw(), idb.Raw())
-}
-
-func compareText(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(ida.Raw(), idb.Raw())
 }
 
 // Limit returns the query's LIMIT, if it has one.
