@@ -256,24 +256,11 @@ func TestConcurrentFieldAddition(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	pool := pgtest.Pool(t, url)
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for i := 0; i < 16; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			fields := fmt.Sprintf(`{"shared":"text","f%d":"bigint"}`, i%4)
-			_, err := pool.Exec(ctx, `select ankurah.create_collection('song', $1::jsonb)`, fields)
-			errs <- err
-		}(i)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	concurrently(t, 16, func(i int) error {
+		fields := fmt.Sprintf(`{"shared":"text","f%d":"bigint"}`, i%4)
+		_, err := pool.Exec(ctx, `select ankurah.create_collection('song', $1::jsonb)`, fields)
+		return err
+	})
 	var cols int
 	pool.QueryRow(ctx, `select count(*) from information_schema.columns where table_name = 'song' and column_name not in ('id','_head','_versions')`).Scan(&cols)
 	if cols != 5 {
@@ -282,26 +269,13 @@ func TestConcurrentFieldAddition(t *testing.T) {
 	// New fields written through the API concurrently also converge.
 	store := postgres.New(pool, postgres.Options{})
 	n := node.New(store)
-	var wg2 sync.WaitGroup
-	errs = make(chan error, 8)
-	for i := 0; i < 8; i++ {
-		wg2.Add(1)
-		go func(i int) {
-			defer wg2.Done()
-			tx := n.Begin()
-			e, _ := tx.Create("song", nil)
-			e.Set(fmt.Sprintf("dyn%d", i%3), value.IntOf(int64(i)))
-			_, err := tx.Commit(ctx)
-			errs <- err
-		}(i)
-	}
-	wg2.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	concurrently(t, 8, func(i int) error {
+		tx := n.Begin()
+		e, _ := tx.Create("song", nil)
+		e.Set(fmt.Sprintf("dyn%d", i%3), value.IntOf(int64(i)))
+		_, err := tx.Commit(ctx)
+		return err
+	})
 }
 
 // API commits and plain SQL updates racing on the same entities: nothing
@@ -326,52 +300,39 @@ func TestSQLAndAPIWritersConverge(t *testing.T) {
 		}
 		ids = append(ids, e.ID())
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for w := 0; w < 6; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), 7))
-			for i := 0; i < 25; i++ {
-				id := ids[r.IntN(len(ids))]
-				field := []string{"name", "year", "notes"}[r.IntN(3)]
-				if w%2 == 0 { // plain SQL writer
-					var err error
-					if field == "year" {
-						_, err = pool.Exec(ctx, `update album set year = $1 where id = $2`, w*100+i, id.String())
-					} else {
-						_, err = pool.Exec(ctx, fmt.Sprintf(`update album set %s = $1 where id = $2`, field), fmt.Sprint("sql", w, i), id.String())
-					}
-					if err != nil {
-						errs <- err
-						return
-					}
-					continue
-				}
-				tx := n.Begin()
-				e, err := tx.Edit(ctx, "album", id)
-				if err != nil {
-					errs <- err
-					return
-				}
+	concurrently(t, 6, func(w int) error {
+		r := rand.New(rand.NewPCG(uint64(w), 7))
+		for i := 0; i < 25; i++ {
+			id := ids[r.IntN(len(ids))]
+			field := []string{"name", "year", "notes"}[r.IntN(3)]
+			if w%2 == 0 { // plain SQL writer
+				var err error
 				if field == "year" {
-					e.Set("year", value.IntOf(int64(w*100+i)))
+					_, err = pool.Exec(ctx, `update album set year = $1 where id = $2`, w*100+i, id.String())
 				} else {
-					e.Set(field, value.TextOf(fmt.Sprint("api", w, i)))
+					_, err = pool.Exec(ctx, fmt.Sprintf(`update album set %s = $1 where id = $2`, field), fmt.Sprint("sql", w, i), id.String())
 				}
-				if _, err := tx.Commit(ctx); err != nil {
-					errs <- err
-					return
+				if err != nil {
+					return err
 				}
+				continue
 			}
-		}(w)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+			tx := n.Begin()
+			e, err := tx.Edit(ctx, "album", id)
+			if err != nil {
+				return err
+			}
+			if field == "year" {
+				e.Set("year", value.IntOf(int64(w*100+i)))
+			} else {
+				e.Set(field, value.TextOf(fmt.Sprint("api", w, i)))
+			}
+			if _, err := tx.Commit(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	for _, id := range ids {
 		checkRowIsMergeOfHistory(t, store, pool, id)
 	}
@@ -462,31 +423,21 @@ func TestGroupedCreationsIsolateFailures(t *testing.T) {
 		}
 		stored = append(stored, e)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 200)
 	var fresh sync.Map
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := 0; i < 12; i++ {
-				e := mk(1000*w + i)
-				if i%3 == 0 {
-					e = stored[(w+i)%len(stored)] // a redelivery
-				} else {
-					fresh.Store(e.ID, e)
-				}
-				if _, err := store.Commit(ctx, []event.Event{e}); err != nil {
-					errs <- err
-				}
+	concurrently(t, 16, func(w int) error {
+		for i := 0; i < 12; i++ {
+			e := mk(1000*w + i)
+			if i%3 == 0 {
+				e = stored[(w+i)%len(stored)] // a redelivery
+			} else {
+				fresh.Store(e.ID, e)
 			}
-		}(w)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+			if _, err := store.Commit(ctx, []event.Event{e}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	var want int
 	fresh.Range(func(any, any) bool { want++; return true })
 	var rows, events int
@@ -533,23 +484,10 @@ func TestCollectionsArePublished(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.Pool(t, pgtest.NewDatabase(t))
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	errs := make(chan error, 6)
-	for i := 0; i < 6; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, err := pool.Exec(ctx, `select ankurah.create_collection($1, '{"x":"text"}')`, fmt.Sprint("c", i%3))
-			errs <- err
-		}(i)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	concurrently(t, 6, func(i int) error {
+		_, err := pool.Exec(ctx, `select ankurah.create_collection($1, '{"x":"text"}')`, fmt.Sprint("c", i%3))
+		return err
+	})
 	rows, err := pool.Query(ctx, `select schemaname || '.' || tablename from pg_publication_tables where pubname = 'ankurah' order by 1`)
 	if err != nil {
 		t.Fatal(err)
