@@ -34,15 +34,15 @@ type group struct {
 }
 
 type creation struct {
-	evs    []event.Event
+	events []*event.Event  // each creation event once,
+	states []*entity.State // and the state it makes, at the same index
 	tables map[string]*table
-	states []*entity.State
 	done   chan error
 }
 
 // commitCreations stores a creation-only commit, grouped with concurrent ones.
 func (s *Store) commitCreations(ctx context.Context, evs []event.Event, tables map[string]*table) ([]*entity.State, error) {
-	c := &creation{evs: evs, tables: tables, done: make(chan error, 1)}
+	c := &creation{tables: tables, done: make(chan error, 1)}
 	seen := map[event.ID]bool{}
 	for i := range evs {
 		e := &evs[i]
@@ -54,6 +54,7 @@ func (s *Store) commitCreations(ctx context.Context, evs []event.Event, tables m
 		if _, err := st.Apply(e, func(event.ID) bool { return false }); err != nil {
 			return nil, storage.Coded(err)
 		}
+		c.events = append(c.events, e)
 		c.states = append(c.states, st)
 	}
 
@@ -146,8 +147,8 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 	var ids, colls, ops []string
 	rows := map[*table][]*entity.State{}
 	for _, c := range cs {
-		for _, st := range c.states {
-			e := findEvent(c.evs, st.ID)
+		for j, st := range c.states {
+			e := c.events[j]
 			ids = append(ids, st.ID.String())
 			colls = append(colls, st.Collection)
 			ops = append(ops, string(opsJSON(e.Ops)))
@@ -162,7 +163,7 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 		// parameters are cheaper than unnesting one-element arrays.
 		c := cs[0]
 		st := c.states[0]
-		if err := queueEvent(b, findEvent(c.evs, st.ID)); err != nil {
+		if err := queueEvent(b, c.events[0]); err != nil {
 			return err
 		}
 		if err := queueRow(b, c.tables[st.Collection], nil, st); err != nil {
@@ -181,15 +182,6 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 		return errRetryAlone
 	}
 	return pgError(err)
-}
-
-func findEvent(evs []event.Event, id event.ID) *event.Event {
-	for i := range evs {
-		if evs[i].ID == id {
-			return &evs[i]
-		}
-	}
-	return nil
 }
 
 // queueRowsInsert inserts new rows (head = their creation event) with one
