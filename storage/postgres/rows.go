@@ -98,6 +98,11 @@ func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 				v = value.BoolOf(c.Bool)
 			}
 		case *pgtype.Timestamptz:
+			if c.Valid && c.InfinityModifier != pgtype.Finite {
+				// The triggers refuse infinite timestamps; one that got in
+				// around them is reported, not read back as year 1.
+				return nil, storage.Errorf(storage.CodeTypeMismatch, "%s %s: %s is an infinite timestamp", t.Name, id, f.Name)
+			}
 			if c.Valid {
 				v = value.TimeOf(c.Time)
 			}
