@@ -235,11 +235,61 @@ func (r *Reactor) candidates(c *collIndex, ch *Change, visit func(*Subscription)
 // Apply processes the changes of one committed transaction and returns each
 // affected subscription's change set. Subscriptions without LIMIT are
 // updated change by change; LIMIT windows see all their changes at once,
-// so that a window is refilled at most once per transaction.
+// so that a window is refilled at most once per transaction. It fails when
+// any window could not be refilled; ApplyBatch reports such failures per
+// subscription instead.
 func (r *Reactor) Apply(ctx context.Context, changes []Change) (map[*Subscription][]Item, error) {
+	res := r.ApplyBatch(ctx, changes, nil)
+	for s, err := range res.Failed {
+		return nil, fmt.Errorf("subscription %d: %w", s.id, err)
+	}
+	return res.Items, nil
+}
+
+// Result is what one transaction did to the subscriptions.
+type Result struct {
+	Items map[*Subscription][]Item
+	// Failed holds the subscriptions whose LIMIT window could not be
+	// refilled. They are left as they were before the transaction and
+	// must be ended (their result sets can no longer be trusted).
+	Failed map[*Subscription]error
+}
+
+// ApplyBatch is Apply for a server: skip (when not nil) names subscriptions
+// that must not see this transaction — e.g. ones whose initial result set
+// was read from a snapshot that already includes it — and a subscription
+// whose window cannot be refilled fails alone.
+func (r *Reactor) ApplyBatch(ctx context.Context, changes []Change, skip func(*Subscription) bool) Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := map[*Subscription][]Item{}
+	return r.apply(ctx, changes, func(c *collIndex, ch *Change, visit func(*Subscription)) {
+		r.candidates(c, ch, func(s *Subscription) {
+			if skip == nil || !skip(s) {
+				visit(s)
+			}
+		})
+	})
+}
+
+// ApplyTo applies a transaction to one subscription only: a server uses it
+// to bring a new subscription from its snapshot up to the transactions the
+// other subscriptions have already seen.
+func (r *Reactor) ApplyTo(ctx context.Context, s *Subscription, changes []Change) ([]Item, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := r.apply(ctx, changes, func(c *collIndex, ch *Change, visit func(*Subscription)) {
+		if ch.Collection == s.collection {
+			visit(s)
+		}
+	})
+	if err := res.Failed[s]; err != nil {
+		return nil, err
+	}
+	return res.Items[s], nil
+}
+
+func (r *Reactor) apply(ctx context.Context, changes []Change, candidates func(*collIndex, *Change, func(*Subscription))) Result {
+	res := Result{Items: map[*Subscription][]Item{}}
 	windows := map[*Subscription][]*Change{}
 	for i := range changes {
 		ch := &changes[i]
@@ -247,26 +297,30 @@ func (r *Reactor) Apply(ctx context.Context, changes []Change) (map[*Subscriptio
 		if c == nil {
 			continue
 		}
-		r.candidates(c, ch, func(s *Subscription) {
+		candidates(c, ch, func(s *Subscription) {
 			if s.limited {
 				windows[s] = append(windows[s], ch)
 				return
 			}
 			if it, ok := applyOne(c, s, ch); ok {
-				out[s] = append(out[s], it)
+				res.Items[s] = append(res.Items[s], it)
 			}
 		})
 	}
 	for s, chs := range windows {
 		items, err := r.applyWindow(ctx, s, chs)
 		if err != nil {
-			return nil, fmt.Errorf("subscription %d: %w", s.id, err)
+			if res.Failed == nil {
+				res.Failed = map[*Subscription]error{}
+			}
+			res.Failed[s] = err
+			continue
 		}
 		if len(items) > 0 {
-			out[s] = items
+			res.Items[s] = items
 		}
 	}
-	return out, nil
+	return res
 }
 
 // applyOne applies one change to a subscription without LIMIT, updating its
@@ -404,3 +458,6 @@ func (r *Reactor) Members(s *Subscription) []*entity.State {
 	defer r.mu.Unlock()
 	return sorted(s.m, s.members)
 }
+
+// Collection returns the subscription's collection.
+func (s *Subscription) Collection() string { return s.collection }

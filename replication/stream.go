@@ -162,6 +162,11 @@ func (s *session) copyData(ctx context.Context, data []byte) error {
 		if err != nil {
 			return err
 		}
+		if tx != nil && tx.EndLSN <= s.c.progress.position() {
+			// Already handled: Postgres 15 can stream again transactions
+			// confirmed before a restart or reconnect.
+			return nil
+		}
 		if tx != nil {
 			return s.enqueue(ctx, tx)
 		}
