@@ -48,6 +48,9 @@ func parseArg(raw json.RawMessage, depth int) (any, error) {
 	}
 	switch raw[0] {
 	case 'n':
+		if string(raw) != "null" {
+			return nil, errors.New("not a JSON value")
+		}
 		return nil, nil
 	case 't', 'f':
 		var b bool

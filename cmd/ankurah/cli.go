@@ -18,11 +18,28 @@ import (
 const usage = `ankurah — real-time sync with Postgres at its centre
 
 Usage:
+  ankurah serve   [--database-url URL] [--listen ADDR] [--data-dir DIR]
+                  serve live queries over WebSocket at ws://ADDR/ws: on Postgres
+                  (migrated and checked on start) or, with no database URL, on
+                  the embedded store in DIR (default ./ankurah-data)
   ankurah migrate --database-url URL   install or upgrade Ankurah's schema (idempotent)
   ankurah check   --database-url URL   preflight: can this Postgres feed Ankurah? says how to fix what is missing
 
+Client tools (talk to a running server; --url ws://127.0.0.1:9797/ws by default):
+  ankurah subscribe COLLECTION 'QUERY' [ARG…]   print the result set, then every change, one JSON object per line
+  ankurah query     COLLECTION 'QUERY' [ARG…]   print the matching entities, in order
+  ankurah get       COLLECTION ID
+  ankurah put       COLLECTION '{JSON}'         create an entity; prints its id
+  ankurah put       COLLECTION ID '{JSON}'      set those fields of an entity
+  ankurah delete    COLLECTION ID
+  ARGs bind the query's ? placeholders: JSON values (2001, true, "x") or else text.
+
 Environment:
   ANKURAH_DATABASE_URL   default for --database-url
+  ANKURAH_LISTEN         default for --listen (127.0.0.1:9797)
+  ANKURAH_DATA_DIR       default for --data-dir (./ankurah-data)
+  ANKURAH_SLOT           the replication slot's name (default: ankurah_<host>_<database>)
+  ANKURAH_URL            default for the client tools' --url
 
 Exit status: 0 ok, 1 failure (check: a problem was found), 2 usage error.
 `
@@ -36,6 +53,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "migrate", "check":
+	case "serve":
+		return serve(ctx, rest, getenv, stdout, stderr)
+	case "subscribe", "query", "get", "put", "delete":
+		return tool(ctx, cmd, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -50,7 +50,8 @@ type table struct {
 	schema.Collection
 	sqlSchema string
 	ident     string // "schema"."name", quoted
-	selectSQL string // select list: id, _head, _versions, fields…
+	columns   string // select list: id, _head, _versions, fields…
+	selectSQL string // columns, then the collection's current field count
 }
 
 var (
@@ -162,15 +163,15 @@ func (s *Store) load(ctx context.Context, name string) (*table, error) {
 		return nil, pgError(err)
 	}
 	t.ident = pgx.Identifier{sqlSchema, name}.Sanitize()
-	t.selectSQL = "id, _head, _versions"
+	t.columns = "id, _head, _versions"
 	for _, f := range t.Fields {
-		t.selectSQL += ", " + pgx.Identifier{f.Name}.Sanitize()
+		t.columns += ", " + pgx.Identifier{f.Name}.Sanitize()
 	}
 	// The last column counts the collection's fields now: fields are only
-	// ever added, so a count that differs from ours means the cached
+	// ever added, so a count above ours means the cached
 	// catalog is stale (another process added a field) and the rows lack
 	// columns. The subquery is uncorrelated, so Postgres runs it once.
-	t.selectSQL += ", (select count(*) from ankurah.fields where collection = '" + name + "')"
+	t.selectSQL = t.columns + ", (select count(*) from ankurah.fields where collection = '" + name + "')"
 	s.mu.Lock()
 	s.catalog[name] = t
 	s.mu.Unlock()
@@ -179,16 +180,21 @@ func (s *Store) load(ctx context.Context, name string) (*table, error) {
 
 // Get implements storage.Store.
 func (s *Store) Get(ctx context.Context, collection string, ids []event.ID) ([]*entity.State, error) {
+	return s.get(ctx, s.pool, collection, ids)
+}
+
+// get is Get on db (the pool, or a transaction).
+func (s *Store) get(ctx context.Context, db querier, collection string, ids []event.ID) ([]*entity.State, error) {
 	t, err := s.table(ctx, collection)
 	if err != nil {
 		return nil, err
 	}
-	got, err := s.selectStates(ctx, s.pool, t, ids, false)
+	got, err := s.selectStates(ctx, db, t, ids, false)
 	if errors.Is(err, errStale) {
 		if t, err = s.load(ctx, collection); err != nil {
 			return nil, err
 		}
-		got, err = s.selectStates(ctx, s.pool, t, ids, false)
+		got, err = s.selectStates(ctx, db, t, ids, false)
 	}
 	if err != nil {
 		return nil, err
@@ -202,8 +208,10 @@ func (s *Store) Get(ctx context.Context, collection string, ids []event.ID) ([]*
 	return out, nil
 }
 
+// querier is what reads need: the pool or a transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // selectStates reads the rows of the given entities, optionally locking them.
@@ -610,12 +618,21 @@ func isUniqueViolation(err error) bool {
 
 // Fetch implements storage.Fetcher: the query runs as parameterised SQL.
 func (s *Store) Fetch(ctx context.Context, collection string, q *query.Query) ([]*entity.State, error) {
+	return s.fetch(ctx, s.pool, collection, func(t *table) (string, []any, error) {
+		return q.Select(t.Collection, t.sqlSchema)
+	})
+}
+
+// fetch runs on db (the pool, or a transaction) the statement that build
+// returns for the collection's table; the statement selects t.columns. The
+// catalog is checked first, on db, so that no column is missing.
+func (s *Store) fetch(ctx context.Context, db querier, collection string, build func(t *table) (string, []any, error)) ([]*entity.State, error) {
 	t, err := s.table(ctx, collection)
 	if err != nil {
 		return nil, err
 	}
 	var nfields int
-	if err := s.pool.QueryRow(ctx, "select count(*) from ankurah.fields where collection = $1", collection).Scan(&nfields); err != nil {
+	if err := db.QueryRow(ctx, "select count(*) from ankurah.fields where collection = $1", collection).Scan(&nfields); err != nil {
 		return nil, pgError(err)
 	}
 	if nfields != len(t.Fields) { // fields added by another process
@@ -623,11 +640,11 @@ func (s *Store) Fetch(ctx context.Context, collection string, q *query.Query) ([
 			return nil, err
 		}
 	}
-	stmt, args, err := q.Select(t.Collection, t.sqlSchema)
+	stmt, args, err := build(t)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, stmt, args...)
+	rows, err := db.Query(ctx, stmt, args...)
 	if err != nil {
 		return nil, pgError(err)
 	}

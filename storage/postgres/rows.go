@@ -59,7 +59,10 @@ func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 	if err := rows.Scan(dest...); err != nil {
 		return nil, pgError(err)
 	}
-	if nfields != len(t.Fields) {
+	// Fewer fields than cached is harmless: the catalog was loaded after
+	// the statement's snapshot was taken (a snapshot transaction), and the
+	// columns it names exist.
+	if nfields > len(t.Fields) {
 		return nil, errStale
 	}
 	eid, err := event.ParseID(id)

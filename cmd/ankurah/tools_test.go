@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cli runs one command line in-process and returns its stdout.
+func cli(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errout bytes.Buffer
+	if status := run(context.Background(), args, func(string) string { return "" }, &out, &errout); status != 0 {
+		t.Fatalf("ankurah %s: status %d\n%s", strings.Join(args, " "), status, errout.String())
+	}
+	return out.String()
+}
+
+// TestToolsAgainstEmbeddedServer: the README's tour on the embedded store —
+// put, subscribe, query, get, delete — and the data survives a restart.
+func TestToolsAgainstEmbeddedServer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv, url := startServe(t, "--data-dir", dir)
+
+	id := strings.TrimSpace(cli(t, "put", "--url", url, "album", `{"name":"Origin of Symmetry","year":2001}`))
+
+	// subscribe prints the initial set, ready, then changes as they come.
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	subDone := make(chan int, 1)
+	go func() {
+		subDone <- run(ctx, []string{"subscribe", "--url", url, "album", "year >= ?", "2000"}, func(string) string { return "" }, pw, io.Discard)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	next := func() map[string]any {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatal("subscribe ended early")
+		}
+		var m map[string]any
+		if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
+			t.Fatalf("%q: %v", lines.Text(), err)
+		}
+		return m
+	}
+	if l := next(); l["kind"] != "initial" || l["id"] != id || l["values"].(map[string]any)["year"] != float64(2001) {
+		t.Fatalf("initial: %v", l)
+	}
+	if l := next(); l["kind"] != "ready" {
+		t.Fatalf("ready: %v", l)
+	}
+	cli(t, "put", "--url", url, "album", id, `{"year":2002}`)
+	if l := next(); l["kind"] != "update" || l["values"].(map[string]any)["year"] != float64(2002) {
+		t.Fatalf("update: %v", l)
+	}
+	id2 := strings.TrimSpace(cli(t, "put", "--url", url, "album", `{"name":"Absolution","year":2003}`))
+	if l := next(); l["kind"] != "add" || l["id"] != id2 {
+		t.Fatalf("add: %v", l)
+	}
+	cli(t, "delete", "--url", url, "album", id2)
+	if l := next(); l["kind"] != "remove" || l["id"] != id2 {
+		t.Fatalf("remove: %v", l)
+	}
+	cancel()
+	if status := <-subDone; status != 0 {
+		t.Fatalf("subscribe ended with %d", status)
+	}
+
+	if got := cli(t, "query", "--url", url, "album", "ORDER BY year DESC"); !strings.Contains(got, `"year":2002`) || strings.Count(got, "\n") != 1 {
+		t.Fatalf("query: %s", got)
+	}
+
+	// A clean stop (SIGTERM) and a restart keep the data.
+	srv.Process.Signal(syscall.SIGTERM)
+	if err := waitExit(srv, 20*time.Second); err != nil {
+		t.Fatalf("serve did not stop cleanly: %v", err)
+	}
+	_, url = startServe(t, "--data-dir", dir)
+	if got := cli(t, "get", "--url", url, "album", id); !strings.Contains(got, `"name":"Origin of Symmetry"`) || !strings.Contains(got, `"year":2002`) {
+		t.Fatalf("get after restart: %s", got)
+	}
+
+	// Errors are coded and say what to do.
+	var errout bytes.Buffer
+	if status := run(context.Background(), []string{"query", "--url", url, "album", "year >"}, func(string) string { return "" }, io.Discard, &errout); status != 1 || !strings.Contains(errout.String(), "parse_error") {
+		t.Fatalf("bad query: %d %s", status, errout.String())
+	}
+	errout.Reset()
+	if status := run(context.Background(), []string{"get", "--url", "ws://127.0.0.1:1/ws", "album", id}, func(string) string { return "" }, io.Discard, &errout); status != 1 || !strings.Contains(errout.String(), "cannot reach a server") {
+		t.Fatalf("no server: %d %s", status, errout.String())
+	}
+}
+
+func waitExit(cmd interface{ Wait() error }, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return context.DeadlineExceeded
+	}
+}

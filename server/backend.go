@@ -1,0 +1,67 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/query"
+	"github.com/ankurah/ankurah-go/reactor"
+	"github.com/ankurah/ankurah-go/storage"
+)
+
+// Backend is where a server's data lives and how its committed
+// transactions reach the live queries: Postgres with logical replication
+// (PostgresBackend), or a store whose own commits feed them (LocalBackend).
+type Backend interface {
+	// Store serves reads and schema changes.
+	Store() storage.Store
+	// Commit persists a client transaction's events atomically. The
+	// change reaches live queries through Run's stream, not from here.
+	Commit(ctx context.Context, events []event.Event) ([]*entity.State, error)
+	// Read returns a query's result set and the snapshot it was read in,
+	// so that the fan-out can tell which streamed transactions the result
+	// already reflects.
+	Read(ctx context.Context, collection string, q *query.Query) ([]*entity.State, Snapshot, error)
+	// Refill refills LIMIT windows (see reactor.Refill).
+	Refill(ctx context.Context, collection string, q *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, error)
+	// Run streams committed transactions to publish, one at a time and in
+	// commit order, until ctx ends (then it returns nil) or the stream
+	// fails for good. A transaction is not acknowledged to its source
+	// until publish has returned.
+	Run(ctx context.Context, publish func(context.Context, *Batch)) error
+	// Ready is closed once every transaction committed from then on will
+	// be streamed: reads taken after it combine with the stream.
+	Ready() <-chan struct{}
+	// CaughtUp reports whether the stream is connected and close to the
+	// source's current position (for /readyz), and if not, why.
+	CaughtUp(ctx context.Context) error
+}
+
+// Batch is one committed transaction as the fan-out sees it.
+type Batch struct {
+	// XID and LSN place a Postgres transaction (its id, and where its
+	// commit record starts); Seq places a LocalBackend commit.
+	XID uint32
+	LSN uint64
+	Seq uint64
+	// Changes are the entity transitions, one per entity.
+	Changes []reactor.Change
+	// Events are the transaction's events by entity id, when known.
+	Events map[event.ID][]event.Event
+	// CommitTime is when the source committed it; Received when the
+	// server got it.
+	CommitTime, Received time.Time
+
+	hubSeq uint64 // position in the hub's ring
+}
+
+// Snapshot is the point in the stream at which a Read was taken.
+type Snapshot interface {
+	// Includes reports whether the read already reflects b.
+	Includes(b *Batch) bool
+	// Precedes reports whether b committed after the snapshot was taken
+	// such that no later batch can be included either.
+	Precedes(b *Batch) bool
+}

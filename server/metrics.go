@@ -1,0 +1,102 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// metrics are the server's Prometheus metrics, written in the text
+// exposition format by hand: a handful of counters and one histogram do not
+// justify a client library.
+type metrics struct {
+	connections   atomic.Int64
+	subscriptions atomic.Int64
+	slowConsumers atomic.Int64
+	framesSent    atomic.Int64
+	badFrames     atomic.Int64
+	batches       atomic.Int64
+	changes       atomic.Int64
+	lastCommit    atomic.Int64 // unix µs of the last batch's commit time
+	lastLag       atomic.Int64 // µs from commit to fan-out, last batch
+
+	mu     sync.Mutex
+	fanout histogram // seconds from receiving a batch to its frames queued
+	e2e    histogram // seconds from the source's commit to frames queued
+}
+
+var latencyBuckets = []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}
+
+type histogram struct {
+	counts []uint64
+	sum    float64
+	n      uint64
+}
+
+func (h *histogram) observe(v float64) {
+	if h.counts == nil {
+		h.counts = make([]uint64, len(latencyBuckets))
+	}
+	for i, le := range latencyBuckets {
+		if v <= le {
+			h.counts[i]++
+		}
+	}
+	h.sum += v
+	h.n++
+}
+
+func newMetrics() *metrics { return &metrics{} }
+
+func (m *metrics) batch(b *Batch, changes, recipients int, took time.Duration) {
+	m.batches.Add(1)
+	m.changes.Add(int64(changes))
+	m.mu.Lock()
+	m.fanout.observe(took.Seconds())
+	if !b.CommitTime.IsZero() {
+		lag := time.Since(b.CommitTime)
+		m.e2e.observe(lag.Seconds())
+		m.lastCommit.Store(b.CommitTime.UnixMicro())
+		m.lastLag.Store(lag.Microseconds())
+	}
+	m.mu.Unlock()
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	m := s.metrics
+	gauge := func(name, help string, v int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", name, help, name, name, v)
+	}
+	counter := func(name, help string, v int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+	}
+	gauge("ankurah_connections", "Open WebSocket sessions.", m.connections.Load())
+	gauge("ankurah_subscriptions", "Active live queries.", m.subscriptions.Load())
+	counter("ankurah_slow_consumer_disconnects_total", "Sessions closed because the client fell behind.", m.slowConsumers.Load())
+	counter("ankurah_frames_sent_total", "Frames written to clients.", m.framesSent.Load())
+	counter("ankurah_bad_frames_total", "Frames refused as malformed, unknown, binary or too large.", m.badFrames.Load())
+	counter("ankurah_transactions_total", "Committed transactions fanned out.", m.batches.Load())
+	counter("ankurah_changes_total", "Entity changes fanned out.", m.changes.Load())
+	fmt.Fprintf(w, "# HELP ankurah_replication_lag_seconds Commit to fan-out delay of the last transaction streamed.\n# TYPE ankurah_replication_lag_seconds gauge\nankurah_replication_lag_seconds %g\n", float64(m.lastLag.Load())/1e6)
+	fmt.Fprintf(w, "# HELP ankurah_last_commit_timestamp_seconds Commit time of the last transaction streamed.\n# TYPE ankurah_last_commit_timestamp_seconds gauge\nankurah_last_commit_timestamp_seconds %g\n", float64(m.lastCommit.Load())/1e6)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	writeHistogram(w, "ankurah_fanout_seconds", "Time from receiving a committed transaction to its frames queued for every recipient.", &m.fanout)
+	writeHistogram(w, "ankurah_commit_to_fanout_seconds", "Time from the source's commit to the transaction's frames queued.", &m.e2e)
+}
+
+func writeHistogram(w io.Writer, name, help string, h *histogram) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
+	for i, le := range latencyBuckets {
+		var c uint64
+		if h.counts != nil {
+			c = h.counts[i]
+		}
+		fmt.Fprintf(w, "%s_bucket{le=\"%g\"} %d\n", name, le, c)
+	}
+	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %g\n%s_count %d\n", name, h.n, name, h.sum, name, h.n)
+}

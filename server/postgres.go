@@ -1,0 +1,189 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/query"
+	"github.com/ankurah/ankurah-go/reactor"
+	"github.com/ankurah/ankurah-go/replication"
+	"github.com/ankurah/ankurah-go/schema"
+	"github.com/ankurah/ankurah-go/storage"
+	"github.com/ankurah/ankurah-go/storage/postgres"
+	"github.com/ankurah/ankurah-go/value"
+)
+
+// maxReadyLag is how far (in WAL bytes) the stream may trail the server's
+// current position for /readyz to call it caught up.
+const maxReadyLag = 16 << 20
+
+// PostgresBackend serves a Postgres database. Every committed write — made
+// through the protocol, an in-process node, or plain SQL — reaches the live
+// queries through the logical replication slot this backend owns, so they
+// all arrive in Postgres's commit order, one transaction at a time.
+type PostgresBackend struct {
+	store    *postgres.Store
+	consumer *replication.Consumer
+	log      *slog.Logger
+	publish  func(context.Context, *Batch)
+}
+
+// NewPostgres returns a backend over store, streaming with rc (its
+// DatabaseURL is required; see replication.Config for the rest).
+func NewPostgres(store *postgres.Store, rc replication.Config) (*PostgresBackend, error) {
+	p := &PostgresBackend{store: store, log: rc.Logger}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	c, err := replication.New(rc, p.handle)
+	if err != nil {
+		return nil, err
+	}
+	p.consumer = c
+	return p, nil
+}
+
+// Consumer returns the replication consumer (its slot, its position).
+func (p *PostgresBackend) Consumer() *replication.Consumer { return p.consumer }
+
+// Store returns the Postgres store.
+func (p *PostgresBackend) Store() storage.Store { return p.store }
+
+// Commit writes the events in one Postgres transaction.
+func (p *PostgresBackend) Commit(ctx context.Context, events []event.Event) ([]*entity.State, error) {
+	return p.store.Commit(ctx, events)
+}
+
+// Read runs the query in a snapshot whose xid list filters the stream.
+func (p *PostgresBackend) Read(ctx context.Context, collection string, q *query.Query) ([]*entity.State, Snapshot, error) {
+	states, snap, err := p.store.FetchSnapshot(ctx, collection, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	return states, pgSnapshot(snap), nil
+}
+
+// Refill reads the next members of a LIMIT window with a SQL tuple cursor.
+func (p *PostgresBackend) Refill(ctx context.Context, collection string, q *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, error) {
+	return p.store.Refill(ctx, collection, q, m, after, n)
+}
+
+// Run streams from the slot until ctx ends.
+func (p *PostgresBackend) Run(ctx context.Context, publish func(context.Context, *Batch)) error {
+	p.publish = publish
+	return p.consumer.Run(ctx)
+}
+
+// Ready is closed once the slot streams.
+func (p *PostgresBackend) Ready() <-chan struct{} { return p.consumer.Ready() }
+
+// CaughtUp compares the acknowledged position with the server's WAL.
+func (p *PostgresBackend) CaughtUp(ctx context.Context) error {
+	select {
+	case <-p.consumer.Ready():
+	default:
+		return errNotStarted
+	}
+	var cur string
+	if err := p.store.Pool().QueryRow(ctx, "select pg_current_wal_lsn()::text").Scan(&cur); err != nil {
+		return fmt.Errorf("reading the WAL position: %w", err)
+	}
+	lsn, err := pglogrepl.ParseLSN(cur)
+	if err != nil {
+		return err
+	}
+	if acked := p.consumer.AckedLSN(); lsn > acked && lsn-acked > maxReadyLag {
+		return fmt.Errorf("replication is %d bytes behind (acknowledged %s, server at %s)", lsn-acked, acked, lsn)
+	}
+	return nil
+}
+
+// handle turns a replicated transaction into a batch and publishes it.
+// Publishing only queues frames, so the transaction is acknowledged once
+// every recipient has it queued.
+func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transaction) error {
+	b := &Batch{XID: tx.XID, LSN: uint64(tx.CommitLSN), CommitTime: tx.CommitTime}
+	if len(tx.Events) > 0 {
+		b.Events = make(map[event.ID][]event.Event, len(tx.Events))
+		schemas := map[string]*schema.Collection{}
+		for _, row := range tx.Events {
+			e, err := p.eventOf(ctx, row, schemas)
+			if err != nil {
+				// An event the server cannot read still changed its row:
+				// the row change goes out, without the event.
+				p.log.Warn("replicated event not decodable", "event", row.ID, "err", err)
+				continue
+			}
+			b.Events[e.Entity] = append(b.Events[e.Entity], e)
+		}
+	}
+	for _, r := range tx.Rows {
+		st := &entity.State{Collection: r.Table, ID: r.ID, Head: r.Head, Versions: r.Versions, Values: map[string]value.Value{}}
+		vals := r.New
+		if r.Op == replication.Delete {
+			vals, st.Deleted = r.Old, true
+			for _, e := range b.Events[r.ID] {
+				st.Head = st.Head.Advance(e.ID, e.Parents)
+			}
+		}
+		for f, v := range vals {
+			if !v.IsNull() {
+				st.Values[f] = v
+			}
+		}
+		b.Changes = append(b.Changes, reactor.Change{Collection: r.Table, ID: r.ID, New: st})
+	}
+	if len(b.Changes) > 0 && p.publish != nil {
+		p.publish(ctx, b)
+	}
+	return nil
+}
+
+func (p *PostgresBackend) eventOf(ctx context.Context, row replication.EventRow, schemas map[string]*schema.Collection) (event.Event, error) {
+	e := event.Event{ID: row.ID, Collection: row.Collection, Entity: row.Entity, Parents: row.Parents, Delete: row.Tombstone}
+	var ops map[string]json.RawMessage
+	if err := json.Unmarshal(row.Operations, &ops); err != nil {
+		return e, err
+	}
+	c := schemas[row.Collection]
+	if c == nil {
+		got, err := p.store.Collection(ctx, row.Collection)
+		if err != nil {
+			return e, err
+		}
+		c = &got
+		schemas[row.Collection] = c
+	}
+	if len(ops) > 0 {
+		e.Ops = make(map[string]value.Value, len(ops))
+	}
+	for f, raw := range ops {
+		var v value.Value
+		var err error
+		if fd, ok := c.Field(f); ok {
+			v, err = value.Decode(raw, fd.Type)
+		} else {
+			v, err = value.Infer(raw)
+		}
+		if err != nil {
+			return e, fmt.Errorf("field %q: %w", f, err)
+		}
+		e.Ops[f] = v
+	}
+	return e, nil
+}
+
+// pgSnapshot filters the stream by a read's MVCC snapshot: a transaction
+// the snapshot saw committed is in the read; one that commits at or after
+// the WAL position read just after the snapshot cannot be, nor can any
+// later one.
+type pgSnapshot postgres.Snapshot
+
+func (s pgSnapshot) Includes(b *Batch) bool { return postgres.Snapshot(s).Visible(b.XID) }
+func (s pgSnapshot) Precedes(b *Batch) bool { return b.LSN >= s.LSN }

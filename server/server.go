@@ -1,0 +1,224 @@
+// Package server is Ankurah's WebSocket endpoint: protocol v1 sessions
+// (docs/protocol.md) over a Backend, the fan-out that pushes every committed
+// change to the live queries it affects, and the operational endpoints
+// (/healthz, /readyz, /metrics).
+//
+// Every connection has one reader, which handles its requests in order, and
+// one writer draining a bounded queue. The fan-out never blocks on a client:
+// a client whose queue is full is disconnected as a slow consumer, told why,
+// and counted.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/protocol"
+)
+
+// ServerName is what the server calls itself in welcome.
+const ServerName = "ankurah-go/0.1"
+
+// Server serves one Backend over WebSocket.
+type Server struct {
+	cfg     Config
+	backend Backend
+	hub     *hub
+	metrics *metrics
+	log     *slog.Logger
+	ids     *event.Generator
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	closing  bool
+	wg       sync.WaitGroup
+}
+
+// New returns a server for backend. It serves nothing until Run runs (the
+// change stream) and Handler is mounted (or ListenAndServe is called).
+func New(cfg Config, backend Backend) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("server config: %w", err)
+	}
+	s := &Server{cfg: cfg, backend: backend, log: cfg.Logger, ids: event.NewGenerator(), sessions: map[*session]struct{}{}}
+	s.metrics = newMetrics()
+	s.hub = newHub(backend, s.metrics)
+	return s, nil
+}
+
+// Run streams the backend's committed transactions into the live queries
+// until ctx ends or the stream fails for good.
+func (s *Server) Run(ctx context.Context) error {
+	return s.backend.Run(ctx, s.hub.publish)
+}
+
+// Handler returns the HTTP routes: /ws, /healthz, /readyz, /metrics.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Get("/ws", s.serveWS)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	r.Get("/readyz", s.serveReady)
+	r.Get("/metrics", s.serveMetrics)
+	return r
+}
+
+// ListenAndServe listens on cfg.Listen, runs the change stream and serves
+// until ctx ends; then it shuts down gracefully, giving sessions up to
+// drainTimeout to receive what is queued for them.
+func (s *Server) ListenAndServe(ctx context.Context, drainTimeout time.Duration) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln, drainTimeout)
+}
+
+// Serve is ListenAndServe on a listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, drainTimeout time.Duration) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- s.Run(ctx) }()
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("ankurah serving", "ws", "ws://"+ln.Addr().String()+"/ws")
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		if errors.Is(runErr, http.ErrServerClosed) {
+			runErr = nil
+		}
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer scancel()
+	_ = hs.Shutdown(sctx)
+	s.Shutdown(sctx)
+	cancel()
+	return runErr
+}
+
+// Shutdown ends every session gracefully — each receives what is already
+// queued for it, then a close with status 1001 — and waits for them until
+// ctx ends, after which the rest are cut.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = true
+	for sess := range s.sessions {
+		sess.end(websocket.StatusGoingAway, "shutdown", "", true)
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sess := range s.sessions {
+			sess.ws.CloseNow()
+		}
+		s.mu.Unlock()
+		<-done
+	}
+}
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	opts := &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns, InsecureSkipVerify: len(s.cfg.OriginPatterns) == 0}
+	ws, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		return // Accept has answered the request
+	}
+	ws.SetReadLimit(int64(s.cfg.MaxFrameBytes))
+	sess := &session{srv: s, ws: ws, id: s.ids.New().String(), out: make(chan []byte, s.cfg.QueueFrames),
+		quit: make(chan struct{}), subs: map[string]*subscription{}}
+	sess.log = s.log.With("session", sess.id, "remote", r.RemoteAddr)
+
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ws.Close(websocket.StatusGoingAway, "shutdown")
+		return
+	}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.metrics.connections.Add(1)
+	defer func() {
+		s.hub.closeSession(sess)
+		s.mu.Lock()
+		delete(s.sessions, sess)
+		s.mu.Unlock()
+		s.metrics.connections.Add(-1)
+		s.wg.Done()
+	}()
+
+	// The request's context ends when the handler returns; the session
+	// lives on its own context, cancelled when either side ends it.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	writerDone := make(chan struct{})
+	go func() { sess.write(ctx); close(writerDone) }()
+	readerDone := make(chan struct{})
+	go func() { sess.read(ctx); close(readerDone) }()
+	select {
+	case <-sess.quit:
+	case <-readerDone:
+	}
+	sess.end(websocket.StatusNormalClosure, "", "", false)
+	<-writerDone
+	cancel()
+	<-readerDone
+}
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.backend.CaughtUp(ctx); err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// wireError turns a handler's error into a coded wire error; faults that
+// are not the client's are logged and reported without their Go text.
+func (s *Server) wireError(sess *session, err error) *protocol.Error {
+	if errors.Is(err, context.Canceled) {
+		return protocol.Errorf(protocol.CodeShuttingDown, "the session is closing")
+	}
+	perr := protocol.ErrorFrom(err)
+	if perr.Code == protocol.CodeInternal {
+		sess.log.Error("request failed", "err", err)
+		return protocol.Errorf(protocol.CodeInternal, "internal server error (session %s); the server log has the details", sess.id)
+	}
+	return perr
+}
+
+func appendJSON(b []byte, v any) []byte {
+	enc, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only our own wire types are encoded here
+	}
+	return append(b, enc...)
+}
+
+func appendUint(b []byte, n uint64) []byte { return strconv.AppendUint(b, n, 10) }
+
+func appendResultHead(b []byte, id uint64) []byte {
+	b = append(b, `{"type":"result","id":`...)
+	b = appendUint(b, id)
+	return append(b, `,"result":`...)
+}

@@ -1,0 +1,200 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/protocol"
+)
+
+// session is one WebSocket connection. It has one reader (this goroutine
+// reads and handles requests in order) and one writer (which drains the
+// bounded queue). Nothing else writes to the socket.
+type session struct {
+	srv *Server
+	ws  *websocket.Conn
+	id  string
+	log *slog.Logger
+
+	out  chan []byte   // the bounded outgoing queue
+	quit chan struct{} // closed when the session must end
+	once sync.Once
+	// why the session ends: the close status, reason and the error frame
+	// to send first (nil for none). Set once, before quit closes.
+	status websocket.StatusCode
+	reason string
+	last   []byte
+	drain  bool // write what is queued before closing (graceful shutdown)
+
+	// Guarded by the hub's lock.
+	subs   map[string]*subscription
+	closed bool
+}
+
+// enqueue queues a frame without ever blocking: the hub calls it with its
+// lock held. A session whose queue is full is a slow consumer: it is ended,
+// told why, and counted.
+func (s *session) enqueue(f []byte) {
+	select {
+	case s.out <- f:
+	default:
+		if s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, "the client did not read its frames fast enough; reconnect and resubscribe with known heads", false) {
+			s.srv.metrics.slowConsumers.Add(1)
+			s.log.Warn("slow consumer disconnected", "queue", cap(s.out))
+		}
+	}
+}
+
+// end ends the session with a close status and, when code is not empty, an
+// error frame saying why. It reports whether this call ended it.
+func (s *session) end(status websocket.StatusCode, code, message string, drain bool) bool {
+	ended := false
+	s.once.Do(func() {
+		s.status, s.reason, s.drain = status, code, drain
+		if code != "" {
+			s.last = appendJSON([]byte(`{"type":"error","error":`), &protocol.Error{Code: code, Message: message})
+			s.last = append(s.last, '}')
+		}
+		close(s.quit)
+		ended = true
+	})
+	return ended
+}
+
+// write is the session's only writer.
+func (s *session) write(ctx context.Context) {
+	defer s.ws.CloseNow()
+	ping := time.NewTicker(s.srv.cfg.PingInterval)
+	defer ping.Stop()
+	send := func(f []byte) bool {
+		wctx, cancel := context.WithTimeout(ctx, s.srv.cfg.WriteTimeout)
+		defer cancel()
+		if err := s.ws.Write(wctx, websocket.MessageText, f); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, "writing to the client timed out", false) {
+				s.srv.metrics.slowConsumers.Add(1)
+			}
+			s.end(websocket.StatusGoingAway, "", "", false)
+			return false
+		}
+		s.srv.metrics.framesSent.Add(1)
+		return true
+	}
+	for {
+		select {
+		case f := <-s.out:
+			if !send(f) {
+				return
+			}
+		case <-ping.C:
+			go func() { // Ping waits for the pong, which the reader receives
+				pctx, cancel := context.WithTimeout(ctx, s.srv.cfg.WriteTimeout)
+				defer cancel()
+				if err := s.ws.Ping(pctx); err != nil {
+					s.end(websocket.StatusGoingAway, "", "", false)
+				}
+			}()
+		case <-s.quit:
+			if s.drain {
+				for len(s.out) > 0 {
+					if !send(<-s.out) {
+						return
+					}
+				}
+			}
+			if s.last != nil {
+				wctx, cancel := context.WithTimeout(ctx, time.Second)
+				_ = s.ws.Write(wctx, websocket.MessageText, s.last) // best effort: the client may not be reading
+				cancel()
+			}
+			_ = s.ws.Close(s.status, s.reason)
+			return
+		}
+	}
+}
+
+// read is the session's reader: the handshake, then requests in order.
+func (s *session) read(ctx context.Context) {
+	if !s.handshake(ctx) {
+		return
+	}
+	for {
+		typ, data, err := s.ws.Read(ctx)
+		if err != nil {
+			switch websocket.CloseStatus(err) {
+			case websocket.StatusMessageTooBig:
+				s.srv.metrics.badFrames.Add(1)
+				s.end(websocket.StatusMessageTooBig, "frame_too_large", "", false)
+			default:
+				s.end(websocket.StatusNormalClosure, "", "", false)
+			}
+			return
+		}
+		if typ != websocket.MessageText {
+			s.srv.metrics.badFrames.Add(1)
+			s.reply(0, protocol.Errorf(protocol.CodeUnsupportedFrame, "binary frames are not supported; send JSON text frames"))
+			continue
+		}
+		req, id, perr := protocol.Decode(data)
+		if perr != nil {
+			s.srv.metrics.badFrames.Add(1)
+			s.reply(id, perr)
+			continue
+		}
+		if req.Type == protocol.TypeHello {
+			s.reply(req.ID, protocol.Errorf(protocol.CodeBadRequest, "the session is already open"))
+			continue
+		}
+		if err := s.srv.handle(ctx, s, req); err != nil {
+			s.reply(req.ID, s.srv.wireError(s, err))
+		}
+	}
+}
+
+func (s *session) handshake(ctx context.Context) bool {
+	hctx, cancel := context.WithTimeout(ctx, s.srv.cfg.HandshakeTimeout)
+	defer cancel()
+	typ, data, err := s.ws.Read(hctx)
+	if err != nil {
+		s.end(protocol.CloseHandshakeFailed, protocol.CodeHandshakeRequired, "no hello within the handshake timeout", false)
+		return false
+	}
+	req, _, perr := protocol.Decode(data)
+	switch {
+	case typ != websocket.MessageText || perr != nil || req.Type != protocol.TypeHello:
+		s.end(protocol.CloseHandshakeFailed, protocol.CodeHandshakeRequired, `the first frame must be {"type":"hello","protocol":1}`, false)
+		return false
+	case req.Protocol != protocol.Version:
+		s.end(protocol.CloseHandshakeFailed, protocol.CodeUnsupportedProtocol, "this server speaks protocol 1", false)
+		return false
+	}
+	w := protocol.Welcome{Type: protocol.TypeWelcome, Protocol: protocol.Version, Server: ServerName, Session: s.id, Limits: protocol.Limits{
+		MaxFrameBytes: s.srv.cfg.MaxFrameBytes, MaxSubscriptions: s.srv.cfg.MaxSubscriptions, MaxCommitEvents: s.srv.cfg.MaxCommitEvents}}
+	s.enqueue(appendJSON(nil, w))
+	if req.Client != "" {
+		s.log = s.log.With("client", req.Client)
+	}
+	return true
+}
+
+// reply queues an error answer (id 0: a connection-level error).
+func (s *session) reply(id uint64, perr *protocol.Error) {
+	f := []byte(`{"type":"error"`)
+	if id != 0 {
+		f = append(f, `,"id":`...)
+		f = appendUint(f, id)
+	}
+	f = append(f, `,"error":`...)
+	f = appendJSON(f, perr)
+	s.enqueue(append(f, '}'))
+}
+
+func sortIDs(ids []event.ID) {
+	slices.SortFunc(ids, func(a, b event.ID) int { return a.Compare(b) })
+}

@@ -1,0 +1,35 @@
+package postgres
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/query"
+)
+
+// Refill implements reactor.Refill with a SQL tuple cursor: WHERE <q's
+// predicate> AND <sorts strictly after `after` in q's order> ORDER BY <q's
+// order> LIMIT n, so only the rows that can refill the window are read
+// (query.Query.SQLAfter builds the cursor; it agrees exactly with
+// m.Compare, JSON path sort keys included, so there is no fallback to a
+// scan). q's own LIMIT is ignored; m is not needed (the signature is
+// reactor.Refill's, so a server can pass s.Refill).
+//
+// `after` is the reactor's last known state of the window's last member; it
+// need not match q or still exist in the table.
+func (s *Store) Refill(ctx context.Context, collection string, q *query.Query, _ *query.Matcher, after *entity.State, n int) ([]*entity.State, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	return s.fetch(ctx, s.pool, collection, func(t *table) (string, []any, error) {
+		sq, err := q.SQLAfter(t.Collection, after, 1)
+		if err != nil {
+			return "", nil, err
+		}
+		args := append(sq.Args, int64(n))
+		stmt := "select " + t.columns + " from " + t.ident + " where " + sq.Where +
+			" order by " + sq.OrderBy + " limit $" + strconv.Itoa(len(args)) + "::bigint"
+		return stmt, args, nil
+	})
+}
