@@ -10,8 +10,9 @@ import (
 )
 
 // ScanRefill refills LIMIT windows by scanning the collection in a store and
-// evaluating the query in memory. It is exact for every adapter; on large
-// Postgres tables a SQL tuple cursor would read less (not built yet).
+// evaluating the query in memory. It is exact for every adapter and what
+// the embedded and in-memory stores use; on Postgres, the store's own Refill
+// (a SQL tuple cursor, postgres.Store.Refill) reads only what it returns.
 func ScanRefill(store storage.Store) Refill {
 	return func(ctx context.Context, collection string, _ *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, error) {
 		var out []*entity.State

@@ -118,7 +118,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	s.mu.Lock()
 	s.closing = true
 	for sess := range s.sessions {
-		sess.end(websocket.StatusGoingAway, "shutdown", "", true)
+		sess.end(websocket.StatusGoingAway, "shutdown", protocol.Errorf(protocol.CodeShuttingDown, "the server is stopping; reconnect and resubscribe with known heads"), true)
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -177,7 +177,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	case <-sess.quit:
 	case <-readerDone:
 	}
-	sess.end(websocket.StatusNormalClosure, "", "", false)
+	sess.end(websocket.StatusNormalClosure, "", nil, false)
 	<-writerDone
 	cancel()
 	<-readerDone

@@ -45,21 +45,22 @@ func (s *session) enqueue(f []byte) {
 	select {
 	case s.out <- f:
 	default:
-		if s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, "the client did not read its frames fast enough; reconnect and resubscribe with known heads", false) {
+		if s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "the client did not read its frames fast enough; reconnect and resubscribe with known heads"), false) {
 			s.srv.metrics.slowConsumers.Add(1)
 			s.log.Warn("slow consumer disconnected", "queue", cap(s.out))
 		}
 	}
 }
 
-// end ends the session with a close status and, when code is not empty, an
-// error frame saying why. It reports whether this call ended it.
-func (s *session) end(status websocket.StatusCode, code, message string, drain bool) bool {
+// end ends the session with a close status and reason and, when perr is
+// not nil, an error frame saying why first. With drain, what is queued is
+// written before. It reports whether this call ended the session.
+func (s *session) end(status websocket.StatusCode, reason string, perr *protocol.Error, drain bool) bool {
 	ended := false
 	s.once.Do(func() {
-		s.status, s.reason, s.drain = status, code, drain
-		if code != "" {
-			s.last = appendJSON([]byte(`{"type":"error","error":`), &protocol.Error{Code: code, Message: message})
+		s.status, s.reason, s.drain = status, reason, drain
+		if perr != nil {
+			s.last = appendJSON([]byte(`{"type":"error","error":`), perr)
 			s.last = append(s.last, '}')
 		}
 		close(s.quit)
@@ -77,10 +78,10 @@ func (s *session) write(ctx context.Context) {
 		wctx, cancel := context.WithTimeout(ctx, s.srv.cfg.WriteTimeout)
 		defer cancel()
 		if err := s.ws.Write(wctx, websocket.MessageText, f); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, "writing to the client timed out", false) {
+			if errors.Is(err, context.DeadlineExceeded) && s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
 				s.srv.metrics.slowConsumers.Add(1)
 			}
-			s.end(websocket.StatusGoingAway, "", "", false)
+			s.end(websocket.StatusGoingAway, "", nil, false)
 			return false
 		}
 		s.srv.metrics.framesSent.Add(1)
@@ -97,7 +98,7 @@ func (s *session) write(ctx context.Context) {
 				pctx, cancel := context.WithTimeout(ctx, s.srv.cfg.WriteTimeout)
 				defer cancel()
 				if err := s.ws.Ping(pctx); err != nil {
-					s.end(websocket.StatusGoingAway, "", "", false)
+					s.end(websocket.StatusGoingAway, "", nil, false)
 				}
 			}()
 		case <-s.quit:
@@ -130,9 +131,9 @@ func (s *session) read(ctx context.Context) {
 			switch websocket.CloseStatus(err) {
 			case websocket.StatusMessageTooBig:
 				s.srv.metrics.badFrames.Add(1)
-				s.end(websocket.StatusMessageTooBig, "frame_too_large", "", false)
+				s.end(websocket.StatusMessageTooBig, "frame_too_large", nil, false)
 			default:
-				s.end(websocket.StatusNormalClosure, "", "", false)
+				s.end(websocket.StatusNormalClosure, "", nil, false)
 			}
 			return
 		}
@@ -162,16 +163,16 @@ func (s *session) handshake(ctx context.Context) bool {
 	defer cancel()
 	typ, data, err := s.ws.Read(hctx)
 	if err != nil {
-		s.end(protocol.CloseHandshakeFailed, protocol.CodeHandshakeRequired, "no hello within the handshake timeout", false)
+		s.end(protocol.CloseHandshakeFailed, "handshake_failed", protocol.Errorf(protocol.CodeHandshakeRequired, "no hello within the handshake timeout"), false)
 		return false
 	}
 	req, _, perr := protocol.Decode(data)
 	switch {
 	case typ != websocket.MessageText || perr != nil || req.Type != protocol.TypeHello:
-		s.end(protocol.CloseHandshakeFailed, protocol.CodeHandshakeRequired, `the first frame must be {"type":"hello","protocol":1}`, false)
+		s.end(protocol.CloseHandshakeFailed, "handshake_failed", protocol.Errorf(protocol.CodeHandshakeRequired, `the first frame must be {"type":"hello","protocol":1}`), false)
 		return false
 	case req.Protocol != protocol.Version:
-		s.end(protocol.CloseHandshakeFailed, protocol.CodeUnsupportedProtocol, "this server speaks protocol 1", false)
+		s.end(protocol.CloseHandshakeFailed, "handshake_failed", protocol.Errorf(protocol.CodeUnsupportedProtocol, "this server speaks protocol 1"), false)
 		return false
 	}
 	w := protocol.Welcome{Type: protocol.TypeWelcome, Protocol: protocol.Version, Server: ServerName, Session: s.id, Limits: protocol.Limits{

@@ -21,12 +21,15 @@ import (
 // A live query combines a snapshot read with the logical replication stream
 // (as ElectricSQL does): a replicated transaction whose xid is Visible in the
 // snapshot is already in the initial result and is skipped; any other is
-// applied. Every transaction the snapshot sees committed before LSN, so
-// streaming from LSN on (or from earlier, skipping the visible ones) loses
-// nothing and applies nothing twice.
+// applied. Every transaction the snapshot sees wrote its commit record before
+// LSN, so one that commits at or after LSN is never Visible. One that
+// committed before LSN may be either — its commit record can precede the
+// snapshot while it still counts as in progress — so the stream must not
+// start at LSN but at or before the consumer's position when the snapshot
+// was taken, and it is the xid test that decides.
 type Snapshot struct {
 	Xmin, Xmax uint64   // full 64-bit xids (xid8)
-	Xip        []uint64 // in progress when the snapshot was taken, sorted
+	Xip        []uint64 // in progress when the snapshot was taken (those below Xmax), sorted
 	LSN        uint64   // pg_current_wal_insert_lsn() read after the snapshot: every transaction the snapshot sees committed before this WAL position
 }
 

@@ -1,0 +1,9 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/ankurah/ankurah-go/test/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
