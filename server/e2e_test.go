@@ -3,7 +3,6 @@ package server_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -222,11 +221,25 @@ func TestConcurrentWritersAndSubscribers(t *testing.T) {
 	})
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+// TestOneTransactionOneFrame: every change of one transaction reaches a
+// client in one changes frame, across its subscriptions.
+func TestOneTransactionOneFrame(t *testing.T) {
+	forEachKind(t, servertest.Kinds, func(t *testing.T, env *servertest.Env) {
+		w, r := dial(t, env), dial(t, env)
+		w.register(albumSchema)
+		r.subscribe("new", "album", "year >= 2000")
+		r.subscribe("all", "album", "")
+		var evs []protocol.Event
+		for y := 2001; y <= 2003; y++ {
+			id := w.gen.New().String()
+			evs = append(evs, protocol.Event{ID: id, Collection: "album", EntityID: id, Parents: []string{}, Operations: raw(map[string]any{"year": y})})
+		}
+		w.commit(evs...)
+		r.waitItems(6)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if len(r.log) != 1 || len(r.log[0].Items) != 6 {
+			t.Fatalf("%d frames for one transaction: %+v", len(r.log), r.log)
+		}
+	})
 }

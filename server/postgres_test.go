@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ankurah/ankurah-go/protocol"
 	"github.com/ankurah/ankurah-go/server/servertest"
 )
 
@@ -208,4 +207,19 @@ func TestIdleSlotAdvances(t *testing.T) {
 	}
 }
 
-var _ = protocol.Version
+// TestSQLTransactionOneFrame: a multi-row SQL transaction arrives as one
+// frame.
+func TestSQLTransactionOneFrame(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, servertest.Postgres, servertest.Options{})
+	r := dial(t, env)
+	r.register(albumSchema)
+	r.subscribe("s", "album", "")
+	sql(t, env, "insert into album (name, year) select 'n' || g, 2000 + g from generate_series(1, 5) g")
+	r.waitItems(5)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.log) != 1 {
+		t.Fatalf("%d frames for one SQL transaction", len(r.log))
+	}
+}

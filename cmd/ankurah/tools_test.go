@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ankurah/ankurah-go/test/pgtest"
 )
 
 // cli runs one command line in-process and returns its stdout.
@@ -107,5 +109,23 @@ func waitExit(cmd interface{ Wait() error }, d time.Duration) error {
 		return err
 	case <-time.After(d):
 		return context.DeadlineExceeded
+	}
+}
+
+// TestServeOnPostgres: `serve --database-url` migrates, checks and serves;
+// a row inserted with plain SQL is there for the tools, beside one put
+// through the server.
+func TestServeOnPostgres(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	_, url := startServe(t, "--database-url", db, "--slot", "cli_"+strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_")))
+	id := strings.TrimSpace(cli(t, "put", "--url", url, "album", `{"name":"Origin of Symmetry","year":2001}`))
+	pool := pgtest.Pool(t, db)
+	if _, err := pool.Exec(context.Background(), "insert into album (name, year) values ('Showbiz', 1999)"); err != nil {
+		t.Fatal(err)
+	}
+	got := cli(t, "query", "--url", url, "album", "ORDER BY year")
+	if lines := strings.Split(strings.TrimSpace(got), "\n"); len(lines) != 2 || !strings.Contains(lines[0], "Showbiz") || !strings.Contains(lines[1], id) {
+		t.Fatalf("query: %s", got)
 	}
 }
