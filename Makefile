@@ -1,11 +1,21 @@
 # Ankurah for Go. `make test` is what CI runs (see .ci/run).
 GO ?= go
 
-.PHONY: test vet build bench bench-commit fuzz
+.PHONY: test vet ts-test e2e build bench bench-commit fuzz
 
-## test: vet, then every Go test against a throwaway Postgres cluster
+## test: vet, every Go test against a throwaway Postgres cluster, then the TypeScript unit tests
 test: vet
 	./test/with-postgres.sh $(GO) test -count=1 ./...
+	$(MAKE) ts-test
+
+## ts-test: the TypeScript client's unit tests (npm workspaces; packages from the npm registry)
+ts-test:
+	npm ci --no-audit --no-fund --loglevel=error
+	npm test
+
+## e2e: the web client in Debian's chromium (playwright-core) against ankurah serve on a throwaway Postgres
+e2e:
+	./test/e2e/run.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ankurah/ankurah-go/codegen"
 	"github.com/ankurah/ankurah-go/migrations"
 	"github.com/ankurah/ankurah-go/replication"
 )
@@ -24,6 +25,8 @@ Usage:
                   the embedded store in DIR (default ./ankurah-data)
   ankurah migrate --database-url URL   install or upgrade Ankurah's schema (idempotent)
   ankurah check   --database-url URL   preflight: can this Postgres feed Ankurah? says how to fix what is missing
+  ankurah gen ts  [--package DIR] [--out FILE] [--var Models] [--import MODULE] [--check]
+                  TypeScript model types from Go models (see docs/web.md)
 
 Client tools (talk to a running server; --url ws://127.0.0.1:9797/ws by default):
   ankurah subscribe COLLECTION 'QUERY' [ARG…]   print the result set, then every change, one JSON object per line
@@ -57,6 +60,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "subscribe", "query", "get", "put", "delete":
 		return tool(ctx, cmd, rest, getenv, stdout, stderr)
+	case "gen":
+		if len(rest) == 0 || rest[0] != "ts" {
+			fmt.Fprintf(stderr, "usage: ankurah gen ts [--package DIR] [--out FILE] [--var Models] [--import MODULE] [--check]\n")
+			return 2
+		}
+		return codegen.RunGenTS(ctx, rest[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

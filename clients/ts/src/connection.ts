@@ -1,0 +1,322 @@
+/**
+ * The connection: one WebSocket at a time, the hello/welcome handshake,
+ * request ids with exactly one answer each, and automatic reconnection with
+ * exponential backoff and jitter.
+ *
+ * Requests are queued until a session is ready and, when the connection is
+ * lost before they are answered, either sent again on the next session
+ * (idempotent requests: commits, reads — the server skips events it already
+ * stored) or failed with code `disconnected` (session-bound requests:
+ * subscribe, update_subscription, unsubscribe — the live queries redo those
+ * themselves after reconnecting).
+ */
+import { AnkurahError, ClientCodes } from './errors.js';
+import { PROTOCOL_VERSION, type ChangeItem, type Request, type ServerFrame, type Welcome } from './protocol.js';
+import { signal, type ReadSignal, type WritableSignal } from './signal.js';
+
+/** The part of the WebSocket API the client uses (browsers', Node 22's, or the `ws` package's). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+export type WebSocketFactory = (url: string) => WebSocketLike;
+
+/** Where the connection is. */
+export type ConnectionStatus =
+  /** The first connection is being made. */
+  | 'connecting'
+  /** A session is open and set up: requests flow. */
+  | 'connected'
+  /** The connection was lost; the client is waiting to try again, or trying. */
+  | 'reconnecting'
+  /** close() was called. */
+  | 'closed';
+
+export interface ConnectionState {
+  readonly status: ConnectionStatus;
+  /** Failed attempts since the last session. */
+  readonly attempt: number;
+  /** Why the last connection ended or failed, if it did. */
+  readonly error?: AnkurahError;
+  /** When the next attempt starts (ms since the epoch), while waiting. */
+  readonly retryAt?: number;
+  /** The open session's welcome. */
+  readonly welcome?: Welcome;
+}
+
+export interface BackoffOptions {
+  /** The first delay, doubled on each failure (default 250 ms). */
+  initialMs?: number;
+  /** The longest delay (default 10 s). */
+  maxMs?: number;
+}
+
+export interface ConnectionOptions {
+  /** ws:// or wss:// URL of the server's /ws endpoint. */
+  url: string;
+  /** A JWT sent in hello (accepted without checks until authorisation exists). */
+  token?: string;
+  /** Names the client in hello, e.g. "my-app/1.0". */
+  clientName?: string;
+  /** Makes the WebSocket (default: the global WebSocket). */
+  webSocket?: WebSocketFactory;
+  backoff?: BackoffOptions;
+  /** How long to wait for welcome (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Random numbers in [0, 1) for jitter (tests pass their own). */
+  random?: () => number;
+}
+
+/** Delivered per session by the connection to its owner. */
+export interface SessionHooks {
+  /**
+   * Runs after welcome, before queued requests are sent: the client
+   * registers schemas and resubscribes here, with `early` requests.
+   */
+  setup(welcome: Welcome): Promise<void>;
+  /** A changes frame (all items of one database transaction). */
+  changes(items: ChangeItem[]): void;
+  /** The session ended (before reconnecting). */
+  lost(): void;
+}
+
+export interface RequestOptions {
+  /** Send again on the next session if the connection is lost before the answer. */
+  persistent?: boolean;
+  /** Send as soon as the handshake is done (setup requests), not after setup. */
+  early?: boolean;
+}
+
+type Callback = (err: AnkurahError | null, result: unknown) => void;
+
+interface Pending {
+  frame: Request;
+  cb: Callback;
+  persistent: boolean;
+  early: boolean;
+  /** The id it was sent with on the current session (0: not sent). */
+  sentAs: number;
+}
+
+export class Connection {
+  private readonly _state: WritableSignal<ConnectionState> = signal<ConnectionState>({ status: 'connecting', attempt: 0 });
+  private ws: WebSocketLike | null = null;
+  private welcome: Welcome | null = null;
+  private ready = false;
+  private closed = false;
+  private nextId = 1;
+  /** Requests not answered yet, in the order they were made. */
+  private readonly queue: Pending[] = [];
+  /** Sent requests by the id they were sent with on the current session. */
+  private readonly inFlight = new Map<number, Pending>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private attempt = 0;
+  private hooks: SessionHooks | null = null;
+  private readonly random: () => number;
+  private readonly onOnline = (): void => this.retryNow();
+
+  constructor(private readonly opts: ConnectionOptions) {
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** The connection's state, as a signal. */
+  get state(): ReadSignal<ConnectionState> {
+    return this._state;
+  }
+
+  /** Starts connecting; hooks hear about sessions and changes. */
+  start(hooks: SessionHooks): void {
+    this.hooks = hooks;
+    globalThis.addEventListener?.('online', this.onOnline);
+    this.connect();
+  }
+
+  /** Closes the connection for good; unanswered requests fail with code `closed`. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    globalThis.removeEventListener?.('online', this.onOnline);
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000, 'client closed');
+    const err = new AnkurahError(ClientCodes.closed, 'the client was closed');
+    for (const p of this.queue.splice(0)) p.cb(err, undefined);
+    this.inFlight.clear();
+    this._state.set({ status: 'closed', attempt: this.attempt });
+  }
+
+  /** Sends a request; the promise settles with its one answer. */
+  request<R>(frame: Request, opts: RequestOptions = {}): Promise<R> {
+    return new Promise((resolve, reject) => {
+      this.send(frame, (err, result) => (err ? reject(err) : resolve(result as R)), opts);
+    });
+  }
+
+  /**
+   * Sends a request and calls cb synchronously with its answer, in frame
+   * order with the changes frames around it (a subscription's result must be
+   * applied before the changes that follow it; promise callbacks run later).
+   */
+  send(frame: Request, cb: Callback, opts: RequestOptions = {}): void {
+    if (this.closed) {
+      cb(new AnkurahError(ClientCodes.closed, 'the client was closed'), undefined);
+      return;
+    }
+    const p: Pending = { frame, cb, persistent: opts.persistent ?? false, early: opts.early ?? false, sentAs: 0 };
+    this.queue.push(p);
+    if (this.ready || (p.early && this.welcome)) this.transmit(p);
+  }
+
+  /** Skips the wait before the next attempt (e.g. the browser came back online). */
+  retryNow(): void {
+    if (this.closed || this.ws) return;
+    clearTimeout(this.timer);
+    this.connect();
+  }
+
+  private transmit(p: Pending): void {
+    const id = this.nextId++;
+    p.sentAs = id;
+    this.inFlight.set(id, p);
+    this.ws!.send(JSON.stringify({ ...p.frame, id }));
+  }
+
+  private connect(): void {
+    const factory = this.opts.webSocket ?? ((url: string) => new WebSocket(url) as unknown as WebSocketLike);
+    let ws: WebSocketLike;
+    try {
+      ws = factory(this.opts.url);
+    } catch (e) {
+      this.lose(new AnkurahError('connect_failed', `cannot open ${this.opts.url}: ${String(e)}`));
+      return;
+    }
+    this.ws = ws;
+    const handshakeTimer = setTimeout(() => {
+      if (this.ws === ws && !this.welcome) {
+        ws.close(4000, 'handshake timeout');
+        this.lose(new AnkurahError('handshake_timeout', 'the server did not answer hello'));
+      }
+    }, this.opts.handshakeTimeoutMs ?? 10_000);
+    ws.onopen = () => {
+      const hello: Record<string, unknown> = { type: 'hello', protocol: PROTOCOL_VERSION };
+      if (this.opts.token) hello.token = this.opts.token;
+      if (this.opts.clientName) hello.client = this.opts.clientName;
+      ws.send(JSON.stringify(hello));
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      let frame: ServerFrame;
+      try {
+        frame = JSON.parse(String(ev.data)) as ServerFrame;
+      } catch {
+        return this.fail(ws, new AnkurahError(ClientCodes.badFrame, 'the server sent a frame that is not JSON'));
+      }
+      if (frame.type === 'welcome') {
+        clearTimeout(handshakeTimer);
+        this.begin(ws, frame);
+      } else {
+        this.receive(frame);
+      }
+    };
+    ws.onclose = (ev) => {
+      clearTimeout(handshakeTimer);
+      if (this.ws !== ws) return;
+      const reason = ev.reason ? `: ${ev.reason}` : '';
+      this.lose(new AnkurahError(ev.code === 4001 ? 'slow_consumer' : 'disconnected', `connection closed (${ev.code}${reason})`));
+    };
+    ws.onerror = () => {
+      // onclose follows with the details.
+    };
+  }
+
+  /** The handshake is done: let the owner set the session up, then send everything queued. */
+  private begin(ws: WebSocketLike, welcome: Welcome): void {
+    this.welcome = welcome;
+    for (const p of this.queue) if (p.early && p.sentAs === 0) this.transmit(p);
+    this.hooks!.setup(welcome).then(
+      () => {
+        if (this.ws !== ws) return;
+        this.ready = true;
+        this.attempt = 0;
+        this._state.set({ status: 'connected', attempt: 0, welcome });
+        for (const p of this.queue) if (p.sentAs === 0) this.transmit(p);
+      },
+      (err: unknown) => {
+        if (this.ws !== ws) return;
+        this.fail(ws, err instanceof AnkurahError ? err : new AnkurahError('setup_failed', String(err)));
+      },
+    );
+  }
+
+  private receive(frame: ServerFrame): void {
+    switch (frame.type) {
+      case 'changes':
+        if (this.welcome) this.hooks!.changes(frame.items ?? []);
+        return;
+      case 'result':
+      case 'error': {
+        if (frame.id === undefined || frame.id === 0) {
+          // An error about the session itself (slow_consumer, handshake): the close follows.
+          if (frame.type === 'error') this._state.update((s) => ({ ...s, error: AnkurahError.fromWire(frame.error) }));
+          return;
+        }
+        const p = this.inFlight.get(frame.id);
+        if (!p) return; // an answer to a request of an earlier session
+        this.inFlight.delete(frame.id);
+        this.queue.splice(this.queue.indexOf(p), 1);
+        if (frame.type === 'error') p.cb(AnkurahError.fromWire(frame.error), undefined);
+        else p.cb(null, frame.result);
+      }
+    }
+  }
+
+  private fail(ws: WebSocketLike, err: AnkurahError): void {
+    ws.close(4000, err.code);
+    this.lose(err);
+  }
+
+  /** The session ended: fail or keep its requests, tell the owner, schedule a retry. */
+  private lose(err: AnkurahError): void {
+    const hadSession = this.welcome !== null;
+    this.ws = null;
+    this.welcome = null;
+    this.ready = false;
+    this.inFlight.clear();
+    // Requests sent on the lost session: persistent ones go again on the
+    // next, the others fail. Requests never sent simply wait.
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const p = this.queue[i]!;
+      if (p.sentAs === 0) continue;
+      p.sentAs = 0;
+      if (!p.persistent) {
+        this.queue.splice(i, 1);
+        p.cb(new AnkurahError('disconnected', `connection lost before the answer (${err.message})`), undefined);
+      }
+    }
+    if (hadSession) this.hooks!.lost();
+    if (this.closed) return;
+    const delay = this.backoff(this.attempt++);
+    this._state.set({ status: this.everConnected() ? 'reconnecting' : 'connecting', attempt: this.attempt, error: err, retryAt: Date.now() + delay });
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  private everConnected(): boolean {
+    const s = this._state.peek().status;
+    return s === 'connected' || s === 'reconnecting';
+  }
+
+  /** Exponential backoff with "equal jitter": half the delay fixed, half random. */
+  private backoff(attempt: number): number {
+    const initial = this.opts.backoff?.initialMs ?? 250;
+    const max = this.opts.backoff?.maxMs ?? 10_000;
+    const d = Math.min(max, initial * 2 ** Math.min(attempt, 30));
+    return d / 2 + this.random() * (d / 2);
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * @ankurah/client: live queries, transactions with optimistic updates and
+ * typed models for Ankurah servers, over the wire protocol v1
+ * (docs/protocol.md). React hooks are in '@ankurah/client/react'.
+ */
+export { Client, type ClientOptions } from './client.js';
+export {
+  Connection,
+  type BackoffOptions,
+  type ConnectionOptions,
+  type ConnectionState,
+  type ConnectionStatus,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from './connection.js';
+export { AnkurahError, ClientCodes } from './errors.js';
+export { LiveQuery, ECHO_MS, type Change, type ChangeSet, type LiveQuerySnapshot, type LiveQueryStatus } from './livequery.js';
+export { defineModel, modelSchema, type FieldSpec, type FieldTypes, type Model, type Mutable, type ValuesOf, type View } from './model.js';
+export type {
+  ChangeItem,
+  EntityId,
+  EventId,
+  FieldType,
+  JsonValue,
+  QueryArg,
+  QueryScalar,
+  WireCollection,
+  WireEntity,
+  WireEvent,
+  WireValues,
+} from './protocol.js';
+export { batch, computed, signal, type ReadSignal, type WritableSignal } from './signal.js';
+export { EntityStore, type EntityState } from './store.js';
+export { Transaction } from './transaction.js';
+export { IdGenerator, idTime, isId } from './ulid.js';
+export { isPending, metaOf, type ViewMeta } from './view.js';
+export { parse as parseQuery } from './query/parse.js';
+export { compile as compileQuery, type Matcher } from './query/eval.js';

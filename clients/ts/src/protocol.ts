@@ -1,0 +1,140 @@
+/**
+ * The frames of Ankurah's wire protocol, version 1 (docs/protocol.md), as
+ * TypeScript types. Nothing here has behaviour: it is the contract the rest
+ * of the client is written against, kept in one place so that a change of
+ * the protocol is a change of one file.
+ */
+
+/** The protocol version this client speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** An entity or event id: a ULID, 26 uppercase Crockford base32 characters. */
+export type EntityId = string;
+
+/** An event id (the same alphabet as entity ids). */
+export type EventId = string;
+
+/** Any JSON value: what `jsonb` fields hold and what values look like on the wire. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** Field values as they travel: field name → JSON value. An absent field is NULL. */
+export type WireValues = Record<string, JsonValue>;
+
+/** An entity's state on the wire. */
+export interface WireEntity {
+  id: EntityId;
+  collection?: string;
+  head: EventId[];
+  values?: WireValues;
+  /** Only in commit results and `remove` items: the entity was deleted. */
+  deleted?: boolean;
+  /** Only in subscription results: "you already hold this entity at this head". */
+  unchanged?: boolean;
+}
+
+/** An event: the unit of sync and of commits. */
+export interface WireEvent {
+  id: EventId;
+  collection: string;
+  entity_id: EntityId;
+  parents: EventId[];
+  operations: WireValues;
+  delete?: boolean;
+}
+
+/** The field types a collection schema may name. */
+export type FieldType =
+  | 'text'
+  | 'bigint'
+  | 'double precision'
+  | 'boolean'
+  | 'bytea'
+  | 'timestamptz'
+  | 'jsonb'
+  | 'ref';
+
+export interface WireField {
+  name: string;
+  type: FieldType;
+}
+
+export interface WireCollection {
+  name: string;
+  fields: WireField[];
+}
+
+/** What the server says in `welcome`. */
+export interface Limits {
+  max_frame_bytes: number;
+  max_subscriptions: number;
+  max_commit_events: number;
+}
+
+export interface Welcome {
+  type: 'welcome';
+  protocol: number;
+  server: string;
+  session: string;
+  limits: Limits;
+}
+
+/** The body of an `error` frame. */
+export interface WireError {
+  code: string;
+  message: string;
+  offset?: number;
+}
+
+/** One entry of a `changes` frame. */
+export interface ChangeItem {
+  sub: string;
+  kind: 'add' | 'update' | 'remove';
+  entity: WireEntity;
+  events?: WireEvent[];
+}
+
+/** Frames a server sends. */
+export type ServerFrame =
+  | Welcome
+  | { type: 'result'; id: number; result: unknown }
+  | { type: 'error'; id?: number; error: WireError }
+  | { type: 'changes'; items: ChangeItem[] };
+
+/** A query argument: bound to a `?` in order. An array binds `IN (?)`. */
+export type QueryScalar = string | number | boolean | null | Date;
+export type QueryArg = QueryScalar | readonly QueryScalar[];
+
+/** Requests a client sends (without their `id`, which the connection assigns). */
+export type Request =
+  | { type: 'subscribe'; sub: string; collection: string; query: string; args?: JsonValue[]; known?: Record<EntityId, EventId[]> }
+  | { type: 'update_subscription'; sub: string; query: string; args?: JsonValue[] }
+  | { type: 'unsubscribe'; sub: string }
+  | { type: 'fetch'; collection: string; query: string; args?: JsonValue[] }
+  | { type: 'get'; collection: string; ids: EntityId[] }
+  | { type: 'get_events'; ids?: EventId[]; collection?: string; entity_id?: EntityId }
+  | { type: 'commit'; events: WireEvent[] }
+  | { type: 'register_schema'; collections: WireCollection[] }
+  | { type: 'collections' };
+
+/** The result of `subscribe` and `update_subscription`. */
+export interface SubscribeResult {
+  sub: string;
+  entities: WireEntity[];
+  removed?: EntityId[] | null;
+}
+
+/** The result of `fetch`, `get` and `commit`. */
+export interface EntitiesResult {
+  entities: WireEntity[];
+}
+
+/** The result of `get_events`. */
+export interface EventsResult {
+  events: WireEvent[];
+}
+
+/** Converts query arguments to their JSON form (a Date becomes RFC 3339 text). */
+export function argsToWire(args: readonly QueryArg[]): JsonValue[] {
+  const one = (a: QueryScalar): JsonValue => (a instanceof Date ? a.toISOString() : a);
+  return args.map((a) => (Array.isArray(a) ? a.map(one) : one(a as QueryScalar)));
+}

@@ -1,0 +1,410 @@
+/**
+ * The query language parser: a port of Go's query/lex.go and parse.go
+ * (docs/query-language.md, "Syntax"). It accepts exactly the same language
+ * and builds the same tree; error offsets count UTF-16 code units of the
+ * text, where the server counts bytes.
+ */
+import { AnkurahError } from '../errors.js';
+import type { Value } from './value.js';
+
+export type Op = '=' | '<>' | '<' | '<=' | '>' | '>=';
+
+/** A literal, or the n-th `?` (1-based) while it is unbound. */
+export type Operand = { readonly value: Value; readonly param?: undefined } | { readonly param: number; readonly value?: undefined };
+
+export type Expr =
+  | { readonly k: 'bool'; readonly value: boolean }
+  | { readonly k: 'and'; readonly terms: readonly Expr[] }
+  | { readonly k: 'or'; readonly terms: readonly Expr[] }
+  | { readonly k: 'not'; readonly x: Expr }
+  | { readonly k: 'cmp'; readonly path: readonly string[]; readonly op: Op; readonly value: Operand }
+  | { readonly k: 'in'; readonly path: readonly string[]; readonly not: boolean; readonly values: readonly Operand[] }
+  | { readonly k: 'isnull'; readonly path: readonly string[]; readonly not: boolean }
+  | { readonly k: 'between'; readonly path: readonly string[]; readonly not: boolean; readonly low: Operand; readonly high: Operand }
+  | { readonly k: 'like'; readonly path: readonly string[]; readonly not: boolean; readonly pattern: Operand };
+
+export interface SortKey {
+  readonly path: readonly string[];
+  readonly desc: boolean;
+}
+
+/** A parsed query. */
+export interface Query {
+  readonly where: Expr | null;
+  readonly orderBy: readonly SortKey[];
+  readonly limit: Operand | null;
+  /** The number of `?` in the text. */
+  readonly params: number;
+}
+
+export const MAX_LENGTH = 64 * 1024;
+export const MAX_DEPTH = 64;
+
+type TokKind = 'eof' | 'word' | 'ident' | 'string' | 'int' | 'float' | 'param' | 'op' | '(' | ')' | ',' | '.';
+
+interface Token {
+  kind: TokKind;
+  pos: number;
+  end: number;
+  text: string;
+  op?: Op;
+  num?: number;
+}
+
+const RESERVED = new Set(['AND', 'OR', 'NOT', 'IN', 'IS', 'NULL', 'BETWEEN', 'LIKE', 'TRUE', 'FALSE']);
+
+/** Keywords are case-insensitive in ASCII only (no Unicode folding). */
+function upper(s: string): string {
+  return s.replace(/[a-z]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 32));
+}
+
+function is(t: Token, kw: string): boolean {
+  return t.kind === 'word' && upper(t.text) === kw;
+}
+
+function isReserved(word: string): boolean {
+  return RESERVED.has(upper(word));
+}
+
+const identStart = /[_\p{L}]/u;
+const identPart = /[_\p{L}\p{Nd}]/u;
+
+function parseError(offset: number, message: string): AnkurahError {
+  return new AnkurahError('parse_error', `query: parse_error at offset ${offset}: ${message}`, offset);
+}
+
+/** Scans the token at or after pos (stateless, so the parser can peek). */
+function lex(src: string, pos: number): Token {
+  while (pos < src.length && ' \t\n\r'.includes(src[pos]!)) pos++;
+  if (pos >= src.length) return { kind: 'eof', pos, end: pos, text: '' };
+  const c = src[pos]!;
+  const next = src[pos + 1] ?? '';
+  const one = (kind: TokKind): Token => ({ kind, pos, end: pos + 1, text: c });
+  const op = (o: Op, n: number): Token => ({ kind: 'op', pos, end: pos + n, text: src.slice(pos, pos + n), op: o });
+  switch (c) {
+    case '(':
+    case ')':
+    case ',':
+    case '.':
+      return one(c);
+    case '?':
+      return one('param');
+    case '=':
+      return op('=', 1);
+    case '!':
+      if (next === '=') return op('<>', 2);
+      break;
+    case '<':
+      if (next === '>') return op('<>', 2);
+      return next === '=' ? op('<=', 2) : op('<', 1);
+    case '>':
+      return next === '=' ? op('>=', 2) : op('>', 1);
+    case "'":
+      return lexQuoted(src, pos, "'", 'string');
+    case '"':
+      return lexQuoted(src, pos, '"', 'ident');
+  }
+  if ((c >= '0' && c <= '9') || (c === '-' && next >= '0' && next <= '9')) return lexNumber(src, pos);
+  const r = String.fromCodePoint(src.codePointAt(pos)!);
+  if (identStart.test(r)) {
+    let end = pos + r.length;
+    while (end < src.length) {
+      const ch = String.fromCodePoint(src.codePointAt(end)!);
+      if (!identPart.test(ch)) break;
+      end += ch.length;
+    }
+    return { kind: 'word', pos, end, text: src.slice(pos, end) };
+  }
+  throw parseError(pos, `unexpected character ${JSON.stringify(r)}`);
+}
+
+function lexQuoted(src: string, pos: number, q: string, kind: 'string' | 'ident'): Token {
+  const what = kind === 'ident' ? 'quoted identifier' : 'string';
+  let text = '';
+  let start = pos + 1;
+  for (let i = start; i < src.length; i++) {
+    if (src[i] === '\0') throw parseError(i, `${what} contains a NUL character, which Postgres text cannot hold`);
+    if (src[i] !== q) continue;
+    if (src[i + 1] === q) {
+      text += src.slice(start, i + 1);
+      i++;
+      start = i + 1;
+      continue;
+    }
+    text += src.slice(start, i);
+    if (kind === 'ident' && text === '') throw parseError(pos, 'expected a name between the double quotes');
+    return { kind, pos, end: i + 1, text };
+  }
+  throw parseError(pos, `unterminated ${what}: expected a closing ${q}`);
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function lexNumber(src: string, pos: number): Token {
+  let i = pos;
+  if (src[i] === '-') i++;
+  const digits = (): number => {
+    const s = i;
+    while (i < src.length && src[i]! >= '0' && src[i]! <= '9') i++;
+    return i - s;
+  };
+  digits();
+  let isFloat = false;
+  if (src[i] === '.') {
+    i++;
+    isFloat = true;
+    if (digits() === 0) throw parseError(i, 'expected digits after the decimal point');
+  }
+  if (src[i] === 'e' || src[i] === 'E') {
+    i++;
+    isFloat = true;
+    if (src[i] === '+' || src[i] === '-') i++;
+    if (digits() === 0) throw parseError(i, 'expected digits in the exponent');
+  }
+  if (i < src.length) {
+    const r = String.fromCodePoint(src.codePointAt(i)!);
+    if (identPart.test(r) || r === '.') throw parseError(i, `malformed number: unexpected ${JSON.stringify(r)} after ${src.slice(pos, i)}`);
+  }
+  const text = src.slice(pos, i);
+  if (isFloat) {
+    const f = Number(text);
+    if (!Number.isFinite(f)) throw parseError(pos, `number ${text} is out of the range of double precision`);
+    return { kind: 'float', pos, end: i, text, num: f };
+  }
+  const big = BigInt(text);
+  if (big < INT64_MIN || big > INT64_MAX) throw parseError(pos, `integer ${text} is out of the 64-bit range`);
+  return { kind: 'int', pos, end: i, text, num: Number(big) };
+}
+
+function describe(t: Token): string {
+  switch (t.kind) {
+    case 'eof':
+      return 'end of query';
+    case 'string':
+      return `string '${t.text}'`;
+    case 'ident':
+      return `identifier "${t.text}"`;
+    case 'int':
+    case 'float':
+      return `number ${t.text}`;
+    case 'param':
+      return 'placeholder ?';
+  }
+  return JSON.stringify(t.text);
+}
+
+/** Parses a query. Placeholders stay unbound; see bind(). Throws AnkurahError. */
+export function parse(src: string): Query {
+  if (src.length > MAX_LENGTH) throw new AnkurahError('too_long', `query is ${src.length} characters long; the limit is ${MAX_LENGTH}`, MAX_LENGTH);
+  return new Parser(src).query();
+}
+
+class Parser {
+  private tok: Token = { kind: 'eof', pos: 0, end: 0, text: '' };
+  private depth = 0;
+  private params = 0;
+
+  constructor(private readonly src: string) {}
+
+  private advance(): void {
+    this.tok = lex(this.src, this.tok.end);
+  }
+
+  private peek(): Token {
+    try {
+      return lex(this.src, this.tok.end);
+    } catch {
+      return { kind: 'eof', pos: this.tok.end, end: this.tok.end, text: '' };
+    }
+  }
+
+  private expected(what: string): AnkurahError {
+    return parseError(this.tok.pos, `expected ${what}, found ${describe(this.tok)}`);
+  }
+
+  private enter(): void {
+    if (++this.depth > MAX_DEPTH) {
+      throw new AnkurahError('too_deep', `parentheses and NOT nest more than ${MAX_DEPTH} levels deep`, this.tok.pos);
+    }
+  }
+
+  private atOrderBy(): boolean {
+    return is(this.tok, 'ORDER') && is(this.peek(), 'BY');
+  }
+
+  private atLimit(): boolean {
+    if (!is(this.tok, 'LIMIT')) return false;
+    const k = this.peek().kind;
+    return k === 'int' || k === 'float' || k === 'param';
+  }
+
+  query(): Query {
+    this.advance();
+    let where: Expr | null = null;
+    const orderBy: SortKey[] = [];
+    let limit: Operand | null = null;
+    if (this.tok.kind !== 'eof' && !this.atOrderBy() && !this.atLimit()) where = this.or();
+    if (this.atOrderBy()) {
+      this.advance();
+      this.advance();
+      for (;;) {
+        const path = this.path('a field name to order by');
+        let desc = false;
+        if (is(this.tok, 'DESC') || is(this.tok, 'ASC')) {
+          desc = is(this.tok, 'DESC');
+          this.advance();
+        }
+        orderBy.push({ path, desc });
+        if (this.tok.kind !== ',') break;
+        this.advance();
+      }
+    }
+    if (this.atLimit()) {
+      this.advance();
+      if (this.tok.kind === 'param') {
+        limit = this.param();
+      } else if (this.tok.kind === 'int' && this.tok.num! >= 0) {
+        limit = { value: { t: 'int', n: this.tok.num! } };
+      } else {
+        throw parseError(this.tok.pos, `LIMIT must be a non-negative integer, found ${describe(this.tok)}`);
+      }
+      this.advance();
+    }
+    if (this.tok.kind !== 'eof') {
+      if (limit) throw this.expected('end of query after LIMIT');
+      if (orderBy.length > 0) throw this.expected("',', ASC, DESC, LIMIT or end of query");
+      if (this.tok.kind === ')') throw parseError(this.tok.pos, "unbalanced ')': no '(' is open here");
+      throw this.expected('AND, OR, ORDER BY, LIMIT or end of query');
+    }
+    return { where, orderBy, limit, params: this.params };
+  }
+
+  private or(): Expr {
+    const terms = [this.and()];
+    while (is(this.tok, 'OR')) {
+      this.advance();
+      terms.push(this.and());
+    }
+    return terms.length === 1 ? terms[0]! : { k: 'or', terms: terms.flatMap((t) => (t.k === 'or' ? t.terms : [t])) };
+  }
+
+  private and(): Expr {
+    const terms = [this.not()];
+    while (is(this.tok, 'AND')) {
+      this.advance();
+      terms.push(this.not());
+    }
+    return terms.length === 1 ? terms[0]! : { k: 'and', terms: terms.flatMap((t) => (t.k === 'and' ? t.terms : [t])) };
+  }
+
+  private not(): Expr {
+    if (!is(this.tok, 'NOT')) return this.primary();
+    this.enter();
+    this.advance();
+    const x = this.not();
+    this.depth--;
+    return { k: 'not', x };
+  }
+
+  private primary(): Expr {
+    const t = this.tok;
+    if (t.kind === '(') {
+      this.enter();
+      const open = t.pos;
+      this.advance();
+      const x = this.or();
+      if (this.tok.kind !== ')') {
+        if (this.tok.kind === 'eof') throw parseError(this.tok.pos, `expected ')' to close the '(' at offset ${open}, found end of query`);
+        throw this.expected("AND, OR or ')'");
+      }
+      this.depth--;
+      this.advance();
+      return x;
+    }
+    if (is(t, 'TRUE') || is(t, 'FALSE')) {
+      this.advance();
+      return { k: 'bool', value: is(t, 'TRUE') };
+    }
+    if ((t.kind === 'word' && isReserved(t.text)) || (t.kind !== 'word' && t.kind !== 'ident')) {
+      throw this.expected("a field name, TRUE, FALSE, NOT or '('");
+    }
+    return this.predicate(this.path('a field name'));
+  }
+
+  private path(what: string): string[] {
+    const steps: string[] = [];
+    for (;;) {
+      const t = this.tok;
+      if (t.kind === 'ident' || (t.kind === 'word' && !isReserved(t.text))) steps.push(t.text);
+      else throw this.expected(steps.length === 0 ? what : "a key name after '.'");
+      this.advance();
+      if (this.tok.kind !== '.') return steps;
+      this.advance();
+    }
+  }
+
+  private predicate(path: string[]): Expr {
+    if (this.tok.kind === 'op') {
+      const op = this.tok.op!;
+      this.advance();
+      return { k: 'cmp', path, op, value: this.operand() };
+    }
+    if (is(this.tok, 'IS')) {
+      this.advance();
+      const not = is(this.tok, 'NOT');
+      if (not) this.advance();
+      if (!is(this.tok, 'NULL')) throw this.expected(not ? 'NULL after IS NOT' : 'NULL or NOT NULL after IS');
+      this.advance();
+      return { k: 'isnull', path, not };
+    }
+    const not = is(this.tok, 'NOT');
+    if (not) this.advance();
+    if (is(this.tok, 'IN')) {
+      this.advance();
+      if (this.tok.kind !== '(') throw this.expected("'(' after IN");
+      const values: Operand[] = [];
+      for (;;) {
+        this.advance();
+        values.push(this.operand());
+        const k = this.tok.kind as TokKind; // advanced: TypeScript still sees '('
+        if (k === ')') {
+          this.advance();
+          return { k: 'in', path, not, values };
+        }
+        if (k !== ',') throw this.expected("',' or ')' in the IN list");
+      }
+    }
+    if (is(this.tok, 'BETWEEN')) {
+      this.advance();
+      const low = this.operand();
+      if (!is(this.tok, 'AND')) throw this.expected('AND in BETWEEN … AND …');
+      this.advance();
+      return { k: 'between', path, not, low, high: this.operand() };
+    }
+    if (is(this.tok, 'LIKE')) {
+      this.advance();
+      return { k: 'like', path, not, pattern: this.operand() };
+    }
+    if (not) throw this.expected('IN, BETWEEN or LIKE after NOT');
+    throw this.expected(`an operator (= <> != < <= > >= IN, NOT IN, IS, BETWEEN, LIKE) after ${path.join('.')}`);
+  }
+
+  private operand(): Operand {
+    const t = this.tok;
+    let o: Operand;
+    if (t.kind === 'param') o = this.param();
+    else if (t.kind === 'string') o = { value: { t: 'text', s: t.text } };
+    else if (t.kind === 'int') o = { value: { t: 'int', n: t.num! } };
+    else if (t.kind === 'float') o = { value: { t: 'float', n: t.num! } };
+    else if (is(t, 'TRUE') || is(t, 'FALSE')) o = { value: { t: 'bool', b: is(t, 'TRUE') } };
+    else if (is(t, 'NULL')) o = { value: { t: 'null' } };
+    else throw this.expected("a value (a 'string', a number, TRUE, FALSE, NULL or ?)");
+    this.advance();
+    return o;
+  }
+
+  private param(): Operand {
+    return { param: ++this.params };
+  }
+}

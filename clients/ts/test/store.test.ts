@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { EntityStore, type StoreChange } from '../src/store.js';
+
+const E1 = '01J00000000000000000000001';
+const E2 = '01J00000000000000000000002';
+const E3 = '01J00000000000000000000003';
+
+describe('entity store', () => {
+  it('ignores a server state older than the one held (largest head id)', () => {
+    const s = new EntityStore();
+    s.retain(E1);
+    s.applyServer({ id: E1, head: [E3], values: { year: 2003 } }, 'album');
+    s.applyServer({ id: E1, head: [E2], values: { year: 2002 } }, 'album');
+    expect(s.visible(E1)?.values).toEqual({ year: 2003 });
+    s.applyServer({ id: E1, head: [E2, E3], values: { year: 2004 } }, 'album'); // same max: concurrent merge
+    expect(s.visible(E1)?.values).toEqual({ year: 2004 });
+  });
+
+  it('overlays pending events and drops them when settled', () => {
+    const s = new EntityStore();
+    const changes: StoreChange[] = [];
+    s.onChange((c) => changes.push(c));
+    s.retain(E1);
+    s.applyServer({ id: E1, head: [E1], values: { name: 'a', year: 1 } }, 'album');
+    s.addPending(1, [{ id: E2, collection: 'album', entity_id: E1, parents: [E1], operations: { year: null, name: 'b' } }]);
+    expect(s.visible(E1)).toMatchObject({ values: { name: 'b' }, head: [E2], pending: true });
+    expect(s.confirmedState(E1)?.values).toEqual({ name: 'a', year: 1 });
+    s.settle(1, false);
+    expect(s.visible(E1)).toMatchObject({ values: { name: 'a', year: 1 }, pending: false });
+    expect(changes.at(-1)).toMatchObject({ rolledBack: [E1] });
+  });
+
+  it('shows a local creation and forgets it when nobody holds it after confirmation', () => {
+    const s = new EntityStore();
+    s.addPending(1, [{ id: E3, collection: 'album', entity_id: E3, parents: [], operations: { name: 'n' } }]);
+    expect(s.pendingIds('album')).toEqual([E3]);
+    expect(s.visible(E3)?.values).toEqual({ name: 'n' });
+    s.batch(() => {
+      s.applyServer({ id: E3, head: [E3], values: { name: 'n' } }, 'album');
+      s.settle(1, true);
+    });
+    expect(s.visible(E3)).toBeUndefined();
+    expect(s.size).toBe(0);
+  });
+
+  it('marks a pending delete and notifies once per batch', () => {
+    const s = new EntityStore();
+    let calls = 0;
+    s.onChange(() => calls++);
+    s.retain(E1);
+    s.batch(() => {
+      s.applyServer({ id: E1, head: [E1], values: {} }, 'album');
+      s.addPending(7, [{ id: E2, collection: 'album', entity_id: E1, parents: [E1], operations: {}, delete: true }]);
+    });
+    expect(calls).toBe(1);
+    expect(s.visible(E1)?.deleted).toBe(true);
+  });
+});

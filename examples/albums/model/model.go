@@ -1,0 +1,22 @@
+// Package model holds the albums example's models. They are the single
+// source of truth for the collection's schema: the server registers them,
+// Go programs use them, and `ankurah gen ts` writes the TypeScript types the
+// web page uses (../src/generated.ts) from them.
+package model
+
+import "github.com/ankurah/ankurah-go/event"
+
+//go:generate go run github.com/ankurah/ankurah-go/cmd/ankurah gen ts --package . --out ../src/generated.ts
+
+// Album is one record in the collection "album" (table album).
+type Album struct {
+	ID     event.ID
+	Name   string
+	Artist string
+	Year   int64
+	// Rating is 1–5 stars, or none.
+	Rating *int64
+}
+
+// Models lists the models `ankurah gen ts` generates TypeScript types for.
+var Models = []any{Album{}}
