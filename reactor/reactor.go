@@ -255,16 +255,16 @@ type Result struct {
 	Failed map[*Subscription]error
 }
 
-// ApplyBatch is Apply for a server: skip (when not nil) names subscriptions
-// that must not see this transaction — e.g. ones whose initial result set
-// was read from a snapshot that already includes it — and a subscription
-// whose window cannot be refilled fails alone.
-func (r *Reactor) ApplyBatch(ctx context.Context, changes []Change, skip func(*Subscription) bool) Result {
+// ApplyBatch is Apply for a server: skip (when not nil) names the changes a
+// subscription must not see — e.g. ones a snapshot its result set was read
+// from already includes — and a subscription whose window cannot be
+// refilled fails alone.
+func (r *Reactor) ApplyBatch(ctx context.Context, changes []Change, skip func(*Subscription, *Change) bool) Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.apply(ctx, changes, func(c *collIndex, ch *Change, visit func(*Subscription)) {
 		r.candidates(c, ch, func(s *Subscription) {
-			if skip == nil || !skip(s) {
+			if skip == nil || !skip(s, ch) {
 				visit(s)
 			}
 		})
@@ -273,12 +273,12 @@ func (r *Reactor) ApplyBatch(ctx context.Context, changes []Change, skip func(*S
 
 // ApplyTo applies a transaction to one subscription only: a server uses it
 // to bring a new subscription from its snapshot up to the transactions the
-// other subscriptions have already seen.
-func (r *Reactor) ApplyTo(ctx context.Context, s *Subscription, changes []Change) ([]Item, error) {
+// other subscriptions have already seen. skip is as for ApplyBatch.
+func (r *Reactor) ApplyTo(ctx context.Context, s *Subscription, changes []Change, skip func(*Subscription, *Change) bool) ([]Item, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res := r.apply(ctx, changes, func(c *collIndex, ch *Change, visit func(*Subscription)) {
-		if ch.Collection == s.collection {
+		if ch.Collection == s.collection && (skip == nil || !skip(s, ch)) {
 			visit(s)
 		}
 	})

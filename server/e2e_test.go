@@ -217,6 +217,9 @@ func TestConcurrentWritersAndSubscribers(t *testing.T) {
 				}
 				return true
 			})
+			if v := c.violations("q"); len(v) > 0 {
+				t.Errorf("subscriber %q: %d violations, first: %v", subQueries[i], len(v), v[:min(5, len(v))])
+			}
 		}
 	})
 }

@@ -42,6 +42,9 @@ type tclient struct {
 type resultSet struct {
 	base     uint64
 	entities map[string]protocol.Entity
+	// violations of the stream's promises: an add of a member, an update
+	// or remove of a non-member, an update to an older state.
+	violations []string
 }
 
 func (s *resultSet) apply(p wire.Push, sub string) {
@@ -52,6 +55,15 @@ func (s *resultSet) apply(p wire.Push, sub string) {
 		if it.Sub != sub {
 			continue
 		}
+		old, member := s.entities[it.Entity.ID]
+		switch {
+		case it.Kind == "add" && member:
+			s.violations = append(s.violations, "add of a member "+it.Entity.ID)
+		case it.Kind != "add" && !member:
+			s.violations = append(s.violations, it.Kind+" of a non-member "+it.Entity.ID)
+		case it.Kind == "update" && maxID(it.Entity.Head) <= maxID(old.Head):
+			s.violations = append(s.violations, "stale update of "+it.Entity.ID)
+		}
 		switch it.Kind {
 		case "add", "update":
 			s.entities[it.Entity.ID] = it.Entity
@@ -59,6 +71,26 @@ func (s *resultSet) apply(p wire.Push, sub string) {
 			delete(s.entities, it.Entity.ID)
 		}
 	}
+}
+
+// maxID is a head's newest event: ids grow along causality, so a later
+// state of an entity always has a larger one.
+func maxID(head []string) string {
+	m := ""
+	for _, id := range head {
+		m = max(m, id)
+	}
+	return m
+}
+
+// violations returns what a subscription's stream got wrong.
+func (c *tclient) violations(sub string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sets[sub] == nil {
+		return nil
+	}
+	return slices.Clone(c.sets[sub].violations)
 }
 
 func dial(t testing.TB, env *servertest.Env) *tclient {

@@ -37,9 +37,21 @@ type hub struct {
 	mu      sync.Mutex
 	reactor *reactor.Reactor
 	subs    map[*reactor.Subscription]*subscription
+	byQuery map[*query.Query]*reactor.Subscription
 	filters map[*reactor.Subscription]Snapshot // snapshots still ahead of the stream
-	ring    [ringSize]*Batch
-	seq     uint64 // batches published
+	// Entities a window refill read from a snapshot ahead of the stream:
+	// the stream's changes that snapshot includes are older than what the
+	// subscription holds, and are skipped for it.
+	entityFilters map[*reactor.Subscription]map[event.ID]Snapshot
+	refills       []refill // refills of the transaction being applied
+	ring          [ringSize]*Batch
+	seq           uint64 // batches published
+}
+
+type refill struct {
+	q      *query.Query
+	states []*entity.State
+	snap   Snapshot
 }
 
 // subscription is one live query of one session.
@@ -51,9 +63,77 @@ type subscription struct {
 }
 
 func newHub(b Backend, m *metrics) *hub {
-	h := &hub{backend: b, metrics: m, subs: map[*reactor.Subscription]*subscription{}, filters: map[*reactor.Subscription]Snapshot{}}
-	h.reactor = reactor.New(b.Refill)
+	h := &hub{backend: b, metrics: m, subs: map[*reactor.Subscription]*subscription{}, byQuery: map[*query.Query]*reactor.Subscription{},
+		filters: map[*reactor.Subscription]Snapshot{}, entityFilters: map[*reactor.Subscription]map[event.ID]Snapshot{}}
+	// The reactor refills under the hub's lock (it runs inside Apply).
+	h.reactor = reactor.New(func(ctx context.Context, coll string, q *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, error) {
+		states, snap, err := b.Refill(ctx, coll, q, m, after, n)
+		if err == nil && snap != nil && len(states) > 0 {
+			h.refills = append(h.refills, refill{q, states, snap})
+		}
+		return states, err
+	})
 	return h
+}
+
+// skip says whether a change must not reach a subscription: the snapshot
+// its result set was read from, or the one a refilled member was read
+// from, already includes the change's transaction.
+func (h *hub) skip(b *Batch) func(*reactor.Subscription, *reactor.Change) bool {
+	return func(rs *reactor.Subscription, ch *reactor.Change) bool {
+		if snap := h.filters[rs]; snap != nil && snap.Includes(b) {
+			return true
+		}
+		snap := h.entityFilters[rs][ch.ID]
+		return snap != nil && snap.Includes(b)
+	}
+}
+
+// settle updates the entity filters after a transaction: members that just
+// entered from a refill get their snapshot's filter; members that left
+// lose theirs; filters the stream has passed go.
+func (h *hub) settle(b *Batch, items map[*reactor.Subscription][]reactor.Item) {
+	for _, r := range h.refills {
+		rs := h.byQuery[r.q]
+		if rs == nil {
+			continue
+		}
+		refilled := make(map[event.ID]bool, len(r.states))
+		for _, st := range r.states {
+			refilled[st.ID] = true
+		}
+		for _, it := range items[rs] {
+			if it.Kind == reactor.Add && refilled[it.ID] {
+				if h.entityFilters[rs] == nil {
+					h.entityFilters[rs] = map[event.ID]Snapshot{}
+				}
+				h.entityFilters[rs][it.ID] = r.snap
+			}
+		}
+	}
+	h.refills = h.refills[:0]
+	for rs, its := range items {
+		if f := h.entityFilters[rs]; f != nil {
+			for _, it := range its {
+				if it.Kind == reactor.Remove {
+					delete(f, it.ID)
+				}
+			}
+		}
+	}
+	if b == nil {
+		return
+	}
+	for rs, f := range h.entityFilters {
+		for id, snap := range f {
+			if snap.Precedes(b) {
+				delete(f, id)
+			}
+		}
+		if len(f) == 0 {
+			delete(h.entityFilters, rs)
+		}
+	}
 }
 
 // publish fans one committed transaction out to the sessions.
@@ -67,10 +147,8 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	b.hubSeq = h.seq
 	h.ring[h.seq%ringSize] = b
 
-	res := h.reactor.ApplyBatch(ctx, b.Changes, func(rs *reactor.Subscription) bool {
-		snap := h.filters[rs]
-		return snap != nil && snap.Includes(b)
-	})
+	res := h.reactor.ApplyBatch(ctx, b.Changes, h.skip(b))
+	h.settle(b, res.Items)
 	for rs, snap := range h.filters {
 		if snap.Precedes(b) {
 			delete(h.filters, rs)
@@ -223,6 +301,7 @@ func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, n
 	if err != nil {
 		return err
 	}
+	h.byQuery[q] = rs
 	// Catch up with the stream: every recent batch the snapshot does not
 	// include, in order.
 	from := uint64(1)
@@ -239,8 +318,12 @@ func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, n
 		if b == nil || snap.Includes(b) {
 			continue
 		}
-		if _, err := h.reactor.ApplyTo(ctx, rs, b.Changes); err != nil {
+		items, err := h.reactor.ApplyTo(ctx, rs, b.Changes, h.skip(b))
+		h.settle(nil, map[*reactor.Subscription][]reactor.Item{rs: items})
+		if err != nil {
 			h.reactor.Unsubscribe(rs)
+			delete(h.entityFilters, rs)
+			delete(h.byQuery, q)
 			return fmt.Errorf("bringing the subscription up to date: %w", err)
 		}
 	}
@@ -334,7 +417,9 @@ func (h *hub) endLocked(sub *subscription, cause error) {
 func (h *hub) dropLocked(sub *subscription) {
 	h.reactor.Unsubscribe(sub.rs)
 	delete(h.subs, sub.rs)
+	delete(h.byQuery, sub.rs.Query())
 	delete(h.filters, sub.rs)
+	delete(h.entityFilters, sub.rs)
 	if sub.sess.subs[sub.name] == sub {
 		delete(sub.sess.subs, sub.name)
 	}

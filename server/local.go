@@ -95,9 +95,11 @@ func (l *LocalBackend) Read(ctx context.Context, collection string, q *query.Que
 	return states, localSnapshot(l.seq), err
 }
 
-// Refill scans the store.
-func (l *LocalBackend) Refill(ctx context.Context, collection string, q *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, error) {
-	return reactor.ScanRefill(l.store)(ctx, collection, q, m, after, n)
+// Refill scans the store. It runs while a commit is being published, under
+// the commit lock, so the store is exactly at the stream's position.
+func (l *LocalBackend) Refill(ctx context.Context, collection string, q *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, Snapshot, error) {
+	states, err := reactor.ScanRefill(l.store)(ctx, collection, q, m, after, n)
+	return states, nil, err
 }
 
 // Run attaches the live queries and waits for ctx.

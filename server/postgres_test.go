@@ -170,6 +170,9 @@ func TestRestartMidStream(t *testing.T) {
 		}
 		return true
 	})
+	if v := c2.violations("s"); len(v) > 0 {
+		t.Errorf("%d violations after the restart, first: %v", len(v), v[:min(5, len(v))])
+	}
 	if unchanged == 0 {
 		t.Errorf("resubscribing with %d known heads sent every entity again", len(known))
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/query"
 )
@@ -22,7 +24,27 @@ func (s *Store) Refill(ctx context.Context, collection string, q *query.Query, _
 	if n <= 0 {
 		return nil, nil
 	}
-	return s.fetch(ctx, s.pool, collection, func(t *table) (string, []any, error) {
+	return s.fetch(ctx, s.pool, collection, refillSQL(q, after, n))
+}
+
+// RefillSnapshot is Refill read in a snapshot transaction (see
+// FetchSnapshot). The rows come from the database's present, which may be
+// ahead of a change stream that is still catching up: the snapshot tells
+// the stream's consumer which of its transactions the rows already reflect.
+func (s *Store) RefillSnapshot(ctx context.Context, collection string, q *query.Query, after *entity.State, n int) ([]*entity.State, Snapshot, error) {
+	if n <= 0 {
+		return nil, Snapshot{}, nil
+	}
+	var out []*entity.State
+	snap, err := s.inSnapshot(ctx, func(tx pgx.Tx) (err error) {
+		out, err = s.fetch(ctx, tx, collection, refillSQL(q, after, n))
+		return err
+	})
+	return out, snap, err
+}
+
+func refillSQL(q *query.Query, after *entity.State, n int) func(t *table) (string, []any, error) {
+	return func(t *table) (string, []any, error) {
 		sq, err := q.SQLAfter(t.Collection, after, 1)
 		if err != nil {
 			return "", nil, err
@@ -31,5 +53,5 @@ func (s *Store) Refill(ctx context.Context, collection string, q *query.Query, _
 		stmt := "select " + t.columns + " from " + t.ident + " where " + sq.Where +
 			" order by " + sq.OrderBy + " limit $" + strconv.Itoa(len(args)) + "::bigint"
 		return stmt, args, nil
-	})
+	}
 }
