@@ -1,0 +1,589 @@
+// Package load is the logic of `ankurah bench`: an end-to-end load test of
+// live queries over WebSocket against a real Postgres.
+//
+// One run creates a scratch database on the given Postgres server, starts an
+// Ankurah server in this process on a loopback port, opens Conns WebSocket
+// connections with Subs equality subscriptions (`key = ?`) each over Keys
+// keys — in a separate client process by default — and has Writers
+// connections issue plain SQL INSERTs and UPDATEs (one row per transaction)
+// at Rate per second. It measures, for the same writes:
+//
+//   - write → client: from the writer's COMMIT returning to the WebSocket
+//     client having read the frame that carries the change (the payload of
+//     every write names it, so frames are matched to writes exactly);
+//   - the floor: from the same COMMIT returning to a bare replication
+//     consumer (package replication, its own slot, a handler that only takes
+//     the time) having decoded the transaction;
+//   - memory: the server process's live heap and goroutine stacks after GC
+//     before and after the idle connections are opened, and after the
+//     subscriptions are added.
+//
+// Every clock reading is time.Now on one machine: the client process
+// reports wall-clock (Unix) nanoseconds, the same clock the coordinator
+// uses.
+package load
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ankurah/ankurah-go/migrations"
+	"github.com/ankurah/ankurah-go/replication"
+	"github.com/ankurah/ankurah-go/server"
+	"github.com/ankurah/ankurah-go/storage/postgres"
+)
+
+// Client placements.
+const (
+	ClientsProcess = "process" // a child process (Config.WorkerCmd)
+	ClientsInProc  = "inproc"  // goroutines of this process (tests)
+)
+
+// Collection is the benchmark's collection: bench_item(key bigint, payload text).
+const Collection = "bench_item"
+
+// Config describes a run. Zero fields take the defaults of WithDefaults.
+type Config struct {
+	// DatabaseURL is a Postgres server (wal_level=logical); the run
+	// creates a scratch database on it, and drops it afterwards.
+	DatabaseURL string
+	// Conns WebSocket connections with Subs subscriptions each over Keys keys.
+	Conns, Subs, Keys int
+	// Rate writes per second for Duration, after Warmup (writes made during
+	// the warm-up are delivered but not counted), by Writers connections.
+	Rate             int
+	Duration, Warmup time.Duration
+	Writers          int
+	// Inserts is the fraction of writes that INSERT a new row (with a
+	// random key); the others UPDATE the payload of the row created for a
+	// random key before the subscriptions.
+	Inserts float64
+	// Seed makes the writes' keys and kinds repeatable (0: random).
+	Seed uint64
+	// Clients is where the client connections live: ClientsProcess
+	// (default) runs WorkerCmd (with WorkerEnv added to the environment) and
+	// speaks to Worker over its stdin/stdout; ClientsInProc runs Worker in
+	// this process, so that the memory figures include the clients.
+	Clients   string
+	WorkerCmd []string
+	WorkerEnv []string
+	// KeepDatabase leaves the scratch database (its slots are dropped).
+	KeepDatabase bool
+	// Log receives progress lines, the server's warnings and the client
+	// process's stderr (default: discarded).
+	Log io.Writer
+}
+
+// WithDefaults fills unset fields.
+func (c Config) WithDefaults() Config {
+	def := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	def(&c.Conns, 1000)
+	def(&c.Subs, 10)
+	def(&c.Keys, 1000)
+	def(&c.Rate, 1000)
+	def(&c.Writers, 4)
+	if c.Duration == 0 {
+		c.Duration = 20 * time.Second
+	}
+	if c.Warmup == 0 {
+		c.Warmup = 2 * time.Second
+	}
+	if c.Seed == 0 {
+		c.Seed = mrand.Uint64()
+	}
+	if c.Clients == "" {
+		c.Clients = ClientsProcess
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return c
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("no database URL"))
+	} else if _, err := pgx.ParseConfig(c.DatabaseURL); err != nil {
+		errs = append(errs, fmt.Errorf("database URL: %w", err))
+	}
+	for name, v := range map[string]int{"connections": c.Conns, "subscriptions per connection": c.Subs, "keys": c.Keys, "rate": c.Rate, "writers": c.Writers} {
+		if v < 1 {
+			errs = append(errs, fmt.Errorf("%s must be at least 1 (got %d)", name, v))
+		}
+	}
+	if c.Subs > server.DefaultMaxSubscriptions {
+		errs = append(errs, fmt.Errorf("at most %d subscriptions per connection (the server's limit)", server.DefaultMaxSubscriptions))
+	}
+	if c.Duration <= 0 || c.Warmup < 0 {
+		errs = append(errs, errors.New("duration must be positive and warm-up not negative"))
+	}
+	if c.Inserts < 0 || c.Inserts > 1 {
+		errs = append(errs, fmt.Errorf("inserts must be a fraction in [0, 1] (got %g)", c.Inserts))
+	}
+	switch c.Clients {
+	case ClientsInProc:
+	case ClientsProcess:
+		if len(c.WorkerCmd) == 0 {
+			errs = append(errs, errors.New("client process: no worker command"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("clients must be %q or %q (got %q)", ClientsProcess, ClientsInProc, c.Clients))
+	}
+	return errors.Join(errs...)
+}
+
+// Report is what a run measured.
+type Report struct {
+	Config   Config `json:"-"`
+	Postgres string `json:"postgres"`
+	CPUs     int    `json:"cpus"`
+	LoadAvg  string `json:"load_average"` // at the start, from /proc/loadavg
+
+	ConnectTime, SubscribeTime time.Duration
+
+	// Writes measured (after the warm-up), failed, and the rate achieved.
+	Writes, WarmupWrites, FailedWrites int
+	WriteRate                          float64
+	WriteRTT                           Summary // the writer's statement, sent to COMMIT returned
+
+	Floor        Summary // COMMIT returned → decoded by the bare consumer, one per write
+	FloorMissing int
+	Client       Summary // COMMIT returned → frame read by a client, one per item
+	Added        Summary // client − floor for the same write, one per item
+
+	ExpectedItems, Items, Frames int64 // measured writes only (Frames: all)
+	BadItems                     int64
+	Ended                        int // client connections that closed during the run
+	EndedReason                  string
+	SlowConsumers                int64
+
+	// From the server's /metrics: mean time from receiving a transaction to
+	// its frames queued, and from Postgres's commit timestamp to that.
+	FanoutMean, CommitToQueuedMean time.Duration
+
+	// Memory (live heap + goroutine stacks after GC) of the server's process.
+	ServerBase, ServerConns, ServerSubs Mem
+	// Memory of the client process (zero with in-process clients).
+	ClientBase, ClientConns, ClientSubs Mem
+}
+
+// Run performs one benchmark run.
+func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	raiseFileLimit()
+	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Log, "bench: "+format+"\n", args...) }
+	rep = &Report{Config: cfg, CPUs: runtime.NumCPU(), LoadAvg: loadAvg()}
+
+	// A scratch database, dropped at the end with its slots.
+	suffix := randomSuffix()
+	dbName := "ankurah_bench_" + suffix
+	admin, err := pgx.Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	defer admin.Close(context.Background())
+	if err := admin.QueryRow(ctx, "show server_version").Scan(&rep.Postgres); err != nil {
+		return nil, err
+	}
+	if _, err := admin.Exec(ctx, "create database "+dbName); err != nil {
+		return nil, fmt.Errorf("create scratch database: %w", err)
+	}
+	logf("scratch database %s", dbName)
+	defer func() {
+		if derr := dropDatabase(admin, dbName, cfg.KeepDatabase); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	dbURL, err := withDatabase(cfg.DatabaseURL, dbName)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrations.Apply(ctx, dbURL, nil); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+
+	// The collection and one row per key.
+	db, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if _, err := db.Exec(ctx, `select ankurah.create_collection($1, '{"key":"bigint","payload":"text"}')`, Collection); err != nil {
+		return nil, fmt.Errorf("create collection: %w", err)
+	}
+	if _, err := db.Exec(ctx, "create index on "+Collection+" (key)"); err != nil {
+		return nil, err
+	}
+	rowIDs := make([]string, cfg.Keys)
+	rows, err := db.Query(ctx, "insert into "+Collection+" (key, payload) select g, 'init' from generate_series(0, $1::bigint - 1) g returning key, id", cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	var key int64
+	var id string
+	if _, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error { rowIDs[key] = id; return nil }); err != nil {
+		return nil, fmt.Errorf("preload: %w", err)
+	}
+
+	// The server, in this process.
+	srvLog := slog.New(slog.NewTextHandler(cfg.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srvPool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer srvPool.Close()
+	backend, err := server.NewPostgres(postgres.New(srvPool, postgres.Options{}), replication.Config{
+		DatabaseURL: dbURL, SlotName: "ankurah_bench_" + suffix + "_server", Logger: srvLog})
+	if err != nil {
+		return nil, err
+	}
+	srv, err := server.New(server.Config{Logger: srvLog}, backend)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srvCtx, stopServer := context.WithCancel(ctx)
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(srvCtx, ln, 5*time.Second) }()
+	defer func() {
+		stopServer()
+		if serr := <-srvDone; serr != nil && err == nil {
+			err = fmt.Errorf("server: %w", serr)
+		}
+	}()
+	if err := waitReady(ctx, backend.Ready(), srvDone); err != nil {
+		return nil, err
+	}
+	wsURL := "ws://" + ln.Addr().String() + "/ws"
+
+	// The plan: every write's key and kind, fixed before the run.
+	interval := time.Second / time.Duration(cfg.Rate)
+	warm := int(cfg.Warmup / interval)
+	total := warm + int(cfg.Duration/interval)
+	plan := newPlan(cfg, total)
+	rep.WarmupWrites = warm
+
+	// The floor: a bare consumer with its own slot, timestamping each
+	// transaction as its handler gets it.
+	floorNs := make([]atomic.Int64, total)
+	var floorSeen atomic.Int64
+	floor, err := replication.New(replication.Config{DatabaseURL: dbURL, SlotName: "ankurah_bench_" + suffix + "_floor", Logger: srvLog},
+		func(_ context.Context, tx *replication.Transaction) error {
+			now := time.Now().UnixNano()
+			for _, r := range tx.Rows {
+				if r.Table != Collection {
+					continue
+				}
+				if seq, ok := ParseMarker(r.New["payload"].Text()); ok && seq < int64(total) && floorNs[seq].CompareAndSwap(0, now) {
+					floorSeen.Add(1)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	floorDone := make(chan error, 1)
+	go func() { floorDone <- floor.Run(ctx) }()
+	defer floor.Close()
+	if err := waitReady(ctx, floor.Ready(), floorDone); err != nil {
+		return nil, fmt.Errorf("bare consumer: %w", err)
+	}
+
+	wcfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	wcfg.MaxConns, wcfg.MinConns = int32(cfg.Writers), int32(cfg.Writers)
+	writers, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
+		return nil, err
+	}
+	defer writers.Close()
+	if err := writers.Ping(ctx); err != nil {
+		return nil, err
+	}
+
+	// The clients.
+	wk, err := startWorker(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := wk.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	base, err := wk.do(command{Op: "mem"})
+	if err != nil {
+		return nil, err
+	}
+	rep.ClientBase = base.Mem
+
+	time.Sleep(200 * time.Millisecond) // let start-up garbage settle
+	rep.ServerBase = ReadMem()
+	logf("opening %d connections", cfg.Conns)
+	r, err := wk.do(command{Op: "connect", URL: wsURL, Conns: cfg.Conns})
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	rep.ConnectTime = msDuration(r.ElapsedMS)
+	rep.ClientConns = r.Mem
+	time.Sleep(500 * time.Millisecond) // handshakes done; let the sessions' goroutines park
+	rep.ServerConns = ReadMem()
+
+	logf("subscribing %d × %d", cfg.Conns, cfg.Subs)
+	r, err = wk.do(command{Op: "subscribe", Subs: cfg.Subs, Keys: cfg.Keys, Collection: Collection})
+	if err != nil {
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	rep.SubscribeTime = msDuration(r.ElapsedMS)
+	rep.ClientSubs = r.Mem
+	time.Sleep(200 * time.Millisecond)
+	rep.ServerSubs = ReadMem()
+
+	// The writes.
+	logf("writing %d/s for %s (+%s warm-up) with %d writers", cfg.Rate, cfg.Duration, cfg.Warmup, cfg.Writers)
+	commitNs := make([]int64, total)
+	rtt := make([]int64, total)
+	failed := make([]bool, total)
+	var firstWriteErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	start := time.Now().Add(20 * time.Millisecond)
+	var measuredFrom, lastCommit time.Time
+	var lastMu sync.Mutex
+	for w := range cfg.Writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := w; seq < total; seq += cfg.Writers {
+				if d := time.Until(start.Add(time.Duration(seq) * interval)); d > 0 {
+					time.Sleep(d)
+				}
+				var err error
+				before := time.Now()
+				if plan.insert[seq] {
+					_, err = writers.Exec(ctx, "insert into "+Collection+" (key, payload) values ($1, $2)", plan.key[seq], Marker(int64(seq)))
+				} else {
+					_, err = writers.Exec(ctx, "update "+Collection+" set payload = $1 where id = $2", Marker(int64(seq)), rowIDs[plan.key[seq]])
+				}
+				now := time.Now()
+				if err != nil {
+					failed[seq] = true
+					firstWriteErr.CompareAndSwap(nil, &err)
+					continue
+				}
+				commitNs[seq] = now.UnixNano()
+				rtt[seq] = int64(now.Sub(before))
+				if seq == warm {
+					lastMu.Lock()
+					measuredFrom = before
+					lastMu.Unlock()
+				}
+				lastMu.Lock()
+				if now.After(lastCommit) {
+					lastCommit = now
+				}
+				lastMu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+
+	// Everything delivered?
+	var expected, committed int64
+	for seq := range total {
+		if failed[seq] {
+			rep.FailedWrites++
+			continue
+		}
+		committed++
+		expected += int64(plan.subsPerKey[plan.key[seq]])
+	}
+	if p := firstWriteErr.Load(); p != nil {
+		logf("%d writes failed; the first: %v", rep.FailedWrites, *p)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for floorSeen.Load() < committed && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling a counter, bounded by the deadline
+	}
+	if _, err := wk.do(command{Op: "wait", Items: expected, TimeoutMS: 30_000}); err != nil {
+		return nil, err
+	}
+	r, err = wk.do(command{Op: "report"})
+	if err != nil {
+		return nil, err
+	}
+	metricsOf(ctx, ln.Addr().String(), rep)
+
+	// The figures.
+	if !measuredFrom.IsZero() && lastCommit.After(measuredFrom) {
+		rep.WriteRate = float64(total-warm-countTrue(failed[warm:])) / lastCommit.Sub(measuredFrom).Seconds()
+	}
+	var rtts, floorLat []int64
+	for seq := warm; seq < total; seq++ {
+		if failed[seq] {
+			continue
+		}
+		rep.Writes++
+		rep.ExpectedItems += int64(plan.subsPerKey[plan.key[seq]])
+		rtts = append(rtts, rtt[seq])
+		if f := floorNs[seq].Load(); f != 0 {
+			floorLat = append(floorLat, f-commitNs[seq])
+		} else {
+			rep.FloorMissing++
+		}
+	}
+	var clientLat, added []int64
+	for i, seq := range r.Seqs {
+		if seq < int64(warm) || seq >= int64(total) || failed[seq] {
+			continue
+		}
+		rep.Items++
+		clientLat = append(clientLat, r.Times[i]-commitNs[seq])
+		if f := floorNs[seq].Load(); f != 0 {
+			added = append(added, r.Times[i]-f)
+		}
+	}
+	rep.WriteRTT, rep.Floor, rep.Client, rep.Added = Summarize(rtts), Summarize(floorLat), Summarize(clientLat), Summarize(added)
+	rep.Frames, rep.BadItems, rep.Ended, rep.EndedReason = r.Frames, r.BadItems, r.Ended, r.EndedReason
+	return rep, nil
+}
+
+// plan fixes every write's key and kind, and counts each key's subscribers.
+type plan struct {
+	key        []int
+	insert     []bool
+	subsPerKey []int
+}
+
+func newPlan(cfg Config, total int) *plan {
+	p := &plan{key: make([]int, total), insert: make([]bool, total), subsPerKey: make([]int, cfg.Keys)}
+	rng := mrand.New(mrand.NewPCG(cfg.Seed, 0x616e6b))
+	for i := range total {
+		p.key[i] = rng.IntN(cfg.Keys)
+		p.insert[i] = rng.Float64() < cfg.Inserts
+	}
+	for i := range cfg.Conns {
+		for j := range cfg.Subs {
+			p.subsPerKey[SubKey(i, j, cfg.Subs, cfg.Keys)]++
+		}
+	}
+	return p
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
+func waitReady(ctx context.Context, ready <-chan struct{}, done <-chan error) error {
+	select {
+	case <-ready:
+		return nil
+	case err := <-done:
+		return fmt.Errorf("the change stream ended before it started: %v", err)
+	case <-time.After(time.Minute):
+		return errors.New("the change stream did not start within a minute")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func randomSuffix() string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func withDatabase(base, db string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", fmt.Errorf("the database URL must be a postgres:// URL (got %q)", base)
+	}
+	u.Path = "/" + db
+	return u.String(), nil
+}
+
+// dropDatabase drops the scratch database's replication slots (a slot
+// keeps its database) and, unless keep, the database.
+func dropDatabase(admin *pgx.Conn, name string, keep bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for { // a walsender may take a moment to release its slot
+		var left int
+		err := admin.QueryRow(ctx, `select count(pg_drop_replication_slot(slot_name) is null) from pg_replication_slots where database = $1 and not active`, name).Scan(&left)
+		if err != nil {
+			return fmt.Errorf("drop slots: %w", err)
+		}
+		var active int
+		if err := admin.QueryRow(ctx, `select count(*) from pg_replication_slots where database = $1`, name).Scan(&active); err != nil {
+			return err
+		}
+		if active == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("replication slots of %s still active", name)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the catalog, bounded by ctx
+	}
+	if keep {
+		return nil
+	}
+	if _, err := admin.Exec(ctx, "drop database if exists "+name+" with (force)"); err != nil {
+		return fmt.Errorf("drop scratch database: %w", err)
+	}
+	return nil
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
