@@ -27,6 +27,8 @@ Usage:
   ankurah check   --database-url URL   preflight: can this Postgres feed Ankurah? says how to fix what is missing
   ankurah gen ts  [--package DIR] [--out FILE] [--var Models] [--import MODULE] [--check]
                   TypeScript model types from Go models (see docs/web.md)
+  ankurah bench   --database-url URL [--conns N] [--subs N] [--rate N] …
+                  load test: write→client latency, the replication floor, memory (docs/benchmarks.md)
 
 Client tools (talk to a running server; --url ws://127.0.0.1:9797/ws by default):
   ankurah subscribe COLLECTION 'QUERY' [ARG…]   print the result set, then every change, one JSON object per line
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "subscribe", "query", "get", "put", "delete":
 		return tool(ctx, cmd, rest, getenv, stdout, stderr)
+	case "bench":
+		return bench(ctx, rest, getenv, stdout, stderr)
 	case "gen":
 		if len(rest) == 0 || rest[0] != "ts" {
 			fmt.Fprintf(stderr, "usage: ankurah gen ts [--package DIR] [--out FILE] [--var Models] [--import MODULE] [--check]\n")
