@@ -23,6 +23,11 @@ the latency from each write's COMMIT to the WebSocket clients and, for the same
 writes, to a bare replication consumer (the floor); and the server's memory
 per idle connection and per subscription. The scratch database is dropped.
 
+With --mode throughput it commits a --backlog of writes while the server's
+stream is held back, releases it, and prints how fast the server decoded,
+matched and queued the changes, how fast the clients had them all, and how
+fast a bare replication consumer decodes the same backlog.
+
 Flags:
 `
 
@@ -35,7 +40,9 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&cfg.DatabaseURL, "database-url", getenv("ANKURAH_DATABASE_URL"), "Postgres server to create the scratch database on (env ANKURAH_DATABASE_URL)")
 	fs.IntVar(&cfg.Conns, "conns", 1000, "WebSocket connections")
 	fs.IntVar(&cfg.Subs, "subs", 10, "subscriptions per connection")
-	fs.IntVar(&cfg.Keys, "keys", 1000, "distinct keys the subscriptions and writes use")
+	fs.StringVar(&cfg.Mode, "mode", load.ModeLatency, `"latency": writes at --rate, the latency of each; "throughput": a --backlog of writes drained at full speed`)
+	fs.IntVar(&cfg.Backlog, "backlog", 50_000, "throughput mode: the number of writes")
+	fs.IntVar(&cfg.Keys, "keys", 0, "distinct keys the subscriptions and writes use (default 1000; in throughput mode conns×subs, one subscription per key)")
 	fs.IntVar(&cfg.Rate, "rate", 1000, "writes per second")
 	fs.DurationVar(&cfg.Duration, "duration", 20e9, "how long to write (measured)")
 	fs.DurationVar(&cfg.Warmup, "warmup", 2e9, "writes before the measured ones (delivered, not counted)")
@@ -44,6 +51,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the writes' keys and kinds (0: random)")
 	fs.StringVar(&cfg.Clients, "clients", load.ClientsProcess, `where the client connections live: "process" (a child process) or "inproc" (this process; memory figures then include the clients)`)
 	fs.BoolVar(&cfg.KeepDatabase, "keep-database", false, "keep the scratch database")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's process during the measured phase to this file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	verbose := fs.Bool("v", false, "print progress and the server's warnings to stderr")
 	worker := fs.Bool("worker", false, "internal: serve as the client process (commands on stdin)")
@@ -75,6 +83,15 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if *verbose {
 		cfg.Log = stderr
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "ankurah bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		cfg.CPUProfile = f
 	}
 	if err := cfg.WithDefaults().Validate(); err != nil {
 		fmt.Fprintf(stderr, "ankurah bench: %v\n", err)

@@ -21,6 +21,14 @@
 // Every clock reading is time.Now on one machine: the client process
 // reports wall-clock (Unix) nanoseconds, the same clock the coordinator
 // uses.
+//
+// In throughput mode (Config.Mode) the writes are a backlog instead: the
+// server's stream is held back (its slot keeps the WAL) while Backlog
+// single-row transactions are committed as fast as the writers can, then
+// released; the run measures how fast the server decodes, matches and
+// queues them and how fast the clients have them all, and, on the same
+// backlog from a slot of its own, how fast the bare replication consumer
+// decodes them (the floor).
 package load
 
 import (
@@ -36,6 +44,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,12 +68,24 @@ const (
 // Collection is the benchmark's collection: bench_item(key bigint, payload text).
 const Collection = "bench_item"
 
+// Modes of a run.
+const (
+	ModeLatency    = "latency"    // writes at Rate; latency of each (default)
+	ModeThroughput = "throughput" // a Backlog drained at full speed
+)
+
 // Config describes a run. Zero fields take the defaults of WithDefaults.
 type Config struct {
+	// Mode is ModeLatency (default) or ModeThroughput.
+	Mode string
+	// Backlog is the number of writes of a throughput run (default 50,000).
+	Backlog int
 	// DatabaseURL is a Postgres server (wal_level=logical); the run
 	// creates a scratch database on it, and drops it afterwards.
 	DatabaseURL string
-	// Conns WebSocket connections with Subs subscriptions each over Keys keys.
+	// Conns WebSocket connections with Subs subscriptions each over Keys keys
+	// (default 1,000 keys; in throughput mode Conns·Subs, so that every
+	// change matches exactly one subscription).
 	Conns, Subs, Keys int
 	// Rate writes per second for Duration, after Warmup (writes made during
 	// the warm-up are delivered but not counted), by Writers connections.
@@ -84,6 +105,9 @@ type Config struct {
 	Clients   string
 	WorkerCmd []string
 	WorkerEnv []string
+	// CPUProfile, if set, receives a CPU profile (pprof) of this process
+	// while the measured writes or the backlog's drain run.
+	CPUProfile io.Writer
 	// KeepDatabase leaves the scratch database (its slots are dropped).
 	KeepDatabase bool
 	// Log receives progress lines, the server's warnings and the client
@@ -98,9 +122,16 @@ func (c Config) WithDefaults() Config {
 			*p = v
 		}
 	}
+	if c.Mode == "" {
+		c.Mode = ModeLatency
+	}
 	def(&c.Conns, 1000)
 	def(&c.Subs, 10)
+	if c.Mode == ModeThroughput {
+		def(&c.Keys, c.Conns*c.Subs)
+	}
 	def(&c.Keys, 1000)
+	def(&c.Backlog, 50_000)
 	def(&c.Rate, 1000)
 	def(&c.Writers, 4)
 	if c.Duration == 0 {
@@ -129,7 +160,10 @@ func (c Config) Validate() error {
 	} else if _, err := pgx.ParseConfig(c.DatabaseURL); err != nil {
 		errs = append(errs, fmt.Errorf("database URL: %w", err))
 	}
-	for name, v := range map[string]int{"connections": c.Conns, "subscriptions per connection": c.Subs, "keys": c.Keys, "rate": c.Rate, "writers": c.Writers} {
+	if c.Mode != ModeLatency && c.Mode != ModeThroughput {
+		errs = append(errs, fmt.Errorf("mode must be %q or %q (got %q)", ModeLatency, ModeThroughput, c.Mode))
+	}
+	for name, v := range map[string]int{"connections": c.Conns, "subscriptions per connection": c.Subs, "keys": c.Keys, "rate": c.Rate, "writers": c.Writers, "backlog": c.Backlog} {
 		if v < 1 {
 			errs = append(errs, fmt.Errorf("%s must be at least 1 (got %d)", name, v))
 		}
@@ -183,6 +217,13 @@ type Report struct {
 	// From the server's /metrics: mean time from receiving a transaction to
 	// its frames queued, and from Postgres's commit timestamp to that.
 	FanoutMean, CommitToQueuedMean time.Duration
+
+	// Throughput mode: the backlog's writes took WriteTime; from the release
+	// of the server's stream, every change was queued to the sessions after
+	// ServerDrain and read by the clients after ClientDrain; the bare
+	// consumer decoded them all in FloorDrain (from its first transaction).
+	WriteTime, ServerDrain, ClientDrain, FloorDrain time.Duration
+	Changes                                         int
 
 	// Memory (live heap + goroutine stacks after GC) of the server's process.
 	ServerBase, ServerConns, ServerSubs Mem
@@ -263,7 +304,8 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := server.New(server.Config{Logger: srvLog}, backend)
+	gated := &gatedBackend{PostgresBackend: backend}
+	srv, err := server.New(server.Config{Logger: srvLog}, gated)
 	if err != nil {
 		return nil, err
 	}
@@ -289,14 +331,18 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	interval := time.Second / time.Duration(cfg.Rate)
 	warm := int(cfg.Warmup / interval)
 	total := warm + int(cfg.Duration/interval)
+	if cfg.Mode == ModeThroughput {
+		warm, total = 0, cfg.Backlog
+	}
 	plan := newPlan(cfg, total)
 	rep.WarmupWrites = warm
+	floorSlot := "ankurah_bench_" + suffix + "_floor"
 
 	// The floor: a bare consumer with its own slot, timestamping each
 	// transaction as its handler gets it.
 	floorNs := make([]atomic.Int64, total)
 	var floorSeen atomic.Int64
-	floor, err := replication.New(replication.Config{DatabaseURL: dbURL, SlotName: "ankurah_bench_" + suffix + "_floor", Logger: srvLog},
+	floor, err := replication.New(replication.Config{DatabaseURL: dbURL, SlotName: floorSlot, Logger: srvLog},
 		func(_ context.Context, tx *replication.Transaction) error {
 			now := time.Now().UnixNano()
 			for _, r := range tx.Rows {
@@ -371,7 +417,19 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	time.Sleep(200 * time.Millisecond)
 	rep.ServerSubs = ReadMem()
 
+	if cfg.Mode == ModeThroughput {
+		// The floor's slot stays where it is (before the backlog) until
+		// the bare consumer drains it after the server.
+		floor.Close()
+		return rep, drainBacklog(ctx, backlogRun{cfg: cfg, rep: rep, plan: plan, rowIDs: rowIDs, writers: writers,
+			gate: gated, worker: wk, dbURL: dbURL, floorSlot: floorSlot, log: srvLog, logf: logf})
+	}
+
 	// The writes.
+	if err := startProfile(cfg); err != nil {
+		return nil, err
+	}
+	defer pprof.StopCPUProfile()
 	logf("writing %d/s for %s (+%s warm-up) with %d writers", cfg.Rate, cfg.Duration, cfg.Warmup, cfg.Writers)
 	commitNs := make([]int64, total)
 	rtt := make([]int64, total)
@@ -389,13 +447,8 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 				if d := time.Until(start.Add(time.Duration(seq) * interval)); d > 0 {
 					time.Sleep(d)
 				}
-				var err error
 				before := time.Now()
-				if plan.insert[seq] {
-					_, err = writers.Exec(ctx, "insert into "+Collection+" (key, payload) values ($1, $2)", plan.key[seq], Marker(int64(seq)))
-				} else {
-					_, err = writers.Exec(ctx, "update "+Collection+" set payload = $1 where id = $2", Marker(int64(seq)), rowIDs[plan.key[seq]])
-				}
+				err := plan.write(ctx, writers, rowIDs, seq)
 				now := time.Now()
 				if err != nil {
 					failed[seq] = true
@@ -502,6 +555,27 @@ func newPlan(cfg Config, total int) *plan {
 		}
 	}
 	return p
+}
+
+// write makes write seq: one plain SQL statement, its own transaction.
+func (p *plan) write(ctx context.Context, db *pgxpool.Pool, rowIDs []string, seq int) error {
+	var err error
+	if p.insert[seq] {
+		_, err = db.Exec(ctx, "insert into "+Collection+" (key, payload) values ($1, $2)", p.key[seq], Marker(int64(seq)))
+	} else {
+		_, err = db.Exec(ctx, "update "+Collection+" set payload = $1 where id = $2", Marker(int64(seq)), rowIDs[p.key[seq]])
+	}
+	return err
+}
+
+func startProfile(cfg Config) error {
+	if cfg.CPUProfile == nil {
+		return nil
+	}
+	if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
+		return fmt.Errorf("CPU profile: %w", err)
+	}
+	return nil
 }
 
 func countTrue(bs []bool) int {

@@ -10,9 +10,10 @@ import (
 func (r *Report) Print(w io.Writer) {
 	c := r.Config
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	where := "a separate client process"
-	if c.Clients == ClientsInProc {
-		where = "the server's process"
+	where := r.clientsWhere()
+	if c.Mode == ModeThroughput {
+		r.printThroughput(w)
+		return
 	}
 	p("ankurah bench: live queries over WebSocket, in-process server on PostgreSQL %s", r.Postgres)
 	p("  %d connections × %d subscriptions (key = ?) over %d keys = %d subscriptions; clients in %s",
@@ -42,6 +43,58 @@ func (r *Report) Print(w io.Writer) {
 	p("  server /metrics means: receiving a transaction → its frames queued %s ms; Postgres commit timestamp → queued %s ms",
 		ms(r.FanoutMean), ms(r.CommitToQueuedMean))
 	p("")
+	r.printMemory(w)
+}
+
+// printThroughput writes the report of a throughput run.
+func (r *Report) printThroughput(w io.Writer) {
+	c := r.Config
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("ankurah bench --mode throughput: a backlog through the fan-out, in-process server on PostgreSQL %s", r.Postgres)
+	p("  %d connections × %d subscriptions (key = ?) over %d keys = %d subscriptions; clients in %s",
+		c.Conns, c.Subs, c.Keys, c.Conns*c.Subs, r.clientsWhere())
+	p("  backlog: %d plain SQL writes, one row per transaction (%.0f%% INSERT, %.0f%% UPDATE), committed by %d writers in %s with the server's stream held back; seed %d",
+		c.Backlog, c.Inserts*100, (1-c.Inserts)*100, c.Writers, r.WriteTime.Round(time.Millisecond), c.Seed)
+	p("  %d CPUs, load average %s at the start", r.CPUs, r.LoadAvg)
+	p("  setup: %d connections in %s, %d subscriptions in %s", c.Conns, r.ConnectTime.Round(time.Millisecond), c.Conns*c.Subs, r.SubscribeTime.Round(time.Millisecond))
+	p("")
+	rate := func(d time.Duration) string {
+		if d <= 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.0f", float64(r.Changes)/d.Seconds())
+	}
+	per := func(d time.Duration) string {
+		if r.Changes == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", float64(d)/float64(r.Changes)/1000)
+	}
+	p("drain of %d row changes (each a transaction with its event)   %10s %12s %10s", r.Changes, "time", "changes/s", "µs/change")
+	p("  server: decoded, matched, frames queued to the sessions     %10s %12s %10s", r.ServerDrain.Round(time.Millisecond), rate(r.ServerDrain), per(r.ServerDrain))
+	p("  clients: every item read from the WebSocket                 %10s %12s %10s", r.ClientDrain.Round(time.Millisecond), rate(r.ClientDrain), per(r.ClientDrain))
+	p("  bare replication consumer: decoded (floor, same backlog)    %10s %12s %10s", r.FloorDrain.Round(time.Millisecond), rate(r.FloorDrain), per(r.FloorDrain))
+	if r.FloorDrain > 0 && r.ServerDrain > 0 {
+		p("  server rate ÷ bare consumer rate: %.2f", float64(r.FloorDrain)/float64(r.ServerDrain))
+	}
+	p("")
+	p("deliveries: %d of %d expected items (%d missing), %d frames; bad items %d; client connections ended %d %s",
+		r.Items, r.ExpectedItems, r.ExpectedItems-r.Items, r.Frames, r.BadItems, r.Ended, r.EndedReason)
+	p("")
+	r.printMemory(w)
+}
+
+func (r *Report) clientsWhere() string {
+	if r.Config.Clients == ClientsInProc {
+		return "the server's process"
+	}
+	return "a separate client process"
+}
+
+// printMemory writes the memory figures.
+func (r *Report) printMemory(w io.Writer) {
+	c := r.Config
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	what := "server process"
 	if c.Clients == ClientsInProc {
 		what = "server and clients (one process: the figures include the clients)"
