@@ -1,7 +1,7 @@
 # Ankurah for Go. `make test` is what CI runs (see .ci/run).
 GO ?= go
 
-.PHONY: test vet ts-test e2e build bench bench-commit fuzz
+.PHONY: test vet ts-test e2e build bench bench-commit bench-load bench-throughput fuzz
 
 ## test: vet, every Go test against a throwaway Postgres cluster, then the TypeScript unit tests
 test: vet
@@ -27,6 +27,14 @@ build:
 ## bench-commit: API commits vs raw INSERTs, interleaved runs and their median ratio
 bench-commit:
 	./test/bench-commit.sh
+
+## bench-load: write→client latency with 1,000 connections × 10 subscriptions at 1,000 writes/s, and the bare consumer's (ankurah bench)
+bench-load: build
+	./test/with-postgres.sh sh -c 'bin/ankurah bench --database-url "$$TEST_DATABASE_URL" $(BENCH_FLAGS)'
+
+## bench-throughput: a backlog drained through 1k, 10k and 100k subscriptions, against a bare consumer (ankurah bench --mode throughput)
+bench-throughput: build
+	./test/with-postgres.sh sh -c 'for s in 1 10 100; do bin/ankurah bench --database-url "$$TEST_DATABASE_URL" --mode throughput --conns 1000 --subs $$s $(BENCH_FLAGS) || exit 1; done'
 
 ## bench: the benchmarks behind docs/benchmarks.md
 bench:
