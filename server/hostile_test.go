@@ -273,5 +273,10 @@ func TestOperationalEndpoints(t *testing.T) {
 		if got := scrape(t, env, "ankurah_subscriptions"); got != 1 {
 			t.Fatalf("subscriptions: %d", got)
 		}
+		if env.Kind == servertest.Postgres {
+			if got := scrape(t, env, "ankurah_replication_lag_bytes"); got < 0 {
+				t.Fatalf("replication lag: %d bytes", got)
+			}
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -65,7 +66,13 @@ func (m *metrics) batch(b *Batch, changes, recipients int, took time.Duration) {
 	m.mu.Unlock()
 }
 
-func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+// lagReporter is a backend that can say how far its stream trails the
+// source (Postgres: WAL bytes not yet acknowledged).
+type lagReporter interface {
+	LagBytes(ctx context.Context) (int64, error)
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	m := s.metrics
 	gauge := func(name, help string, v int64) {
@@ -82,6 +89,11 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	counter("ankurah_transactions_total", "Committed transactions fanned out.", m.batches.Load())
 	counter("ankurah_changes_total", "Entity changes fanned out.", m.changes.Load())
 	fmt.Fprintf(w, "# HELP ankurah_replication_lag_seconds Commit to fan-out delay of the last transaction streamed.\n# TYPE ankurah_replication_lag_seconds gauge\nankurah_replication_lag_seconds %g\n", float64(m.lastLag.Load())/1e6)
+	if lr, ok := s.backend.(lagReporter); ok {
+		if lag, err := lr.LagBytes(r.Context()); err == nil {
+			gauge("ankurah_replication_lag_bytes", "WAL bytes the change stream has not yet acknowledged (0 when caught up, also when idle).", lag)
+		}
+	}
 	fmt.Fprintf(w, "# HELP ankurah_last_commit_timestamp_seconds Commit time of the last transaction streamed.\n# TYPE ankurah_last_commit_timestamp_seconds gauge\nankurah_last_commit_timestamp_seconds %g\n", float64(m.lastCommit.Load())/1e6)
 	m.mu.Lock()
 	defer m.mu.Unlock()

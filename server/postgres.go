@@ -96,18 +96,36 @@ func (p *PostgresBackend) CaughtUp(ctx context.Context) error {
 	default:
 		return errNotStarted
 	}
-	var cur string
-	if err := p.store.Pool().QueryRow(ctx, "select pg_current_wal_lsn()::text").Scan(&cur); err != nil {
-		return fmt.Errorf("reading the WAL position: %w", err)
-	}
-	lsn, err := pglogrepl.ParseLSN(cur)
+	lag, acked, cur, err := p.lag(ctx)
 	if err != nil {
 		return err
 	}
-	if acked := p.consumer.AckedLSN(); lsn > acked && lsn-acked > maxReadyLag {
-		return fmt.Errorf("replication is %d bytes behind (acknowledged %s, server at %s)", lsn-acked, acked, lsn)
+	if lag > maxReadyLag {
+		return fmt.Errorf("replication is %d bytes behind (acknowledged %s, server at %s)", lag, acked, cur)
 	}
 	return nil
+}
+
+// LagBytes is how far (in WAL bytes) the acknowledged position trails the
+// server's current one: unlike the last transaction's delay, it keeps
+// telling the truth when nothing is being written.
+func (p *PostgresBackend) LagBytes(ctx context.Context) (int64, error) {
+	lag, _, _, err := p.lag(ctx)
+	return int64(lag), err
+}
+
+func (p *PostgresBackend) lag(ctx context.Context) (lag uint64, acked, cur pglogrepl.LSN, err error) {
+	var s string
+	if err := p.store.Pool().QueryRow(ctx, "select pg_current_wal_lsn()::text").Scan(&s); err != nil {
+		return 0, 0, 0, fmt.Errorf("reading the WAL position: %w", err)
+	}
+	if cur, err = pglogrepl.ParseLSN(s); err != nil {
+		return 0, 0, 0, err
+	}
+	if acked = p.consumer.AckedLSN(); cur > acked {
+		lag = uint64(cur - acked)
+	}
+	return lag, acked, cur, nil
 }
 
 // handle turns a replicated transaction into a batch and publishes it.
