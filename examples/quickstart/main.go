@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -77,17 +78,25 @@ func run(ctx context.Context, w io.Writer, databaseURL, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	serveCtx, stopServing := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(serveCtx, ln, time.Second) }()
+	// The change stream (srv.Run) and the HTTP endpoint; stopped, in that
+	// order of waiting, before the store closes.
+	runCtx, stopRun := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- srv.Run(runCtx) }()
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
 	defer func() {
-		stopServing()
-		<-served
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+		srv.Shutdown(sctx)
+		stopRun()
+		<-ran
 	}()
 	select {
 	case <-backend.Ready():
-	case err := <-served:
-		return fmt.Errorf("the server stopped: %w", err)
+	case err := <-ran:
+		return fmt.Errorf("the change stream stopped: %w", err)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -177,9 +186,9 @@ func openBackend(ctx context.Context, databaseURL, dataDir string, log *slog.Log
 		}
 		return b, b.Store(), func() {
 			// The slot keeps WAL while it exists: drop this example's.
-			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_, _ = pool.Exec(dctx, "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active", slot)
+			if err := dropSlot(pool, slot); err != nil {
+				log.Warn("quickstart: could not drop the replication slot; drop it with pg_drop_replication_slot", "slot", slot, "err", err)
+			}
 			pool.Close()
 		}, nil
 	case dataDir != "":
@@ -195,5 +204,27 @@ func openBackend(ctx context.Context, databaseURL, dataDir string, log *slog.Log
 	default:
 		b := server.NewLocal(memory.New())
 		return b, b.Store(), func() {}, nil
+	}
+}
+
+// dropSlot drops a replication slot once its walsender has let go of it
+// (Postgres ends the walsender a moment after the stream's connection
+// closes, and refuses to drop an active slot).
+func dropSlot(pool *pgxpool.Pool, slot string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, err := pool.Exec(ctx, "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active", slot); err != nil {
+			return err
+		}
+		var exists bool
+		if err := pool.QueryRow(ctx, "select exists (select from pg_replication_slots where slot_name = $1)", slot).Scan(&exists); err != nil || !exists {
+			return err
+		}
+		select { // still active: poll the catalog until the walsender exits
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("slot %s still active: %w", slot, ctx.Err())
+		}
 	}
 }

@@ -32,6 +32,14 @@ func TestQuickstart(t *testing.T) {
 			if err := run(context.Background(), &out, db, dir); err != nil {
 				t.Fatalf("%v\n%s", err, out.String())
 			}
+			if db != "" {
+				// The example drops its replication slot (a slot left
+				// behind keeps WAL forever).
+				var slots int
+				if err := pgtest.Pool(t, db).QueryRow(context.Background(), "select count(*) from pg_replication_slots where slot_name = 'ankurah_quickstart' and database = current_database()").Scan(&slots); err != nil || slots != 0 {
+					t.Errorf("replication slots left: %d (%v)", slots, err)
+				}
+			}
 			got := out.String()
 			for _, want := range []string{"Received changes: initial []", "Received changes: [add ", "Name:Origin of Symmetry Year:2001", `now holds "Origin of Symmetry"`} {
 				if !strings.Contains(got, want) {
