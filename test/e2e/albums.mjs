@@ -200,6 +200,8 @@ try {
     await until('the edit in SQL', async () => (await sql(`select name || ' ' || year from album where artist = 'Muse' order by year desc limit 1`)) === 'Origin of Symmetry 2001');
     await add(a, 'Temporary', 'Nobody', 2020);
     await until('the temporary row', async () => (await rows(a)).includes('Temporary|Nobody|2020'));
+    // In SQL first, so that its absence afterwards is the deletion's doing.
+    await until('the temporary row in SQL', async () => (await sql(`select count(*) from album where name = 'Temporary'`)) === '1');
     await row(a, 'Temporary').getByRole('button', { name: 'Delete Temporary' }).click();
     await until('the deletion in SQL', async () => (await sql(`select count(*) from album where name = 'Temporary'`)) === '0');
     await until('the page and SQL to agree', async () => same(await rows(a), await sqlRows()));
@@ -222,10 +224,13 @@ try {
       return same(ra, rb) && same(ra, rs) && !ra.some((r) => r.startsWith('Showbiz|')) && ra;
     });
     const showbiz = final.find((r) => r.startsWith('Showbiz ('));
+    const history = () => sql(`select e.id || ' ' || e.parents::text || ' ' || e.operations::text from ankurah.events e join album a on a.id = e.entity_id where a.name like 'Showbiz (%' order by e.id`);
+    // The two edits were concurrent: both have the creation as their only parent (neither saw the other).
+    const forked = await sql(`select count(*) from ankurah.events e join album a on a.id = e.entity_id where a.name like 'Showbiz (%' and e.parents = array[e.entity_id]`);
+    if (forked !== '2') throw new Error(`the two edits of Showbiz were not concurrent (${forked} edits of the creation); history:\n${await history()}`);
     // Per property: the year only B changed is kept, the artist only A changed too; the name is one of the two.
     if (!/^Showbiz \((A|B)\)\|Muse A\|2000$/.test(showbiz ?? '')) {
-      const history = await sql(`select e.id || ' ' || e.parents::text || ' ' || e.operations::text from ankurah.events e join album a on a.id = e.entity_id where a.name like 'Showbiz (%' order by e.id`);
-      throw new Error(`unexpected merge: ${showbiz}; history:\n${history}`);
+      throw new Error(`unexpected merge: ${showbiz}; history:\n${await history()}`);
     }
     console.log(`     converged on ${JSON.stringify(final)}`);
   });
@@ -237,7 +242,11 @@ try {
     await sql(`insert into album (name, artist, year) values ('Black Holes and Revelations', 'Muse', 2006)`);
     await add(a, 'Drones', 'Muse', 2015);
     await until('the offline add on page A', async () => (await rows(a)).includes('Drones|Muse|2015'));
-    await sleep(1500); // let the clients fail a few reconnection attempts
+    // Let both pages fail a few reconnection attempts (backing off) before the server is back.
+    const attempts = async (page) => Number(await page.getAttribute('[data-testid=connection]', 'data-attempt'));
+    await until('both pages to fail reconnecting twice', async () => (await attempts(a)) >= 3 && (await attempts(b)) >= 3);
+    const badge = await a.textContent('[data-testid=connection]');
+    if (!/Reconnecting… \(attempt \d+/.test(badge ?? '')) throw new Error(`the connection indicator says ${JSON.stringify(badge)} while the server is down`);
     await a.screenshot({ path: path.join(out, 'albums-reconnecting.png'), fullPage: true });
     server = await startServer(port);
     await Promise.all([connected(a), connected(b)]);
@@ -245,6 +254,12 @@ try {
       const [ra, rb, rs] = await Promise.all([rows(a), rows(b), sqlRows()]);
       return same(ra, rb) && same(ra, rs) && ra.includes('Drones|Muse|2015') && ra.includes('Black Holes and Revelations|Muse|2006');
     }, 30_000);
+    // Live again, not just resynchronised: a SQL write after the restart reaches both pages.
+    await sql(`update album set year = 2016 where name = 'Drones'`);
+    await until('a SQL write after the restart on both pages', async () => {
+      const [ra, rb] = await Promise.all([rows(a), rows(b)]);
+      return ra.includes('Drones|Muse|2016') && rb.includes('Drones|Muse|2016');
+    });
     console.log(`     ${refused} refused connection attempts while the server was down`);
   });
 

@@ -21,19 +21,23 @@ export function ConnectionBadge({ server }: { server: string }) {
       text = 'Closed';
   }
   return (
-    <span className={`badge badge-${state.status}`} data-testid="connection" data-status={state.status} title={`${server}${state.error ? ` — ${state.error.message}` : ''}`}>
+    <span className={`badge badge-${state.status}`} data-testid="connection" data-status={state.status} data-attempt={state.attempt} title={`${server}${state.error ? ` — ${state.error.message}` : ''}`}>
       <span className="dot" aria-hidden /> {text}
     </span>
   );
 }
 
-/** The current time, ticking every second while active (for the retry countdown). */
+/**
+ * The current time, re-rendering every second while active (for the retry
+ * countdown). It is read at each render, so a render caused by a new state
+ * (a new retryAt) counts down from the right time, not from the last tick.
+ */
 function useNow(active: boolean): number {
-  const [now, setNow] = useState(Date.now);
+  const [, setTick] = useState(0);
   useEffect(() => {
     if (!active) return;
-    const t = setInterval(() => setNow(Date.now()), 1000);
+    const t = setInterval(() => setTick((n) => n + 1), 1000);
     return () => clearInterval(t);
   }, [active]);
-  return now;
+  return Date.now();
 }
