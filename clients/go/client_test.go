@@ -578,3 +578,84 @@ func TestDialFailsFast(t *testing.T) {
 		t.Fatal("dial of a closed port succeeded")
 	}
 }
+
+// Delete and Rollback, as on a server-side node: a local deletion leaves the
+// live query at once and reaches the server; a rolled-back transaction
+// changes nothing, here or there.
+func TestDeleteAndRollback(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	env := servertest.Start(t, servertest.Memory, servertest.Options{})
+	c := dial(t, env.URL, client.Options{})
+	albums, err := client.Register[Album](ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := c.Begin()
+	m, err := albums.Create(tx, Album{Name: "Hullabaloo", Year: 2002})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(client.Confirmed(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	lq, err := albums.Subscribe(ctx, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := recv(t, lq.Changes()); len(cs.Items) != 1 {
+		t.Fatalf("initial %v", cs)
+	}
+
+	tx = c.Begin()
+	e, err := albums.Edit(ctx, tx, m.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Value().Name = "never"
+	tx.Rollback()
+	if _, err := tx.Commit(ctx); err == nil {
+		t.Fatal("commit after rollback succeeded")
+	}
+	if n := c.Pending(); n != 0 {
+		t.Fatalf("%d pending after a rollback", n)
+	}
+	if v, err := albums.Get(ctx, m.ID()); err != nil || v.Value().Name != "Hullabaloo" {
+		t.Fatalf("after rollback: %v %v", v, err)
+	}
+
+	tx = c.Begin()
+	if err := albums.Delete(ctx, tx, m.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The change set of the local deletion, at once.
+	cs := recv(t, lq.Changes())
+	if len(cs.Items) != 1 || cs.Items[0].Kind != client.Remove || !cs.Items[0].Deleted || cs.Items[0].Entity.ID() != m.ID() {
+		t.Fatalf("change set of the deletion %v", cs)
+	}
+	if len(lq.Results()) != 0 {
+		t.Fatalf("results after deletion %v", lq.Results())
+	}
+	if _, err := albums.Get(ctx, m.ID()); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("get after deletion: %v", err)
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := env.Store.Get(ctx, "album", []event.ID{m.ID()}); err != nil || len(got) != 0 {
+		t.Fatalf("the server still has the album: %v %v", got, err)
+	}
+	hist, err := c.Node().History(ctx, "album", m.ID())
+	if err != nil || len(hist) != 2 || !hist[1].Delete {
+		t.Fatalf("history %v %v", hist, err)
+	}
+	// Confirmation changes nothing the application sees.
+	select {
+	case cs := <-lq.Changes():
+		t.Fatalf("unexpected change set %v", cs)
+	default:
+	}
+}
