@@ -16,37 +16,63 @@ import (
 // database (make bench / TEST_DATABASE_URL).
 func benchKinds() []string { return []string{servertest.Memory, servertest.Postgres} }
 
-// A local commit to the client's own live query: the optimistic path (no
-// network involved; the client is a local node).
+// A local commit to the client's own live query: the optimistic path.
+//   - local: a client without a server (a purely local node: commits are
+//     final at once);
+//   - connected: a client connected to a server on the in-memory store over
+//     a loopback WebSocket, with nothing queued before each commit (the
+//     timer stops while it waits for the server's answer);
+//   - burst: the same client committing without waiting: commits queue up
+//     faster than the server answers them, and the answers arrive while
+//     later commits are made.
 func BenchmarkLocalCommitToNotification(b *testing.B) {
+	b.Run("local", func(b *testing.B) {
+		c, err := client.Open("", client.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		benchLocalCommit(b, c, false)
+	})
+	b.Run("connected", func(b *testing.B) {
+		env := servertest.Start(b, servertest.Memory, servertest.Options{})
+		benchLocalCommit(b, dial(b, env.URL, client.Options{}), true)
+	})
+	b.Run("burst", func(b *testing.B) {
+		env := servertest.Start(b, servertest.Memory, servertest.Options{})
+		benchLocalCommit(b, dial(b, env.URL, client.Options{}), false)
+	})
+}
+
+func benchLocalCommit(b *testing.B, c *client.Client, sync bool) {
 	ctx := context.Background()
-	c, err := client.Open("", client.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
 	albums, err := client.Register[Album](ctx, c)
 	if err != nil {
 		b.Fatal(err)
 	}
 	tx := c.Begin()
-	m, err := albums.Create(tx, Album{Name: "Origin of Symmetry", Year: 2001})
+	m, err := albums.Create(tx, Album{Name: "Origin of Symmetry", Year: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if _, err := tx.Commit(ctx); err != nil {
 		b.Fatal(err)
 	}
-	notified := make(chan struct{}, 1)
+	years := make(chan int64, 1024)
 	lq, err := albums.Subscribe(ctx, func(cs client.ChangeSet[Album]) {
-		if !cs.Initial {
-			notified <- struct{}{}
+		for _, it := range cs.Items {
+			if it.Kind == client.Update {
+				years <- it.Entity.Value().Year
+			}
 		}
 	}, "name = 'Origin of Symmetry'")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer lq.Close()
+	if err := c.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
@@ -59,7 +85,19 @@ func BenchmarkLocalCommitToNotification(b *testing.B) {
 		if _, err := tx.Commit(ctx); err != nil {
 			b.Fatal(err)
 		}
-		<-notified
+		for <-years != int64(i) {
+		}
+		if sync {
+			b.StopTimer()
+			if err := c.Sync(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+	if err := c.Sync(ctx); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -320,7 +320,10 @@ func (c *core) learn(e *entry, evs []event.Event) {
 		}
 		e.events[ev.ID] = &ev
 	}
-	if len(e.events) > 2*maxEventsPerEntity { // prune in bulk: amortised O(1) per event
+	// Prune in bulk, once there are maxEventsPerEntity events more than
+	// the pruning keeps (pending events are always kept): amortised O(log n)
+	// per event, even with many events pending.
+	if len(e.events) > 2*maxEventsPerEntity+len(e.pending) {
 		ids := slices.SortedFunc(maps.Keys(e.events), event.ID.Compare)
 		keep := map[event.ID]bool{}
 		for _, p := range e.pending {
@@ -527,7 +530,20 @@ func (c *core) refresh(e *entry, cause []event.Event) {
 	if e.base != nil {
 		st = e.base.Clone()
 	}
-	for _, p := range e.pending {
+	st = applyPending(e, st, e.pending)
+	if !sameState(e.visible, st) || cause != nil {
+		e.visible = st
+		c.dirty[e.id] = append(c.dirty[e.id], cause...)
+		if c.dirty[e.id] == nil {
+			c.dirty[e.id] = []event.Event{}
+		}
+	}
+}
+
+// applyPending applies local events to st (nil: the entity is unknown here
+// until a creation among them).
+func applyPending(e *entry, st *entity.State, pending []*event.Event) *entity.State {
+	for _, p := range pending {
 		switch {
 		case st == nil && p.IsCreation():
 			st = entity.New(e.coll, e.id)
@@ -536,13 +552,34 @@ func (c *core) refresh(e *entry, cause []event.Event) {
 		}
 		applyOps(st, p)
 	}
-	if !sameState(e.visible, st) || cause != nil {
-		e.visible = st
-		c.dirty[e.id] = append(c.dirty[e.id], cause...)
-		if c.dirty[e.id] == nil {
-			c.dirty[e.id] = []event.Event{}
-		}
+	return st
+}
+
+// extend is refresh for new local events appended to pending: the visible
+// state is the base with the earlier pending events applied, so applying
+// the new ones to it gives what refresh would, without replaying every
+// pending event (a burst of commits to one entity stays linear).
+func (c *core) extend(e *entry, added []*event.Event, cause []event.Event) {
+	c.updateLocal(e)
+	var st *entity.State
+	if e.visible != nil {
+		st = e.visible.Clone()
 	}
+	e.visible = applyPending(e, st, added)
+	c.dirty[e.id] = append(c.dirty[e.id], cause...)
+	if c.dirty[e.id] == nil {
+		c.dirty[e.id] = []event.Event{}
+	}
+}
+
+// replayed is the visible state computed from scratch (tests compare it
+// with the one kept).
+func (c *core) replayed(e *entry) *entity.State {
+	var st *entity.State
+	if e.base != nil {
+		st = e.base.Clone()
+	}
+	return applyPending(e, st, e.pending)
 }
 
 func sameState(a, b *entity.State) bool {
@@ -613,12 +650,14 @@ func (c *core) commit(evs []event.Event) ([]*entity.State, uint64, error) {
 	out := make([]*entity.State, 0, len(order))
 	for _, e := range order {
 		var cause []event.Event
+		var added []*event.Event
 		for i := range evs {
 			if evs[i].Entity == e.id {
 				cause = append(cause, evs[i])
+				added = append(added, &evs[i])
 			}
 		}
-		c.refresh(e, cause)
+		c.extend(e, added, cause)
 		if e.visible != nil {
 			out = append(out, e.visible.Clone())
 		}

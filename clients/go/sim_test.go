@@ -263,7 +263,20 @@ func (s *sim) step(live bool) bool {
 		}
 		n -= a.w
 	}
+	s.checkVisible()
 	return true
+}
+
+// checkVisible: every client's visible state of every entity is its base
+// with its pending events applied (kept incrementally by local commits).
+func (s *sim) checkVisible() {
+	for _, c := range s.clients {
+		for _, e := range c.core.entries {
+			if want := c.core.replayed(e); !sameState(e.visible, want) {
+				s.fail("c%d: visible state of %s is %v, its base and pending events give %v", c.id, e.id, e.visible, want)
+			}
+		}
+	}
 }
 
 // ---- the server replica ----
