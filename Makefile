@@ -1,7 +1,7 @@
 # Ankurah for Go. `make test` is what CI runs (see .ci/run).
 GO ?= go
 
-.PHONY: test vet ts-test e2e build bench bench-commit bench-load bench-throughput fuzz
+.PHONY: test vet ts-test e2e build bench bench-commit bench-load bench-throughput bench-embedded fuzz
 
 ## test: vet, every Go test against a throwaway Postgres cluster, then the TypeScript unit tests
 test: vet
@@ -39,6 +39,10 @@ bench-throughput: build
 ## bench: the benchmarks behind docs/benchmarks.md
 bench:
 	./test/with-postgres.sh $(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-embedded: the embedded SQLite store vs bbolt and Pebble (test/embedcompare, a module of its own; no cgo)
+bench-embedded:
+	cd test/embedcompare && CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchmem
 
 ## fuzz: a longer fuzzing run of every fuzz target (FUZZTIME=1m by default)
 FUZZTIME ?= 1m
