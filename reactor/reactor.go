@@ -418,12 +418,19 @@ func (r *Reactor) window(ctx context.Context, s *Subscription, next map[event.ID
 			if r.refill == nil {
 				return nil, fmt.Errorf("a LIMIT window needs refilling but the reactor has no refill source")
 			}
-			more, err := r.refill(ctx, s.collection, s.q, s.m, last, s.limit-len(within)+len(changed))
+			// Storage may be ahead of the changes applied so far (Postgres
+			// refills read the database, not the stream): a member that
+			// sorts within the window here can sort after its end there and
+			// come back from the refill. Ask for enough rows to skip every
+			// member and every changed entity and still fill the window.
+			more, err := r.refill(ctx, s.collection, s.q, s.m, last, s.limit+len(changed))
 			if err != nil {
 				return nil, fmt.Errorf("refilling LIMIT window: %w", err)
 			}
 			for _, st := range more {
-				if !changed[st.ID] { // changed entities are known from the change itself
+				// Changed entities are known from the change itself, members
+				// from the stream: the refill only brings newcomers.
+				if _, known := next[st.ID]; !known && !changed[st.ID] {
 					after = append(after, st)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -313,5 +314,57 @@ func TestIndexKeysFollowQuerySemantics(t *testing.T) {
 		if got, want := len(sets[s]) == 1, m.Match(st); got != want {
 			t.Errorf("%s with f = %v: reactor added %v, query matches %v", c.q, c.v, got, want)
 		}
+	}
+}
+
+// TestRefillAheadOfTheStream: a refill that reads storage ahead of the
+// changes applied so far (as Postgres does) can return a member again, at a
+// newer state that sorts after the window's end. The member keeps the
+// state the stream gave it, and the window is still filled with newcomers.
+func TestRefillAheadOfTheStream(t *testing.T) {
+	t.Parallel()
+	album := func(year int64) *entity.State {
+		st := entity.New("album", event.NewID())
+		st.Head = event.Head{st.ID}
+		st.Values["year"] = value.IntOf(year)
+		return st
+	}
+	a, b, c := album(1), album(2), album(4)
+	bAhead := b.Clone()
+	bAhead.Values["year"] = value.IntOf(3) // a later write to b, not streamed yet
+	aLeft := a.Clone()
+	aLeft.Values["year"] = value.IntOf(10)
+	stored := []*entity.State{aLeft, bAhead, c}
+
+	q := query.MustParse("ORDER BY year LIMIT 2")
+	m, _ := q.Compile()
+	re := reactor.New(func(_ context.Context, _ string, _ *query.Query, _ *query.Matcher, after *entity.State, n int) ([]*entity.State, error) {
+		var out []*entity.State
+		for _, st := range stored {
+			if m.Compare(st, after) > 0 {
+				out = append(out, st)
+			}
+		}
+		slices.SortFunc(out, func(x, y *entity.State) int { return m.Compare(x, y) })
+		return out[:min(n, len(out))], nil
+	})
+	s, err := re.Subscribe("album", q, []*entity.State{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets, err := re.Apply(context.Background(), []reactor.Change{{Collection: "album", ID: a.ID, New: aLeft}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[event.ID]reactor.Kind{}
+	for _, it := range sets[s] {
+		got[it.ID] = it.Kind
+	}
+	if len(got) != 2 || got[a.ID] != reactor.Remove || got[c.ID] != reactor.Add {
+		t.Fatalf("items %v; want a removed, c added, b untouched", sets[s])
+	}
+	members := re.Members(s)
+	if len(members) != 2 || members[0] != b || members[1].ID != c.ID {
+		t.Fatalf("members %v; want b at the stream's state, then c", members)
 	}
 }

@@ -98,12 +98,16 @@ func (h *hub) settle(b *Batch, items map[*reactor.Subscription][]reactor.Item) {
 		if rs == nil {
 			continue
 		}
-		refilled := make(map[event.ID]bool, len(r.states))
+		// Only members that entered as the refill's copy were read ahead
+		// of the stream: an entity that also changed in this transaction
+		// entered with the stream's state, which the filter must not hide
+		// later changes from.
+		refilled := make(map[*entity.State]bool, len(r.states))
 		for _, st := range r.states {
-			refilled[st.ID] = true
+			refilled[st] = true
 		}
 		for _, it := range items[rs] {
-			if it.Kind == reactor.Add && refilled[it.ID] {
+			if it.Kind == reactor.Add && refilled[it.State] {
 				if h.entityFilters[rs] == nil {
 					h.entityFilters[rs] = map[event.ID]Snapshot{}
 				}

@@ -51,13 +51,11 @@ import (
 )
 
 var (
-	simSeed  = flag.Uint64("sim.seed", 0, "run the simulation with this seed only (replay a failure)")
-	simSeeds = flag.Int("sim.seeds", 300, "how many seeds TestSimulation runs")
-	simSteps = flag.Int("sim.steps", 100, "scheduler steps per simulated run (before quiescence)")
-	simTrace = flag.Bool("sim.trace", false, "log every step of the simulation")
-	// "postgres" and "both" fail at present: see docs/go-client.md,
-	// "Reads ahead of the stream".
-	simBackend = flag.String("sim.backend", "local", `how the server replica reads subscriptions and LIMIT refills: "local" (at the stream's position), "postgres" (ahead of it, with the hub's snapshot filters), or "both" (by the seed's parity)`)
+	simSeed    = flag.Uint64("sim.seed", 0, "run the simulation with this seed only (replay a failure)")
+	simSeeds   = flag.Int("sim.seeds", 300, "how many seeds TestSimulation runs")
+	simSteps   = flag.Int("sim.steps", 100, "scheduler steps per simulated run (before quiescence)")
+	simTrace   = flag.Bool("sim.trace", false, "log every step of the simulation")
+	simBackend = flag.String("sim.backend", "both", `how the server replica reads subscriptions and LIMIT refills: "local" (at the stream's position), "postgres" (ahead of it, with the hub's snapshot filters), or "both" (by the seed's parity)`)
 )
 
 // simPostgresLike says in which mode a seed's server replica reads.
@@ -449,12 +447,12 @@ func (srv *simServer) settle(seq uint64, items map[*reactor.Subscription][]react
 		if rs == nil {
 			continue
 		}
-		refilled := map[event.ID]bool{}
+		refilled := map[*entity.State]bool{}
 		for _, st := range r.states {
-			refilled[st.ID] = true
+			refilled[st] = true
 		}
 		for _, it := range items[rs] {
-			if it.Kind == reactor.Add && refilled[it.ID] {
+			if it.Kind == reactor.Add && refilled[it.State] {
 				if srv.entFilter[rs] == nil {
 					srv.entFilter[rs] = map[event.ID]uint64{}
 				}
