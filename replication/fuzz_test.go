@@ -1,11 +1,15 @@
 package replication
 
 import (
+	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ankurah/ankurah-go/event"
 )
 
 // FuzzTextArray checks that parseTextArray never panics, that whatever it
@@ -69,6 +73,47 @@ func FuzzTimestamptz(f *testing.F) {
 		got, err := parseTimestamptz(printed)
 		if err != nil || !got.Equal(want) {
 			t.Fatalf("%v printed as %q parsed to %v, %v", want, printed, got, err)
+		}
+	})
+}
+
+// FuzzVersions checks the fast _versions scanner against encoding/json:
+// whatever scanVersions accepts, encoding/json reads identically, and
+// parseVersions (scanner, then encoding/json) never disagrees with
+// encoding/json alone about success.
+func FuzzVersions(f *testing.F) {
+	for _, s := range []string{`{}`, ` { } `, `{"name": "01JD8X5Z8K3T7Q2W9E4R6Y1M0N"}`,
+		`{"a": "01JD8X5Z8K3T7Q2W9E4R6Y1M0N", "b_2": "01JD8X6A2C4V0E3H1Q7N5R8T6B"}`,
+		`{"a\u00e9": "01JD8X5Z8K3T7Q2W9E4R6Y1M0N"}`, `{"a": "01JD8X5Z8K3T7Q2W9E4R6Y1M0N",}`,
+		`{"a": 1}`, `{"a": "x"}`, `{"a": "01JD8X5Z8K3T7Q2W9E4R6Y1M0N"} x`, `{"a":"01JD8X5Z8K3T7Q2W9E4R6Y1M0N","a":"01JD8X6A2C4V0E3H1Q7N5R8T6B"}`,
+		`null`, `{"é": "01JD8X5Z8K3T7Q2W9E4R6Y1M0N"}`, "{\"\xff\": \"01JD8X5Z8K3T7Q2W9E4R6Y1M0N\"}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		viaJSON := func() (map[string]event.ID, error) {
+			var m map[string]string
+			if err := json.Unmarshal([]byte(s), &m); err != nil {
+				return nil, err
+			}
+			out := map[string]event.ID{}
+			for k, v := range m {
+				id, err := event.ParseID(v)
+				if err != nil {
+					return nil, err
+				}
+				out[k] = id
+			}
+			return out, nil
+		}
+		want, werr := viaJSON()
+		if fast, ok := scanVersions([]byte(s)); ok {
+			if werr != nil || !maps.Equal(fast, want) {
+				t.Fatalf("%q: scanner %v, encoding/json %v, %v", s, fast, want, werr)
+			}
+		}
+		got, err := parseVersions([]byte(s))
+		if (err == nil) != (werr == nil) || (err == nil && !maps.Equal(got, want)) {
+			t.Fatalf("%q: parseVersions %v, %v; encoding/json %v, %v", s, got, err, want, werr)
 		}
 	})
 }

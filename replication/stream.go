@@ -101,17 +101,37 @@ func (s *session) end() {
 
 // receive is the receive loop: it reads until an error or ctx ends, sending
 // a status update every StandbyTimeout and whenever the server asks.
+//
+// A read waits until the next status update is due or ctx ends. That is a
+// read deadline on the socket, moved when the next update is scheduled,
+// plus one watch on ctx that sets it to now — what pgx does for a context
+// with a deadline, without a context and a watch per message (which cost
+// as much as decoding the message).
 func (s *session) receive(ctx context.Context) error {
+	nc := s.conn.Conn()
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetReadDeadline(time.Now()) })
+	defer stop()
+	defer func() { _ = nc.SetReadDeadline(time.Time{}) }()
 	s.nextStatus = time.Now()
+	var deadline time.Time
 	for {
 		if !time.Now().Before(s.nextStatus) {
 			if err := s.sendStatus(); err != nil {
 				return err
 			}
 		}
-		rctx, cancel := context.WithDeadline(ctx, s.nextStatus)
-		msg, err := s.conn.ReceiveMessage(rctx)
-		cancel()
+		if !deadline.Equal(s.nextStatus) {
+			deadline = s.nextStatus
+			if err := nc.SetReadDeadline(deadline); err != nil {
+				return fmt.Errorf("replication: setting the read deadline: %w", err)
+			}
+		}
+		// Checked after moving the deadline: a ctx that ends from here on
+		// sets it to now after this.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		msg, err := s.conn.ReceiveMessage(context.Background())
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

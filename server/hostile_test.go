@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -224,6 +225,39 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	if last.Type != "error" || last.Error == nil || last.Error.Code != protocol.CodeSlowConsumer {
 		t.Fatalf("last frame before the close: %+v", last)
+	}
+	fast.waitFor("the fast client to see every commit", func() bool { return len(fast.set("all")) == n })
+}
+
+// TestWriteTimeout: a client that stops reading while its queue still has
+// room is caught by the write deadline: the write that blocks on its full
+// socket is cut after WriteTimeout, the session ends, and it is counted as
+// a slow consumer; everyone else carries on.
+func TestWriteTimeout(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, servertest.Memory, servertest.Options{Config: server.Config{QueueFrames: 100_000, WriteTimeout: 300 * time.Millisecond}})
+	w := dial(t, env)
+	w.register(albumSchema)
+	fast := dial(t, env)
+	fast.subscribe("all", "album", "")
+
+	slow := dialRaw(t, env, true)
+	slow.send(`{"type":"subscribe","id":1,"sub":"all","collection":"album"}`)
+	if f := slow.recv(); f.Type != "result" {
+		t.Fatalf("subscribe: %+v", f)
+	}
+	notes := strings.Repeat("n", 256<<10)
+	n := 0
+	for ; n < 400 && scrape(t, env, "ankurah_slow_consumer_disconnects_total") == 0; n++ {
+		w.create("album", map[string]any{"name": "x", "notes": notes, "year": n})
+	}
+	if got := scrape(t, env, "ankurah_slow_consumer_disconnects_total"); got != 1 {
+		t.Fatalf("slow consumer disconnects: %d after %d commits", got, n)
+	}
+	for { // the connection was cut: reading ends in an error
+		if _, err := slow.tryRecv(); err != nil {
+			break
+		}
 	}
 	fast.waitFor("the fast client to see every commit", func() bool { return len(fast.set("all")) == n })
 }

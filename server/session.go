@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -37,6 +38,8 @@ type session struct {
 	subs   map[string]*subscription
 	closed bool
 }
+
+var errWriteTimeout = errors.New("writing to the client timed out")
 
 // enqueue queues a frame without ever blocking: the hub calls it with its
 // lock held. A session whose queue is full is a slow consumer: it is ended,
@@ -70,15 +73,31 @@ func (s *session) end(status websocket.StatusCode, reason string, perr *protocol
 }
 
 // write is the session's only writer.
+//
+// A frame's write may take WriteTimeout. The deadline is one timer per
+// session, armed around each write, that closes the connection when it
+// fires (which is what the library does when a write's context ends):
+// a context with a timeout per frame cost as much CPU as the write's
+// system call.
 func (s *session) write(ctx context.Context) {
 	defer s.ws.CloseNow()
 	ping := time.NewTicker(s.srv.cfg.PingInterval)
 	defer ping.Stop()
+	var timedOut atomic.Bool
+	deadline := time.AfterFunc(time.Hour, func() {
+		timedOut.Store(true)
+		s.ws.CloseNow()
+	})
+	deadline.Stop()
+	defer deadline.Stop()
 	send := func(f []byte) bool {
-		wctx, cancel := context.WithTimeout(ctx, s.srv.cfg.WriteTimeout)
-		defer cancel()
-		if err := s.ws.Write(wctx, websocket.MessageText, f); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
+		deadline.Reset(s.srv.cfg.WriteTimeout)
+		err := s.ws.Write(context.Background(), websocket.MessageText, f)
+		if !deadline.Stop() && timedOut.Load() && err == nil {
+			err = errWriteTimeout // the write ended as the timer fired
+		}
+		if err != nil {
+			if timedOut.Load() && s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
 				s.srv.metrics.slowConsumers.Add(1)
 			}
 			s.end(websocket.StatusGoingAway, "", nil, false)
