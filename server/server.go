@@ -142,7 +142,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered the request
 	}
 	ws.SetReadLimit(int64(s.cfg.MaxFrameBytes))
-	sess := &session{srv: s, ws: ws, id: s.ids.New().String(), out: make(chan []byte, s.cfg.QueueFrames),
+	sess := &session{srv: s, ws: ws, id: s.ids.New().String(), out: newFrameQueue(s.cfg.QueueFrames),
 		quit: make(chan struct{}), subs: map[string]*subscription{}}
 	sess.log = s.log.With("session", sess.id, "remote", r.RemoteAddr)
 

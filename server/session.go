@@ -24,7 +24,7 @@ type session struct {
 	id  string
 	log *slog.Logger
 
-	out  chan []byte   // the bounded outgoing queue
+	out  frameQueue    // the bounded outgoing queue
 	quit chan struct{} // closed when the session must end
 	once sync.Once
 	// why the session ends: the close status, reason and the error frame
@@ -45,14 +45,70 @@ var errWriteTimeout = errors.New("writing to the client timed out")
 // lock held. A session whose queue is full is a slow consumer: it is ended,
 // told why, and counted.
 func (s *session) enqueue(f []byte) {
-	select {
-	case s.out <- f:
-	default:
+	if !s.out.push(f) {
 		if s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "the client did not read its frames fast enough; reconnect and resubscribe with known heads"), false) {
 			s.srv.metrics.slowConsumers.Add(1)
-			s.log.Warn("slow consumer disconnected", "queue", cap(s.out))
+			s.log.Warn("slow consumer disconnected", "queue", s.out.limit)
 		}
 	}
+}
+
+// frameQueue is a session's outgoing queue: at most limit frames, held in a
+// slice that grows as frames wait and is given back once they are written,
+// so that an idle connection does not carry a buffer for limit frames (a
+// channel of that capacity cost 24 kB per connection).
+type frameQueue struct {
+	limit int
+	ready chan struct{} // a token when frames are waiting
+
+	mu      sync.Mutex
+	frames  [][]byte
+	pending int      // frames queued or taken and not yet written: at most limit
+	spare   [][]byte // a small written batch's array, reused for the next frames
+}
+
+func newFrameQueue(limit int) frameQueue {
+	return frameQueue{limit: limit, ready: make(chan struct{}, 1)}
+}
+
+// push queues f, never blocking; it reports false when the queue is full.
+func (q *frameQueue) push(f []byte) bool {
+	q.mu.Lock()
+	if q.pending >= q.limit {
+		q.mu.Unlock()
+		return false
+	}
+	q.frames = append(q.frames, f)
+	q.pending++
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns every queued frame, in order, and empties the queue; the
+// writer hands the batch back with release once it is written.
+func (q *frameQueue) take() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	batch := q.frames
+	q.frames, q.spare = q.spare, nil
+	return batch
+}
+
+// release returns a written batch: its frames are let go at once, and a
+// small array is kept for the next frames (a burst's goes back to the heap).
+func (q *frameQueue) release(batch [][]byte) {
+	n := len(batch)
+	clear(batch)
+	q.mu.Lock()
+	q.pending -= n
+	if q.spare == nil && cap(batch) <= 64 {
+		q.spare = batch[:0]
+	}
+	q.mu.Unlock()
 }
 
 // end ends the session with a close status and reason and, when perr is
@@ -108,10 +164,14 @@ func (s *session) write(ctx context.Context) {
 	}
 	for {
 		select {
-		case f := <-s.out:
-			if !send(f) {
-				return
+		case <-s.out.ready:
+			batch := s.out.take()
+			for _, f := range batch {
+				if !send(f) {
+					return
+				}
 			}
+			s.out.release(batch)
 		case <-ping.C:
 			go func() { // Ping waits for the pong, which the reader receives
 				pctx, cancel := context.WithTimeout(ctx, s.srv.cfg.WriteTimeout)
@@ -122,8 +182,8 @@ func (s *session) write(ctx context.Context) {
 			}()
 		case <-s.quit:
 			if s.drain {
-				for len(s.out) > 0 {
-					if !send(<-s.out) {
+				for _, f := range s.out.take() {
+					if !send(f) {
 						return
 					}
 				}
