@@ -69,7 +69,10 @@ func NewDatabase(t testing.TB) string {
 }
 
 // DropDatabase drops a test database, first dropping any replication slots
-// left in it (a slot keeps its database alive).
+// left in it (a slot keeps its database alive). A walsender can outlive its
+// client by a moment, keeping its slot active: the drop waits up to 10 s
+// for the database's slots to go inactive (longer means a test left a
+// consumer running, which is reported).
 func DropDatabase(t testing.TB, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -79,6 +82,17 @@ func DropDatabase(t testing.TB, name string) {
 		return
 	}
 	defer conn.Close(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var active int
+		if err := conn.QueryRow(ctx, `select count(*) from pg_replication_slots where database = $1 and active`, name).Scan(&active); err != nil {
+			t.Errorf("pgtest: drop %s: %v", name, err)
+			return
+		}
+		if active == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling the catalog, bounded by the deadline
+	}
 	_, _ = conn.Exec(ctx, `select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = $1 and not active`, name)
 	if _, err := conn.Exec(ctx, fmt.Sprintf("drop database if exists %s with (force)", name)); err != nil {
 		t.Errorf("pgtest: drop %s: %v", name, err)
