@@ -8,10 +8,10 @@ test: vet
 	./test/with-postgres.sh $(GO) test -count=1 ./...
 	$(MAKE) ts-test
 
-## ts-test: type-check (sources and tests) and unit-test the TypeScript client and example (npm workspaces; packages from the npm registry)
+## ts-test: type-check (sources and tests) and unit-test the TypeScript client (npm workspaces; packages from the npm registry; the example is type-checked by its build in make e2e)
 ts-test:
 	npm ci --no-audit --no-fund --loglevel=error
-	npm run typecheck --silent
+	npm run typecheck --silent -w @ankurah/client
 	npm test
 
 ## e2e: the web client in Debian's chromium (playwright-core) against ankurah serve on a throwaway Postgres
