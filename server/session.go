@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -38,8 +37,6 @@ type session struct {
 	subs   map[string]*subscription
 	closed bool
 }
-
-var errWriteTimeout = errors.New("writing to the client timed out")
 
 // enqueue queues a frame without ever blocking: the hub calls it with its
 // lock held. A session whose queue is full is a slow consumer: it is ended,
@@ -149,10 +146,8 @@ func (s *session) write(ctx context.Context) {
 	send := func(f []byte) bool {
 		deadline.Reset(s.srv.cfg.WriteTimeout)
 		err := s.ws.Write(context.Background(), websocket.MessageText, f)
-		if !deadline.Stop() && timedOut.Load() && err == nil {
-			err = errWriteTimeout // the write ended as the timer fired
-		}
-		if err != nil {
+		deadline.Stop()
+		if err != nil || timedOut.Load() { // a timer that fired has cut the connection
 			if timedOut.Load() && s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
 				s.srv.metrics.slowConsumers.Add(1)
 			}
