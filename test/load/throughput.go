@@ -51,14 +51,13 @@ func (g *gatedBackend) Run(ctx context.Context, publish func(context.Context, *s
 				n++
 			}
 		}
-		if g.published.Add(n) >= g.target && g.done != nil {
-			g.mu.Lock()
-			if g.doneAt.IsZero() {
-				g.doneAt = time.Now()
-				close(g.done)
-			}
-			g.mu.Unlock()
+		published := g.published.Add(n)
+		g.mu.Lock()
+		if g.done != nil && published >= g.target && g.doneAt.IsZero() {
+			g.doneAt = time.Now()
+			close(g.done)
 		}
+		g.mu.Unlock()
 	})
 }
 
