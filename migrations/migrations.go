@@ -1,6 +1,6 @@
 // Package migrations installs and upgrades Ankurah's schema in Postgres: the
 // goose migrations embedded here, then the functions and triggers of package
-// pgsql. Apply is idempotent and safe when several processes run it at once.
+// package sql. Apply is idempotent and safe when several processes run it at once.
 package migrations
 
 import (

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/migrations"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 )
 
 // Two migrators at once, then a third on the up-to-date database: all succeed.

@@ -7,11 +7,11 @@ import (
 	"testing"
 
 	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/node"
 	"github.com/ankurah/ankurah-go/query"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/storage/postgres"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 )
 
 func seedAlbums(t *testing.T, n *node.Node, albums *node.Collection[Album]) {

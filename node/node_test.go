@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/node"
 	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/storage/memory"
 	"github.com/ankurah/ankurah-go/storage/postgres"
 	"github.com/ankurah/ankurah-go/storage/sqlite"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 	"github.com/ankurah/ankurah-go/value"
 )
 

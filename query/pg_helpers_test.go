@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/schema"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 	"github.com/ankurah/ankurah-go/value"
 )
 

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/jackc/pglogrepl"
-
 	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/value"
 )
@@ -31,8 +29,8 @@ type Handler func(ctx context.Context, tx *Transaction) error
 // each in the order Postgres wrote them.
 type Transaction struct {
 	XID        uint32
-	CommitLSN  pglogrepl.LSN // where the commit record starts
-	EndLSN     pglogrepl.LSN // just past the commit record: what gets acknowledged
+	CommitLSN  LSN // where the commit record starts
+	EndLSN     LSN // just past the commit record: what gets acknowledged
 	CommitTime time.Time
 	Rows       []RowChange
 	Events     []EventRow

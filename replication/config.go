@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -59,7 +58,7 @@ type Config struct {
 	// it: pass the EndLSN of the last transaction a handler durably applied
 	// to avoid the redelivery Postgres 15 does after a restart. Positions
 	// before the slot's confirmed_flush_lsn are ignored by Postgres.
-	StartLSN pglogrepl.LSN
+	StartLSN LSN
 
 	// Logger receives the consumer's logs. Default slog.Default().
 	Logger *slog.Logger

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -64,7 +63,7 @@ func (c *Consumer) Config() Config { return c.cfg }
 // transaction the handler accepted, or a later WAL position confirmed while
 // idle. It is reported to Postgres (as the slot's confirmed_flush_lsn) at
 // the next status update, at most StandbyTimeout later, and when Run stops.
-func (c *Consumer) AckedLSN() pglogrepl.LSN { return c.progress.position() }
+func (c *Consumer) AckedLSN() LSN { return c.progress.position() }
 
 // Ready is closed once the slot exists and streaming has started for the
 // first time. Every transaction that commits after that is delivered;

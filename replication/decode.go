@@ -65,13 +65,13 @@ func (d *decoder) decode(data []byte) (tx *Transaction, err error) {
 		if d.tx != nil {
 			return nil, fmt.Errorf("%w: BEGIN of xid %d inside xid %d", errBrokenStream, m.Xid, d.tx.XID)
 		}
-		d.tx = &Transaction{XID: m.Xid, CommitLSN: m.FinalLSN, CommitTime: m.CommitTime}
+		d.tx = &Transaction{XID: m.Xid, CommitLSN: LSN(m.FinalLSN), CommitTime: m.CommitTime}
 	case *pglogrepl.CommitMessage:
 		if d.tx == nil {
 			return nil, fmt.Errorf("%w: COMMIT at %s outside a transaction", errBrokenStream, m.CommitLSN)
 		}
 		tx, d.tx = d.tx, nil
-		tx.CommitLSN, tx.EndLSN, tx.CommitTime = m.CommitLSN, m.TransactionEndLSN, m.CommitTime
+		tx.CommitLSN, tx.EndLSN, tx.CommitTime = LSN(m.CommitLSN), LSN(m.TransactionEndLSN), m.CommitTime
 		return tx, nil
 	case *pglogrepl.InsertMessage:
 		return nil, d.change(Insert, m.RelationID, m.Tuple, 0, nil)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -20,7 +19,7 @@ var (
 // again.
 type HandlerError struct {
 	XID    uint32
-	EndLSN pglogrepl.LSN
+	EndLSN LSN
 	Err    error
 }
 

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/replication"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 )
 
 // failOn runs a consumer whose handler accepts one transaction (x1), fails

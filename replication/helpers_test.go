@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/replication"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 )
 
 // waitTimeout bounds every wait for something to arrive. Nothing takes
@@ -175,7 +174,7 @@ func exec(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) {
 }
 
 // confirmedFlush reads the slot's confirmed_flush_lsn from the server.
-func confirmedFlush(t testing.TB, pool *pgxpool.Pool, slot string) pglogrepl.LSN {
+func confirmedFlush(t testing.TB, pool *pgxpool.Pool, slot string) replication.LSN {
 	t.Helper()
 	var s string
 	if err := pool.QueryRow(context.Background(),
@@ -185,9 +184,9 @@ func confirmedFlush(t testing.TB, pool *pgxpool.Pool, slot string) pglogrepl.LSN
 	return mustLSN(t, s)
 }
 
-func mustLSN(t testing.TB, s string) pglogrepl.LSN {
+func mustLSN(t testing.TB, s string) replication.LSN {
 	t.Helper()
-	lsn, err := pglogrepl.ParseLSN(s)
+	lsn, err := replication.ParseLSN(s)
 	if err != nil {
 		t.Fatal(err)
 	}

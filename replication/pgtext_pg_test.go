@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ankurah/ankurah-go/test/pgtest"
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 )
 
 // The parsers agree with what Postgres itself prints: timestamps in

@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/replication"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 )
 
 func good() replication.Facts {

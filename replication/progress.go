@@ -2,8 +2,6 @@ package replication
 
 import (
 	"sync"
-
-	"github.com/jackc/pglogrepl"
 )
 
 // progress tracks the acknowledged position. It outlives sessions: a
@@ -19,14 +17,14 @@ import (
 // pinned forever.
 type progress struct {
 	mu      sync.Mutex
-	acked   pglogrepl.LSN
+	acked   LSN
 	pending int // transactions handed to the delivery goroutine, not yet acknowledged
 }
 
 // reset starts a session: whatever was queued in the last one is gone (it
 // will be streamed again), and the position is at least from (the slot's or
 // the configured start).
-func (p *progress) reset(from pglogrepl.LSN) pglogrepl.LSN {
+func (p *progress) reset(from LSN) LSN {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.pending = 0
@@ -43,7 +41,7 @@ func (p *progress) handed() {
 
 // done records a transaction the handler accepted (or one with nothing to
 // hand over), in commit order.
-func (p *progress) done(end pglogrepl.LSN) {
+func (p *progress) done(end LSN) {
 	p.mu.Lock()
 	p.pending--
 	p.acked = max(p.acked, end)
@@ -52,7 +50,7 @@ func (p *progress) done(end pglogrepl.LSN) {
 
 // idle moves the position to the server's WAL end when nothing is pending.
 // The caller has checked that no transaction is half received.
-func (p *progress) idle(walEnd pglogrepl.LSN) {
+func (p *progress) idle(walEnd LSN) {
 	p.mu.Lock()
 	if p.pending == 0 {
 		p.acked = max(p.acked, walEnd)
@@ -61,7 +59,7 @@ func (p *progress) idle(walEnd pglogrepl.LSN) {
 }
 
 // position returns the acknowledged position.
-func (p *progress) position() pglogrepl.LSN {
+func (p *progress) position() LSN {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.acked

@@ -40,7 +40,7 @@ func replicationConnConfig(databaseURL string) (*pgconn.Config, error) {
 
 // slotState is what the consumer needs to know about its slot.
 type slotState struct {
-	confirmedFlush pglogrepl.LSN
+	confirmedFlush LSN
 	created        bool
 }
 
@@ -105,7 +105,7 @@ func ensureSlot(ctx context.Context, conn *pgconn.PgConn, name string) (slotStat
 				return slotState{}, permanent(fmt.Errorf("replication: slot %q exists but is a %s slot with plugin %q in database %q; want a logical pgoutput slot in this database (choose another SlotName or drop it)",
 					name, r[0], r[1], r[2]))
 			}
-			lsn, err := pglogrepl.ParseLSN(r[4])
+			lsn, err := ParseLSN(r[4])
 			if err != nil {
 				return slotState{}, fmt.Errorf("replication: slot %s: confirmed_flush_lsn %q: %w", name, r[4], err)
 			}
@@ -120,7 +120,7 @@ func ensureSlot(ctx context.Context, conn *pgconn.PgConn, name string) (slotStat
 		if err != nil {
 			return slotState{}, fmt.Errorf("replication: creating slot %s: %w", name, err)
 		}
-		lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+		lsn, err := ParseLSN(res.ConsistentPoint)
 		if err != nil {
 			return slotState{}, fmt.Errorf("replication: slot %s: consistent point %q: %w", name, res.ConsistentPoint, err)
 		}

@@ -49,7 +49,7 @@ func (c *Consumer) runSession(ctx context.Context) (started time.Time, err error
 		c.log.Info("replication: created slot", "slot", c.cfg.SlotName, "consistent_point", slot.confirmedFlush.String())
 	}
 	from := c.progress.reset(max(slot.confirmedFlush, c.cfg.StartLSN))
-	err = pglogrepl.StartReplication(ctx, conn, c.cfg.SlotName, from, pglogrepl.StartReplicationOptions{
+	err = pglogrepl.StartReplication(ctx, conn, c.cfg.SlotName, pglogrepl.LSN(from), pglogrepl.StartReplicationOptions{
 		Mode:       pglogrepl.LogicalReplication,
 		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", c.cfg.Publication)},
 	})
@@ -168,7 +168,7 @@ func (s *session) copyData(ctx context.Context, data []byte) error {
 			return fmt.Errorf("replication: keepalive: %w", err)
 		}
 		if !s.dec.inTransaction() {
-			s.c.progress.idle(ka.ServerWALEnd)
+			s.c.progress.idle(LSN(ka.ServerWALEnd))
 		}
 		if ka.ReplyRequested {
 			s.nextStatus = time.Time{}
@@ -230,7 +230,7 @@ func (s *session) sendStatus() error {
 		return nil // nothing to report: pglogrepl would treat 0 as "unset"
 	}
 	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), s.conn, pglogrepl.StandbyStatusUpdate{
-		WALWritePosition: pos, WALFlushPosition: pos, WALApplyPosition: pos,
+		WALWritePosition: pglogrepl.LSN(pos), WALFlushPosition: pglogrepl.LSN(pos), WALApplyPosition: pglogrepl.LSN(pos),
 	})
 	if err != nil {
 		return fmt.Errorf("replication: sending status update: %w", err)

@@ -6,8 +6,8 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/reactor"
 	"github.com/ankurah/ankurah-go/query"
-	"github.com/ankurah/ankurah-go/reactor"
 	"github.com/ankurah/ankurah-go/storage"
 )
 
@@ -42,22 +42,34 @@ type Backend interface {
 	CaughtUp(ctx context.Context) error
 }
 
-// Batch is one committed transaction as the fan-out sees it.
+// Batch is one committed transaction as the fan-out sees it. Its contents
+// are the server's own; a wrapper around a Backend passes it on as it is.
 type Batch struct {
-	// XID and LSN place a Postgres transaction (its id, and where its
-	// commit record starts); Seq places a LocalBackend commit.
-	XID uint32
-	LSN uint64
-	Seq uint64
-	// Changes are the entity transitions, one per entity.
-	Changes []reactor.Change
-	// Events are the transaction's events by entity id, when known.
-	Events map[event.ID][]event.Event
-	// CommitTime is when the source committed it; Received when the
+	// xid and lsn place a Postgres transaction (its id, and where its
+	// commit record starts); seq places a LocalBackend commit.
+	xid uint32
+	lsn uint64
+	seq uint64
+	// changes are the entity transitions, one per entity.
+	changes []reactor.Change
+	// events are the transaction's events by entity id, when known.
+	events map[event.ID][]event.Event
+	// commitTime is when the source committed it; received when the
 	// server got it.
-	CommitTime, Received time.Time
+	commitTime, received time.Time
 
 	hubSeq uint64 // position in the hub's ring
+}
+
+// Changed returns how many entities of collection the transaction changed.
+func (b *Batch) Changed(collection string) int {
+	n := 0
+	for _, ch := range b.changes {
+		if ch.Collection == collection {
+			n++
+		}
+	}
+	return n
 }
 
 // Snapshot is the point in the stream at which a Read was taken.

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ankurah/ankurah-go/internal/servertest"
 	"github.com/ankurah/ankurah-go/protocol"
-	"github.com/ankurah/ankurah-go/server/servertest"
 )
 
 // TestLiveQueryLifecycle: a subscriber sees add, update and remove for

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ankurah/ankurah-go/clients/go/wire"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/servertest"
+	"github.com/ankurah/ankurah-go/internal/wire"
 	"github.com/ankurah/ankurah-go/protocol"
-	"github.com/ankurah/ankurah-go/server/servertest"
 )
 
 // waitTimeout bounds every wait; nothing should take nearly this long.

@@ -12,9 +12,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ankurah/ankurah-go/internal/servertest"
 	"github.com/ankurah/ankurah-go/protocol"
 	"github.com/ankurah/ankurah-go/server"
-	"github.com/ankurah/ankurah-go/server/servertest"
 )
 
 // rawConn is a WebSocket that speaks the protocol by hand.

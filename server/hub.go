@@ -10,9 +10,9 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/reactor"
 	"github.com/ankurah/ankurah-go/protocol"
 	"github.com/ankurah/ankurah-go/query"
-	"github.com/ankurah/ankurah-go/reactor"
 )
 
 // ringSize is how many recent batches the hub keeps. A subscription whose
@@ -142,8 +142,8 @@ func (h *hub) settle(b *Batch, items map[*reactor.Subscription][]reactor.Item) {
 
 // publish fans one committed transaction out to the sessions.
 func (h *hub) publish(ctx context.Context, b *Batch) {
-	if b.Received.IsZero() {
-		b.Received = time.Now()
+	if b.received.IsZero() {
+		b.received = time.Now()
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -151,7 +151,7 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	b.hubSeq = h.seq
 	h.ring[h.seq%ringSize] = b
 
-	res := h.reactor.ApplyBatch(ctx, b.Changes, h.skip(b))
+	res := h.reactor.ApplyBatch(ctx, b.changes, h.skip(b))
 	h.settle(b, res.Items)
 	for rs, snap := range h.filters {
 		if snap.Precedes(b) {
@@ -183,7 +183,7 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	for sess, f := range frames {
 		sess.enqueue(append(f, "]}"...))
 	}
-	h.metrics.batch(b, len(b.Changes), len(frames), time.Since(b.Received))
+	h.metrics.batch(b, len(b.changes), len(frames), time.Since(b.received))
 }
 
 // batchEncoder encodes each entity state and each entity's events once per
@@ -196,8 +196,8 @@ type batchEncoder struct {
 }
 
 func newBatchEncoder(b *Batch) *batchEncoder {
-	e := &batchEncoder{b: b, now: make(map[event.ID]*entity.State, len(b.Changes)), states: map[*entity.State][]byte{}, events: map[event.ID][]byte{}}
-	for _, ch := range b.Changes {
+	e := &batchEncoder{b: b, now: make(map[event.ID]*entity.State, len(b.changes)), states: map[*entity.State][]byte{}, events: map[event.ID][]byte{}}
+	for _, ch := range b.changes {
 		e.now[ch.ID] = ch.New
 	}
 	return e
@@ -227,7 +227,7 @@ func (e *batchEncoder) appendItem(f, sub []byte, it reactor.Item) []byte {
 		e.states[s] = st
 	}
 	f = append(f, st...)
-	if evs := e.b.Events[it.ID]; len(evs) > 0 {
+	if evs := e.b.events[it.ID]; len(evs) > 0 {
 		enc := e.events[it.ID]
 		if enc == nil {
 			enc = append(enc, '[')
@@ -322,7 +322,7 @@ func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, n
 		if b == nil || snap.Includes(b) {
 			continue
 		}
-		items, err := h.reactor.ApplyTo(ctx, rs, b.Changes, h.skip(b))
+		items, err := h.reactor.ApplyTo(ctx, rs, b.changes, h.skip(b))
 		h.settle(nil, map[*reactor.Subscription][]reactor.Item{rs: items})
 		if err != nil {
 			h.reactor.Unsubscribe(rs)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/reactor"
 	"github.com/ankurah/ankurah-go/query"
-	"github.com/ankurah/ankurah-go/reactor"
 	"github.com/ankurah/ankurah-go/storage"
 )
 
@@ -68,20 +68,20 @@ func (l *LocalBackend) Commit(ctx context.Context, events []event.Event) ([]*ent
 	for _, e := range stored {
 		known[e.ID] = true
 	}
-	b := &Batch{Events: map[event.ID][]event.Event{}, CommitTime: time.Now(), Received: time.Now()}
+	b := &Batch{events: map[event.ID][]event.Event{}, commitTime: time.Now(), received: time.Now()}
 	for _, e := range events {
 		if !known[e.ID] {
-			b.Events[e.Entity] = append(b.Events[e.Entity], e)
+			b.events[e.Entity] = append(b.events[e.Entity], e)
 		}
 	}
 	for _, st := range states {
-		if len(b.Events[st.ID]) > 0 { // a redelivered event changes nothing
-			b.Changes = append(b.Changes, reactor.Change{Collection: st.Collection, ID: st.ID, New: st})
+		if len(b.events[st.ID]) > 0 { // a redelivered event changes nothing
+			b.changes = append(b.changes, reactor.Change{Collection: st.Collection, ID: st.ID, New: st})
 		}
 	}
-	if len(b.Changes) > 0 {
+	if len(b.changes) > 0 {
 		l.seq++
-		b.Seq = l.seq
+		b.seq = l.seq
 		l.publish(ctx, b)
 	}
 	return states, nil
@@ -131,5 +131,5 @@ func (l *LocalBackend) CaughtUp(context.Context) error {
 // localSnapshot: the read saw every commit up to this sequence number.
 type localSnapshot uint64
 
-func (s localSnapshot) Includes(b *Batch) bool { return b.Seq <= uint64(s) }
-func (s localSnapshot) Precedes(b *Batch) bool { return b.Seq > uint64(s) }
+func (s localSnapshot) Includes(b *Batch) bool { return b.seq <= uint64(s) }
+func (s localSnapshot) Precedes(b *Batch) bool { return b.seq > uint64(s) }

@@ -3,7 +3,7 @@ package server_test
 import (
 	"testing"
 
-	"github.com/ankurah/ankurah-go/test/leakcheck"
+	"github.com/ankurah/ankurah-go/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -57,10 +57,10 @@ func (m *metrics) batch(b *Batch, changes, recipients int, took time.Duration) {
 	m.changes.Add(int64(changes))
 	m.mu.Lock()
 	m.fanout.observe(took.Seconds())
-	if !b.CommitTime.IsZero() {
-		lag := time.Since(b.CommitTime)
+	if !b.commitTime.IsZero() {
+		lag := time.Since(b.commitTime)
 		m.e2e.observe(lag.Seconds())
-		m.lastCommit.Store(b.CommitTime.UnixMicro())
+		m.lastCommit.Store(b.commitTime.UnixMicro())
 		m.lastLag.Store(lag.Microseconds())
 	}
 	m.mu.Unlock()

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/jackc/pglogrepl"
-
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/reactor"
 	"github.com/ankurah/ankurah-go/query"
-	"github.com/ankurah/ankurah-go/reactor"
 	"github.com/ankurah/ankurah-go/replication"
 	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/storage"
@@ -114,12 +112,12 @@ func (p *PostgresBackend) LagBytes(ctx context.Context) (int64, error) {
 	return int64(lag), err
 }
 
-func (p *PostgresBackend) lag(ctx context.Context) (lag uint64, acked, cur pglogrepl.LSN, err error) {
+func (p *PostgresBackend) lag(ctx context.Context) (lag uint64, acked, cur replication.LSN, err error) {
 	var s string
 	if err := p.store.Pool().QueryRow(ctx, "select pg_current_wal_lsn()::text").Scan(&s); err != nil {
 		return 0, 0, 0, fmt.Errorf("reading the WAL position: %w", err)
 	}
-	if cur, err = pglogrepl.ParseLSN(s); err != nil {
+	if cur, err = replication.ParseLSN(s); err != nil {
 		return 0, 0, 0, err
 	}
 	if acked = p.consumer.AckedLSN(); cur > acked {
@@ -132,9 +130,9 @@ func (p *PostgresBackend) lag(ctx context.Context) (lag uint64, acked, cur pglog
 // Publishing only queues frames, so the transaction is acknowledged once
 // every recipient has it queued.
 func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transaction) error {
-	b := &Batch{XID: tx.XID, LSN: uint64(tx.CommitLSN), CommitTime: tx.CommitTime}
+	b := &Batch{xid: tx.XID, lsn: uint64(tx.CommitLSN), commitTime: tx.CommitTime}
 	if len(tx.Events) > 0 {
-		b.Events = make(map[event.ID][]event.Event, len(tx.Events))
+		b.events = make(map[event.ID][]event.Event, len(tx.Events))
 		schemas := map[string]*schema.Collection{}
 		for _, row := range tx.Events {
 			e, err := p.eventOf(ctx, row, schemas)
@@ -144,7 +142,7 @@ func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transactio
 				p.log.Warn("replicated event not decodable", "event", row.ID, "err", err)
 				continue
 			}
-			b.Events[e.Entity] = append(b.Events[e.Entity], e)
+			b.events[e.Entity] = append(b.events[e.Entity], e)
 		}
 	}
 	for _, r := range tx.Rows {
@@ -152,7 +150,7 @@ func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transactio
 		vals := r.New
 		if r.Op == replication.Delete {
 			vals, st.Deleted = r.Old, true
-			for _, e := range b.Events[r.ID] {
+			for _, e := range b.events[r.ID] {
 				st.Head = st.Head.Advance(e.ID, e.Parents)
 			}
 		}
@@ -161,9 +159,9 @@ func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transactio
 				st.Values[f] = v
 			}
 		}
-		b.Changes = append(b.Changes, reactor.Change{Collection: r.Table, ID: r.ID, New: st})
+		b.changes = append(b.changes, reactor.Change{Collection: r.Table, ID: r.ID, New: st})
 	}
-	if len(b.Changes) > 0 && p.publish != nil {
+	if len(b.changes) > 0 && p.publish != nil {
 		p.publish(ctx, b)
 	}
 	return nil
@@ -209,5 +207,5 @@ func (p *PostgresBackend) eventOf(ctx context.Context, row replication.EventRow,
 // later one.
 type pgSnapshot postgres.Snapshot
 
-func (s pgSnapshot) Includes(b *Batch) bool { return postgres.Snapshot(s).Visible(b.XID) }
-func (s pgSnapshot) Precedes(b *Batch) bool { return b.LSN >= s.LSN }
+func (s pgSnapshot) Includes(b *Batch) bool { return postgres.Snapshot(s).Visible(b.xid) }
+func (s pgSnapshot) Precedes(b *Batch) bool { return b.lsn >= s.LSN }

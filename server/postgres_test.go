@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ankurah/ankurah-go/server/servertest"
+	"github.com/ankurah/ankurah-go/internal/servertest"
 )
 
 func sql(t testing.TB, env *servertest.Env, q string, args ...any) {

@@ -1,8 +1,8 @@
-// Package pgsql embeds the SQL that Ankurah installs into Postgres: the
+// Package sql embeds the SQL that Ankurah installs into Postgres: the
 // functions and triggers of schema ankurah (functions.sql). Table definitions
 // are goose migrations in package migrations, which applies this file after
 // them.
-package pgsql
+package sql
 
 import _ "embed"
 

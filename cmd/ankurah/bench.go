@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/ankurah/ankurah-go/test/load"
+	"github.com/ankurah/ankurah-go/internal/load"
 )
 
 const benchUsage = `usage: ankurah bench [--database-url URL] [flags]
@@ -31,7 +31,7 @@ fast a bare replication consumer decodes the same backlog.
 Flags:
 `
 
-// bench runs the load tool (package test/load).
+// bench runs the load tool (package internal/load).
 func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ankurah bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -17,8 +17,8 @@ import (
 
 	_ "modernc.org/sqlite"
 
-	"github.com/ankurah/ankurah-go/clients/go/wire"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/wire"
 	"github.com/ankurah/ankurah-go/protocol"
 )
 

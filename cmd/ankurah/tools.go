@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ankurah/ankurah-go/clients/go/wire"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/wire"
 	"github.com/ankurah/ankurah-go/protocol"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/value"

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ankurah/ankurah-go/test/pgtest"
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 )
 
 // cli runs one command line in-process and returns its stdout.

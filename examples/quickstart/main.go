@@ -30,7 +30,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	client "github.com/ankurah/ankurah-go/clients/go"
+	client "github.com/ankurah/ankurah-go/clients/go/client"
 	"github.com/ankurah/ankurah-go/migrations"
 	"github.com/ankurah/ankurah-go/node"
 	"github.com/ankurah/ankurah-go/replication"

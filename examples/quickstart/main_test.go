@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ankurah/ankurah-go/test/pgtest"
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 )
 
 func TestQuickstart(t *testing.T) {

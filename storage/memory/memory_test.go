@@ -3,9 +3,9 @@ package memory_test
 import (
 	"testing"
 
+	"github.com/ankurah/ankurah-go/internal/storagetest"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/storage/memory"
-	"github.com/ankurah/ankurah-go/storage/storagetest"
 )
 
 func TestConformance(t *testing.T) {

@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/node"
 	"github.com/ankurah/ankurah-go/storage/postgres"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 	"github.com/ankurah/ankurah-go/value"
 )
 

@@ -3,10 +3,10 @@ package postgres_test
 import (
 	"testing"
 
+	"github.com/ankurah/ankurah-go/internal/pgtest"
+	"github.com/ankurah/ankurah-go/internal/storagetest"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/storage/postgres"
-	"github.com/ankurah/ankurah-go/storage/storagetest"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 )
 
 func TestConformance(t *testing.T) {

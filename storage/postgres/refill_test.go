@@ -14,10 +14,10 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/query"
 	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/storage/postgres"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 	"github.com/ankurah/ankurah-go/value"
 )
 

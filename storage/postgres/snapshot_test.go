@@ -11,9 +11,9 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/query"
 	"github.com/ankurah/ankurah-go/storage/postgres"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 )
 
 func TestSnapshotVisible(t *testing.T) {

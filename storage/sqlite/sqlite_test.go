@@ -15,10 +15,10 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/storagetest"
 	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/storage/sqlite"
-	"github.com/ankurah/ankurah-go/storage/storagetest"
 	"github.com/ankurah/ankurah-go/value"
 )
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/storagetest"
 	"github.com/ankurah/ankurah-go/storage"
-	"github.com/ankurah/ankurah-go/storage/storagetest"
 	"github.com/ankurah/ankurah-go/value"
 )
 

@@ -17,13 +17,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/replication"
 	"github.com/ankurah/ankurah-go/server"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/storage/memory"
 	"github.com/ankurah/ankurah-go/storage/postgres"
 	"github.com/ankurah/ankurah-go/storage/sqlite"
-	"github.com/ankurah/ankurah-go/test/pgtest"
 )
 
 // Backend kinds.

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	client "github.com/ankurah/ankurah-go/clients/go"
+	client "github.com/ankurah/ankurah-go/clients/go/client"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/servertest"
 	"github.com/ankurah/ankurah-go/protocol"
-	"github.com/ankurah/ankurah-go/server/servertest"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/value"
 )

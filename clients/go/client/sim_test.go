@@ -22,7 +22,7 @@ package client
 //
 // Replay a failure with the seed it prints:
 //
-//	go test ./clients/go -run TestSimulation -sim.seed=N -sim.trace -v
+//	go test ./clients/go/client -run TestSimulation -sim.seed=N -sim.trace -v
 
 import (
 	"context"
@@ -41,9 +41,9 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/reactor"
 	"github.com/ankurah/ankurah-go/protocol"
 	"github.com/ankurah/ankurah-go/query"
-	"github.com/ankurah/ankurah-go/reactor"
 	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/storage/memory"
@@ -105,7 +105,7 @@ func TestSimulation(t *testing.T) {
 					mu.Lock()
 					failures++
 					mu.Unlock()
-					t.Errorf("seed %d: %v\n    replay: go test ./clients/go -run TestSimulation -sim.seed=%d -sim.backend=%s -sim.steps=%d -sim.trace -v", seed, err, seed, *simBackend, *simSteps)
+					t.Errorf("seed %d: %v\n    replay: go test ./clients/go/client -run TestSimulation -sim.seed=%d -sim.backend=%s -sim.steps=%d -sim.trace -v", seed, err, seed, *simBackend, *simSteps)
 				}
 			}
 		}()

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	client "github.com/ankurah/ankurah-go/clients/go"
+	client "github.com/ankurah/ankurah-go/clients/go/client"
+	"github.com/ankurah/ankurah-go/internal/servertest"
 	"github.com/ankurah/ankurah-go/node"
-	"github.com/ankurah/ankurah-go/server/servertest"
 )
 
 // Album is the model of the seed's quick example.

@@ -36,8 +36,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ankurah/ankurah-go/clients/go/wire"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/wire"
 	"github.com/ankurah/ankurah-go/node"
 	"github.com/ankurah/ankurah-go/protocol"
 	"github.com/ankurah/ankurah-go/schema"

@@ -11,7 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/ankurah/ankurah-go/clients/go/wire"
+	"github.com/ankurah/ankurah-go/internal/wire"
 	"github.com/ankurah/ankurah-go/protocol"
 )
 

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ankurah/ankurah-go/test/leakcheck"
-	"github.com/ankurah/ankurah-go/test/load"
-	"github.com/ankurah/ankurah-go/test/pgtest"
+	"github.com/ankurah/ankurah-go/internal/leakcheck"
+	"github.com/ankurah/ankurah-go/internal/load"
+	"github.com/ankurah/ankurah-go/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

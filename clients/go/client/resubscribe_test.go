@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/servertest"
 	"github.com/ankurah/ankurah-go/node"
 	"github.com/ankurah/ankurah-go/protocol"
-	"github.com/ankurah/ankurah-go/server/servertest"
 )
 
 // recorder is a transport that can be cut and refused (a network failure)

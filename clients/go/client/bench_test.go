@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	client "github.com/ankurah/ankurah-go/clients/go"
+	client "github.com/ankurah/ankurah-go/clients/go/client"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/servertest"
 	"github.com/ankurah/ankurah-go/node"
-	"github.com/ankurah/ankurah-go/server/servertest"
 )
 
 // benchKinds are the backends a benchmark runs on: Postgres only with a

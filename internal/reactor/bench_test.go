@@ -7,8 +7,8 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/reactor"
 	"github.com/ankurah/ankurah-go/query"
-	"github.com/ankurah/ankurah-go/reactor"
 	"github.com/ankurah/ankurah-go/value"
 )
 

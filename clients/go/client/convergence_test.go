@@ -7,10 +7,10 @@ import (
 	"sync"
 	"testing"
 
-	client "github.com/ankurah/ankurah-go/clients/go"
+	client "github.com/ankurah/ankurah-go/clients/go/client"
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
-	"github.com/ankurah/ankurah-go/server/servertest"
+	"github.com/ankurah/ankurah-go/internal/servertest"
 	"github.com/ankurah/ankurah-go/value"
 )
 

@@ -45,13 +45,7 @@ func (g *gatedBackend) Run(ctx context.Context, publish func(context.Context, *s
 			}
 		}
 		publish(ctx, b)
-		n := int64(0)
-		for _, ch := range b.Changes {
-			if ch.Collection == Collection {
-				n++
-			}
-		}
-		published := g.published.Add(n)
+		published := g.published.Add(int64(b.Changed(Collection)))
 		g.mu.Lock()
 		if g.done != nil && published >= g.target && g.doneAt.IsZero() {
 			g.doneAt = time.Now()

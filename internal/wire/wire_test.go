@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ankurah/ankurah-go/clients/go/wire"
+	"github.com/ankurah/ankurah-go/internal/leakcheck"
+	"github.com/ankurah/ankurah-go/internal/servertest"
+	"github.com/ankurah/ankurah-go/internal/wire"
 	"github.com/ankurah/ankurah-go/protocol"
-	"github.com/ankurah/ankurah-go/server/servertest"
-	"github.com/ankurah/ankurah-go/test/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
