@@ -199,6 +199,7 @@ class Pair {
     await this.main.apply(u)
     await this.mirror.apply(u)
     this.agree(what)
+    if (this.main.pending()) stats.pendingSteps++
   }
 
   /** Both encode byte-identical states (same updates in the same order). */
@@ -206,11 +207,13 @@ class Pair {
     const a = await this.main.state()
     const b = await this.mirror.state()
     check(eq(a, b), `${this.name} ${what}: encoded states differ\n ${this.main.kind}=${hex(a)}\n ${this.mirror.kind}=${hex(b)}`)
+    stats.stateChecks++
     return a
   }
 }
 
 let steps = 0
+const stats = { pendingSteps: 0, pairSplits: 0, stateChecks: 0, maxLen: 0, richTraces: 0 }
 
 async function runTrace (seed) {
   const r = rng(seed)
@@ -242,7 +245,8 @@ async function runTrace (seed) {
     for (const q of pairs) if (q !== p) q.inbox.push(u)
   }
 
-  const ops = r.range(5, 40)
+  // Most traces are short; one in ten is long enough for bigger documents.
+  const ops = r.chance(0.1) ? r.range(100, 250) : r.range(5, 40)
   for (let step = 0; step < ops; step++) {
     steps++
     const p = r.pick(pairs)
@@ -258,6 +262,8 @@ async function runTrace (seed) {
         pos = clean(text, pos)
       } else if (m.kind === 'y' && !r.chance(0.3)) {
         pos = clean(text, pos) // mostly, but not always, whole characters
+      } else if (insidePair(text, pos)) {
+        stats.pairSplits++
       }
       const ins = randomText(r, 4)
       const u = await m.insert(pos, ins)
@@ -277,6 +283,8 @@ async function runTrace (seed) {
         pos = clean(text, pos)
         len = clean(text, pos + len) - pos
         if (len === 0) continue
+      } else if (insidePair(text, pos) || insidePair(text, pos + len)) {
+        stats.pairSplits++
       }
       const u = await m.delete(pos, len)
       if (!(m.kind === 'y' && (insidePair(text, pos) || insidePair(text, pos + len)))) {
@@ -335,6 +343,7 @@ async function runTrace (seed) {
   for (const p of pairs.slice(1)) await p.apply(await hub.main.diff(p.main.sv()), 'final diff from the hub')
 
   const want = hub.main.text()
+  stats.maxLen = Math.max(stats.maxLen, want.length)
   for (const p of pairs) {
     check(p.main.text() === want, `final text of ${p.name}: ${JSON.stringify(p.main.text())}, hub has ${JSON.stringify(want)}`)
     check(eq(p.main.sv(), hub.main.sv()), `final state vector of ${p.name}: ${hex(p.main.sv())}, hub has ${hex(hub.main.sv())}`)
@@ -352,12 +361,136 @@ async function runTrace (seed) {
   return want
 }
 
+// A rich trace: a Yjs document gets content that Go does not edit but must
+// keep and pass on intact (formatting marks and embeds in the text, other
+// root types, nested types, types deleted with their children, binary and
+// "any" values, a subdocument). Go applies its updates (in order, and
+// shuffled), its encoded state must load in Yjs to the same content, and Go's
+// text edits around that content must apply in Yjs to the same text.
+async function runRichTrace (seed) {
+  stats.richTraces++
+  const r = rng(seed)
+  const gc = r.chance(0.7)
+  const a = new Y.Doc({ gc })
+  a.clientID = r.int(2 ** 32)
+  const ups = []
+  a.on('update', u => ups.push(u))
+  const t = a.getText('text')
+  const meta = a.getMap('meta')
+  const arr = a.getArray('arr')
+  const xml = a.getXmlFragment('xml')
+  const ops = r.range(5, 30)
+  for (let i = 0; i < ops; i++) {
+    const x = r.float()
+    const len = t.length // counts embeds
+    const pos = r.int(len + 1)
+    const n = Math.min(len - pos, r.range(1, 4))
+    if (x < 0.3) t.insert(pos, randomText(r, 3), r.chance(0.3) ? { bold: true } : undefined)
+    else if (x < 0.4 && n > 0) t.delete(pos, n)
+    else if (x < 0.5 && n > 0) t.format(pos, n, { italic: r.chance(0.6) ? true : null, size: r.pick([1, '2', null]) })
+    else if (x < 0.55) t.insertEmbed(pos, { image: 'x' + r.int(9) })
+    else if (x < 0.65) meta.set(r.pick(['k1', 'k2', 'k3']), r.pick([1, -7, 2 ** 40, 'two', { three: [3, null] }, null, true, 2.5, new Uint8Array([1, 2, 3])]))
+    else if (x < 0.72) {
+      // replacing 'sub' deletes the previous one and, collected, its children
+      const sub = new Y.Map()
+      const st = new Y.Text()
+      st.insert(0, 'nested ' + r.int(10))
+      sub.set('t', st)
+      sub.set('x', r.int(5))
+      meta.set('sub', sub)
+    } else if (x < 0.8) arr.insert(r.int(arr.length + 1), [r.int(100), 'str', { o: [1, { p: false }] }])
+    else if (x < 0.85 && arr.length > 0) arr.delete(r.int(arr.length), 1)
+    else if (x < 0.9) {
+      const el = new Y.XmlElement('p')
+      el.setAttribute('class', 'c' + r.int(3))
+      el.insert(0, [new Y.XmlText('hi')])
+      xml.insert(0, [el])
+    } else if (x < 0.92) meta.set('doc', new Y.Doc())
+    else t.insert(pos, randomText(r, 2))
+  }
+  const content = d => JSON.stringify({
+    delta: d.getText('text').toDelta(),
+    text: d.getText('text').toString(),
+    meta: d.getMap('meta').toJSON(),
+    arr: d.getArray('arr').toJSON(),
+    xml: d.getXmlFragment('xml').toString()
+  })
+  if (process.env.YJS_DUMP) process.stderr.write(`updates: ${ups.map(hex).join(',')}\n`)
+  // The reference is a second Yjs document fed a's updates, not a itself:
+  // Yjs's format() over a range already so formatted, with an end inside a
+  // surrogate pair, splits the pair (U+FFFD) in a's copy only; no update
+  // carries that split, and other Yjs replicas keep the character.
+  const ya = new Y.Doc({ gc })
+  for (const u of ups) Y.applyUpdate(ya, u)
+  const yt = ya.getText('text')
+  const want = content(ya)
+
+  const g = new GRep(2 ** 41, gc)
+  await g.init()
+  for (const u of ups) await g.apply(u)
+  check(g.text() === yt.toString(), `rich: Go text ${JSON.stringify(g.text())}, Yjs ${JSON.stringify(yt.toString())}`)
+  check(!g.pending(), 'rich: Go has pending structs after every update in order')
+  const state = await g.state()
+  check(eq(state, Y.encodeStateAsUpdate(ya)), `rich: encoded states differ\n g=${hex(state)}\n y=${hex(Y.encodeStateAsUpdate(ya))}`)
+  stats.stateChecks++
+  const b = new Y.Doc()
+  Y.applyUpdate(b, state)
+  check(content(b) === want, `rich: Yjs loading Go's state got ${content(b)}, want ${want}`)
+
+  // The same updates shuffled and some repeated: the same content.
+  const g2 = new GRep(2 ** 41 + 1, r.chance(0.5))
+  await g2.init()
+  const shuffled = ups.concat(ups.filter(() => r.chance(0.2)))
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = r.int(i + 1);
+    [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]]
+  }
+  for (const u of shuffled) await g2.apply(u)
+  check(g2.text() === yt.toString(), `rich shuffled: Go text ${JSON.stringify(g2.text())}, Yjs ${JSON.stringify(yt.toString())}`)
+  const b2 = new Y.Doc()
+  Y.applyUpdate(b2, await g2.state())
+  check(content(b2) === want, `rich shuffled: Yjs loading Go's state got ${content(b2)}, want ${want}`)
+
+  // Go edits the text around the formatting and embeds; Yjs follows.
+  const yups = []
+  ya.on('update', u => yups.push(u))
+  for (let i = 0; i < 6; i++) {
+    const text = g.text()
+    let u
+    if (r.chance(0.6) || text.length === 0) {
+      const pos = clean(text, r.int(text.length + 1))
+      const ins = randomText(r, 2)
+      u = await g.insert(pos, ins)
+      check(g.text() === text.slice(0, pos) + ins + text.slice(pos), `rich: Go insert(${pos}) gave ${JSON.stringify(g.text())}`)
+    } else {
+      const pos = clean(text, r.int(text.length))
+      const len = clean(text, Math.min(text.length, pos + r.range(1, 4))) - pos
+      if (len === 0) continue
+      u = await g.delete(pos, len)
+      check(g.text() === text.slice(0, pos) + text.slice(pos + len), `rich: Go delete(${pos}, ${len}) gave ${JSON.stringify(g.text())}`)
+    }
+    const before = yups.length
+    Y.applyUpdate(ya, u)
+    // Yjs may clean up formatting after a remote change: Go takes that too.
+    for (const v of yups.slice(before)) await g.apply(v)
+    check(yt.toString() === g.text(), `rich: after Go's edit Yjs has ${JSON.stringify(yt.toString())}, Go ${JSON.stringify(g.text())}`)
+  }
+  const b3 = new Y.Doc()
+  Y.applyUpdate(b3, await g.state())
+  check(content(b3) === content(ya), `rich: after Go's edits, Yjs loading Go's state got ${content(b3)}, want ${content(ya)}`)
+}
+
 const failures = []
 let nonEmpty = 0
 for (let i = 0; i < traces; i++) {
   const seed = baseSeed + i
   try {
-    if ((await runTrace(seed)).length > 0) nonEmpty++
+    if (seed % 10 === 9) {
+      await runRichTrace(seed)
+      nonEmpty++
+    } else if ((await runTrace(seed)).length > 0) {
+      nonEmpty++
+    }
   } catch (e) {
     if (!(e instanceof Failure)) throw e
     failures.push({ seed, error: e.message })
@@ -366,5 +499,6 @@ for (let i = 0; i < traces; i++) {
   await go('reset', {})
   goDocs = 0
 }
+process.stderr.write(`coverage: ${JSON.stringify(stats)}\n`)
 process.stdout.write(JSON.stringify({ done: true, traces, steps, nonEmpty, failures }) + '\n')
 rl.close()
