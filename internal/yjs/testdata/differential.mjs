@@ -177,6 +177,22 @@ class GRep {
 const eq = (a, b) => a.length === b.length && a.every((x, i) => x === b[i])
 const hex = u => Buffer.from(u).toString('hex')
 
+/**
+ * Makes edit f in a Yjs twin of Go replica p (loaded from its mirror's state,
+ * with p's client id) and returns the update Yjs produces, to compare with
+ * Go's. Call it before the mirror applies Go's update.
+ */
+function yjsTwinEdit (p, f) {
+  const twin = new Y.Doc({ gc: p.mirror.gc })
+  Y.applyUpdate(twin, Y.encodeStateAsUpdate(p.mirror.doc))
+  twin.clientID = p.main.clientID
+  let update = null
+  twin.on('update', u => { update = u })
+  twin.transact(() => f(twin.getText('text')))
+  stats.twinEdits++
+  return update ?? new Uint8Array()
+}
+
 /** A replica and its mirror of the other implementation. */
 class Pair {
   constructor (name, main, mirror) {
@@ -213,7 +229,7 @@ class Pair {
 }
 
 let steps = 0
-const stats = { pendingSteps: 0, pairSplits: 0, stateChecks: 0, maxLen: 0, richTraces: 0 }
+const stats = { twinEdits: 0, pendingSteps: 0, pairSplits: 0, stateChecks: 0, maxLen: 0, richTraces: 0 }
 
 async function runTrace (seed) {
   const r = rng(seed)
@@ -266,7 +282,9 @@ async function runTrace (seed) {
         stats.pairSplits++
       }
       const ins = randomText(r, 4)
+      const twin = m.kind === 'g' ? yjsTwinEdit(p, t => t.insert(pos, ins)) : null
       const u = await m.insert(pos, ins)
+      if (twin) check(eq(u, twin), `${p.name} ${what}: Go's insert(${pos}, ${JSON.stringify(ins)}) update ${hex(u)}, Yjs's ${hex(twin)}`)
       check(m.text() === text.slice(0, pos) + ins + text.slice(pos) || (m.kind === 'y' && insidePair(text, pos)),
         `${p.name} ${what}: insert(${pos}, ${JSON.stringify(ins)}) into ${JSON.stringify(text)} gave ${JSON.stringify(m.text())}`)
       await p.mirror.apply(u)
@@ -286,7 +304,9 @@ async function runTrace (seed) {
       } else if (insidePair(text, pos) || insidePair(text, pos + len)) {
         stats.pairSplits++
       }
+      const twin = m.kind === 'g' ? yjsTwinEdit(p, t => t.delete(pos, len)) : null
       const u = await m.delete(pos, len)
+      if (twin) check(eq(u, twin), `${p.name} ${what}: Go's delete(${pos}, ${len}) update ${hex(u)}, Yjs's ${hex(twin)}`)
       if (!(m.kind === 'y' && (insidePair(text, pos) || insidePair(text, pos + len)))) {
         check(m.text() === text.slice(0, pos) + text.slice(pos + len),
           `${p.name} ${what}: delete(${pos}, ${len}) from ${JSON.stringify(text)} gave ${JSON.stringify(m.text())}`)
@@ -299,7 +319,22 @@ async function runTrace (seed) {
       const pos = clean(text, r.int(text.length + 1))
       const end = clean(text, Math.min(text.length, pos + r.int(6)))
       const want = r.chance(0.1) ? randomText(r, 6) : text.slice(0, pos) + (r.chance(0.7) ? randomText(r, 3) : '') + text.slice(end)
+      // The same minimal edit in Yjs: common prefix and suffix in code points.
+      const A = [...text]
+      const B = [...want]
+      let pre = 0
+      while (pre < A.length && pre < B.length && A[pre] === B[pre]) pre++
+      let suf = 0
+      while (suf < A.length - pre && suf < B.length - pre && A[A.length - 1 - suf] === B[B.length - 1 - suf]) suf++
+      const at = A.slice(0, pre).join('').length
+      const del = A.slice(pre, A.length - suf).join('').length
+      const ins = B.slice(pre, B.length - suf).join('')
+      const twin = yjsTwinEdit(p, t => {
+        if (del > 0) t.delete(at, del)
+        if (ins.length > 0) t.insert(at, ins)
+      })
       const u = await m.replace(want)
+      check(eq(u, twin), `${p.name} ${what}: Go's replace of ${JSON.stringify(text)} by ${JSON.stringify(want)}: update ${hex(u)}, Yjs's ${hex(twin)}`)
       check(m.text() === want, `${p.name} ${what}: replace with ${JSON.stringify(want)} gave ${JSON.stringify(m.text())}`)
       await p.mirror.apply(u)
       p.agree(`${what} replace`)
