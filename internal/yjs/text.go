@@ -111,17 +111,21 @@ func (d *Doc) edit(pos, del int, ins string) (update []byte, err error) {
 		return nil, nil
 	}
 	t := d.rootType(d.textName)
-	if err := d.checkBoundary(t, pos); err != nil {
+	left, right, in, offset, err := d.seekChecked(t, pos)
+	if err != nil {
 		return nil, err
 	}
 	if del > 0 {
-		if err := d.checkBoundary(t, pos+del); err != nil {
+		if _, _, _, _, err := d.seekChecked(t, pos+del); err != nil {
 			return nil, err
 		}
 	}
 	defer d.guard(&err)
 	tx := d.begin(true)
-	left, right := d.seekClean(tx, t, pos)
+	if in != nil {
+		r := d.getItemCleanStart(tx, ID{in.id.Client, in.id.Clock + offset})
+		left, right = r.left, r
+	}
 	if del > 0 {
 		n := uint64(del)
 		for r := right; n > 0 && r != nil; r = r.right {
@@ -181,28 +185,17 @@ func (d *Doc) seek(t *ytype, pos int) (left, right, in *item, offset uint64, ok 
 	return left, right, nil, 0, count == 0
 }
 
-// checkBoundary checks that pos is within the text and not inside a
-// surrogate pair.
-func (d *Doc) checkBoundary(t *ytype, pos int) error {
-	_, _, in, offset, ok := d.seek(t, pos)
+// seekChecked is seek that refuses a position past the end of the text or
+// inside a surrogate pair.
+func (d *Doc) seekChecked(t *ytype, pos int) (left, right, in *item, offset uint64, err error) {
+	left, right, in, offset, ok := d.seek(t, pos)
 	if !ok {
-		return fmt.Errorf("%w: position %d is past the end of the text (%d)", ErrInvalidEdit, pos, d.Len())
+		return nil, nil, nil, 0, fmt.Errorf("%w: position %d is past the end of the text (%d)", ErrInvalidEdit, pos, d.Len())
 	}
 	if in != nil {
 		if _, inPair := utf16Offset(in.str, int(offset), int(in.length)); inPair {
-			return fmt.Errorf("%w: position %d is inside a surrogate pair", ErrInvalidEdit, pos)
+			return nil, nil, nil, 0, fmt.Errorf("%w: position %d is inside a surrogate pair", ErrInvalidEdit, pos)
 		}
 	}
-	return nil
-}
-
-// seekClean finds position pos, splitting the item it falls inside, and
-// returns its neighbours.
-func (d *Doc) seekClean(tx *txn, t *ytype, pos int) (left, right *item) {
-	left, right, in, offset, _ := d.seek(t, pos)
-	if in == nil {
-		return left, right
-	}
-	r := d.getItemCleanStart(tx, ID{in.id.Client, in.id.Clock + offset})
-	return r.left, r
+	return left, right, in, offset, nil
 }
