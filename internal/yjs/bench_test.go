@@ -1,7 +1,9 @@
 package yjs
 
 import (
+	"encoding/hex"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -90,6 +92,24 @@ var traceOnce = sync.OnceValues(func() ([][]byte, string) {
 	ups, d := keystrokeUpdates(nil, Options{ClientID: 42})
 	return ups, d.Text()
 })
+
+// TestWriteKeystrokeTrace writes the trace's updates, one hex line each, to
+// $YJS_TRACE_OUT, for testdata/bench.mjs to replay in Yjs.
+func TestWriteKeystrokeTrace(t *testing.T) {
+	out := os.Getenv("YJS_TRACE_OUT")
+	if out == "" {
+		t.Skip("set YJS_TRACE_OUT to write the keystroke trace")
+	}
+	ups, _ := traceOnce()
+	var b strings.Builder
+	for _, u := range ups {
+		b.WriteString(hex.EncodeToString(u))
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // heapOf returns the heap that build's result keeps alive.
 func heapOf(build func() any) uint64 {
