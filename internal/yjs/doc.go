@@ -53,8 +53,7 @@ type Doc struct {
 	pending   *pendingStructs
 	pendingDS deleteSet
 
-	version uint64 // bumped by every transaction
-	broken  error
+	broken error
 }
 
 // NewDoc returns an empty document.

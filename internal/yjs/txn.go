@@ -53,7 +53,6 @@ func (d *Doc) finish(tx *txn, update bool) []byte {
 			d.tryToMergeWithLefts(id.Client, pos)
 		}
 	}
-	d.version++
 	if !tx.local && after[d.clientID] != tx.before(d.clientID) {
 		// Another replica uses this client id: take a new one, as Yjs does.
 		d.clientID = d.newClientID()
