@@ -527,8 +527,11 @@ for (let i = 0; i < traces; i++) {
       nonEmpty++
     }
   } catch (e) {
-    if (!(e instanceof Failure)) throw e
-    failures.push({ seed, error: e.message })
+    // A Failure is a disagreement; anything else (Yjs throwing on an update
+    // Go wrote, say) is a failure of the trace too, with its stack.
+    const error = e instanceof Failure ? e.message : `exception: ${e.stack}`
+    process.stderr.write(`trace seed ${seed} failed: ${error}\n`)
+    failures.push({ seed, error })
     if (failures.length >= 10) break
   }
   await go('reset', {})
