@@ -1,3 +1,9 @@
+// Package yjs is a Go implementation of Yjs documents holding text: update
+// format v1, byte-compatible with the yjs npm package. A Doc applies updates
+// from any replica in any order, makes local edits at UTF-16 positions and
+// returns their updates, and encodes its state, its state vector and diffs.
+// It is proved against the real yjs package by TestDifferential (see
+// docs/text.md). It is internal: its API may change with its users.
 package yjs
 
 import (
