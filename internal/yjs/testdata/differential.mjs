@@ -182,10 +182,11 @@ const hex = u => Buffer.from(u).toString('hex')
 /**
  * Makes edit f in a Yjs twin of Go replica p (loaded from its mirror's state,
  * with p's client id) and returns the update Yjs produces, to compare with
- * Go's; null if the replica has pending structs. (Yjs leaves a struct pending
- * until the next update even when what it waits for came in the same pass,
- * while a document loading the state integrates it at once: then the twin is
- * no twin.) Call it before the mirror applies Go's update.
+ * Go's; null if the replica has pending structs. (Yjs can keep a struct
+ * pending after what it needs has arrived, when it was set aside with others
+ * that wait for more, while a document loading the state integrates it at
+ * once: then the twin is no twin.) Call it before the mirror applies Go's
+ * update.
  */
 function yjsTwinEdit (p, f) {
   if (p.main.pending()) return null
