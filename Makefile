@@ -7,12 +7,17 @@ GO ?= go
 test: vet
 	./test/with-postgres.sh $(GO) test -count=1 ./...
 	$(MAKE) ts-test
+	$(MAKE) yjs-test
 
 ## ts-test: type-check (sources and tests) and unit-test the TypeScript client (npm workspaces; packages from the npm registry; the example is type-checked by its build in make e2e)
 ts-test:
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run typecheck --silent -w @ankurah/client
 	npm test
+
+## yjs-test: package internal/yjs against the real yjs npm package, 1,000 random traces (needs ts-test's npm ci; YJS_SEED=N replays)
+yjs-test:
+	YJS_ORACLE=required $(GO) test -count=1 -run '^TestDifferential$$' ./internal/yjs
 
 ## e2e: the web client in Debian's chromium (playwright-core) against ankurah serve on a throwaway Postgres
 e2e:
