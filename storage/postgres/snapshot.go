@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -69,12 +70,24 @@ func (s Snapshot) Visible(xid uint32) bool {
 // ONLY transaction whose first statement reads pg_current_snapshot() and
 // then pg_current_wal_insert_lsn(), and returns the rows together with that
 // snapshot: the rows are exactly what the snapshot sees.
+//
+// A collection that does not exist yet reads as empty, with the snapshot: the
+// catalog is read after the snapshot was taken, so a collection missing then
+// was missing in the snapshot too, and every transaction that creates it or
+// writes its first rows commits later and is not Visible — a live query
+// started now receives them all from the stream.
 func (s *Store) FetchSnapshot(ctx context.Context, collection string, q *query.Query) ([]*entity.State, Snapshot, error) {
+	if err := event.ValidCollectionName(collection); err != nil {
+		return nil, Snapshot{}, storage.Errorf(storage.CodeBadName, "%v", err)
+	}
 	var out []*entity.State
 	snap, err := s.inSnapshot(ctx, func(tx pgx.Tx) (err error) {
 		out, err = s.fetch(ctx, tx, collection, func(t *table) (string, []any, error) {
 			return q.Select(t.Collection, t.sqlSchema)
 		})
+		if errors.Is(err, storage.ErrNoCollection) {
+			out, err = nil, nil
+		}
 		return err
 	})
 	if err != nil {
