@@ -92,7 +92,7 @@ func TestToolsAgainstEmbeddedServer(t *testing.T) {
 
 	// Errors are coded and say what to do.
 	var errout bytes.Buffer
-	if status := run(context.Background(), []string{"query", "--url", url, "album", "year >"}, func(string) string { return "" }, io.Discard, &errout); status != 1 || !strings.Contains(errout.String(), "parse_error") {
+	if status := run(context.Background(), []string{"query", "--url", url, "album", "year >"}, func(string) string { return "" }, io.Discard, &errout); status != exitUsage || !strings.Contains(errout.String(), "the query is not valid at character 7") {
 		t.Fatalf("bad query: %d %s", status, errout.String())
 	}
 	errout.Reset()
