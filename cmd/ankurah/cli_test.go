@@ -211,3 +211,31 @@ func TestMigrateSaysWhatItDid(t *testing.T) {
 		t.Fatalf("second migrate: %d %q", status, out)
 	}
 }
+
+// TestPostgresThatCannotFeedAnkurah: on a server with wal_level=replica,
+// every command that needs the change stream stops at once with the
+// preflight's finding and its fix; check lists it; migrate installs the
+// schema and notes the problem.
+func TestPostgresThatCannotFeedAnkurah(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewCluster(t, "wal_level=replica")
+	const finding = "this PostgreSQL cannot feed Ankurah: wal_level = replica"
+	const fix = "fix: run `ALTER SYSTEM SET wal_level = logical;` as a superuser, then restart PostgreSQL"
+	for _, args := range [][]string{
+		{"serve", "--database-url", db, "--listen", "127.0.0.1:0"},
+		{"bench", "--database-url", db, "--clients", "inproc"},
+	} {
+		status, out, errout := invoke(args...)
+		if status != exitFailure || out != "" || !strings.HasPrefix(errout, "ankurah "+args[0]+": "+finding+"\n"+fix) {
+			t.Errorf("%s: status %d\n%s%s", args[0], status, out, errout)
+		}
+		checkMessage(t, args[0], errout)
+	}
+	if status, out, _ := invoke("check", "--database-url", db); status != exitFailure || !strings.Contains(out, "FAIL wal_level: wal_level = replica\n     fix: run `ALTER SYSTEM SET wal_level = logical;`") {
+		t.Errorf("check: %d\n%s", status, out)
+	}
+	status, out, errout := invoke("migrate", "--database-url", db)
+	if status != exitOK || out != "installed Ankurah's schema (version 1)\n" || !strings.HasPrefix(errout, "ankurah migrate: note: "+finding+"\n"+fix) {
+		t.Errorf("migrate: %d\n%s%s", status, out, errout)
+	}
+}
