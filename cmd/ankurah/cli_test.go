@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"syscall"
@@ -237,5 +238,18 @@ func TestPostgresThatCannotFeedAnkurah(t *testing.T) {
 	status, out, errout := invoke("migrate", "--database-url", db)
 	if status != exitOK || out != "installed Ankurah's schema (version 1)\n" || !strings.HasPrefix(errout, "ankurah migrate: note: "+finding+"\n"+fix) {
 		t.Errorf("migrate: %d\n%s%s", status, out, errout)
+	}
+}
+
+// TestDocsShowTheHelp: docs/cli.md shows `ankurah help` as it is.
+func TestDocsShowTheHelp(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, overview, _ := invoke("help")
+	if !strings.Contains(string(b), "```text\n"+overview+"```") {
+		t.Error("docs/cli.md does not show the output of `ankurah help`: paste it again")
 	}
 }
