@@ -199,7 +199,10 @@ func report(e *env, cmd string, err error) int {
 		return exitOK
 	}
 	if errors.Is(err, context.Canceled) {
-		return exitOK // interrupted (Ctrl-C): the normal end of subscribe and serve
+		if cmd == "subscribe" || cmd == "serve" {
+			return exitOK // Ctrl-C is how they end
+		}
+		err = failed("interrupted")
 	}
 	f, ok := err.(*failure)
 	if !ok {
