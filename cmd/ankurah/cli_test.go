@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -251,5 +253,35 @@ func TestDocsShowTheHelp(t *testing.T) {
 	_, overview, _ := invoke("help")
 	if !strings.Contains(string(b), "```text\n"+overview+"```") {
 		t.Error("docs/cli.md does not show the output of `ankurah help`: paste it again")
+	}
+}
+
+// TestInterrupt: Ctrl-C stops a command that waits on the network (here a
+// "database" that accepts the connection and never answers): check says it
+// was interrupted and exits 1.
+func TestInterrupt(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errout bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"check", "--database-url", "postgres://x@" + ln.Addr().String() + "/x?sslmode=disable"}, func(string) string { return "" }, io.Discard, &errout)
+	}()
+	c := <-accepted // check is waiting for the server's answer
+	defer c.Close()
+	cancel() // what Ctrl-C does (signalContext)
+	if status := <-done; status != exitFailure || errout.String() != "ankurah check: interrupted\n" {
+		t.Fatalf("status %d, stderr %q", status, errout.String())
 	}
 }
