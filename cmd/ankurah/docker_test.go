@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"net/url"
@@ -17,6 +18,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ankurah/ankurah-go/internal/pgtest"
+	"github.com/ankurah/ankurah-go/internal/wire"
+	"github.com/ankurah/ankurah-go/protocol"
 )
 
 // compose is the part of docker-compose.yml the test reads.
@@ -225,9 +228,49 @@ func TestDockerCompose(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // polling the health check, bounded by the deadline
 	}
 
-	// The README's tour through the published port.
+	// The README's Postgres tour through the published port: a subscriber
+	// before the collection exists, the SQL statements the README runs in
+	// psql, and the client tools.
 	wsURL := "ws://127.0.0.1:" + free + "/ws"
-	id := strings.TrimSpace(cli(t, "put", "--url", wsURL, "album", `{"name":"Origin of Symmetry","year":2001}`))
+	ctx := context.Background()
+	sub, err := wire.Dial(ctx, wsURL, wire.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := sub.Do(ctx, protocol.Request{Type: protocol.TypeSubscribe, Sub: "s", Collection: "album", Query: "year >= ? ORDER BY year", Args: queryArgs([]string{"2000"})}, nil); err != nil {
+		t.Fatal(err)
+	}
+	db := pgtest.Pool(t, env["ANKURAH_DATABASE_URL"])
+	for _, stmt := range []string{
+		`select ankurah.create_collection('album', '{"name":"text","year":"bigint"}')`,
+		`insert into album (name, year) values ('Origin of Symmetry', 2001)`,
+		`update album set year = 2002 where name = 'Origin of Symmetry'`,
+		`delete from album where name = 'Origin of Symmetry'`,
+	} {
+		if _, err := db.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	var kinds []string
+	for len(kinds) < 3 {
+		select {
+		case p := <-sub.Changes():
+			for _, it := range p.Items {
+				kinds = append(kinds, it.Kind)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the subscriber saw %q of the SQL writes", kinds)
+		}
+	}
+	if strings.Join(kinds, " ") != "add update remove" {
+		t.Errorf("the subscriber saw %q, want add update remove", kinds)
+	}
+	var tombstones int
+	if err := db.QueryRow(ctx, "select count(*) from ankurah.events where tombstone").Scan(&tombstones); err != nil || tombstones != 1 {
+		t.Errorf("tombstone events: %d, %v", tombstones, err)
+	}
+	id := strings.TrimSpace(cli(t, "put", "--url", wsURL, "album", `{"name":"Showbiz","year":2001}`))
 	if got := cli(t, "query", "--url", wsURL, "album", "year >= ?", "2000"); !strings.Contains(got, id) {
 		t.Errorf("query through the published port: %q", got)
 	}
