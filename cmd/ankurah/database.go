@@ -159,7 +159,7 @@ prepare a database ahead of time.`,
 				}
 				ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 				defer cancel()
-				msg, err := migrate(ctx, *dbURL, nil)
+				msg, _, err := migrate(ctx, *dbURL, nil)
 				if err != nil {
 					return err
 				}
@@ -178,26 +178,27 @@ prepare a database ahead of time.`,
 }
 
 // migrate applies the migrations and says what it did: "installed", "upgraded"
-// or "already up to date", with the schema version.
-func migrate(ctx context.Context, dbURL string, log *slog.Logger) (string, error) {
+// or "already up to date", with the schema version; changed is false for the
+// last.
+func migrate(ctx context.Context, dbURL string, log *slog.Logger) (msg string, changed bool, err error) {
 	before, err := schemaVersion(ctx, dbURL)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if err := migrations.Apply(ctx, dbURL, log); err != nil {
-		return "", migrateFailure(err)
+		return "", false, migrateFailure(err)
 	}
 	after, err := schemaVersion(ctx, dbURL)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	switch {
 	case before == 0:
-		return fmt.Sprintf("installed Ankurah's schema (version %d)", after), nil
+		return fmt.Sprintf("installed Ankurah's schema (version %d)", after), true, nil
 	case before < after:
-		return fmt.Sprintf("upgraded Ankurah's schema from version %d to %d", before, after), nil
+		return fmt.Sprintf("upgraded Ankurah's schema from version %d to %d", before, after), true, nil
 	default:
-		return fmt.Sprintf("Ankurah's schema is already up to date (version %d)", after), nil
+		return fmt.Sprintf("Ankurah's schema is already up to date (version %d)", after), false, nil
 	}
 }
 

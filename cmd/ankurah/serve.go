@@ -150,11 +150,13 @@ func postgresBackend(ctx context.Context, e *env, dbURL, slot string, log *slog.
 		}
 		return nil, nil, notReady(err)
 	}
-	msg, err := migrate(mctx, dbURL, nil)
+	msg, changed, err := migrate(mctx, dbURL, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintln(e.stderr, "ankurah: "+msg)
+	if changed { // a first start, or a new version: say so; otherwise nothing
+		fmt.Fprintln(e.stderr, "ankurah: "+msg)
+	}
 	rc := replication.Config{DatabaseURL: dbURL, SlotName: slot, Logger: log}.WithDefaults()
 	if exists, err := slotExists(mctx, dbURL, rc.SlotName); err == nil && !exists {
 		fmt.Fprintf(e.stderr, "ankurah: creating replication slot %s (it holds WAL for this server while it is away; drop it with pg_drop_replication_slot('%s') when you retire the server)\n", rc.SlotName, rc.SlotName)

@@ -129,3 +129,42 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatalf("query: %s", got)
 	}
 }
+
+// TestServeFirstStart: on a database without Ankurah's schema, serve says
+// that it installs it and creates its replication slot; the next start says
+// neither.
+func TestServeFirstStart(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	if _, err := pgtest.Pool(t, db).Exec(context.Background(), "drop schema ankurah cascade"); err != nil {
+		t.Fatal(err)
+	}
+	slot := "cli_first_start"
+	srv, url, lines := startServeLog(t, "--database-url", db, "--slot", slot)
+	want := []string{
+		"ankurah: installed Ankurah's schema (version 1)",
+		"ankurah: creating replication slot " + slot + " (it holds WAL for this server while it is away; drop it with pg_drop_replication_slot('" + slot + "') when you retire the server)",
+	}
+	if len(lines) != 3 || lines[0] != want[0] || lines[1] != want[1] || !strings.Contains(lines[2], `msg="ankurah serving"`) {
+		t.Fatalf("first start printed:\n%s", strings.Join(lines, "\n"))
+	}
+	// Ready: the slot exists and streams.
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/ws")
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if status, _, _ := invoke("health", "--listen", addr); status == exitOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve never became ready")
+		}
+		time.Sleep(50 * time.Millisecond) // polling /readyz, bounded by the deadline
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	if err := waitExit(srv, 30*time.Second); err != nil {
+		t.Fatalf("serve did not stop cleanly: %v", err)
+	}
+	_, _, lines = startServeLog(t, "--database-url", db, "--slot", slot)
+	if len(lines) != 1 {
+		t.Fatalf("second start printed:\n%s", strings.Join(lines, "\n"))
+	}
+}
