@@ -90,11 +90,13 @@ func parseArg(raw json.RawMessage, depth int) (any, error) {
 	return f, nil
 }
 
-// ParseID parses an id member, naming the member in the error.
+// ParseID parses an id member. The error quotes the value once and says
+// what an id looks like; member is the wire member it came from, which the
+// message leaves out (a person reading it typed an id, not a member).
 func ParseID(member, s string) (event.ID, *Error) {
 	id, err := event.ParseID(s)
 	if err != nil {
-		return event.Zero, Errorf(CodeBadRequest, "%s %q: %s", member, clip(s), err.Error())
+		return event.Zero, Errorf(CodeBadRequest, "%s", err.Error())
 	}
 	return id, nil
 }
@@ -162,7 +164,7 @@ func EventFromWire(w Event, types TypeOf, now time.Time) (event.Event, *Error) {
 		if t, ok := types(w.Collection, f); ok {
 			v, err = value.Decode(raw, t)
 			if err != nil {
-				return event.Event{}, Errorf(storage.CodeTypeMismatch, "event %s, field %q: %s", w.ID, clip(f), err.Error())
+				return event.Event{}, Errorf(storage.CodeTypeMismatch, "%s.%s: %s", clip(w.Collection), clip(f), err.Error())
 			}
 		} else if v, err = value.Infer(raw); err != nil {
 			return bad("field %q: %s", clip(f), err.Error())
