@@ -52,7 +52,11 @@ var semCases = []struct {
 	{`year > 1999.5`, nil, "R1 R3 R5 R7"},
 	{`year = 9007199254740993`, nil, "R7"},
 	{`year = 9007199254740992`, nil, ""},
-	{`year = 9007199254740992.0`, nil, "R7"}, // bigint meets double precision as double precision
+	{`year = 9007199254740992.0`, nil, ""},               // a decimal literal is an exact numeric
+	{`year = 9007199254740993.0`, nil, "R7"},             // … which bigint meets exactly
+	{`year = ?`, []any{float64(9007199254740992)}, "R7"}, // bigint meets double precision as double precision
+	{`year > 99999999999999999999`, nil, ""},             // beyond 64 bits: a numeric too
+	{`year < 99999999999999999999 AND year > 9007199254740992.5`, nil, "R7"},
 	{`score = 10`, nil, "R2"},
 	{`score = 0`, nil, "R5"},          // -0 = 0
 	{`score > 9`, nil, "R1 R2 R3 R7"}, // NaN is above everything

@@ -383,11 +383,21 @@ begin
 end $$;
 
 -- named_type resolves a spelling that builtin_type does not know as the
--- name of an existing type (with [] for its arrays), or NULL.
+-- name of an existing enum or domain type (with [] for its arrays), or
+-- NULL. Built-in types are known by their spellings only: to_regtype would
+-- take 'interval year to month' for interval.
 create or replace function ankurah.named_type(t text) returns regtype
 language plpgsql stable as $$
+declare
+  r regtype;
 begin
-  return to_regtype(btrim(t));
+  r := to_regtype(btrim(t));
+  if r is null or not exists (
+      select 1 from pg_type ty left join pg_type el on el.oid = ty.typelem and ty.typcategory = 'A'
+      where ty.oid = r and (ty.typtype in ('e', 'd') or el.typtype in ('e', 'd'))) then
+    return null;
+  end if;
+  return r;
 exception when others then
   return null; -- not even a name
 end $$;

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
@@ -36,20 +35,7 @@ func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 	dest = append(dest, &id, &head, &versions)
 	cells := make([]any, len(t.Fields))
 	for i, f := range t.Fields {
-		switch f.Type {
-		case value.Text, value.Ref:
-			cells[i] = new(pgtype.Text)
-		case value.Int:
-			cells[i] = new(pgtype.Int8)
-		case value.Float:
-			cells[i] = new(pgtype.Float8)
-		case value.Bool:
-			cells[i] = new(pgtype.Bool)
-		case value.Bytes, value.JSON:
-			cells[i] = new([]byte)
-		case value.Time:
-			cells[i] = new(pgtype.Timestamptz)
-		}
+		cells[i] = newCell(f.Type)
 		dest = append(dest, cells[i])
 	}
 	nfields := len(t.Fields)
@@ -79,46 +65,9 @@ func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 		}
 	}
 	for i, f := range t.Fields {
-		var v value.Value
-		switch c := cells[i].(type) {
-		case *pgtype.Text:
-			if c.Valid {
-				v = value.TextOf(c.String)
-				if f.Type == value.Ref {
-					v = value.RefOf(c.String)
-				}
-			}
-		case *pgtype.Int8:
-			if c.Valid {
-				v = value.IntOf(c.Int64)
-			}
-		case *pgtype.Float8:
-			if c.Valid {
-				v = value.FloatOf(c.Float64)
-			}
-		case *pgtype.Bool:
-			if c.Valid {
-				v = value.BoolOf(c.Bool)
-			}
-		case *pgtype.Timestamptz:
-			if c.Valid && c.InfinityModifier != pgtype.Finite {
-				// The triggers refuse infinite timestamps; one that got in
-				// around them is reported, not read back as year 1.
-				return nil, storage.Errorf(storage.CodeTypeMismatch, "%s %s: %s is an infinite timestamp", t.Name, id, f.Name)
-			}
-			if c.Valid {
-				v = value.TimeOf(c.Time)
-			}
-		case *[]byte:
-			if *c != nil {
-				if f.Type == value.JSON {
-					if v, err = value.JSONOf(*c); err != nil {
-						return nil, storage.Errorf(storage.CodeInternal, "%s %s: %s: %v", t.Name, id, f.Name, err)
-					}
-				} else {
-					v = value.BytesOf(*c)
-				}
-			}
+		v, err := cellValue(cells[i], f.Type)
+		if err != nil {
+			return nil, storage.Errorf(storage.CodeTypeMismatch, "%s %s: %s: %v", t.Name, id, f.Name, err)
 		}
 		if !v.IsNull() {
 			st.Values[f.Name] = v
@@ -220,12 +169,16 @@ func queueRow(b *pgx.Batch, t *table, before, after *entity.State) error {
 		if before != nil && value.Equal(v, before.Values[f.Name]) {
 			continue
 		}
-		if !v.IsNull() && v.Type() != f.Type {
+		if !v.IsNull() && v.Type() != f.Type.ValueType() {
 			return storage.Errorf(storage.CodeTypeMismatch, "%s.%s is %s, not %s", t.Name, f.Name, f.Type, v.Type())
 		}
-		args = append(args, sqlArg(v))
+		if t.generated[f.Name] {
+			continue // storage.Conform refuses writes; a NULL from a merge is not one
+		}
+		arg, cast := writeCast(v, f, t.colTypes[f.Name])
+		args = append(args, arg)
 		cols = append(cols, pgx.Identifier{f.Name}.Sanitize())
-		params = append(params, fmt.Sprintf("$%d::%s", len(args), f.Type.Column()))
+		params = append(params, fmt.Sprintf("$%d%s", len(args), cast))
 	}
 	if before == nil {
 		b.Queue(fmt.Sprintf("insert into %s (id, _head, _versions%s) values ($1, $2, $3%s)",

@@ -72,9 +72,7 @@ func (s Snapshot) Visible(xid uint32) bool {
 func (s *Store) FetchSnapshot(ctx context.Context, collection string, q *query.Query) ([]*entity.State, Snapshot, error) {
 	var out []*entity.State
 	snap, err := s.inSnapshot(ctx, func(tx pgx.Tx) (err error) {
-		out, err = s.fetch(ctx, tx, collection, func(t *table) (string, []any, error) {
-			return q.Select(t.Collection, t.sqlSchema)
-		})
+		out, err = s.fetch(ctx, tx, collection, selectSQL(q))
 		return err
 	})
 	if err != nil {
