@@ -56,6 +56,7 @@ type table struct {
 	selectSQL string            // columns, then the collection's current field count
 	colTypes  map[string]string // field → its column's Postgres type (format_type)
 	generated map[string]bool   // fields whose columns are generated: readable, never written
+	defaults  []string          // fields whose columns have a default (not generated ones)
 }
 
 var (
@@ -153,7 +154,8 @@ func (s *Store) load(ctx context.Context, name string) (*table, error) {
 		colTypes: map[string]string{}, generated: map[string]bool{}}
 	t.ident = pgx.Identifier{sqlSchema, name}.Sanitize()
 	// Each field with its column's type, and whether the column is generated.
-	rows, err := s.pool.Query(ctx, `select f.name, f.type, coalesce(format_type(a.atttypid, a.atttypmod), ''), coalesce(a.attgenerated <> '', false)
+	rows, err := s.pool.Query(ctx, `select f.name, f.type, coalesce(format_type(a.atttypid, a.atttypmod), ''),
+		coalesce(a.attgenerated <> '', false), coalesce(a.atthasdef and a.attgenerated = '', false)
 		from ankurah.fields f
 		left join pg_attribute a on a.attrelid = to_regclass($2) and a.attname = f.name and a.attnum > 0 and not a.attisdropped
 		where f.collection = $1 order by f.name`, name, t.ident)
@@ -161,8 +163,8 @@ func (s *Store) load(ctx context.Context, name string) (*table, error) {
 		return nil, pgError(err)
 	}
 	var fname, ftype, coltype string
-	var generated bool
-	_, err = pgx.ForEachRow(rows, []any{&fname, &ftype, &coltype, &generated}, func() error {
+	var generated, hasDefault bool
+	_, err = pgx.ForEachRow(rows, []any{&fname, &ftype, &coltype, &generated, &hasDefault}, func() error {
 		f := schema.Field{Name: fname}
 		if err := f.Type.UnmarshalText([]byte(ftype)); err != nil {
 			return fmt.Errorf("catalog: %s.%s: %w", name, fname, err)
@@ -170,6 +172,9 @@ func (s *Store) load(ctx context.Context, name string) (*table, error) {
 		t.Fields = append(t.Fields, f)
 		t.colTypes[fname] = coltype
 		t.generated[fname] = generated
+		if hasDefault {
+			t.defaults = append(t.defaults, fname)
+		}
 		return nil
 	})
 	if err != nil {
@@ -356,7 +361,7 @@ func (s *Store) Commit(ctx context.Context, events []event.Event) ([]*entity.Sta
 	if err != nil {
 		return nil, err
 	}
-	if allCreations(evs) {
+	if allCreations(evs) && !anyDefaults(tables) {
 		states, err := s.commitCreations(ctx, evs, tables)
 		if !isUniqueViolation(err) {
 			return states, err
@@ -439,6 +444,17 @@ func (s *Store) conform(ctx context.Context, events []event.Event) ([]event.Even
 		}
 	}
 	return nil, nil, storage.Errorf(storage.CodeInternal, "new fields did not appear in the catalog")
+}
+
+// anyDefaults reports a table with column defaults: its new rows are
+// inserted one by one, reading back the defaults (see insertWithDefaults).
+func anyDefaults(tables map[string]*table) bool {
+	for _, t := range tables {
+		if len(t.defaults) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func allCreations(evs []event.Event) bool {
@@ -532,16 +548,35 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 	if len(fresh) == 0 {
 		return sortedStates(states), nil // everything was already stored
 	}
+	touched := map[event.ID]bool{}
+	for i := range fresh {
+		touched[fresh[i].Entity] = true
+	}
 	b := &pgx.Batch{}
 	b.Queue(markAPIWrite)
+	marked := false
+	for id := range touched {
+		st := states[id]
+		t := tables[st.Collection]
+		if before[id] == nil && !st.Deleted && len(t.defaults) > 0 {
+			// Insert now, so that the defaults it gets go into the
+			// creation event before that is queued.
+			if !marked {
+				if _, err := tx.Exec(ctx, markAPIWrite); err != nil {
+					return nil, pgError(err)
+				}
+				marked = true
+			}
+			if err := s.insertWithDefaults(ctx, tx, t, st, fresh); err != nil {
+				return nil, err
+			}
+			delete(touched, id)
+		}
+	}
 	for i := range fresh {
 		if err := queueEvent(b, &fresh[i]); err != nil {
 			return nil, err
 		}
-	}
-	touched := map[event.ID]bool{}
-	for i := range fresh {
-		touched[fresh[i].Entity] = true
 	}
 	for id := range touched {
 		st := states[id]

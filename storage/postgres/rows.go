@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/value"
 )
@@ -210,4 +212,66 @@ func sqlArg(v value.Value) any {
 		return v.JSONText()
 	}
 	return v.Go()
+}
+
+// insertWithDefaults inserts a new row of a table whose columns have
+// defaults, leaving out the fields the state does not set so that Postgres
+// fills them in, as for a SQL INSERT; the defaults it gives (now(), a
+// sequence's next value, a constant) are read back and recorded as values
+// the entity's creation event set — in st, and in that event among fresh
+// (whose insert is queued, not sent) — so that replaying the history gives
+// the row.
+func (s *Store) insertWithDefaults(ctx context.Context, tx pgx.Tx, t *table, st *entity.State, fresh []event.Event) error {
+	var missing []schema.Field
+	for _, name := range t.defaults {
+		if _, set := st.Values[name]; !set {
+			f, _ := t.Field(name)
+			missing = append(missing, f)
+		}
+	}
+	b := &pgx.Batch{}
+	if err := queueRow(b, t, nil, st); err != nil {
+		return err
+	}
+	q := b.QueuedQueries[0]
+	if len(missing) == 0 {
+		_, err := tx.Exec(ctx, q.SQL, q.Arguments...)
+		return pgError(err)
+	}
+	returning := make([]string, len(missing))
+	cells := make([]any, len(missing))
+	for i, f := range missing {
+		returning[i] = readExpr(pgx.Identifier{f.Name}.Sanitize(), f.Type)
+		cells[i] = newCell(f.Type)
+	}
+	if err := tx.QueryRow(ctx, q.SQL+" returning "+strings.Join(returning, ", "), q.Arguments...).Scan(cells...); err != nil {
+		return pgError(err)
+	}
+	var creation *event.Event
+	for i := range fresh {
+		if fresh[i].Entity == st.ID && fresh[i].IsCreation() {
+			creation = &fresh[i]
+		}
+	}
+	for i, f := range missing {
+		v, err := cellValue(cells[i], f.Type)
+		if err != nil {
+			return storage.Errorf(storage.CodeTypeMismatch, "%s.%s: its default: %v", t.Name, f.Name, err)
+		}
+		if v.IsNull() {
+			continue
+		}
+		if creation == nil {
+			// The creation was stored before (a deleted entity replayed):
+			// the row gets the default, as in SQL, but no event records it.
+			return storage.Errorf(storage.CodeConflict, "%s %s: cannot record the default of %s for an entity created earlier", t.Name, st.ID, f.Name)
+		}
+		if creation.Ops == nil {
+			creation.Ops = map[string]value.Value{}
+		}
+		creation.Ops[f.Name] = v
+		st.Values[f.Name] = v
+		st.Versions[f.Name] = creation.ID
+	}
+	return nil
 }
