@@ -70,6 +70,7 @@ type lit struct {
 	dec     decimal  // exact: a float's shortest decimal form; for JSON numbers and numeric fields
 	decText string   // … as bound in SQL ($n::numeric)
 	f       float64  // as double precision: a numeric rounded to the nearest (±Inf beyond the range)
+	f32     float32  // as real: rounded once to the nearest float4 (±Inf beyond the range)
 	ib      intBound // a numeric among the int64s
 	// Text: what else it stands for when it parses as it (RFC 3339 → a
 	// timestamptz, a timestamp, a date, a time, a uuid, an interval, a
@@ -94,6 +95,20 @@ func newLit(v value.Value) lit {
 			l.dec = numericDecimal(l.decText)
 		}
 		l.ib = newIntBound(&l.dec)
+		switch v.Type() {
+		case value.Numeric:
+			f, _ := strconv.ParseFloat(l.decText, 32) // rounds once, to float32
+			if l.decText == "NaN" {
+				f = math.NaN()
+			} else if l.decText == "Infinity" || l.decText == "-Infinity" {
+				f = l.f
+			}
+			l.f32 = float32(f)
+		case value.Int:
+			l.f32 = float32(v.Int())
+		default:
+			l.f32 = float32(l.f)
+		}
 	case value.Text:
 		l.alts = textForms(v.Text())
 		for _, a := range l.alts {

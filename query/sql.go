@@ -253,7 +253,7 @@ func (b *sqlBuilder) numberCompare(c column, o string, l *lit) (string, bool) {
 		}
 	case value.Real:
 		if l.num {
-			return "(" + col + "::float8" + o + b.param(l.f, "float8") + ")", true
+			return "(" + col + o + b.param(l.f32, "real") + ")", true
 		}
 	case value.Numeric:
 		if l.num || l.v.Type() == value.Text && l.decText != "" {
@@ -405,6 +405,7 @@ func (b *sqlBuilder) inTyped(c column, vals []Operand) (terms []string, hasNull 
 	var (
 		ints, floats []any
 		numerics     []string
+		reals        []float32
 		same         []value.Value // values of the column's value type
 	)
 	for _, o := range vals {
@@ -421,6 +422,8 @@ func (b *sqlBuilder) inTyped(c column, vals []Operand) (terms []string, hasNull 
 			case c.t == value.Numeric && (l.num || v.Type() == value.Text && l.decText != ""),
 				c.t == value.Int && v.Type() == value.Numeric:
 				numerics = append(numerics, l.decText)
+			case c.t == value.Real && l.num:
+				reals = append(reals, l.f32)
 			case l.num:
 				floats = append(floats, l.f)
 			}
@@ -439,6 +442,9 @@ func (b *sqlBuilder) inTyped(c column, vals []Operand) (terms []string, hasNull 
 	}
 	if numerics != nil {
 		terms = append(terms, "("+col+" = ANY("+b.param(numerics, "text[]::numeric[]")+"))")
+	}
+	if reals != nil {
+		terms = append(terms, "("+col+" = ANY("+b.param(reals, "real[]")+"))")
 	}
 	if floats != nil {
 		if c.t != value.Float {

@@ -18,8 +18,10 @@ import (
 // that type's form ('2024-01-02', '12:30:00', 'P1D', a uuid in any case); an
 // enum's label; an array of the element type (or its literal text,
 // '{1,2}'). Numbers compare across types as Postgres compares them: bigint
-// and numeric exactly, anything with double precision or real as double
-// precision. Everything else is a type mismatch.
+// and numeric exactly, anything with double precision as double precision
+// — except a real field, which compares at real precision (the literal
+// rounded to the nearest real), so that a real read as 0.1 is found by 0.1.
+// Everything else is a type mismatch.
 
 // cmpNumbers compares a number field value with a number literal, or
 // reports that they are not both numbers.
@@ -37,8 +39,13 @@ func cmpNumbers(v *value.Value, l *lit) (int, bool) {
 			return l.ib.cmpInt(v.Int()), true
 		}
 		return cmpFloat(float64(v.Int()), l.f), true // double precision, real
-	case value.Float, value.Real:
+	case value.Float:
 		return cmpFloat(v.Float(), l.f), true
+	case value.Real:
+		// A real compares at real precision: the literal rounded to the
+		// nearest real, as if written 0.1::real (Postgres would widen the
+		// real instead, so that real 0.1 never equals 0.1).
+		return cmpFloat(v.Float(), float64(l.f32)), true
 	case value.Numeric:
 		d := numericDecimal(v.Raw())
 		if lt == value.Float || lt == value.Real || lt == value.Int || lt == value.Numeric {
