@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -176,8 +177,24 @@ func writeValue(b *strings.Builder, v value.Value) {
 		b.WriteString(`'\x` + hex.EncodeToString([]byte(v.Raw())) + `'`)
 	case value.Time:
 		b.WriteString(quoteString(v.Time().Format(value.TimeLayout)))
+	case value.Real:
+		b.WriteString(formatFloat(v.Float())) // the real's exact value
 	default:
-		b.WriteString(quoteString(v.String()))
+		// Types without a literal: their text, which compares with fields
+		// of their type as the value does (a uuid, a date, an interval, an
+		// enum label, an array's '{…}').
+		switch v.Type().Kind() {
+		case value.Array:
+			b.WriteString(quoteString(v.PGText()))
+		case value.JSON:
+			b.WriteString(quoteString(v.String()))
+		default:
+			var s string
+			if err := json.Unmarshal(v.AppendJSON(nil), &s); err != nil {
+				s = v.String()
+			}
+			b.WriteString(quoteString(s))
+		}
 	}
 }
 

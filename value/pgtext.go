@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Postgres's text forms. AppendPGText writes what Postgres's input
@@ -201,6 +202,10 @@ func ParseArrayText(s string, t Type) (Value, error) {
 		if nulls[i] {
 			b = append(b, "null"...)
 			continue
+		}
+		if !utf8.ValidString(it) {
+			// Postgres text is UTF-8; the natural JSON could not carry it.
+			return Value{}, fmt.Errorf("%s, element %d: not valid UTF-8", t, i+1)
 		}
 		e, err := ParsePGText(it, et)
 		if err != nil {
