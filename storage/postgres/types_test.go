@@ -131,6 +131,12 @@ func TestEveryTypeRoundTrips(t *testing.T) {
 	cases := typeCases(t)
 	store, conn := newTypedStore(t, cases)
 	ctx := context.Background()
+	// The SQL writer's session prints values its own way; events must not
+	// depend on it (on_write pins the settings that shape to_jsonb).
+	if _, err := conn.Exec(ctx, `set extra_float_digits = 0; set intervalstyle = 'sql_standard'; set datestyle = 'SQL, DMY';
+		set timezone = 'Asia/Kathmandu'; set bytea_output = 'escape'`); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range cases {
 		t.Run(c.field, func(t *testing.T) {
 			// API
@@ -359,4 +365,99 @@ func valuesEqual(a, b map[string]value.Value) bool {
 		}
 	}
 	return true
+}
+
+// The two readings of a type's spelling agree: Go's value.ParseType and
+// the database's ankurah.normalize_type give the same canonical name, and
+// a column created from it maps back to it (ankurah.field_type_of, the
+// mapping adoption uses).
+func TestTypeNamesAgreeWithSQL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	spellings := []string{
+		"text", "string", "TEXT", " text ", "varchar", "character varying", "varchar(20)", "Character Varying ( 20 )", "char", "character(3)",
+		"char(3)", "bpchar", "smallint", "int2", "integer", "int", "int4", "bigint", "int8", "numeric", "decimal", "numeric(10,2)",
+		"decimal(5)", "numeric(3,-1)", "numeric(1000,1000)", "real", "float4", "double precision", "double  precision", "float", "float8", "double",
+		"boolean", "bool", "bytea", "bytes", "uuid", "date", "time", "time(3)", "time without time zone", "timestamp", "timestamp(0)",
+		"timestamp without time zone", "timestamp(6) without time zone", "timestamptz", "timestamptz(3)", "timestamp with time zone",
+		"timestamp(2) with time zone", "interval", "interval(4)", "json", "jsonb", "ref", "enum('sad','ok','happy')",
+		"ENUM ( 'Sad' , 'it''s ok' )", "enum('a,b', ' x ', 'é')", "integer[]", "text []", "numeric(10,2)[]", "enum('a')[]", "timestamptz(3)[]",
+	}
+	bad := []string{"", "numeric(0)", "varchar(0)", "time(7)", "enum()", "enum('a','a')", "text[][]", "ref[]", "point", "mood",
+		"interval year to month", "integer(4)", "enum('a'", "timetz", "money"}
+	for _, s := range spellings {
+		ty, err := value.ParseType(s)
+		if err != nil {
+			t.Errorf("Go refuses %q: %v", s, err)
+			continue
+		}
+		var sqlName string
+		if err := conn.QueryRow(ctx, `select ankurah.normalize_type($1)`, s).Scan(&sqlName); err != nil {
+			t.Errorf("SQL refuses %q: %v", s, err)
+			continue
+		}
+		if sqlName != ty.String() {
+			t.Errorf("%q: Go reads %q, SQL %q", s, ty, sqlName)
+		}
+	}
+	for _, s := range bad {
+		_, goErr := value.ParseType(s)
+		var sqlName string
+		sqlErr := conn.QueryRow(ctx, `select ankurah.normalize_type($1)`, s).Scan(&sqlName)
+		if goErr == nil || sqlErr == nil {
+			t.Errorf("%q: Go error %v, SQL %q error %v; want both to refuse", s, goErr, sqlName, sqlErr)
+		}
+	}
+	// Columns of every type map back to their field type; a domain to its
+	// base, a named enum to its labels.
+	if _, err := conn.Exec(ctx, `create domain posint as integer check (value > 0);
+		create type mood as enum ('sad', 'ok', 'happy');
+		create table cols (a posint, b mood, c mood[], d posint[], e "char")`); err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{}
+	for i, s := range spellings {
+		if s == "ref" {
+			continue
+		}
+		fields[fmt.Sprintf("f%02d", i)] = s
+	}
+	fj, _ := json.Marshal(fields)
+	if _, err := conn.Exec(ctx, `select ankurah.create_collection('every', $1)`, string(fj)); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, `select f.name, f.type, ankurah.field_type_of(a.atttypid, a.atttypmod)
+		from ankurah.fields f join pg_attribute a on a.attrelid = 'every'::regclass and a.attname = f.name where f.collection = 'every'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var name, catalog, column string
+		if err := rows.Scan(&name, &catalog, &column); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if catalog != column {
+			t.Errorf("field %s (%q): catalog says %q, its column maps to %q", name, fields[name], catalog, column)
+		}
+	}
+	if rows.Err() != nil || n != len(fields) {
+		t.Fatalf("%d fields checked, want %d (%v)", n, len(fields), rows.Err())
+	}
+	for col, want := range map[string]string{"a": "integer", "b": "enum('sad', 'ok', 'happy')", "c": "enum('sad', 'ok', 'happy')[]", "d": "integer[]"} {
+		var got string
+		if err := conn.QueryRow(ctx, `select ankurah.field_type_of(atttypid, atttypmod) from pg_attribute where attrelid = 'cols'::regclass and attname = $1`, col).Scan(&got); err != nil || got != want {
+			t.Errorf("column %s maps to %q (%v), want %q", col, got, err, want)
+		}
+	}
+	if _, err := conn.Exec(ctx, `select ankurah.field_type_of(atttypid, atttypmod) from pg_attribute where attrelid = 'cols'::regclass and attname = 'e'`); sqlState(err) != "AK002" {
+		t.Errorf(`"char" column: %v, want AK002`, err)
+	}
 }
