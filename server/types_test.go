@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -51,6 +52,12 @@ func TestEveryTypeOverTheWire(t *testing.T) {
 	t.Parallel()
 	forEachKind(t, []string{servertest.Memory, servertest.SQLite, servertest.Postgres}, func(t *testing.T, env *servertest.Env) {
 		r := dial(t, env)
+		if env.Kind == servertest.Postgres {
+			// Types only SQL can declare: a domain (its base type is the
+			// field's), and fields the stream must type by the catalog.
+			sql(t, env, `create domain posint as integer check (value > 0)`)
+			sql(t, env, `select ankurah.create_collection('typed', '{"pos":"posint","nan":"numeric","ivs":"interval[]","tzs":"timestamptz[]","umood":"enum(''x'',''y'')"}')`)
+		}
 		coll := protocol.Collection{Name: "typed"}
 		for _, w := range wireTypes {
 			coll.Fields = append(coll.Fields, protocol.Field{Name: w.field, Type: w.typ})
@@ -118,12 +125,34 @@ func TestEveryTypeOverTheWire(t *testing.T) {
 			cols = append(cols, w.field)
 			lits = append(lits, w.sql)
 		}
+		extra := map[string]string{ // column: SQL literal, and the value every client reads
+			"pos": `5|5`, "nan": `'NaN'|"NaN"`, "ivs": `'{"1 day","-1 mon",NULL}'|["P1D","P-1M",null]`,
+			"tzs": `'{"2024-01-02 03:04:05+02"}'|["2024-01-02T01:04:05.000000Z"]`, "umood": `'y'|"y"`,
+		}
+		for c, v := range extra {
+			cols = append(cols, c)
+			lits = append(lits, strings.Split(v, "|")[0])
+		}
 		sqlID := sqlID(t, env, fmt.Sprintf("insert into typed (%s) values (%s) returning id", strings.Join(cols, ", "), strings.Join(lits, ", ")))
 		items := r.waitItems(2)
 		if it := items[1]; it.Entity.ID != sqlID || it.Kind != "add" {
 			t.Fatalf("SQL insert: %+v", it)
 		}
 		checkValues(t, "pushed after a SQL insert", items[1].Entity)
+		for c, v := range extra {
+			if got, want := string(items[1].Entity.Values[c]), strings.Split(v, "|")[1]; got != want {
+				t.Errorf("pushed after a SQL insert: %s = %s, want %s", c, got, want)
+			}
+		}
+		// A SQL write the domain refuses writes nothing; through the API too.
+		if _, err := env.DB.Exec(context.Background(), `update typed set pos = 0 where id = $1`, sqlID); err == nil {
+			t.Error("the domain's check let 0 in")
+		}
+		err := r.do(protocol.Request{Type: protocol.TypeCommit, Events: []protocol.Event{{ID: r.next(r.head("typed", sqlID)).String(),
+			Collection: "typed", EntityID: sqlID, Parents: r.head("typed", sqlID), Operations: raw(map[string]any{"pos": 0})}}}, nil)
+		if err == nil || !strings.Contains(err.Error(), "constraint_violation") {
+			t.Errorf("API write the domain refuses: %v, want constraint_violation", err)
+		}
 		// An update in SQL that moves it out of the query, by enum order.
 		sql(t, env, "update typed set mood = 'sad' where id = $1", sqlID)
 		if it := r.waitItems(3)[2]; it.Kind != "remove" || val(it.Entity, "mood") != "sad" {
