@@ -608,14 +608,15 @@ language plpgsql stable as $$
 declare
   f record;
   v jsonb;
+  t timestamptz;
   base text;
   out jsonb := row_json;
 begin
   for f in select fl.name, fl.type from ankurah.fields fl
-           where fl.collection = coll and (fl.type ~ '^(timestamptz|timestamp|date|numeric)' or fl.type like '%[]') loop
+           where fl.collection = coll and (fl.type like 'timestamp%' or fl.type like 'date%' or fl.type like 'numeric%' or fl.type like '%[]') loop
     v := out -> f.name;
     continue when v is null or v = 'null'::jsonb;
-    base := regexp_replace(f.type, '(\(.*\))?(\[\])?$', '');
+    base := split_part(split_part(f.type, '(', 1), '[', 1); -- numeric(10,2)[] → numeric
     if f.type like '%[]' then
       if jsonb_typeof(v) <> 'array' or exists (select 1 from jsonb_array_elements(v) e where jsonb_typeof(e) = 'array') then
         raise exception using errcode = 'AK002',
@@ -626,6 +627,15 @@ begin
         v := (select coalesce(jsonb_agg(ankurah.json_value(base, e, coll, f.name) order by i), '[]')
               from jsonb_array_elements(v) with ordinality a(e, i));
       end if;
+    elsif base = 'numeric' then
+      v := to_jsonb(v #>> '{}'); -- inline: the common cases cost no call
+    elsif base = 'timestamptz' then
+      t := (v #>> '{}')::timestamptz;
+      if not isfinite(t) or extract(year from t at time zone 'UTC') not between 1 and 9999 then
+        raise exception using errcode = 'AK002',
+          message = format('%s.%s: timestamp %s is outside the years 1–9999', coll, f.name, v #>> '{}');
+      end if;
+      v := to_jsonb(to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
     else
       v := ankurah.json_value(base, v, coll, f.name);
     end if;
@@ -676,7 +686,7 @@ $$;
 
 -- generated_columns lists a table's generated columns: derived from the
 -- row, they are not part of its history (and a BEFORE trigger sees them
--- NULL).
+-- NULL, so an UPDATE would seem to unset them).
 create or replace function ankurah.generated_columns(rel oid) returns name[]
 language sql stable as $$
   select coalesce(array_agg(a.attname), '{}') from pg_attribute a
@@ -684,11 +694,12 @@ language sql stable as $$
 $$;
 
 -- on_write pins the settings that shape to_jsonb's text (see sql_row) for
--- its own duration; the session's are restored when it returns.
+-- its own duration; the session's are restored when it returns. (DateStyle
+-- and TimeZone need no pin: to_jsonb writes dates and times in ISO form
+-- whatever DateStyle says, and sql_row converts timestamptz to UTC.)
 create or replace function ankurah.on_write() returns trigger
 language plpgsql
-set extra_float_digits = 1 set intervalstyle = 'iso_8601' set datestyle = 'ISO, YMD'
-set bytea_output = 'hex' set timezone = 'UTC'
+set extra_float_digits = 1 set intervalstyle = 'iso_8601' set bytea_output = 'hex'
 as $$
 declare
   ops jsonb;
@@ -724,8 +735,8 @@ begin
     newj := ankurah.sql_row(TG_TABLE_NAME, newj);
     select coalesce(jsonb_object_agg(n.key, n.value), '{}') into ops
       from jsonb_each(newj) n
-      where n.key <> 'id' and left(n.key, 1) <> '_' and n.value <> 'null'::jsonb
-        and n.key <> all (ankurah.generated_columns(TG_RELID));
+      where n.key <> 'id' and left(n.key, 1) <> '_' and n.value <> 'null'::jsonb;
+    -- (A generated column is NULL in a BEFORE trigger's NEW: left out above.)
     -- The creation event's id is the entity's id.
     insert into ankurah.events (id, collection, entity_id, parents, operations, origin, author)
       values (NEW.id, TG_TABLE_NAME, NEW.id, '{}', ops, 'sql', session_user);
@@ -753,8 +764,12 @@ begin
   -- Compared as text so that jsonb 1 → 1.0 counts as a change.
   select coalesce(jsonb_object_agg(n.key, n.value), '{}') into ops
     from jsonb_each(newj) n
-    where n.key <> 'id' and left(n.key, 1) <> '_' and n.value::text is distinct from (oldj -> n.key)::text
-      and n.key <> all (ankurah.generated_columns(TG_RELID));
+    where n.key <> 'id' and left(n.key, 1) <> '_' and n.value::text is distinct from (oldj -> n.key)::text;
+  -- A generated column is NULL in a BEFORE trigger's NEW, so it looks set to
+  -- NULL here: it is not history. Only then is the catalog asked.
+  if exists (select 1 from jsonb_each(ops) o where o.value = 'null'::jsonb) then
+    ops := ops - ankurah.generated_columns(TG_RELID)::text[];
+  end if;
   NEW._versions := OLD._versions;
   if ops = '{}' then
     return NEW; -- nothing changed: no event
