@@ -596,8 +596,8 @@ end $$;
 -- its natural JSON form (docs/types.md), the form Go's value.AppendJSON
 -- writes for API writes, so that an event's operations do not depend on who
 -- wrote it. to_jsonb gives that form for most types, printed with the
--- settings on_write pins (extra_float_digits, IntervalStyle, DateStyle,
--- bytea_output, TimeZone); here: timestamptz becomes UTC RFC 3339 with
+-- settings on_write pins (extra_float_digits, IntervalStyle, bytea_output);
+-- here: timestamptz becomes UTC RFC 3339 with
 -- microseconds, numeric becomes its text (a JSON string: exact in every
 -- client), arrays get the same per element, a jsonb or json `null` document
 -- is the same as SQL NULL (an event cannot tell them apart), and values
