@@ -333,8 +333,9 @@ func clipped(raw []byte) string {
 	return string(raw)
 }
 
-// CheckTime reports an error for a Time value whose UTC year is outside
-// 0001–9999: RFC 3339, and so the JSON form, has four-digit years only.
+// CheckTime reports an error for a Time (timestamptz) or Timestamp value
+// whose UTC year is outside 0001–9999: RFC 3339, and so the JSON form, has
+// four-digit years only.
 func (v Value) CheckTime() error {
 	if v.t == Timestamp && (v.i < minTimestamp || v.i > maxTimestamp) {
 		return fmt.Errorf("timestamp: %s is outside the years 0001–9999", v.Time().Format(time.RFC3339Nano))

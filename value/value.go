@@ -1,9 +1,13 @@
-// Package value holds the typed values that entity properties carry.
+// Package value holds field types — every common Postgres column type, with
+// its modifiers (docs/types.md) — and the typed values that entity
+// properties carry.
 //
 // A Value is small and comparable by its parts so that the query evaluator can
 // compare values without allocating. Every value has one natural JSON form
-// (numbers for numeric types, strings for text and times, the value itself for
-// JSON), which is what the events table, the wire protocol and the CLI show.
+// (numbers for integers and floats, a string for a numeric so that it stays
+// exact, strings for text, times, uuids and intervals, the value itself for
+// JSON), which is what the events table, the wire protocol and the CLI show,
+// and Postgres text forms for binding and reading columns.
 package value
 
 import (
