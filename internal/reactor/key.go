@@ -91,9 +91,17 @@ func literalKeys(v value.Value) []string {
 		if _, _, err := value.SplitArrayText(s); err == nil {
 			keys = append(keys, "a")
 		}
-	case value.Time:
-		// A timestamptz literal also equals a timestamp at its UTC wall
-		// clock: the same key.
+	case value.Int, value.Float, value.Real, value.Numeric:
+		// A real field compares at real precision: the literal rounded to
+		// the nearest real (as query's lit does it) may key otherwise.
+		f32 := float32(v.Float())
+		if v.Type() == value.Numeric && !strings.ContainsAny(v.Text(), "NI") {
+			f, _ := strconv.ParseFloat(v.Text(), 32)
+			f32 = float32(f)
+		}
+		if k32 := numberKey(float64(f32)); k32 != k {
+			keys = append(keys, k32)
+		}
 	}
 	return keys
 }

@@ -329,6 +329,8 @@ func TestIndexKeysFollowQuerySemantics(t *testing.T) {
 		{"f = 2000.5", from("2000.50", value.Numeric)},
 		{"f = '2000.50'", from("2000.5", value.Numeric)},
 		{"f = 0.5", value.RealOf(0.5)},
+		{"f = 0.1", value.RealOf(0.1)},              // a real compares at real precision
+		{"f IN (16777217)", value.RealOf(16777216)}, // … the literal rounded to the nearest real
 		{"f = 'a'", value.CharOf("a  ")},
 		{"f = 'a '", value.CharOf("a  ")},
 		{"f = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'", from("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", value.UUID)},
