@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/ankurah/ankurah-go/value"
 )
 
 // TestSQLShape pins the translation of a few queries: quoted identifiers,
@@ -56,6 +58,32 @@ func TestSQLNeverSplices(t *testing.T) {
 	}
 	if len(s.Args) != 4 {
 		t.Fatalf("args = %v", s.Args)
+	}
+	// Every field type, with values whose text could break out of a
+	// literal: an enum label and array elements with quotes, numeric and
+	// interval text, all bound.
+	label, err := value.EnumType([]string{"x'); DROP TABLE t; --"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evilLabel, _ := value.EnumOf(label, "x'); DROP TABLE t; --")
+	tags, _ := value.ArrayOf(mustType("text[]"), []value.Value{value.TextOf(evil), value.TextOf(`"}'`)})
+	for _, f := range testSchema.Fields {
+		for _, arg := range []any{evil, evilLabel, tags, "{" + evil + "}", value.TextOf("1e3'); DROP"), []any{evil, "'", tags}} {
+			for _, src := range []string{f.Name + " = ?", f.Name + " IN (?)", f.Name + " > ? ORDER BY " + f.Name} {
+				q, err := Parse(src, arg)
+				if err != nil {
+					continue
+				}
+				s, err := q.SQL(testSchema, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(s.Where, "DROP") || strings.Contains(s.Where, `"}'`) || strings.Contains(s.OrderBy, "DROP") {
+					t.Fatalf("%s with %v: value spliced into SQL: %s", src, arg, s.Where)
+				}
+			}
+		}
 	}
 }
 
