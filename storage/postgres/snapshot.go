@@ -98,9 +98,7 @@ func (s *Store) FetchSnapshot(ctx context.Context, collection string, q *query.Q
 				// means empty; created in between, read it again.
 				return tx.QueryRow(ctx, "select exists (select from ankurah.collections where name = $1)", collection).Scan(&appeared)
 			}
-			out, err = s.fetch(ctx, tx, collection, func(t *table) (string, []any, error) {
-				return q.Select(t.Collection, t.sqlSchema)
-			})
+			out, err = s.fetch(ctx, tx, collection, selectSQL(q))
 			return err
 		})
 		if err != nil {
