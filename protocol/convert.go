@@ -185,7 +185,7 @@ func AppendEvent(b []byte, e *event.Event) []byte {
 	b = append(b, `{"id":"`...)
 	b = append(b, e.ID.String()...)
 	b = append(b, `","collection":`...)
-	b = strconv.AppendQuote(b, e.Collection)
+	b = appendJSONString(b, e.Collection)
 	b = append(b, `,"entity_id":"`...)
 	b = append(b, e.Entity.String()...)
 	b = append(b, `","parents":`...)

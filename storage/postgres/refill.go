@@ -24,7 +24,12 @@ func (s *Store) Refill(ctx context.Context, collection string, q *query.Query, _
 	if n <= 0 {
 		return nil, nil
 	}
-	return s.fetch(ctx, s.pool, collection, refillSQL(q, after, n))
+	var out []*entity.State
+	err := s.retrySchema(ctx, []string{collection}, func() (err error) {
+		out, err = s.fetch(ctx, s.pool, collection, refillSQL(q, after, n))
+		return err
+	})
+	return out, err
 }
 
 // RefillSnapshot is Refill read in a snapshot transaction (see
@@ -36,8 +41,12 @@ func (s *Store) RefillSnapshot(ctx context.Context, collection string, q *query.
 		return nil, Snapshot{}, nil
 	}
 	var out []*entity.State
-	snap, err := s.inSnapshot(ctx, func(tx pgx.Tx) (err error) {
-		out, err = s.fetch(ctx, tx, collection, refillSQL(q, after, n))
+	var snap Snapshot
+	err := s.retrySchema(ctx, []string{collection}, func() (err error) {
+		snap, err = s.inSnapshot(ctx, func(tx pgx.Tx) (err error) {
+			out, err = s.fetch(ctx, tx, collection, refillSQL(q, after, n))
+			return err
+		})
 		return err
 	})
 	return out, snap, err
@@ -50,7 +59,7 @@ func refillSQL(q *query.Query, after *entity.State, n int) func(t *table) (strin
 			return "", nil, err
 		}
 		args := append(sq.Args, int64(n))
-		stmt := "select " + t.columns + " from " + t.ident + " where " + sq.Where +
+		stmt := "select " + t.columns + " from " + t.from + " where " + sq.Where +
 			" order by " + sq.OrderBy + " limit $" + strconv.Itoa(len(args)) + "::bigint"
 		return stmt, args, nil
 	}
