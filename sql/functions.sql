@@ -1046,7 +1046,7 @@ begin
     return query select true, format('%s is a partitioned table', rel), 'partitioned tables cannot be adopted yet; adopt a table that is not partitioned';
   elsif r.relkind <> 'r' then
     return query select true, format('%s is not a table (it is a %s)', rel,
-      case r.relkind when 'v' then 'view' when 'm' then 'materialized view' when 'f' then 'foreign table' else 'relation of kind ' || r.relkind end),
+      case r.relkind when 'v' then 'view' when 'm' then 'materialized view' when 'f' then 'foreign table' else 'relation of kind ' || r.relkind::text end),
       'adopt the table it reads from';
     return;
   end if;
@@ -1137,7 +1137,7 @@ begin
   if found then
     return p.name;
   end if;
-  for p in select * from ankurah.adoption_problems(rel, coll, coalesce(renames, '{}')) where blocking loop
+  for p in select * from ankurah.adoption_problems(rel, as_name, coalesce(renames, '{}')) where blocking loop
     raise exception using errcode = 'AK011', message = format('cannot adopt %s: %s', rel, p.problem), hint = p.fix;
   end loop;
   perform ankurah.in_ddl(true);
@@ -1315,6 +1315,26 @@ begin
   using coll, batch, after;
 end $$;
 
+-- adopt_missing counts the rows of an adopted table that have no side row
+-- (no creation event) yet.
+create or replace function ankurah.adopt_missing(coll text) returns bigint
+language plpgsql stable as $$
+declare
+  c record;
+  missing bigint;
+begin
+  select * into c from ankurah.collections where name = coll and adopted;
+  if not found then
+    raise exception using errcode = 'AK005', message = format('no adopted collection %s', coll);
+  end if;
+  execute format('select count(*) from %s t where not exists (select 1 from ankurah.%I s where (%s) = (%s))',
+    c.relid, c.side_table,
+    (select string_agg('s.k' || i, ', ' order by i) from generate_series(1, cardinality(c.key_columns)) i),
+    (select string_agg(format('t.%I', k), ', ' order by i) from unnest(c.key_columns) with ordinality u(k, i)))
+    into missing;
+  return missing;
+end $$;
+
 -- adopt_finish is adoption's last step: once no row lacks a side row, the
 -- collection is 'ready'. Returns how many rows still lack one (0: done).
 create or replace function ankurah.adopt_finish(coll text) returns bigint
@@ -1330,11 +1350,7 @@ begin
   if c.state = 'ready' then
     return 0;
   end if;
-  execute format('select count(*) from %s t where not exists (select 1 from ankurah.%I s where (%s) = (%s))',
-    c.relid, c.side_table,
-    (select string_agg('s.k' || i, ', ' order by i) from generate_series(1, cardinality(c.key_columns)) i),
-    (select string_agg(format('t.%I', k), ', ' order by i) from unnest(c.key_columns) with ordinality u(k, i)))
-    into missing;
+  missing := ankurah.adopt_missing(coll);
   if missing = 0 then
     update ankurah.collections set state = 'ready' where name = coll;
     perform ankurah.record_change(coll, 'adopt', detail => format('table %s', c.relid));
