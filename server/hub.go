@@ -31,8 +31,9 @@ const ringSlack = 64
 // next batch is looked at, and a subscription's result is queued before
 // any change that follows it.
 type hub struct {
-	backend Backend
-	metrics *metrics
+	backend  Backend
+	metrics  *metrics
+	sessions func() []*session // every live session (schema changes go to all)
 
 	mu      sync.Mutex
 	reactor *reactor.Reactor
@@ -150,6 +151,7 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	h.seq++
 	b.hubSeq = h.seq
 	h.ring[h.seq%ringSize] = b
+	h.applySchemaLocked(b)
 
 	res := h.reactor.ApplyBatch(ctx, b.changes, h.skip(b))
 	h.settle(b, res.Items)

@@ -43,8 +43,9 @@ type Store struct {
 	schema string
 	gen    *event.Generator // ids of the events that record what an adopted table's own triggers did to an API write
 
-	mu      sync.RWMutex
-	catalog map[string]*table
+	mu        sync.RWMutex
+	catalog   map[string]*table
+	relations map[uint32]relationEntry // tables (by pg_class oid) → their collections; read again on a miss
 
 	creations group // concurrent creation-only commits, written together
 }
@@ -284,9 +285,7 @@ func (s *Store) Sync(ctx context.Context, collections ...string) error {
 		if _, err := s.pool.Exec(ctx, "select ankurah.sync_catalog(null)"); err != nil {
 			return pgError(err)
 		}
-		s.mu.Lock()
-		clear(s.catalog)
-		s.mu.Unlock()
+		s.Forget()
 		return nil
 	}
 	for _, c := range collections {
@@ -304,6 +303,7 @@ func (s *Store) Sync(ctx context.Context, collections ...string) error {
 func (s *Store) Forget(collections ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.relations = nil
 	if len(collections) == 0 {
 		clear(s.catalog)
 		return
