@@ -179,6 +179,11 @@ func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transactio
 			}
 		}
 	}
+	if n := len(tx.SchemaChanges); n > 0 {
+		// The stream can deliver a commit a moment before other sessions
+		// see it: wait for the catalog to show it, then read it afresh.
+		p.awaitVisible(ctx, tx.SchemaChanges[n-1].ID)
+	}
 	for _, ch := range tx.SchemaChanges {
 		p.store.Forget(ch.Collection)
 	}
@@ -261,6 +266,28 @@ func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transactio
 		p.publish(ctx, b)
 	}
 	return nil
+}
+
+// awaitVisible waits, briefly, until schema change id (committed: it came
+// through the stream) is visible to the server's queries. Postgres writes
+// a commit's WAL record before the transaction stops counting as in
+// progress, so a decoded commit can precede its visibility by a moment.
+func (p *PostgresBackend) awaitVisible(ctx context.Context, id string) {
+	deadline := time.Now().Add(2 * time.Second)
+	for wait := 100 * time.Microsecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		var ok bool
+		err := p.store.Pool().QueryRow(ctx, "select exists (select 1 from ankurah.schema_changes where id = $1)", id).Scan(&ok)
+		if err != nil || ok || time.Now().After(deadline) {
+			return
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // adoptedChanges are one transaction's changes to an adopted collection:

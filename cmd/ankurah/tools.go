@@ -29,6 +29,7 @@ type line struct {
 	Kind   string                     `json:"kind,omitempty"`
 	ID     string                     `json:"id,omitempty"`
 	Values map[string]json.RawMessage `json:"values,omitempty"`
+	Change *protocol.SchemaChange     `json:"change,omitempty"` // kind "schema": the collection's schema changed
 }
 
 const argsDoc = `Each ARG binds the query's next ? placeholder: a JSON value (2001, true,
@@ -311,6 +312,12 @@ func (t *tools) subscribe(ctx context.Context, coll, q string, args []json.RawMe
 					return ctx.Err()
 				}
 				return failed("the server closed the connection: %s", closeReason(t.conn.Err())).withFix("run the command again when the server is back")
+			}
+			if p.Schema != nil {
+				if ch := p.Schema.Change; ch != nil && ch.Collection == coll {
+					t.out.Encode(line{Kind: "schema", Change: ch})
+				}
+				continue
 			}
 			if p.Ended != "" {
 				msg := "the server ended the live query"

@@ -59,6 +59,10 @@ type Push struct {
 	// could not refill), and Err says why; Items is empty then.
 	Ended string
 	Err   *protocol.Error
+	// Schema is a schema frame (a collection's schema changed, made with
+	// SQL); Items is empty then. Schema.Collection is the collection's
+	// schema after the change, nil when it was dropped.
+	Schema *protocol.ServerFrame
 }
 
 type answer struct {
@@ -156,6 +160,12 @@ func (c *Conn) read() {
 		case f.Type == protocol.TypeChanges:
 			select {
 			case c.changes <- Push{Seq: c.seq, Items: f.Items}:
+			case <-c.done:
+				return
+			}
+		case f.Type == protocol.TypeSchema:
+			select {
+			case c.changes <- Push{Seq: c.seq, Schema: &f}:
 			case <-c.done:
 				return
 			}

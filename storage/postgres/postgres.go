@@ -46,6 +46,7 @@ type Store struct {
 	mu        sync.RWMutex
 	catalog   map[string]*table
 	relations map[uint32]relationEntry // tables (by pg_class oid) → their collections; read again on a miss
+	forgets   uint64                   // Forget calls so far: a load that began before one does not cache what it read
 
 	creations group // concurrent creation-only commits, written together
 }
@@ -163,6 +164,9 @@ func (s *Store) table(ctx context.Context, name string) (*table, error) {
 
 // load reads a collection's catalog entry and caches it.
 func (s *Store) load(ctx context.Context, name string) (*table, error) {
+	s.mu.RLock()
+	gen := s.forgets
+	s.mu.RUnlock()
 	t := &table{Collection: schema.Collection{Name: name}, colTypes: map[string]string{}, column: map[string]string{}, generated: map[string]bool{}}
 	var tableName, side string
 	err := s.pool.QueryRow(ctx, `select table_schema, table_name, coalesce(relid::oid, 0), version, adopted, state,
@@ -234,7 +238,9 @@ func (s *Store) load(ctx context.Context, name string) (*table, error) {
 	// Postgres runs it once; the relation is a number, nothing is spliced.
 	t.selectSQL = t.columns + ", (select version from ankurah.collections where relid = " + strconv.FormatUint(uint64(t.relid), 10) + "::oid::regclass)"
 	s.mu.Lock()
-	s.catalog[name] = t
+	if s.forgets == gen {
+		s.catalog[name] = t
+	}
 	s.mu.Unlock()
 	return t, nil
 }
@@ -304,6 +310,7 @@ func (s *Store) Forget(collections ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.relations = nil
+	s.forgets++
 	if len(collections) == 0 {
 		clear(s.catalog)
 		return

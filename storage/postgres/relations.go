@@ -38,13 +38,11 @@ func (s *Store) Relation(ctx context.Context, relid uint32) (rel Relation, ok bo
 	e, known := s.relations[relid]
 	s.mu.RUnlock()
 	if !known {
-		if err := s.loadRelations(ctx); err != nil {
+		m, err := s.loadRelations(ctx)
+		if err != nil {
 			return rel, false, err
 		}
-		s.mu.RLock()
-		e, known = s.relations[relid]
-		s.mu.RUnlock()
-		if !known {
+		if e, known = m[relid]; !known {
 			return rel, false, nil
 		}
 	}
@@ -62,11 +60,14 @@ func (s *Store) Relation(ctx context.Context, relid uint32) (rel Relation, ok bo
 
 // loadRelations reads every collection's relations (its table's, and an
 // adopted one's side table's).
-func (s *Store) loadRelations(ctx context.Context) error {
+func (s *Store) loadRelations(ctx context.Context) (map[uint32]relationEntry, error) {
+	s.mu.RLock()
+	gen := s.forgets
+	s.mu.RUnlock()
 	rows, err := s.pool.Query(ctx, `select name, coalesce(relid::oid, 0), coalesce(to_regclass('ankurah.' || quote_ident(side_table))::oid, 0)
 		from ankurah.collections`)
 	if err != nil {
-		return pgError(err)
+		return nil, pgError(err)
 	}
 	m := map[uint32]relationEntry{}
 	var name string
@@ -80,10 +81,12 @@ func (s *Store) loadRelations(ctx context.Context) error {
 		}
 		return nil
 	}); err != nil {
-		return pgError(err)
+		return nil, pgError(err)
 	}
 	s.mu.Lock()
-	s.relations = m
+	if s.forgets == gen {
+		s.relations = m
+	}
 	s.mu.Unlock()
-	return nil
+	return m, nil
 }
