@@ -6,14 +6,18 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/internal/pgtest"
+	"github.com/ankurah/ankurah-go/schema"
+	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/storage/postgres"
 	"github.com/ankurah/ankurah-go/value"
 )
@@ -213,4 +217,87 @@ func TestEverySQLWriteIsRecorded(t *testing.T) {
 			t.Errorf("truncate %s: %v, want AK007", table, err)
 		}
 	}
+}
+
+// Names and limits get coded errors that say what to do, never internal:
+// a field named like a system column, a collection named like a table
+// that is not one, and Postgres's 1,600 columns per table.
+func TestNamesAndLimits(t *testing.T) {
+	t.Parallel()
+	f := newAdoptFixture(t, `create table legacy (id int primary key, v text)`)
+	ctx := context.Background()
+	// Through SQL.
+	for _, c := range []struct{ sql, state, mention string }{
+		{`select ankurah.create_collection('album', '{"xmin":"text"}')`, "AK006", "system column"},
+		{`select ankurah.create_collection('album', '{"ctid":"bigint"}')`, "AK006", "ctid_value"},
+		{`select ankurah.create_collection('legacy', '{"v":"text"}')`, "AK009", "ankurah adopt legacy"},
+	} {
+		_, err := f.pool.Exec(ctx, c.sql)
+		if sqlState(err) != c.state || !strings.Contains(err.Error()+hintOf(err), c.mention) {
+			t.Errorf("%s: %v (hint %q), want %s mentioning %q", c.sql, err, hintOf(err), c.state, c.mention)
+		}
+	}
+	// Through the API: coded errors.
+	for _, c := range []struct {
+		coll, field string
+		code        string
+	}{
+		{"album", "xmin", storage.CodeBadName},
+		{"album", "tableoid", storage.CodeBadName},
+		{"legacy", "v", storage.CodeNameTaken},
+		{"album", "Mixed", storage.CodeBadName}, // a new field's name is plain
+	} {
+		_, err := f.store.EnsureCollection(ctx, schema.Collection{Name: c.coll, Fields: []schema.Field{{Name: c.field, Type: value.Text}}})
+		if code := storage.CodeOf(err); code != c.code {
+			t.Errorf("collection %s with field %s: %v (code %s), want %s", c.coll, c.field, err, code, c.code)
+		}
+	}
+	if _, err := f.store.EnsureCollection(ctx, schema.Collection{Name: "album", Fields: []schema.Field{{Name: "name", Type: value.Text}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"xmin", "Mixed"} {
+		tx := f.node.Begin()
+		_, err := tx.Create("album", map[string]value.Value{field: value.TextOf("x")})
+		if err == nil {
+			_, err = tx.Commit(ctx)
+		}
+		if code := storage.CodeOf(err); code != storage.CodeBadName {
+			t.Errorf("a write of field %s: %v (code %s), want bad_name", field, err, code)
+		}
+	}
+	// The column cap: fields up to it, then a coded error that explains.
+	if _, err := f.pool.Exec(ctx, `select ankurah.create_collection('wide', '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	cols := map[string]string{}
+	for i := range 1597 { // + id, _head, _versions = 1600
+		cols[fmt.Sprintf("f%04d", i)] = "bigint"
+	}
+	if _, err := f.pool.Exec(ctx, `select ankurah.create_collection('wide', $1)`, cols); err != nil {
+		t.Fatal(err)
+	}
+	tx := f.node.Begin()
+	_, err := tx.Create("wide", map[string]value.Value{"one_more": value.IntOf(1)})
+	if err == nil {
+		_, err = tx.Commit(ctx)
+	}
+	if code := storage.CodeOf(err); code != storage.CodeTooManyFields || !strings.Contains(err.Error(), "1,600 columns") {
+		t.Fatalf("field 1,601: %v (code %s)", err, code)
+	}
+	// The collection still works.
+	tx = f.node.Begin()
+	if _, err := tx.Create("wide", map[string]value.Value{"f0001": value.IntOf(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hintOf(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Hint
+	}
+	return ""
 }
