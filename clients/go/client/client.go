@@ -130,6 +130,8 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	rejq   *queue[*RejectedError]
+
+	schemaFns []func(SchemaChange) // see schema_change.go; guarded by mu
 }
 
 // Dial connects to a server (e.g. "ws://127.0.0.1:9797/ws") and returns
@@ -506,6 +508,10 @@ func (c *Client) pushed(items []protocol.Item) {
 // subEnded implements pushHandler: the server ended a subscription it
 // could no longer maintain. The client subscribes again.
 func (c *Client) subEnded(name string, perr *protocol.Error) {
+	if schemaEnded(perr) {
+		c.log.Warn("ankurah client: a schema change ended a live query; subscribe again with the new names", "sub", name, "err", perr)
+		return
+	}
 	c.mu.Lock()
 	s := c.core.subs[name]
 	var l *liveState

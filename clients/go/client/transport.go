@@ -130,6 +130,10 @@ func (c *wsConn) read() {
 		switch {
 		case f.Type == protocol.TypeChanges:
 			c.h.pushed(f.Items)
+		case f.Type == protocol.TypeSchema:
+			if sh, ok := c.h.(schemaPushHandler); ok && f.Change != nil {
+				sh.schemaChanged(*f.Change, f.Collection)
+			}
 		case f.ID != 0:
 			c.mu.Lock()
 			fn := c.pending[f.ID]
