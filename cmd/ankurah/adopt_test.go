@@ -197,3 +197,35 @@ func squash(s string) string {
 	}
 	return s
 }
+
+// Foreign keys between adopted tables are references in the schema and in
+// the TypeScript that `ankurah gen ts --database-url` writes (checked
+// against clients/ts/test/generated-adopted.ts, which the TypeScript
+// tests type-check).
+func TestGenTSFromTheDatabase(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	pool := pgtest.Pool(t, db)
+	mustExec(t, pool, `create table customers (id serial primary key, name text, "e-mail" text)`)
+	mustExec(t, pool, `create table orders (id serial primary key, customer_id int references customers(id), total numeric(10,2), placed timestamp)`)
+	// orders first: its reference appears once customers is adopted too.
+	if status, _, stderr := invoke("adopt", "--database-url", db, "orders", "customers"); status != exitOK {
+		t.Fatalf("adopt: %s", stderr)
+	}
+	status, out, stderr := invoke("gen", "ts", "--database-url", db, "--import", "../src/index.js")
+	if status != exitOK {
+		t.Fatalf("gen ts: %d %s", status, stderr)
+	}
+	for _, want := range []string{
+		"/** A reference to a Customers: the key of the row it refers to (collection 'customers'). */\n  customer_id: number | null;",
+		"customer_id: { type: 'integer', nullable: true, refers: 'customers' },",
+		"'e-mail': string | null;",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("gen ts does not write %q:\n%s", want, out)
+		}
+	}
+	if status, _, stderr := invoke("gen", "ts", "--database-url", db, "--import", "../src/index.js", "--check", "--out", "../../clients/ts/test/generated-adopted.ts"); status != exitOK {
+		t.Fatalf("clients/ts/test/generated-adopted.ts is not what gen ts writes: %s", stderr)
+	}
+}

@@ -12,7 +12,7 @@ import { Connection, type ConnectionOptions, type ConnectionState } from './conn
 import { AnkurahError, retryableCodes } from './errors.js';
 import { ECHO_MS, LiveQuery, type LiveQueryHost } from './livequery.js';
 import { modelSchema, type Model, type View } from './model.js';
-import { argsToWire, type ChangeItem, type EntitiesResult, type EntityId, type QueryArg, type WireEntity, type WireEvent } from './protocol.js';
+import { argsToWire, type ChangeItem, type EntitiesResult, type EntityId, type QueryArg, type SchemaChange, type WireCollection, type WireEntity, type WireEvent } from './protocol.js';
 import type { ReadSignal } from './signal.js';
 import { EntityStore, type EntityState } from './store.js';
 import { Transaction, type TransactionHost } from './transaction.js';
@@ -79,7 +79,35 @@ export class Client {
       setup: () => this.setup(),
       changes: (items) => this.changes(items),
       lost: () => this.lost(),
+      schema: (change, collection) => this.schemaChanged(change, collection),
+      subEnded: (sub, err) => this.routes.get(sub)?.ended(err),
     });
+  }
+
+  private readonly schemaListeners = new Set<(change: SchemaChange, collection: WireCollection | null) => void>();
+  private readonly serverSchemas = new Map<string, WireCollection | null>();
+
+  /**
+   * Calls fn for every change of a collection's schema the server pushes
+   * (made with SQL: a field added, dropped, renamed or retyped, the table
+   * renamed or dropped), with the collection's schema after it (null when
+   * it was dropped). A live query whose query names a field dropped,
+   * renamed or retyped ends with error code `schema_changed`: make a new
+   * one with the new names. Returns a function that stops the calls.
+   */
+  onSchemaChange(fn: (change: SchemaChange, collection: WireCollection | null) => void): () => void {
+    this.schemaListeners.add(fn);
+    return () => void this.schemaListeners.delete(fn);
+  }
+
+  /** The collection's schema as the server last pushed it (undefined: no change pushed; null: dropped). */
+  serverSchema(collection: string): WireCollection | null | undefined {
+    return this.serverSchemas.get(collection);
+  }
+
+  private schemaChanged(change: SchemaChange, collection: WireCollection | null): void {
+    this.serverSchemas.set(change.collection, collection);
+    for (const fn of [...this.schemaListeners]) fn(change, collection);
   }
 
   /** The connection state as a signal (status, attempt, error, retryAt). */

@@ -24,6 +24,7 @@ export type {
   JsonValue,
   QueryArg,
   QueryScalar,
+  SchemaChange,
   WireCollection,
   WireEntity,
   WireEvent,
