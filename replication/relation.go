@@ -97,7 +97,7 @@ func newRelation(m *pglogrepl.RelationMessage, log *slog.Logger) *relation {
 			}
 		}
 	}
-	if (r.kind == relCollection || r.kind == relPlain || r.kind == relSide) && !r.full {
+	if (r.kind == relCollection || r.kind == relPlain) && !r.full {
 		log.Warn("replication: collection table is not REPLICA IDENTITY FULL: updates and deletes lose old values and unchanged TOASTed fields",
 			"table", r.schema+"."+r.table, "replica_identity", string(rune(m.ReplicaIdentity)),
 			"fix", "ALTER TABLE "+r.schema+"."+r.table+" REPLICA IDENTITY FULL")

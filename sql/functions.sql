@@ -52,24 +52,30 @@ end $$;
 create or replace function ankurah.new_ulid(after text default null) returns text
 language plpgsql volatile as $$
 declare
-  alphabet constant text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  -- 80 random bits from one v4 UUID: its bytes 0-4 and 9-13 are all random
+  -- (the version and variant bits are in bytes 6 and 8).
+  u bytea := uuid_send(gen_random_uuid());
   ms bigint := floor(extract(epoch from clock_timestamp()) * 1000);
-  -- 80 random bits: the first 6 bytes of a v4 UUID are all random (its
-  -- version and variant bits come later), so take 6 + 4 from two of them.
-  rnd bit(80) := ('x' || encode(substr(uuid_send(gen_random_uuid()), 1, 6) ||
-                                substr(uuid_send(gen_random_uuid()), 1, 4), 'hex'))::bit(80);
-  t text := '';
-  r text := '';
+  a bigint := (get_byte(u, 0)::bigint << 32) | (get_byte(u, 1)::bigint << 24) | (get_byte(u, 2) << 16) | (get_byte(u, 3) << 8) | get_byte(u, 4);
+  b bigint := (get_byte(u, 9)::bigint << 32) | (get_byte(u, 10)::bigint << 24) | (get_byte(u, 11) << 16) | (get_byte(u, 12) << 8) | get_byte(u, 13);
+  r text;
   result text;
 begin
-  for i in 1..10 loop
-    t := substr(alphabet, (ms % 32)::int + 1, 1) || t;
-    ms := ms / 32;
-  end loop;
-  for i in 0..15 loop
-    r := r || substr(alphabet, substring(rnd from i * 5 + 1 for 5)::int + 1, 1);
-  end loop;
-  result := t || r;
+  -- One expression (no loop): Crockford base32 of the 48-bit time, then of
+  -- the 80 random bits.
+  r := substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((a >> 35) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((a >> 30) & 31)::int + 1, 1) ||
+    substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((a >> 25) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((a >> 20) & 31)::int + 1, 1) ||
+    substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((a >> 15) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((a >> 10) & 31)::int + 1, 1) ||
+    substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((a >> 5) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((a >> 0) & 31)::int + 1, 1) ||
+    substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((b >> 35) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((b >> 30) & 31)::int + 1, 1) ||
+    substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((b >> 25) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((b >> 20) & 31)::int + 1, 1) ||
+    substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((b >> 15) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((b >> 10) & 31)::int + 1, 1) ||
+    substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((b >> 5) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((b >> 0) & 31)::int + 1, 1);
+  result := substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((ms >> 45) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((ms >> 40) & 31)::int + 1, 1) ||
+    substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((ms >> 35) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((ms >> 30) & 31)::int + 1, 1) ||
+    substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((ms >> 25) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((ms >> 20) & 31)::int + 1, 1) ||
+    substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((ms >> 15) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((ms >> 10) & 31)::int + 1, 1) ||
+    substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((ms >> 5) & 31)::int + 1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((ms >> 0) & 31)::int + 1, 1) || r;
   if after is not null and result collate "C" <= after collate "C" then
     -- The parent comes from a clock that runs ahead. Several writers may
     -- step past it at once, so keep the 80 fresh random bits: the parent's
@@ -1165,8 +1171,16 @@ begin
       where att.attrelid = rel and att.attname = keys[i];
     cols := cols || ft || ', ';
   end loop;
-  execute format('create table if not exists ankurah.%I (id text collate "C" primary key, %s _head text[] collate "C" not null, _versions jsonb not null default ''{}'', unique (%s))',
+  -- Room on each page for the next version of its rows: a side row changes
+  -- with every write of its row, and an update that fits on its page
+  -- changes no index (HOT).
+  execute format('create table if not exists ankurah.%I (id text collate "C" primary key, %s _head text[] collate "C" not null, _versions jsonb not null default ''{}'', unique (%s)) with (fillfactor = 70)',
     side, cols, (select string_agg('k' || g, ', ') from generate_series(1, cardinality(keys)) g));
+  -- The side table's replica identity: a DELETE streams the entity id and
+  -- the key (to pair it with the table's delete); an UPDATE streams only
+  -- the new row (the side table changes with every write: no old row).
+  execute format('create unique index if not exists %I on ankurah.%I (id, %s)', side || '_identity', side,
+    (select string_agg('k' || g, ', ') from generate_series(1, cardinality(keys)) g));
   update ankurah.collections set columns = ankurah.table_columns(rel) where name = coll;
   perform ankurah.refresh_refs();
   perform ankurah.in_ddl(false);
@@ -1201,9 +1215,7 @@ begin
     raise exception using errcode = 'AK005', message = format('no adopted collection %s', coll);
   end if;
   perform ankurah.in_ddl(true);
-  execute format($f$create or replace trigger ankurah_adopted after insert or update or delete on %s for each row
-    when (current_setting('ankurah.writer', true) is distinct from %L)
-    execute function ankurah.on_adopted(%L)$f$, c.relid, 'api:' || coll, coll);
+  perform ankurah.adopted_function(coll);
   execute format('create or replace trigger ankurah_truncate before truncate on %s for each statement execute function ankurah.on_truncate(%L)', c.relid, coll);
   execute format($f$create or replace trigger ankurah_api_writes before insert or update or delete on %s for each statement
     when (current_setting('ankurah.writer', true) like 'api%%')
@@ -1229,7 +1241,7 @@ begin
   if c.relreplident <> 'f' then
     execute format('alter table %s replica identity full', c.relid);
   end if;
-  execute format('alter table ankurah.%I replica identity full', c.side_table);
+  execute format('alter table ankurah.%I replica identity using index %I', c.side_table, c.side_table || '_identity');
   perform ankurah.publish('ankurah', c.side_table);
   perform ankurah.publish(c.nspname, c.relname);
   perform ankurah.in_ddl(false);
@@ -1272,6 +1284,9 @@ declare
   tkeys text;
   kcols text;
   cmp text := 'true';
+  f record;
+  fields text := '';
+  strip text := 'jsonb_strip_nulls';
 begin
   select * into c from ankurah.collections where name = coll and adopted;
   if not found then
@@ -1279,6 +1294,15 @@ begin
   end if;
   select string_agg(format('t.%I', k), ', ' order by i), string_agg('k' || i, ', ' order by i)
     into tkeys, kcols from unnest(c.key_columns) with ordinality u(k, i);
+  -- Each row's fields as events record them, column by column (as the
+  -- adopted table's own trigger function does).
+  for f in select fl.name, fl.type, fl.column_name from ankurah.fields fl
+           where fl.collection = coll and not fl.generated order by fl.attnum loop
+    fields := fields || case when fields = '' then '' else ', ' end || format('%L, %s', f.name, ankurah.adopted_value(coll, f, '(cand._row)'));
+    if f.type in ('json', 'jsonb') or f.type like 'json%[]' then
+      strip := 'ankurah.nonnull';
+    end if;
+  end loop;
   if after is not null then
     select format('(%s) > (%s)', tkeys, string_agg(format('($3->>%s)::%s', i - 1, format_type(a.atttypid, a.atttypmod)), ', ' order by i))
       into cmp from unnest(c.key_columns) with ordinality u(k, i)
@@ -1292,7 +1316,7 @@ begin
       order by %6$s limit $2
       for key share of t),
     rows as materialized (
-      select cand.*, ankurah.new_ulid() as eid, ankurah.nonnull(ankurah.adopted_fields($1, to_jsonb(cand._row))) as f from cand),
+      select cand.*, ankurah.new_ulid() as eid, %11$s(jsonb_build_object(%12$s)) as f from cand),
     ins as (
       insert into ankurah.%4$I (id, %7$s, _head, _versions)
       select r.eid, %8$s, array[r.eid], (select coalesce(jsonb_object_agg(k, r.eid), '{}') from jsonb_object_keys(r.f) k) from rows r
@@ -1311,7 +1335,8 @@ begin
     kcols,
     (select string_agg('r.k' || i, ', ' order by i) from generate_series(1, cardinality(c.key_columns)) i),
     (select string_agg('c2.k' || i || '::text', ', ' order by i) from generate_series(1, cardinality(c.key_columns)) i),
-    (select string_agg('c2.k' || i || ' desc', ', ' order by i) from generate_series(1, cardinality(c.key_columns)) i))
+    (select string_agg('c2.k' || i || ' desc', ', ' order by i) from generate_series(1, cardinality(c.key_columns)) i),
+    strip, fields)
   using coll, batch, after;
 end $$;
 
@@ -1700,6 +1725,13 @@ begin
       if ankurah.table_columns(rel) is distinct from c.columns then
         update ankurah.collections set columns = ankurah.table_columns(rel) where name = c.name;
       end if;
+      -- Its trigger function: written again after a change; the generic
+      -- one without the event trigger, a fast one with it.
+      if (select version from ankurah.collections where name = c.name) <> c.version
+         or ankurah.fast_triggers() = exists (select 1 from pg_trigger t where t.tgrelid = rel and t.tgname = 'ankurah_adopted'
+                                                and t.tgfoid = 'ankurah.on_adopted'::regproc) then
+        perform ankurah.adopted_function(c.name);
+      end if;
     end if;
   end loop;
   if exists (select 1 from ankurah.collections where adopted) then
@@ -1771,4 +1803,183 @@ begin
                   or exists (select 1 from pg_trigger t where t.tgrelid = cl.relid and t.tgname = 'ankurah_write' and t.tgnargs = 0)) loop
     perform ankurah.collection_triggers(c.name, c.relid);
   end loop;
+end $$;
+
+-- ---------------------------------------------------------------------------
+-- Fast triggers for adopted tables.
+--
+-- on_adopted serves any adopted table: it reads the catalog and builds its
+-- SQL for every row, and follows a schema change the catalog has not seen.
+-- Where the event trigger keeps the catalog in line in the DDL's own
+-- transaction, each adopted table gets instead a trigger function written
+-- for it (adopted_function): static SQL (planned once per session), the
+-- fields compared and converted column by column, no catalog reads. It is
+-- written again with every change of the table (sync_catalog), in the
+-- transaction of the DDL. sync_catalog puts back on_adopted wherever the
+-- event trigger is missing or disabled.
+
+-- utc_ts is a timestamptz as events record it (see sql_row).
+create or replace function ankurah.utc_ts(t timestamptz, coll text, field text) returns jsonb
+language plpgsql stable as $$
+begin
+  if t is null then
+    return null;
+  end if;
+  if not isfinite(t) or extract(year from t at time zone 'UTC') not between 1 and 9999 then
+    raise exception using errcode = 'AK002',
+      message = format('%s.%s: timestamp %s is outside the years 1–9999', coll, field, t);
+  end if;
+  return to_jsonb(to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+end $$;
+
+-- fast_triggers reports whether adopted tables may have trigger functions
+-- of their own: the event trigger is there and enabled.
+create or replace function ankurah.fast_triggers() returns boolean
+language sql stable as $$
+  select exists (select 1 from pg_event_trigger where evtname = 'ankurah_ddl' and evtenabled <> 'D')
+$$;
+
+-- adopted_value is the expression, in a trigger function written for an
+-- adopted table, of field f's value in row r (NEW or OLD) as events record
+-- it.
+create or replace function ankurah.adopted_value(coll text, f record, r text) returns text
+language plpgsql stable as $$
+declare
+  col text := format('%s.%I', r, f.column_name);
+begin
+  if f.type like 'numeric%' and f.type not like '%[]' then
+    return format('to_jsonb(%s::text)', col);
+  elsif f.type like 'timestamptz%' and f.type not like '%[]' then
+    return format('ankurah.utc_ts(%s, %L, %L)', col, coll, f.name);
+  elsif f.type like 'timestamp%' or f.type like 'date%' or f.type like '%[]' then
+    return format('(ankurah.sql_row(%L, jsonb_build_object(%L, to_jsonb(%s))) -> %L)', coll, f.name, col, f.name);
+  end if;
+  return format('to_jsonb(%s)', col);
+end $$;
+
+-- adopted_function writes the trigger function of adopted collection coll
+-- (see above) and points the table's trigger at it — or, without the
+-- event trigger, at on_adopted.
+create or replace function ankurah.adopted_function(coll text) returns void
+language plpgsql as $$
+declare
+  c record;
+  f record;
+  fname text;
+  ins text := '';
+  gen text := '';
+  upd text := '';
+  kcols text;
+  knew text;
+  kold text;
+  kmatch text;
+  kchanged text;
+  strip text := 'jsonb_strip_nulls';
+  native constant text[] := array['smallint', 'integer', 'bigint', 'boolean', 'text', 'uuid', 'date', 'bytea', 'bpchar'];
+  body text;
+begin
+  select * into c from ankurah.collections where name = coll and adopted;
+  if not found then
+    return;
+  end if;
+  fname := 'w_' || c.relid::oid;
+  if not ankurah.fast_triggers() then
+    execute format($f$create or replace trigger ankurah_adopted after insert or update or delete on %s for each row
+      when (current_setting('ankurah.writer', true) is distinct from %L)
+      execute function ankurah.on_adopted(%L)$f$, c.relid, 'api:' || coll, coll);
+    execute format('drop function if exists ankurah.%I()', fname);
+    return;
+  end if;
+  for f in select fl.name, fl.type, fl.column_name from ankurah.fields fl
+           where fl.collection = coll and not fl.generated order by fl.attnum loop
+    ins := ins || case when ins = '' then '' else ', ' end || format('%L, %s', f.name, ankurah.adopted_value(coll, f, 'NEW'));
+    gen := gen || case when gen = '' then '' else ', ' end || format('%L, %s', f.name, ankurah.adopted_value(coll, f, 'OLD'));
+    upd := upd || format(E'\n  if %s then\n    ops := ops || jsonb_build_object(%L, %s);\n    changed := changed || %L::text;\n  end if;',
+      case when split_part(split_part(f.type, '(', 1), '[', 1) = any(native) or f.type like 'varchar%' or f.type like 'char(%' or f.type like 'enum(%'
+                or f.type like 'time%' and f.type not like 'timestamp%'
+                or f.type like 'timestamp%'
+           then format('NEW.%1$I is distinct from OLD.%1$I', f.column_name)
+           else format('NEW.%1$I::text is distinct from OLD.%1$I::text', f.column_name) end,
+      f.name, ankurah.adopted_value(coll, f, 'NEW'), f.name);
+    if f.type in ('json', 'jsonb') or f.type like 'json%[]' then
+      strip := 'ankurah.nonnull';
+    end if;
+  end loop;
+  select string_agg('k' || i, ', ' order by i), string_agg(format('NEW.%I', k), ', ' order by i),
+         string_agg(format('OLD.%I', k), ', ' order by i), string_agg(format('k%s = OLD.%I', i, k), ' and ' order by i),
+         string_agg(format('NEW.%1$I is distinct from OLD.%1$I', k), ' or ' order by i)
+    into kcols, knew, kold, kmatch, kchanged from unnest(c.key_columns) with ordinality u(k, i);
+  body := format($body$
+create or replace function ankurah.%1$I() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+set extra_float_digits = 1 set intervalstyle = 'iso_8601' set bytea_output = 'hex'
+as $fn$
+-- Written by ankurah.adopted_function for collection %2$s (table %3$s); written again when the table changes.
+declare
+  ops jsonb := '{}';
+  changed text[] := '{}';
+  s record;
+  ev text;
+  gid text;
+  got text;
+  g jsonb;
+begin
+  if TG_OP = 'INSERT' then
+    ev := ankurah.new_ulid();
+    ops := %4$s(jsonb_build_object(%5$s));
+    insert into ankurah.events (id, collection, entity_id, parents, operations, origin, author)
+      values (ev, %2$L, ev, '{}', ops, 'sql', session_user);
+    insert into ankurah.%6$I as s (id, %7$s, _head, _versions)
+      values (ev, %8$s, array[ev], (select coalesce(jsonb_object_agg(k, ev), '{}') from jsonb_object_keys(ops) k))
+      on conflict (%7$s) do update set id = excluded.id, _head = excluded._head, _versions = excluded._versions;
+    return null;
+  end if;
+  if TG_OP = 'DELETE' then
+    delete from ankurah.%6$I where %9$s returning id, _head into s;
+    if found then
+      insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone, origin, author)
+        values (ankurah.new_ulid((select max(h collate "C") from unnest(s._head) h)), %2$L, s.id, s._head, '{}', true, 'sql', session_user);
+    end if;
+    return null;
+  end if;
+  %10$s
+  if ops = '{}' then
+    return null; -- nothing changed: no event
+  end if;
+  select id, _head into s from ankurah.%6$I where %9$s for update;
+  if not found then
+    -- Not backfilled yet: record its creation first, unless the backfill
+    -- does so at this moment (then read what it wrote).
+    gid := ankurah.new_ulid();
+    g := %4$s(jsonb_build_object(%11$s));
+    insert into ankurah.%6$I (id, %7$s, _head, _versions)
+      values (gid, %12$s, array[gid], (select coalesce(jsonb_object_agg(k, gid), '{}') from jsonb_object_keys(g) k))
+      on conflict do nothing returning id into got;
+    if got is not null then
+      insert into ankurah.events (id, collection, entity_id, parents, operations, origin, author)
+        values (gid, %2$L, gid, '{}', g, 'sql', session_user);
+    end if;
+    select id, _head into s from ankurah.%6$I where %9$s for update;
+  end if;
+  ev := ankurah.new_ulid(case when cardinality(s._head) = 1 then s._head[1] else (select max(h collate "C") from unnest(s._head) h) end);
+  insert into ankurah.events (id, collection, entity_id, parents, operations, origin, author)
+    values (ev, %2$L, s.id, s._head, ops, 'sql', session_user);
+  if %13$s then
+    update ankurah.%6$I set (%7$s) = row(%8$s), _head = array[ev],
+        _versions = _versions || jsonb_object(changed, array_fill(ev, array[cardinality(changed)]))
+      where id = s.id;
+  else
+    -- The key did not change: a HOT update (no index changes).
+    update ankurah.%6$I set _head = array[ev],
+        _versions = _versions || jsonb_object(changed, array_fill(ev, array[cardinality(changed)]))
+      where id = s.id;
+  end if;
+  return null;
+end $fn$
+$body$, fname, coll, c.relid, strip, ins, c.side_table, kcols, knew, kmatch, upd, gen, kold, kchanged);
+  execute body;
+  execute format($f$create or replace trigger ankurah_adopted after insert or update or delete on %s for each row
+    when (current_setting('ankurah.writer', true) is distinct from %L)
+    execute function ankurah.%I()$f$, c.relid, 'api:' || coll, fname);
 end $$;
