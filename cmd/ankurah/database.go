@@ -172,7 +172,7 @@ func checkTables(ctx context.Context, dbURL string) ([]replication.Finding, []po
 	}
 	defer pool.Close()
 	var installed bool
-	if err := pool.QueryRow(ctx, "select to_regclass('ankurah.collections') is not null and exists (select 1 from pg_attribute where attrelid = 'ankurah.collections'::regclass and attname = 'adopted')").Scan(&installed); err != nil {
+	if err := pool.QueryRow(ctx, "select exists (select 1 from pg_attribute where attrelid = to_regclass('ankurah.collections') and attname = 'adopted')").Scan(&installed); err != nil {
 		return nil, nil, err
 	}
 	if !installed {
