@@ -1284,6 +1284,7 @@ declare
   tkeys text;
   kcols text;
   cmp text := 'true';
+  scmp text := 'true';
   f record;
   fields text := '';
   strip text := 'jsonb_strip_nulls';
@@ -1304,15 +1305,16 @@ begin
     end if;
   end loop;
   if after is not null then
-    select format('(%s) > (%s)', tkeys, string_agg(format('($3->>%s)::%s', i - 1, format_type(a.atttypid, a.atttypmod)), ', ' order by i))
-      into cmp from unnest(c.key_columns) with ordinality u(k, i)
+    select format('(%s) > (%s)', tkeys, string_agg(format('($3->>%s)::%s', i - 1, format_type(a.atttypid, a.atttypmod)), ', ' order by i)),
+           format('(%s) > (%s)', string_agg('s.k' || i, ', ' order by i), string_agg(format('($3->>%s)::%s', i - 1, format_type(a.atttypid, a.atttypmod)), ', ' order by i))
+      into cmp, scmp from unnest(c.key_columns) with ordinality u(k, i)
       join pg_attribute a on a.attrelid = c.relid and a.attname = u.k;
   end if;
   return query execute format($q$
     with cand as materialized (
       select t as _row, %1$s
       from %2$s t
-      where %3$s and not exists (select 1 from ankurah.%4$I s where (%5$s) = (%6$s))
+      where %3$s and not exists (select 1 from ankurah.%4$I s where (%5$s) = (%6$s) and %13$s)
       order by %6$s limit $2
       for key share of t),
     rows as materialized (
@@ -1336,7 +1338,10 @@ begin
     (select string_agg('r.k' || i, ', ' order by i) from generate_series(1, cardinality(c.key_columns)) i),
     (select string_agg('c2.k' || i || '::text', ', ' order by i) from generate_series(1, cardinality(c.key_columns)) i),
     (select string_agg('c2.k' || i || ' desc', ', ' order by i) from generate_series(1, cardinality(c.key_columns)) i),
-    strip, fields)
+    strip, fields,
+    -- The side table's rows before the keyset are not looked at (a merge
+    -- anti join would otherwise walk them all on every batch).
+    scmp)
   using coll, batch, after;
 end $$;
 
