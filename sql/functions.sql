@@ -1889,10 +1889,16 @@ begin
   end if;
   fname := 'w_' || c.relid::oid;
   if not ankurah.fast_triggers() then
-    execute format($f$create or replace trigger ankurah_adopted after insert or update or delete on %s for each row
-      when (current_setting('ankurah.writer', true) is distinct from %L)
-      execute function ankurah.on_adopted(%L)$f$, c.relid, 'api:' || coll, coll);
-    execute format('drop function if exists ankurah.%I()', fname);
+    -- The generic function reads the catalog for every row: nothing to
+    -- write, and the trigger is left alone when it calls it already (this
+    -- may run from that very trigger, following a change it noticed).
+    if not exists (select 1 from pg_trigger t where t.tgrelid = c.relid and t.tgname = 'ankurah_adopted'
+                   and t.tgfoid = 'ankurah.on_adopted'::regproc) then
+      execute format($f$create or replace trigger ankurah_adopted after insert or update or delete on %s for each row
+        when (current_setting('ankurah.writer', true) is distinct from %L)
+        execute function ankurah.on_adopted(%L)$f$, c.relid, 'api:' || coll, coll);
+      execute format('drop function if exists ankurah.%I()', fname);
+    end if;
     return;
   end if;
   for f in select fl.name, fl.type, fl.column_name from ankurah.fields fl
