@@ -52,12 +52,18 @@ const (
 	CodeSlowConsumer          = "slow_consumer"
 	CodeShuttingDown          = "shutting_down"
 	CodeInternal              = "internal"
+	// Authentication and authorisation (docs/security.md).
+	CodeUnauthenticated  = "unauthenticated"   // no token where one is needed, or one that does not verify
+	CodeTokenExpired     = "token_expired"     // the connection's token expired without a refresh
+	CodePermissionDenied = "permission_denied" // the policy does not allow this principal to do this
+	CodeRateLimited      = "rate_limited"      // the connection sent more than its limit allows
 )
 
 // WebSocket close statuses of our own (4000–4999 is the application range).
 const (
 	CloseSlowConsumer    = 4001
 	CloseHandshakeFailed = 4002
+	CloseTokenExpired    = 4003
 )
 
 // Limits on what one request may carry.
