@@ -16,9 +16,9 @@ type Query struct {
 	// Limit is nil when there is no LIMIT; otherwise an Int once bound.
 	Limit *Operand
 
-	params  int // number of ? in the text
-	unbound int // ? still without a value (0 after Bind)
-	firstQ  int // offset of the first unbound ?, for errors
+	params  int      // number of ? in the text
+	unbound int      // ? still without a value (0 after Bind)
+	firstQ  int      // offset of the first unbound ?, for errors
 	names   []string // rules only: each placeholder's variable name (see Vars)
 }
 

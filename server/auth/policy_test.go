@@ -356,4 +356,3 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
-
