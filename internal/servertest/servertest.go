@@ -56,7 +56,6 @@ type Env struct {
 	Dir string
 
 	t       testing.TB
-	cfg     server.Config
 	stop    func()
 	mem     storage.Store // the memory store survives a Restart
 	Options Options
