@@ -1,12 +1,15 @@
 # Ankurah for Go. `make test` is what CI runs (see .ci/run).
 GO ?= go
 
-.PHONY: test vet ts-test e2e build bench bench-commit bench-load bench-throughput bench-embedded fuzz
+.PHONY: test lint vet tidy staticcheck ts-test e2e build bench bench-commit bench-load bench-throughput bench-embedded fuzz
 
-## test: vet, every Go test against a throwaway Postgres cluster, then the TypeScript unit tests
-test: vet
-	./test/with-postgres.sh $(GO) test -count=1 ./...
+## test: the gates (lint), every Go test with the race detector against a throwaway Postgres cluster, then the TypeScript unit tests
+test: lint
+	./test/with-postgres.sh $(GO) test -race -count=1 ./...
 	$(MAKE) ts-test
+
+## lint: gofmt, go vet, go mod tidy leaving no diff, staticcheck (zero findings; exceptions are justified in staticcheck.conf)
+lint: vet tidy staticcheck
 
 ## ts-test: type-check (sources and tests) and unit-test the TypeScript client (npm workspaces; packages from the npm registry; the example is type-checked by its build in make e2e)
 ts-test:
@@ -21,6 +24,15 @@ e2e:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+
+tidy:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+
+# staticcheck comes from the Go module proxy, pinned (0.8.2 is staticcheck 2026.2.2, which supports Go 1.26).
+STATICCHECK_VERSION ?= v0.8.2
+staticcheck:
+	@$(GO) version -m bin/staticcheck 2>/dev/null | grep -q 'honnef.co/go/tools[[:space:]]*$(STATICCHECK_VERSION)' || GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	bin/staticcheck ./...
 
 build:
 	$(GO) build -o bin/ankurah ./cmd/ankurah
