@@ -6,11 +6,9 @@ package servertest
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -153,30 +151,23 @@ func (e *Env) start(addr string) {
 	e.URL = "ws://" + e.Addr + "/ws"
 
 	ctx, cancel := context.WithCancel(context.Background())
-	runDone := make(chan error, 1)
-	go func() { runDone <- srv.Run(ctx) }()
-	hs := &http.Server{Handler: srv.Handler()}
-	serveDone := make(chan struct{})
-	go func() { _ = hs.Serve(ln); close(serveDone) }()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln, 5*time.Second) }()
 	select {
 	case <-e.Backend.Ready():
-	case err := <-runDone:
+	case err := <-served:
 		cancel()
-		t.Fatalf("servertest: the change stream did not start: %v", err)
+		t.Fatalf("servertest: the server stopped before its change stream started: %v", err)
 	case <-time.After(30 * time.Second):
 		cancel()
+		<-served
 		t.Fatal("servertest: the change stream did not start within 30s")
 	}
 	e.stop = func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = hs.Shutdown(sctx)
-		srv.Shutdown(sctx)
 		cancel()
-		if err := <-runDone; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("servertest: the change stream ended with %v", err)
+		if err := <-served; err != nil {
+			t.Errorf("servertest: the server ended with %v", err)
 		}
-		<-serveDone
 		if closeStore != nil {
 			_ = closeStore()
 		}
