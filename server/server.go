@@ -1,12 +1,3 @@
-// Package server is Ankurah's WebSocket endpoint: protocol v1 sessions
-// (docs/protocol.md) over a Backend, the fan-out that pushes every committed
-// change to the live queries it affects, and the operational endpoints
-// (/healthz, /readyz, /metrics).
-//
-// Every connection has one reader, which handles its requests in order, and
-// one writer draining a bounded queue. The fan-out never blocks on a client:
-// a client whose queue is full is disconnected as a slow consumer, told why,
-// and counted.
 package server
 
 import (
@@ -60,9 +51,18 @@ func New(cfg Config, backend Backend) (*Server, error) {
 }
 
 // Run streams the backend's committed transactions into the live queries
-// until ctx ends or the stream fails for good.
+// until ctx ends or the stream fails for good. It also runs the workers
+// that refill LIMIT windows, and returns once they and the stream have
+// ended.
 func (s *Server) Run(ctx context.Context) error {
-	return s.backend.Run(ctx, s.hub.publish)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	refills := make(chan struct{})
+	go func() { s.hub.runRefills(ctx); close(refills) }()
+	err := s.backend.Run(ctx, s.hub.publish)
+	cancel()
+	<-refills
+	return err
 }
 
 // Handler returns the HTTP routes: /ws, /healthz, /readyz, /metrics.

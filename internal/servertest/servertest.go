@@ -64,6 +64,10 @@ type Options struct {
 	Config server.Config
 	// Logs receives the server's logs (default: the test's output at warn).
 	Logs io.Writer
+	// Wrap, when set, wraps the backend the server is given (e.g. to
+	// interleave its reads with its stream in a test). Env.Backend stays
+	// the unwrapped one.
+	Wrap func(server.Backend) server.Backend
 }
 
 // Start starts a server of the given kind and stops it when the test ends.
@@ -130,7 +134,11 @@ func (e *Env) start(addr string) {
 	}
 	cfg := e.Options.Config
 	cfg.Logger = log
-	srv, err := server.New(cfg, e.Backend)
+	backend := e.Backend
+	if e.Options.Wrap != nil {
+		backend = e.Options.Wrap(backend)
+	}
+	srv, err := server.New(cfg, backend)
 	if err != nil {
 		t.Fatal(err)
 	}
