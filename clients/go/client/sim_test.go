@@ -80,8 +80,11 @@ func TestSimulation(t *testing.T) {
 		return
 	}
 	seeds := *simSeeds
-	if testing.Short() {
+	switch {
+	case testing.Short():
 		seeds /= 5
+	case raceEnabled: // the race detector slows each seed down several times
+		seeds /= 3
 	}
 	// Two workers: the seeds are independent.
 	var mu sync.Mutex
