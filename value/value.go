@@ -4,6 +4,9 @@
 // compare values without allocating. Every value has one natural JSON form
 // (numbers for numeric types, strings for text and times, the value itself for
 // JSON), which is what the events table, the wire protocol and the CLI show.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package value
 
 import (

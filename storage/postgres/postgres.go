@@ -7,6 +7,9 @@
 // the shared merge rule, so concurrent API commits and plain SQL writes to the
 // same entity serialise and converge. Commits that only create entities take
 // a fast path: one round trip, no locks.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package postgres
 
 import (

@@ -26,6 +26,9 @@
 // ErrAlreadyOpen). Other processes may open it at the same time: SQLite's file
 // locks serialise their writes, and each commit notices another process's
 // schema changes (PRAGMA data_version) before it uses its cached catalog.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package sqlite
 
 import (

@@ -22,6 +22,9 @@
 // changed comes back.
 //
 // See docs/go-client.md.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package client
 
 import (
