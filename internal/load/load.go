@@ -33,15 +33,12 @@ package load
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
-	"net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -53,6 +50,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ankurah/ankurah-go/internal/pgdb"
 	"github.com/ankurah/ankurah-go/migrations"
 	"github.com/ankurah/ankurah-go/replication"
 	"github.com/ankurah/ankurah-go/server"
@@ -242,8 +240,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	rep = &Report{Config: cfg, CPUs: runtime.NumCPU(), LoadAvg: loadAvg()}
 
 	// A scratch database, dropped at the end with its slots.
-	suffix := randomSuffix()
-	dbName := "ankurah_bench_" + suffix
+	dbName := pgdb.RandomName("ankurah_bench_")
 	admin, err := pgx.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -252,16 +249,18 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err := admin.QueryRow(ctx, "show server_version").Scan(&rep.Postgres); err != nil {
 		return nil, err
 	}
-	if _, err := admin.Exec(ctx, "create database "+dbName); err != nil {
-		return nil, fmt.Errorf("create scratch database: %w", err)
+	if err := pgdb.Create(ctx, admin, dbName, ""); err != nil {
+		return nil, fmt.Errorf("scratch database: %w", err)
 	}
 	logf("scratch database %s", dbName)
 	defer func() {
-		if derr := dropDatabase(admin, dbName, cfg.KeepDatabase); derr != nil && err == nil {
+		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if derr := pgdb.Drop(dctx, admin, dbName, cfg.KeepDatabase); derr != nil && err == nil {
 			err = derr
 		}
 	}()
-	dbURL, err := withDatabase(cfg.DatabaseURL, dbName)
+	dbURL, err := pgdb.WithDatabase(cfg.DatabaseURL, dbName)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +299,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	defer srvPool.Close()
 	backend, err := server.NewPostgres(postgres.New(srvPool, postgres.Options{}), replication.Config{
-		DatabaseURL: dbURL, SlotName: "ankurah_bench_" + suffix + "_server", Logger: srvLog})
+		DatabaseURL: dbURL, SlotName: dbName + "_server", Logger: srvLog})
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +335,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	plan := newPlan(cfg, total)
 	rep.WarmupWrites = warm
-	floorSlot := "ankurah_bench_" + suffix + "_floor"
+	floorSlot := dbName + "_floor"
 
 	// The floor: a bare consumer with its own slot, timestamping each
 	// transaction as its handler gets it.
@@ -601,53 +600,6 @@ func waitReady(ctx context.Context, ready <-chan struct{}, done <-chan error) er
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-func randomSuffix() string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func withDatabase(base, db string) (string, error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", fmt.Errorf("the database URL must be a postgres:// URL (got %q)", base)
-	}
-	u.Path = "/" + db
-	return u.String(), nil
-}
-
-// dropDatabase drops the scratch database's replication slots (a slot
-// keeps its database) and, unless keep, the database.
-func dropDatabase(admin *pgx.Conn, name string, keep bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for { // a walsender may take a moment to release its slot
-		var left int
-		err := admin.QueryRow(ctx, `select count(pg_drop_replication_slot(slot_name) is null) from pg_replication_slots where database = $1 and not active`, name).Scan(&left)
-		if err != nil {
-			return fmt.Errorf("drop slots: %w", err)
-		}
-		var active int
-		if err := admin.QueryRow(ctx, `select count(*) from pg_replication_slots where database = $1`, name).Scan(&active); err != nil {
-			return err
-		}
-		if active == 0 {
-			break
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("replication slots of %s still active", name)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the catalog, bounded by ctx
-	}
-	if keep {
-		return nil
-	}
-	if _, err := admin.Exec(ctx, "drop database if exists "+name+" with (force)"); err != nil {
-		return fmt.Errorf("drop scratch database: %w", err)
-	}
-	return nil
 }
 
 func loadAvg() string {
