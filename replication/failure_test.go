@@ -124,10 +124,13 @@ func TestPermanentErrors(t *testing.T) {
 	}
 
 	cfg := testConfig(t, url, nil)
-	cfg.SlotName = "phys_" + strings.TrimPrefix(cfg.WithDefaults().SlotName, "ankurah_")
-	exec(t, pool, `select pg_create_physical_replication_slot($1)`, cfg.SlotName)
-	t.Cleanup(func() {
-		_, _ = pool.Exec(context.Background(), `select pg_drop_replication_slot($1)`, cfg.SlotName)
+	physical := "phys_" + strings.TrimPrefix(cfg.WithDefaults().SlotName, "ankurah_")
+	cfg.SlotName = physical
+	exec(t, pool, `select pg_create_physical_replication_slot($1)`, physical)
+	t.Cleanup(func() { // a physical slot belongs to no database: dropping the test's does not drop it
+		if _, err := pool.Exec(context.Background(), `select pg_drop_replication_slot($1)`, physical); err != nil {
+			t.Errorf("drop %s: %v", physical, err)
+		}
 	})
 	if err := run(cfg); err == nil || !strings.Contains(err.Error(), "want a logical pgoutput slot") {
 		t.Errorf("physical slot of the same name: %v", err)
