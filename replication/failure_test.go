@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/leakcheck"
 	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/replication"
 )
@@ -189,7 +189,7 @@ func TestRunLifecycle(t *testing.T) {
 func TestNoGoroutineLeak(t *testing.T) {
 	url, pool := newDB(t)
 	exec(t, pool, `select ankurah.create_collection('note', '{"body":"text"}')`)
-	before := runtime.NumGoroutine()
+	before := leakcheck.Count()
 	for range 3 {
 		rec := newRecorder()
 		c := start(t, testConfig(t, url, nil), rec.handle)
@@ -200,13 +200,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(waitTimeout)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for a condition
+	if err := leakcheck.Wait(before, waitTimeout); err != nil {
+		t.Fatal(err)
 	}
 }
 

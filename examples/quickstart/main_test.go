@@ -6,8 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ankurah/ankurah-go/internal/leakcheck"
 	"github.com/ankurah/ankurah-go/internal/pgtest"
 )
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 func TestQuickstart(t *testing.T) {
 	t.Parallel()
