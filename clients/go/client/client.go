@@ -70,7 +70,7 @@ type Options struct {
 	OnRejected func(*RejectedError)
 
 	// dial replaces the WebSocket transport (tests).
-	dial func(ctx context.Context, h pushHandler) (transport, error)
+	dial func(ctx context.Context, h wire.Handler) (transport, error)
 }
 
 func (o Options) withDefaults() Options {
@@ -356,12 +356,12 @@ func (c *Client) settle(sync bool) {
 
 func (c *Client) dial(ctx context.Context) (transport, error) {
 	if c.opts.dial != nil {
-		return c.opts.dial(ctx, c)
+		return c.opts.dial(ctx, pushes{c})
 	}
 	if c.url == "" {
 		return nil, errors.New("ankurah client: no server url")
 	}
-	t, err := dialWS(ctx, c.url, &c.opts, c)
+	t, err := wire.Dial(ctx, c.url, wire.Options{Token: c.opts.Token, Client: c.opts.ClientName, Handler: pushes{c}})
 	if err != nil {
 		return nil, fmt.Errorf("ankurah client: %w", err)
 	}
@@ -411,7 +411,7 @@ func (c *Client) run(first transport) {
 
 // serve runs one connection until it ends.
 func (c *Client) serve(t transport) {
-	defer t.close()
+	defer t.Close()
 	// Schemas first: pushed values are decoded with them.
 	err := call(c.ctx, t, &protocol.Request{Type: protocol.TypeCollections}, func(raw json.RawMessage) error {
 		var res protocol.CollectionsResult
@@ -464,13 +464,13 @@ func (c *Client) serve(t transport) {
 		}()
 	}
 	select {
-	case <-t.done():
+	case <-t.Done():
 	case <-c.ctx.Done():
 	}
 	wg.Wait()
 	c.mu.Lock()
 	c.conn = nil
-	c.lastErr = t.err()
+	c.lastErr = t.Err()
 	c.core.disconnected()
 	for _, s := range c.core.subs {
 		if l, ok := s.owner.(*liveState); ok && l.isRdy {
@@ -496,7 +496,7 @@ func isConnErr(err error) bool {
 	return errors.Is(err, wire.ErrClosed)
 }
 
-// pushed implements pushHandler: one changes frame, in order.
+// pushed applies one changes frame, in order (from pushes).
 func (c *Client) pushed(items []protocol.Item) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -506,8 +506,8 @@ func (c *Client) pushed(items []protocol.Item) {
 	c.settle(false)
 }
 
-// subEnded implements pushHandler: the server ended a subscription it
-// could no longer maintain. The client subscribes again.
+// subEnded: the server ended a subscription it could no longer maintain
+// (from pushes). The client subscribes again.
 func (c *Client) subEnded(name string, perr *protocol.Error) {
 	c.mu.Lock()
 	s := c.core.subs[name]
@@ -604,7 +604,7 @@ func (c *Client) sendLoop() {
 			retry = min(2*retry, c.opts.MaxBackoff)
 			continue
 		}
-		if errors.Is(err, errTooLarge) {
+		if errors.Is(err, wire.ErrTooLarge) {
 			err = protocol.Errorf(protocol.CodeBadRequest, "%s", err.Error())
 		}
 		attempts, retry = 0, c.opts.MinBackoff

@@ -833,7 +833,7 @@ type simClient struct {
 	partitioned bool
 	inflight    uint64
 	nextReq     uint64
-	handlers    map[uint64]func(serverFrame)
+	handlers    map[uint64]func(protocol.ServerFrame)
 	mirrors     map[string]*mirror
 	window      []json.RawMessage // the window's current arguments
 }
@@ -846,7 +846,7 @@ type mirror struct {
 
 func (s *sim) newClient(i int) *simClient {
 	skew := time.Duration(s.rng.IntN(10_000)-5_000) * time.Millisecond
-	c := &simClient{s: s, id: i, core: newCore(), handlers: map[uint64]func(serverFrame){}, mirrors: map[string]*mirror{}}
+	c := &simClient{s: s, id: i, core: newCore(), handlers: map[uint64]func(protocol.ServerFrame){}, mirrors: map[string]*mirror{}}
 	c.ids = event.NewGeneratorWith(func() time.Time { return s.now.Add(skew) }, rngReader{s.rng})
 	if _, err := c.core.mergeSchema(simSchema); err != nil {
 		panic(err)
@@ -911,7 +911,7 @@ func (c *simClient) notes() {
 	}
 }
 
-func (c *simClient) request(req *protocol.Request, fn func(serverFrame)) {
+func (c *simClient) request(req *protocol.Request, fn func(protocol.ServerFrame)) {
 	c.nextReq++
 	req.ID = c.nextReq
 	data, err := json.Marshal(req)
@@ -946,7 +946,7 @@ func (s *sim) subscribe(c *simClient, sb *sub, typ string) {
 	if typ == protocol.TypeSubscribe {
 		req.Collection, req.Known = sb.coll, c.core.known(sb)
 	}
-	c.request(req, func(f serverFrame) {
+	c.request(req, func(f protocol.ServerFrame) {
 		if f.Type == protocol.TypeError {
 			s.fail("c%d: %s %s: %v", c.id, typ, sb.name, f.Error)
 			return
@@ -992,7 +992,7 @@ func (s *sim) deliverDown(c *simClient) {
 		times = 2 // a duplicated frame
 	}
 	for range times {
-		var sf serverFrame
+		var sf protocol.ServerFrame
 		if err := json.Unmarshal(f, &sf); err != nil {
 			s.fail("c%d: undecodable frame: %v", c.id, err)
 			return
@@ -1041,7 +1041,7 @@ func (s *sim) resend(c *simClient) {
 func (s *sim) sendItem(c *simClient, item *outItem) {
 	seq := item.seq
 	evs := item.events
-	c.request(&protocol.Request{Type: protocol.TypeCommit, Events: wireEvents(evs)}, func(f serverFrame) {
+	c.request(&protocol.Request{Type: protocol.TypeCommit, Events: wireEvents(evs)}, func(f protocol.ServerFrame) {
 		if f.Type == protocol.TypeError {
 			s.fail("c%d: commit #%d rejected: %v", c.id, seq, f.Error)
 			return
