@@ -72,27 +72,45 @@ const (
 	ModeThroughput = "throughput" // a Backlog drained at full speed
 )
 
-// Config describes a run. Zero fields take the defaults of WithDefaults.
+// Defaults of Config.
+const (
+	DefaultBacklog  = 50_000
+	DefaultConns    = 1000
+	DefaultSubs     = 10
+	DefaultKeys     = 1000
+	DefaultRate     = 1000
+	DefaultWriters  = 4
+	DefaultDuration = 20 * time.Second
+	DefaultWarmup   = 2 * time.Second
+)
+
+// Config describes a run. The zero value of every field but DatabaseURL
+// means its default: WithDefaults fills them in (on a copy), and Validate
+// reports every problem at once.
 type Config struct {
 	// Mode is ModeLatency (default) or ModeThroughput.
 	Mode string
-	// Backlog is the number of writes of a throughput run (default 50,000).
+	// Backlog is the number of writes of a throughput run. Default
+	// DefaultBacklog (50,000).
 	Backlog int
 	// DatabaseURL is a Postgres server (wal_level=logical); the run
 	// creates a scratch database on it, and drops it afterwards.
 	DatabaseURL string
-	// Conns WebSocket connections with Subs subscriptions each over Keys keys
-	// (default 1,000 keys; in throughput mode Conns·Subs, so that every
-	// change matches exactly one subscription).
+	// Conns WebSocket connections with Subs subscriptions each over Keys
+	// keys. Defaults DefaultConns (1,000), DefaultSubs (10) and DefaultKeys
+	// (1,000 keys; in throughput mode Conns·Subs, so that every change
+	// matches exactly one subscription).
 	Conns, Subs, Keys int
 	// Rate writes per second for Duration, after Warmup (writes made during
 	// the warm-up are delivered but not counted), by Writers connections.
+	// Defaults DefaultRate (1,000/s), DefaultDuration (20 s), DefaultWarmup
+	// (2 s), DefaultWriters (4).
 	Rate             int
 	Duration, Warmup time.Duration
 	Writers          int
 	// Inserts is the fraction of writes that INSERT a new row (with a
 	// random key); the others UPDATE the payload of the row created for a
-	// random key before the subscriptions.
+	// random key before the subscriptions. Default 0: updates only.
 	Inserts float64
 	// Seed makes the writes' keys and kinds repeatable (0: random).
 	Seed uint64
@@ -113,7 +131,7 @@ type Config struct {
 	Log io.Writer
 }
 
-// WithDefaults fills unset fields.
+// WithDefaults returns c with every unset field set to its default.
 func (c Config) WithDefaults() Config {
 	def := func(p *int, v int) {
 		if *p == 0 {
@@ -123,20 +141,20 @@ func (c Config) WithDefaults() Config {
 	if c.Mode == "" {
 		c.Mode = ModeLatency
 	}
-	def(&c.Conns, 1000)
-	def(&c.Subs, 10)
+	def(&c.Conns, DefaultConns)
+	def(&c.Subs, DefaultSubs)
 	if c.Mode == ModeThroughput {
 		def(&c.Keys, c.Conns*c.Subs)
 	}
-	def(&c.Keys, 1000)
-	def(&c.Backlog, 50_000)
-	def(&c.Rate, 1000)
-	def(&c.Writers, 4)
+	def(&c.Keys, DefaultKeys)
+	def(&c.Backlog, DefaultBacklog)
+	def(&c.Rate, DefaultRate)
+	def(&c.Writers, DefaultWriters)
 	if c.Duration == 0 {
-		c.Duration = 20 * time.Second
+		c.Duration = DefaultDuration
 	}
 	if c.Warmup == 0 {
-		c.Warmup = 2 * time.Second
+		c.Warmup = DefaultWarmup
 	}
 	if c.Seed == 0 {
 		c.Seed = mrand.Uint64()
@@ -150,8 +168,10 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate reports every problem at once.
+// Validate reports every problem with the configuration (defaults applied)
+// at once.
 func (c Config) Validate() error {
+	c = c.WithDefaults()
 	var errs []error
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("no database URL"))

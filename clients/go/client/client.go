@@ -80,7 +80,10 @@ func Open(url string, opts Options) (*Client, error) {
 }
 
 func newClient(url string, opts Options) (*Client, error) {
-	opts = opts.withDefaults()
+	opts = opts.WithDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	c := &Client{url: url, opts: opts, log: opts.Logger, core: newCore(), stateCh: make(chan struct{}), waiters: map[uint64]chan error{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if opts.CacheFile != "" {

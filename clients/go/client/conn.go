@@ -122,7 +122,7 @@ func (c *Client) serve(t transport) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.syncSub(c.ctx, t, gen, s); err != nil && !isConnErr(err) && c.ctx.Err() == nil {
+			if err := c.syncSub(c.ctx, t, gen, s); err != nil && !IsDisconnected(err) && c.ctx.Err() == nil {
 				c.log.Warn("ankurah client: resubscribing failed", "sub", s.name, "err", err)
 			}
 		}()
@@ -152,12 +152,6 @@ func (c *Client) current() (transport, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.conn, c.gen
-}
-
-// isConnErr reports whether err means the connection ended (the request's
-// fate is unknown; it is safe to send again after reconnecting).
-func isConnErr(err error) bool {
-	return errors.Is(err, wire.ErrClosed)
 }
 
 // pushed applies one changes frame, in order (from pushes).
@@ -191,7 +185,7 @@ func (c *Client) subEnded(name string, perr *protocol.Error) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		if err := c.syncSub(c.ctx, t, gen, s); err != nil && !isConnErr(err) && c.ctx.Err() == nil {
+		if err := c.syncSub(c.ctx, t, gen, s); err != nil && !IsDisconnected(err) && c.ctx.Err() == nil {
 			c.log.Warn("ankurah client: resubscribing failed", "sub", name, "err", err)
 		}
 	}()

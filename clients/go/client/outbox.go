@@ -63,7 +63,7 @@ func (c *Client) sendLoop() {
 			continue
 		case c.ctx.Err() != nil:
 			return
-		case isConnErr(err):
+		case IsDisconnected(err):
 			// Unknown fate: send it again on the next connection (the
 			// server skips events it already has).
 			c.waitFor(c.ctx, func() bool { return c.conn != t })
