@@ -23,6 +23,24 @@
 //
 // See docs/go-client.md.
 //
+// # Goroutines and locks
+//
+// A Client owns the goroutines it starts: the connection loop (dial, serve
+// a connection, back off, again) and the outbox's sender, and the
+// resubscriptions each connection starts; Close waits for all of them. Each
+// connection's reader belongs to internal/wire and ends with the
+// connection. A live query's callback and Options.OnRejected run on a
+// delivery goroutine each (so that a slow callback delays only itself);
+// Close stops them but does not wait for a callback in progress, which may
+// be the one calling Close.
+//
+// Client.mu guards the core (every entity, live query and queued commit)
+// and the connection state. Under it the client may take a delivery
+// queue's lock (to hand a change set over) and write the cache file (a
+// local commit is fsynced before Commit returns); nothing takes Client.mu
+// under either. No request is sent with it held: answers and pushes arrive
+// on the connection's reader goroutine, which takes it to apply them.
+//
 // This package is part of the module's public API: docs/api.md says what
 // its compatibility promise covers.
 package client
