@@ -89,14 +89,18 @@ func run(ctx context.Context, w io.Writer, databaseURL, dataDir string) error {
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx, ln, time.Second) }()
+	serving := true // Serve has not returned (its result is still in served)
 	defer func() {
 		stopServe()
-		<-served
+		if serving {
+			<-served
+		}
 	}()
 	select {
 	case <-backend.Ready():
-	case err := <-served:
-		return fmt.Errorf("the server stopped: %w", err)
+	case err := <-served: // Serve returns early when its change stream fails
+		serving = false
+		return fmt.Errorf("the change stream stopped: %w", err)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
