@@ -105,7 +105,8 @@ type Conn struct {
 	changes chan Push     // nil with a Handler
 	closing chan struct{} // closed by Close: the reader stops delivering
 	closeMu sync.Once
-	done    chan struct{} // closed when the reader has ended
+	done    chan struct{} // closed when the connection has ended (reason set), before waiting requests are failed
+	ended   chan struct{} // closed when the reader goroutine has returned
 	seq     uint64        // frames read; owned by the reader goroutine
 }
 
@@ -171,6 +172,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Conn, error) {
 		pending:      map[uint64]callback{},
 		closing:      make(chan struct{}),
 		done:         make(chan struct{}),
+		ended:        make(chan struct{}),
 	}
 	if c.handler == nil {
 		c.changes = make(chan Push, opts.Pushes)
@@ -186,7 +188,8 @@ func (c *Conn) Welcome() protocol.Welcome { return c.welcome }
 // It is closed when the connection closes, and nil with a Handler.
 func (c *Conn) Changes() <-chan Push { return c.changes }
 
-// Done is closed when the connection has closed; Err then says why.
+// Done is closed when the connection has closed; Err then says why. A
+// request that fails because the connection ended finds it closed already.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Err returns why the connection closed (nil while open): a *CloseError
@@ -202,7 +205,7 @@ func (c *Conn) Err() error {
 func (c *Conn) Close() error {
 	c.closeMu.Do(func() { close(c.closing) })
 	err := c.ws.Close(websocket.StatusNormalClosure, "")
-	<-c.done
+	<-c.ended
 	return err
 }
 
@@ -211,12 +214,12 @@ func (c *Conn) Close() error {
 func (c *Conn) CloseNow() error {
 	c.closeMu.Do(func() { close(c.closing) })
 	err := c.ws.CloseNow()
-	<-c.done
+	<-c.ended
 	return err
 }
 
 func (c *Conn) read() {
-	defer close(c.done)
+	defer close(c.ended)
 	if c.changes != nil {
 		defer close(c.changes)
 	}
@@ -302,6 +305,7 @@ func (c *Conn) fail(err error) {
 	waiting := c.pending
 	c.pending = nil
 	c.mu.Unlock()
+	close(c.done) // fail runs once: it is called by the reader as it returns
 	for _, fn := range waiting {
 		fn(c.seq, nil, fmt.Errorf("%w: %w", ErrClosed, reason))
 	}
