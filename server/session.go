@@ -146,6 +146,11 @@ func (s *session) write(ctx context.Context) {
 	var timedOut atomic.Bool
 	deadline := time.AfterFunc(time.Hour, func() {
 		timedOut.Store(true)
+		// Say why before cutting: once the connection is cut, the reader
+		// fails too and would end the session first, as a plain close.
+		if s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
+			s.srv.metrics.slowConsumers.Add(1)
+		}
 		s.ws.CloseNow()
 	})
 	deadline.Stop()
@@ -154,10 +159,7 @@ func (s *session) write(ctx context.Context) {
 		deadline.Reset(s.srv.cfg.WriteTimeout)
 		err := s.ws.Write(context.Background(), websocket.MessageText, f)
 		deadline.Stop()
-		if err != nil || timedOut.Load() { // a timer that fired has cut the connection
-			if timedOut.Load() && s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
-				s.srv.metrics.slowConsumers.Add(1)
-			}
+		if err != nil || timedOut.Load() { // a timer that fired has ended the session and cut the connection
 			s.end(websocket.StatusGoingAway, "", nil, false)
 			return false
 		}
