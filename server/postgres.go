@@ -67,17 +67,6 @@ func (p *PostgresBackend) Read(ctx context.Context, collection string, q *query.
 	return states, pgSnapshot(snap), nil
 }
 
-// Refill reads the next members of a LIMIT window with a SQL tuple cursor,
-// in a snapshot: the database may already hold changes the stream has not
-// delivered yet.
-func (p *PostgresBackend) Refill(ctx context.Context, collection string, q *query.Query, _ *query.Matcher, after *entity.State, n int) ([]*entity.State, Snapshot, error) {
-	states, snap, err := p.store.RefillSnapshot(ctx, collection, q, after, n)
-	if err != nil {
-		return nil, nil, err
-	}
-	return states, pgSnapshot(snap), nil
-}
-
 // Run streams from the slot until ctx ends.
 func (p *PostgresBackend) Run(ctx context.Context, publish func(context.Context, *Batch)) error {
 	p.publish = publish

@@ -2,6 +2,9 @@
 // (Postgres, in-memory, and later the embedded default), and the rules they
 // share: validating a commit's events against the collection schema and
 // merging them into entity states.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package storage
 
 import (

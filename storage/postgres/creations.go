@@ -245,12 +245,3 @@ func sqlText(v value.Value) *string {
 	s := v.PGText()
 	return &s
 }
-
-func hexString(raw string) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 2*len(raw))
-	for i := 0; i < len(raw); i++ {
-		out[2*i], out[2*i+1] = digits[raw[i]>>4], digits[raw[i]&0xf]
-	}
-	return string(out)
-}

@@ -7,6 +7,9 @@
 // the shared merge rule, so concurrent API commits and plain SQL writes to the
 // same entity serialise and converge. Commits that only create entities take
 // a fast path: one round trip, no locks.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package postgres
 
 import (
@@ -29,11 +32,38 @@ import (
 	"github.com/ankurah/ankurah-go/storage"
 )
 
-// Options configure the adapter.
+// DefaultSchema is Options.Schema's default.
+const DefaultSchema = "public"
+
+// Options configure the adapter. The zero value of every field means its
+// default: WithDefaults fills them in (on a copy), and Validate reports
+// every problem at once. New applies the defaults; it does not fail, so a
+// program that takes options from its user validates them first (a schema
+// name Postgres refuses would otherwise fail the first collection created).
 type Options struct {
-	// Schema is the Postgres schema that holds new collection tables
-	// ("public" when empty). Existing collections stay where they are.
+	// Schema is the Postgres schema that holds new collection tables.
+	// Default DefaultSchema ("public"). Existing collections stay where
+	// they are.
 	Schema string
+}
+
+// WithDefaults returns o with every unset field set to its default.
+func (o Options) WithDefaults() Options {
+	if o.Schema == "" {
+		o.Schema = DefaultSchema
+	}
+	return o
+}
+
+// Validate reports every problem with the options (defaults applied) at
+// once.
+func (o Options) Validate() error {
+	o = o.WithDefaults()
+	var errs []error
+	if len(o.Schema) > 63 || strings.ContainsRune(o.Schema, 0) {
+		errs = append(errs, fmt.Errorf("postgres: Schema %q: at most 63 bytes, no NUL", o.Schema))
+	}
+	return errors.Join(errs...)
 }
 
 // Store is the Postgres adapter. It is safe for concurrent use.
@@ -67,9 +97,7 @@ var (
 // New returns an adapter over pool. The database must be migrated (see
 // package migrations).
 func New(pool *pgxpool.Pool, opts Options) *Store {
-	if opts.Schema == "" {
-		opts.Schema = "public"
-	}
+	opts = opts.WithDefaults()
 	return &Store{pool: pool, schema: opts.Schema, catalog: map[string]*table{}}
 }
 

@@ -187,7 +187,7 @@ func (col *Collection[T]) Subscribe(ctx context.Context, fn func(ChangeSet[T]), 
 	}
 	switch err := c.syncSub(ctx, t, gen, s); {
 	case err == nil:
-	case isConnErr(err):
+	case IsDisconnected(err):
 		// The server will answer after the reconnection; the cache now.
 		c.mu.Lock()
 		c.core.startFromCache(s)
@@ -377,7 +377,7 @@ func (lq *LiveQuery[T]) Update(ctx context.Context, q string, args ...any) error
 	switch {
 	case err == nil:
 		return nil
-	case isConnErr(err):
+	case IsDisconnected(err):
 		c.mu.Lock()
 		if l.text == q && !s.synced {
 			c.core.updateOffline(s, q, wargs, parsed, m)
