@@ -30,6 +30,18 @@ export const ClientCodes = {
   badFrame: 'bad_frame',
   /** A request was made that cannot succeed (e.g. editing an unknown entity). */
   usage: 'usage',
+  /** The url option is not a ws:// or wss:// address (thrown by new Client). */
+  badUrl: 'bad_url',
+  /** There is no WebSocket implementation to use (thrown by new Client). */
+  noWebSocket: 'no_websocket',
+  /** A connection attempt failed before the handshake (server unreachable, refused, TLS). */
+  connectFailed: 'connect_failed',
+  /** An open connection was lost; requests not answered on it fail with this code too. */
+  disconnected: 'disconnected',
+  /** The server stopped answering: the client's keepalive dropped the connection. */
+  keepaliveTimeout: 'keepalive_timeout',
+  /** A query names a field its model lacks (also has `field` and `fields`). */
+  unknownField: 'unknown_field',
 } as const;
 
 /** Server codes after which resending the same request may succeed. */

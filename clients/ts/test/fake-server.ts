@@ -79,6 +79,8 @@ export class FakeServer {
   readonly hide = new Set<string>();
   /** Entities the fake puts in every result of their collection, whatever the query says. */
   readonly force = new Set<string>();
+  /** Read nothing and answer nothing on open sockets (a dead peer behind a live TCP connection). */
+  silent = false;
   /** Make the next commits fail with this code. */
   failCommits: string | null = null;
   private readonly ids = new IdGenerator();
@@ -120,7 +122,7 @@ export class FakeServer {
   }
 
   receive(s: FakeSocket, f: Frame): void {
-    if (s.readyState !== 1) return;
+    if (s.readyState !== 1 || this.silent) return;
     if (!s.welcomed) {
       if (f.type !== 'hello') {
         s.deliver({ type: 'error', error: { code: 'handshake_required', message: 'say hello first' } });
@@ -162,6 +164,8 @@ export class FakeServer {
             removed: Object.keys(known).filter((k) => !sub.members.has(k)),
           });
         }
+        case 'ping':
+          return ok({});
         case 'unsubscribe':
           if (!s.subs.delete(f.sub as string)) return err('unknown_subscription', 'not active');
           return ok({});
