@@ -10,6 +10,8 @@
  */
 import { Connection, type ConnectionOptions, type ConnectionState } from './connection.js';
 import { AnkurahError, retryableCodes } from './errors.js';
+import { checkFields, type CheckedQuery } from './querycheck.js';
+import { parse } from './query/parse.js';
 import { ECHO_MS, LiveQuery, type LiveQueryHost } from './livequery.js';
 import { modelSchema, type Model, type View } from './model.js';
 import { argsToWire, type ChangeItem, type EntitiesResult, type EntityId, type QueryArg, type WireEntity, type WireEvent } from './protocol.js';
@@ -91,7 +93,7 @@ export class Client {
    * A live query over a model's collection. It subscribes when first
    * watched (subscribe / onChange) and unsubscribes when nobody watches.
    */
-  query<V extends object>(model: Model<V>, query = '', args: readonly QueryArg[] = []): LiveQuery<V> {
+  query<V extends object, Q extends string = ''>(model: Model<V>, query: CheckedQuery<Q, V> = '' as CheckedQuery<Q, V>, args: readonly QueryArg[] = []): LiveQuery<V> {
     this.use(model as Model<object>);
     return new LiveQuery(this.host, model, query, args);
   }
@@ -135,7 +137,8 @@ export class Client {
   }
 
   /** A one-shot query. */
-  async fetch<V extends object>(model: Model<V>, query = '', args: readonly QueryArg[] = []): Promise<View<V>[]> {
+  async fetch<V extends object, Q extends string = ''>(model: Model<V>, query: CheckedQuery<Q, V> = '' as CheckedQuery<Q, V>, args: readonly QueryArg[] = []): Promise<View<V>[]> {
+    checkQuery(model as Model<object>, query);
     await this.schemaReady(model as Model<object>);
     const frame = { type: 'fetch' as const, collection: model.collection, query, ...(args.length ? { args: argsToWire(args) } : {}) };
     const res = await this.connection.request<EntitiesResult>(frame, { persistent: true });
@@ -292,6 +295,17 @@ export class Client {
       },
     );
   }
+}
+
+/** Checks a query's fields against its model when the query parses (a parse error is the server's to report). */
+function checkQuery(model: Model<object>, text: string): void {
+  let q;
+  try {
+    q = parse(text);
+  } catch {
+    return;
+  }
+  checkFields(model, q);
 }
 
 function stateOf(e: WireEntity, collection: string): EntityState {

@@ -10,11 +10,17 @@ export class AnkurahError extends Error {
   override readonly name = 'AnkurahError';
   readonly code: string;
   readonly offset: number | undefined;
+  /** `unknown_field`: the field the query names … */
+  readonly field: string | undefined;
+  /** … and the model's fields. */
+  readonly fields: readonly string[] | undefined;
 
-  constructor(code: string, message: string, offset?: number) {
+  constructor(code: string, message: string, offset?: number, detail?: { field: string; fields: readonly string[] }) {
     super(message);
     this.code = code;
     this.offset = offset;
+    this.field = detail?.field;
+    this.fields = detail?.fields;
   }
 
   static fromWire(e: WireError): AnkurahError {

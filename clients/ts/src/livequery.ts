@@ -15,7 +15,8 @@ import type { Connection } from './connection.js';
 import type { Model, View } from './model.js';
 import { argsToWire, type ChangeItem, type EntityId, type JsonValue, type QueryArg, type SubscribeResult } from './protocol.js';
 import { compile, type Matcher } from './query/eval.js';
-import { parse } from './query/parse.js';
+import { parse, type Query } from './query/parse.js';
+import { checkFields, type CheckedQuery } from './querycheck.js';
 import { recordOf } from './record.js';
 import type { ReadSignal } from './signal.js';
 import type { EntityState, EntityStore, StoreChange } from './store.js';
@@ -99,7 +100,7 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
   ) {
     this.queryText = query;
     this.wireArgs = argsToWire(args);
-    this.compileLocal();
+    this.matcher = this.compileLocal(query, this.wireArgs);
   }
 
   /** The query text and arguments it runs. */
@@ -131,12 +132,13 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
   }
 
   /** Changes the query; the entities already held are declared `known`, so the server resends only what differs. */
-  update(query: string, args: readonly QueryArg[] = []): void {
+  update<Q extends string>(query: CheckedQuery<Q, V>, args: readonly QueryArg[] = []): void {
     const wire = argsToWire(args);
     if (query === this.queryText && JSON.stringify(wire) === JSON.stringify(this.wireArgs)) return;
+    const matcher = this.compileLocal(query, wire);
     this.queryText = query;
     this.wireArgs = wire;
-    this.compileLocal();
+    this.matcher = matcher;
     if (!this.active) return;
     this.endSubscription();
     this.setSnapshot({ ...this.snapshot, status: 'loading', error: null });
@@ -165,11 +167,19 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     };
   }
 
-  private compileLocal(): void {
+  /** The local matcher; throws `unknown_field` for a field the model lacks. */
+  private compileLocal(text: string, args: JsonValue[]): Matcher | null {
+    let q: Query;
     try {
-      this.matcher = compile(parse(this.queryText), this.wireArgs);
+      q = parse(text);
     } catch {
-      this.matcher = null; // the server will say what is wrong
+      return null; // the server will say what is wrong
+    }
+    checkFields(this.model as Model<object>, q);
+    try {
+      return compile(q, args);
+    } catch {
+      return null;
     }
   }
 
