@@ -30,6 +30,8 @@ export type LiveQueryStatus =
   | 'idle'
   /** Subscribed (or waiting for a connection); the first result has not arrived. */
   | 'loading'
+  /** The rows are the last result kept in the durable store: the server has not confirmed them yet. */
+  | 'cached'
   /** The result set is current. */
   | 'live'
   /** The server refused the query; see error. */
@@ -68,6 +70,12 @@ export interface LiveQueryHost {
   nextSubName(): string;
   activate(lq: LiveQuery<object>): void;
   deactivate(lq: LiveQuery<object>): void;
+  /** The durable store's copy of live query results, if there is one. */
+  readonly cache: {
+    /** Loads the members last confirmed for a query (and their states into the store). */
+    load(key: string): Promise<EntityId[] | undefined>;
+    save(key: string, ids: readonly EntityId[]): void;
+  } | null;
 }
 
 export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot<V>> {
@@ -91,6 +99,9 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
   private offStore: (() => void) | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private active = false;
+  /** Reading the durable cache: subscribing waits for it, so that `known` includes what it holds. */
+  private loadingCache = 0;
+  private membersChanged = false;
 
   constructor(
     private readonly host: LiveQueryHost,
@@ -142,7 +153,7 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     if (!this.active) return;
     this.endSubscription();
     this.setSnapshot({ ...this.snapshot, status: 'loading', error: null });
-    this.startSubscription();
+    this.begin();
   }
 
   /** Ends the subscription now, whoever still watches. */
@@ -188,7 +199,33 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     this.offStore = this.host.store.onChange((c) => this.onStoreChange(c));
     this.host.activate(this as LiveQuery<object>);
     this.setSnapshot({ ...this.snapshot, status: 'loading' });
-    this.startSubscription();
+    this.begin();
+  }
+
+  private get cacheKey(): string {
+    return `${this.model.collection}\n${this.queryText}\n${JSON.stringify(this.wireArgs)}`;
+  }
+
+  /** Shows the cached result, if any and if nothing newer came first, then subscribes. */
+  private begin(): void {
+    const cache = this.host.cache;
+    if (!cache) return this.startSubscription();
+    const token = ++this.loadingCache;
+    const key = this.cacheKey;
+    const go = (ids: EntityId[] | undefined): void => {
+      if (token !== this.loadingCache || !this.active) return;
+      this.loadingCache = 0;
+      if (ids && this.snapshot.status === 'loading') {
+        this.serverIds.clear();
+        for (const id of ids) this.serverIds.add(id);
+        this.initialDue = !this.received;
+        this.received = true;
+        this.snapshot = { ...this.snapshot, status: 'cached' };
+        this.flush(true);
+      }
+      this.startSubscription();
+    };
+    cache.load(key).then(go, () => go(undefined));
   }
 
   private deactivate(): void {
@@ -204,13 +241,14 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     this.hold(new Set());
     this.byId = new Map();
     this.received = false;
+    this.loadingCache = 0;
     this.snapshot = { rows: [], status: 'idle', error: null };
   }
 
   /** Subscribes on the current session, unless already done or there is none (the client calls again after setup). */
   startSubscription(): void {
     const session = this.host.session();
-    if (!this.active || session === 0 || this.subscribedIn === session) return;
+    if (!this.active || session === 0 || this.subscribedIn === session || this.loadingCache) return;
     this.subscribedIn = session;
     const sub = this.host.nextSubName();
     this.sub = sub;
@@ -279,6 +317,7 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
       // `removed` lists known ids that left: they are simply not in serverIds.
       this.dirty = true;
     });
+    this.membersChanged = true;
     this.flush(true);
   }
 
@@ -290,6 +329,7 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     else this.serverIds.add(id);
     this.echo.delete(id);
     this.dirty = true;
+    this.membersChanged = true;
   }
 
   private onStoreChange(c: StoreChange): void {
@@ -327,6 +367,10 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
   flush(force = false): void {
     if (!(this.dirty || force) || !this.active) return;
     this.dirty = false;
+    if (this.membersChanged && this.snapshot.status === 'live') {
+      this.membersChanged = false;
+      this.host.cache?.save(this.cacheKey, [...this.serverIds]);
+    }
     const store = this.host.store;
     const m = this.matcher;
     const candidates = new Set<EntityId>([...this.serverIds, ...this.echo.keys(), ...store.pendingIds(this.model.collection)]);
