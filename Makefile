@@ -1,19 +1,27 @@
 # Ankurah for Go. `make test` is what CI runs (see .ci/run).
 GO ?= go
 
-.PHONY: test vet ts-test e2e build bench bench-commit bench-load bench-throughput bench-embedded fuzz
+.PHONY: test vet ts-test yjs-test e2e build image bench bench-commit bench-load bench-throughput bench-embedded fuzz
+
+# say prints what a long step is doing before it starts.
+say = @echo "== $(1)" >&2
 
 ## test: vet, every Go test against a throwaway Postgres cluster, then the TypeScript unit tests
 test: vet
+	$(call say,go test: every package against a throwaway PostgreSQL (a line per package as it finishes))
 	./test/with-postgres.sh $(GO) test -count=1 ./...
-	$(MAKE) ts-test
-	$(MAKE) yjs-test
+	$(MAKE) --no-print-directory ts-test
+	$(call say,yjs: internal/yjs against the real yjs npm package)
+	$(MAKE) --no-print-directory yjs-test
 
 ## ts-test: type-check (sources and tests) and unit-test the TypeScript client (npm workspaces; packages from the npm registry; the example is type-checked by its build in make e2e)
-ts-test:
+ts-test: build
+	$(call say,npm ci: the TypeScript packages)
 	npm ci --no-audit --no-fund --loglevel=error
+	$(call say,tsc: type-checking the TypeScript client)
 	npm run typecheck --silent -w @ankurah/client
-	npm test
+	$(call say,vitest: the TypeScript client's tests (one against a real server: bin/ankurah))
+	ANKURAH_BIN=$(CURDIR)/bin/ankurah npm test
 
 ## yjs-test: package internal/yjs against the real yjs npm package, 1,000 random traces (needs ts-test's npm ci; YJS_SEED=N replays)
 yjs-test:
@@ -24,11 +32,17 @@ e2e:
 	./test/e2e/run.sh
 
 vet:
+	$(call say,gofmt and go vet (the first run downloads the Go modules))
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
+## build: bin/ankurah, stamped with the commit (ankurah version)
 build:
-	$(GO) build -o bin/ankurah ./cmd/ankurah
+	$(GO) build -ldflags "-X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/ankurah ./cmd/ankurah
+
+## image: the Dockerfile's final stage built with buildah from a local static binary, no engine, no pull (test/image.sh; docs/docker.md)
+image:
+	./test/image.sh
 
 ## bench-commit: API commits vs raw INSERTs, interleaved runs and their median ratio
 bench-commit:

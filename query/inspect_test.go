@@ -12,7 +12,7 @@ func TestEqualities(t *testing.T) {
 	cases := []struct{ src, want string }{
 		{``, `map[]`},
 		{`name = 'Muse'`, `map[name:["Muse"]]`},
-		{`name = 'Muse' AND year IN (2000, 2001.0, NULL) AND score > 3`, `map[name:["Muse"] year:[2000 2001]]`},
+		{`name = 'Muse' AND year IN (2000, 2001.0, NULL) AND score > 3`, `map[name:["Muse"] year:[2000 "2001.0"]]`},
 		{`name = 'a' AND name = 'b'`, `map[name:["a"]]`},
 		{`name = 'a' OR year = 1`, `map[]`},
 		{`name <> 'a' AND year NOT IN (1) AND data.a = 1`, `map[]`},

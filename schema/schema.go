@@ -59,7 +59,7 @@ func (c *Collection) Validate() error {
 		if err := event.ValidFieldName(f.Name); err != nil {
 			return fmt.Errorf("collection %s: %w", c.Name, err)
 		}
-		if f.Type == value.Null || f.Type > value.Ref {
+		if !f.Type.Valid() {
 			return fmt.Errorf("collection %s: field %s has no type", c.Name, f.Name)
 		}
 		if seen[f.Name] {

@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -50,9 +51,14 @@ type Album struct {
 func main() {
 	dataDir := flag.String("data-dir", "", "use the embedded file store in this directory (default: in memory)")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Stdout, os.Getenv("ANKURAH_DATABASE_URL"), *dataDir); err != nil {
+	err := run(ctx, os.Stdout, os.Getenv("ANKURAH_DATABASE_URL"), *dataDir)
+	stop()
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			err = errors.New("interrupted")
+		}
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
@@ -84,19 +90,26 @@ func run(ctx context.Context, w io.Writer, databaseURL, dataDir string) error {
 	ran := make(chan error, 1)
 	go func() { ran <- srv.Run(runCtx) }()
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
+	served := make(chan struct{})
+	go func() { _ = hs.Serve(ln); close(served) }()
+	runErr := error(nil)
+	running := true // srv.Run has not returned (its result is still in ran)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = hs.Shutdown(sctx)
+		<-served
 		srv.Shutdown(sctx)
 		stopRun()
-		<-ran
+		if running {
+			<-ran
+		}
 	}()
 	select {
 	case <-backend.Ready():
-	case err := <-ran:
-		return fmt.Errorf("the change stream stopped: %w", err)
+	case runErr = <-ran:
+		running = false
+		return fmt.Errorf("the change stream stopped: %w", runErr)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -116,22 +129,32 @@ func run(ctx context.Context, w io.Writer, databaseURL, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	received := make(chan string, 1)
+	// The callback runs on the client's own goroutine; it hands each change
+	// set over, and this function prints them, so that the lines come out
+	// in the order things happen.
+	received := make(chan client.ChangeSet[Album], 16)
 	subscription, err := albums.Subscribe(ctx, func(changes client.ChangeSet[Album]) {
-		fmt.Fprintf(out, "Received changes: %s\n", changes)
-		for _, it := range changes.Items {
-			if it.Kind == client.Add {
-				select {
-				case received <- it.Entity.Value().Name:
-				default:
-				}
-			}
-		}
+		received <- changes
 	}, "name = 'Origin of Symmetry'")
 	if err != nil {
 		return err
 	}
 	defer subscription.Close()
+	next := func() (client.ChangeSet[Album], error) {
+		select {
+		case cs := <-received:
+			fmt.Fprintf(out, "Received changes: %s\n", cs)
+			return cs, nil
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return client.ChangeSet[Album]{}, errors.New("the client did not receive the album in time")
+			}
+			return client.ChangeSet[Album]{}, ctx.Err()
+		}
+	}
+	if _, err := next(); err != nil { // the initial result set
+		return err
+	}
 
 	// ---- The server creates the album in a transaction and commits.
 	tx := serverNode.Begin()
@@ -144,12 +167,17 @@ func run(ctx context.Context, w io.Writer, databaseURL, dataDir string) error {
 	}
 	fmt.Fprintf(out, "Server created album %s\n", album.ID())
 
-	select {
-	case name := <-received:
-		fmt.Fprintf(out, "The client's live query now holds %q\n", name)
-		return nil
-	case <-ctx.Done():
-		return errors.New("the client did not receive the album in time")
+	for {
+		cs, err := next()
+		if err != nil {
+			return err
+		}
+		for _, it := range cs.Items {
+			if it.Kind == client.Add && it.Entity.ID() == album.ID() {
+				fmt.Fprintf(out, "The client's live query now holds %q\n", it.Entity.Value().Name)
+				return nil
+			}
+		}
 	}
 }
 
@@ -171,6 +199,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func openBackend(ctx context.Context, databaseURL, dataDir string, log *slog.Logger) (server.Backend, storage.Store, func(), error) {
 	switch {
 	case databaseURL != "":
+		// What `ankurah check` checks: a server without logical
+		// replication (wal_level) could never stream the change to the
+		// client, so say so, with the fix, before anything else.
+		if _, err := replication.Preflight(ctx, databaseURL); err != nil {
+			return nil, nil, nil, err
+		}
 		if err := migrations.Apply(ctx, databaseURL, log); err != nil {
 			return nil, nil, nil, fmt.Errorf("installing Ankurah's schema (ankurah migrate): %w", err)
 		}

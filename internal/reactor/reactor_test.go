@@ -272,6 +272,32 @@ func TestIndexedSubscriptionsOnlySeeTheirKeys(t *testing.T) {
 	}
 }
 
+func from(s string, t value.Type) value.Value {
+	v, err := value.FromText(s, t)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func enumOf(label string) value.Value {
+	t, _ := value.ParseType("enum('sad', 'ok', 'happy')")
+	v, err := value.EnumOf(t, label)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func arrayOf(typ string, es ...value.Value) value.Value {
+	t, _ := value.ParseType(typ)
+	v, err := value.ArrayOf(t, es)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 // Values the query language calls equal share an index key, whatever their
 // types: the reactor adds exactly the entities the compiled query matches.
 func TestIndexKeysFollowQuerySemantics(t *testing.T) {
@@ -298,6 +324,25 @@ func TestIndexKeysFollowQuerySemantics(t *testing.T) {
 		{"f = 0", value.FloatOf(math.Copysign(0, -1))},
 		{"f = 'NaN'", value.FloatOf(math.NaN())},
 		{"f = 3", value.TextOf("3")},
+		// The types beyond the first eight.
+		{"f = 2000", from("2000.00", value.Numeric)},
+		{"f = 2000.5", from("2000.50", value.Numeric)},
+		{"f = '2000.50'", from("2000.5", value.Numeric)},
+		{"f = 0.5", value.RealOf(0.5)},
+		{"f = 0.1", value.RealOf(0.1)},              // a real compares at real precision
+		{"f IN (16777217)", value.RealOf(16777216)}, // … the literal rounded to the nearest real
+		{"f = 'a'", value.CharOf("a  ")},
+		{"f = 'a '", value.CharOf("a  ")},
+		{"f = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'", from("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", value.UUID)},
+		{"f = '2024-01-02'", from("2024-01-02", value.Date)},
+		{"f = '12:30'", from("12:30:00", value.TimeOfDay)},
+		{"f = '2024-01-02 03:04:05'", from("2024-01-02T03:04:05", value.Timestamp)},
+		{"f = '2024-01-02T03:04:05.000006Z'", value.TimestampOf(at)},
+		{"f = 'P30D'", from("P1M", value.Interval)},
+		{"f = 'PT24H'", from("P1D", value.Interval)},
+		{"f = 'ok'", enumOf("ok")},
+		{"f IN ('{1.5}', 'x')", arrayOf("numeric[]", from("1.50", value.Numeric))},
+		{"f = '{a}'", arrayOf("text[]", value.TextOf("a"))},
 	}
 	for _, c := range cases {
 		re := reactor.New(nil)

@@ -36,7 +36,7 @@ func TestConn(t *testing.T) {
 		t.Fatal(err)
 	}
 	var perr *protocol.Error
-	if err := c.Do(ctx, protocol.Request{Type: protocol.TypeFetch, Collection: "nope"}, nil); !errors.As(err, &perr) || perr.Code != "no_collection" {
+	if err := c.Do(ctx, protocol.Request{Type: protocol.TypeFetch, Collection: "Nope"}, nil); !errors.As(err, &perr) || perr.Code != "bad_name" {
 		t.Fatalf("coded error: %v", err)
 	}
 	id := "01ARZ3NDEKTSV4RRFFQ69G5FAV"

@@ -164,7 +164,10 @@ export class FakeServer {
         }
         case 'subscribe': {
           const collection = f.collection as string;
-          if (!this.schemas.has(collection)) return err('no_collection', `collection "${collection}" does not exist`);
+          // Like the real server: a collection that does not exist yet is
+          // empty (its first write adds to the result); a name no collection
+          // can have is refused.
+          if (!/^[a-z][a-z0-9_]{0,62}$/.test(collection)) return err('bad_name', `collection name "${collection}": use lowercase letters, digits and _, starting with a letter`);
           if (s.subs.has(f.sub as string)) return err('duplicate_subscription', 'already active');
           const matcher = compile(parse(f.query as string), (f.args as JsonValue[]) ?? []);
           const sub: Sub = { collection, matcher, members: new Set() };
