@@ -156,7 +156,7 @@ export class Connection {
     if (!opts.webSocket && typeof WS !== 'function') {
       throw new AnkurahError(
         ClientCodes.noWebSocket,
-        'no WebSocket implementation here: pass the webSocket option, e.g. { webSocket: (url) => new WebSocket(url) } with WebSocket from the "ws" package, or use Node 22 or later',
+        'no WebSocket here: pass the webSocket option (e.g. url => new WebSocket(url) with the "ws" package) or use Node 22+',
       );
     }
     this.factory = opts.webSocket ?? ((url) => new WS!(url));

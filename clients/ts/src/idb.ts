@@ -38,13 +38,6 @@ export function indexedDBStore(opts: IndexedDBStoreOptions = {}): LocalStore {
   return new IDBStore(opts);
 }
 
-const code = {
-  unavailable: 'storage_unavailable',
-  full: 'storage_full',
-  reset: 'storage_reset',
-  failed: 'storage_failed',
-} as const;
-
 function req<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     r.onsuccess = () => resolve(r.result);
@@ -100,7 +93,7 @@ class IDBStore implements LocalStore {
 
   private factory(): IDBFactory {
     const f = this.opts.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
-    if (!f) throw new AnkurahError(code.unavailable, 'IndexedDB is not available here: unsent writes are kept in memory only');
+    if (!f) throw new AnkurahError('storage_unavailable', 'no IndexedDB here: unsent commits are kept in memory only');
     return f;
   }
 
@@ -115,7 +108,8 @@ class IDBStore implements LocalStore {
       read = { ok: false, outbox: [], bad: 0 };
     }
     if (read.ok) {
-      if (read.bad > 0) this.report(new AnkurahError(code.reset, `the local store had ${read.bad} unreadable outbox entries; they were dropped`));
+      // Unreadable entries are skipped here and deleted by the next adopt().
+      if (read.bad > 0) this.report(new AnkurahError('storage_reset', `the local store had ${read.bad} unreadable outbox entries; they were skipped`));
       return { db, outbox: read.outbox };
     }
     db.close();
@@ -128,7 +122,7 @@ class IDBStore implements LocalStore {
     }
     this.report(
       new AnkurahError(
-        code.reset,
+        'storage_reset',
         `the local store had another layout (older, newer or damaged): it was replaced, keeping ${read.outbox.length} unsent commit(s)` +
           (read.bad > 0 ? ` and dropping ${read.bad} unreadable one(s)` : ''),
       ),
@@ -145,8 +139,8 @@ class IDBStore implements LocalStore {
         db.createObjectStore('meta').put(FORMAT, 'format');
         for (const [name, keyPath] of Object.entries(KEYS)) db.createObjectStore(name, { keyPath });
       };
-      r.onblocked = () => reject(new AnkurahError(code.unavailable, 'the local store is held by another tab of an older version: close it and reload'));
-      r.onerror = () => reject(new AnkurahError(code.unavailable, `cannot open the local store: ${String(r.error)}`));
+      r.onblocked = () => reject(new AnkurahError('storage_unavailable', 'the local store is held by an older tab: close it and reload'));
+      r.onerror = () => reject(new AnkurahError('storage_unavailable', `cannot open the local store: ${String(r.error)}`));
       r.onsuccess = () => {
         const db = r.result;
         db.onversionchange = () => {
@@ -154,7 +148,7 @@ class IDBStore implements LocalStore {
           if (this.db === db) {
             this.db = null;
             this.ready = Promise.resolve(null);
-            this.report(new AnkurahError(code.unavailable, 'another tab replaced the local store: reload this page to use it again'));
+            this.report(new AnkurahError('storage_unavailable', 'another tab replaced the local store: reload to use it'));
           }
         };
         resolve(db);
@@ -225,7 +219,7 @@ class IDBStore implements LocalStore {
       for (const [key, ids] of queries) tx.objectStore('queries').put({ key, ids: [...ids], used: now });
       await done(tx);
     } catch (e) {
-      if (!isQuota(e)) return this.report(new AnkurahError(code.failed, `the local store refused a write: ${String(e)}`));
+      if (!isQuota(e)) return this.report(new AnkurahError('storage_failed', `the local store refused a write: ${String(e)}`));
       // Out of space: the cache can go (the server has it all), the outbox stays.
       try {
         const tx = db.transaction(['entities', 'queries'], 'readwrite');
@@ -235,36 +229,27 @@ class IDBStore implements LocalStore {
       } catch {
         // reported below either way
       }
-      this.report(new AnkurahError(code.full, 'the browser refused more storage: the local cache was cleared (unsent commits are kept)'));
+      this.report(new AnkurahError('storage_full', 'out of storage: the cache was cleared (unsent commits are kept)'));
     }
   }
 
-  async putOutbox(e: OutboxEntry): Promise<void> {
+  putOutbox(e: OutboxEntry): Promise<void> {
+    return this.write((o) => o.put(e), 'a commit could not be stored: it is kept in memory only');
+  }
+
+  deleteOutbox(key: string): Promise<void> {
+    return this.write((o) => o.delete(key), 'a sent commit could not be removed from the local store');
+  }
+
+  private async write(fn: (o: IDBObjectStore) => void, what: string): Promise<void> {
     const db = await this.ready;
     if (!db) return;
     try {
       const tx = db.transaction('outbox', 'readwrite');
-      tx.objectStore('outbox').put(e);
+      fn(tx.objectStore('outbox'));
       await done(tx);
     } catch (err) {
-      this.report(
-        new AnkurahError(
-          isQuota(err) ? code.full : code.failed,
-          `a commit could not be stored (${String(err)}): it is kept in memory only, and lost if the page closes before it is sent`,
-        ),
-      );
-    }
-  }
-
-  async deleteOutbox(key: string): Promise<void> {
-    const db = await this.ready;
-    if (!db) return;
-    try {
-      const tx = db.transaction('outbox', 'readwrite');
-      tx.objectStore('outbox').delete(key);
-      await done(tx);
-    } catch (err) {
-      this.report(new AnkurahError(code.failed, `a sent commit could not be removed from the local store: ${String(err)}`));
+      this.report(new AnkurahError(isQuota(err) ? 'storage_full' : 'storage_failed', `${what} (${String(err)})`));
     }
   }
 
@@ -289,7 +274,7 @@ class IDBStore implements LocalStore {
     try {
       await done(tx);
     } catch (err) {
-      this.report(new AnkurahError(code.failed, `cannot take over the commits of a closed tab: ${String(err)}`));
+      this.report(new AnkurahError('storage_failed', `cannot take over a closed tab\'s commits: ${String(err)}`));
       return [];
     }
     return out;
@@ -364,18 +349,6 @@ async function readLayout(db: IDBDatabase): Promise<{ ok: boolean; outbox: Outbo
         outbox.push({ key: typeof key === 'string' ? key : events[0]!.id, owner: '', events, schemas: [] });
       } else bad++;
     } else bad++;
-  }
-  if (ok && bad > 0) {
-    // Drop what cannot be read, so that nobody tries again.
-    const wtx = db.transaction('outbox', 'readwrite');
-    const c = wtx.objectStore('outbox').openCursor();
-    c.onsuccess = () => {
-      const cur = c.result;
-      if (!cur) return;
-      if (!validOutbox(cur.value)) cur.delete();
-      cur.continue();
-    };
-    await done(wtx);
   }
   outbox.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { ok, outbox, bad };
