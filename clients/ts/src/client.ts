@@ -105,8 +105,11 @@ export class Client {
       deactivate: (lq) => void this.active.delete(lq),
       cache: this.local && {
         load: async (key) => {
-          await opened;
-          const got = this.local && (await this.local.loadQuery(key));
+          // A store that takes long to open (another tab upgrading it, a
+          // slow disk) must not hold the live queries back: after 3 s they
+          // subscribe without the cache.
+          const open = await Promise.race([opened.then(() => true), new Promise<boolean>((r) => setTimeout(r, 3000, false))]);
+          const got = open && this.local && (await this.local.loadQuery(key));
           if (!got) return undefined;
           this.loadingCache = true;
           try {
@@ -433,6 +436,7 @@ export class Client {
       return;
     }
     this.settledKeys.add(m.key);
+    if (this.settledKeys.size > 1000) this.settledKeys.delete(this.settledKeys.values().next().value!);
     const tx = this.txs.get(m.key);
     if (!tx || tx.own) return;
     this.dropTx(tx);
