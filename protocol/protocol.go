@@ -29,6 +29,9 @@ const (
 	TypeCommit             = "commit"
 	TypeRegisterSchema     = "register_schema"
 	TypeCollections        = "collections"
+	// TypePing asks for an empty result: a client's own keepalive (browsers
+	// cannot send WebSocket pings).
+	TypePing = "ping"
 )
 
 // Frame types sent by servers.

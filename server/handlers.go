@@ -135,6 +135,9 @@ func (s *Server) handle(ctx context.Context, sess *session, req *protocol.Reques
 		}
 		sess.enqueue(collectionsResult(req.ID, out))
 
+	case protocol.TypePing:
+		sess.enqueue(append(appendResultHead(nil, req.ID), "{}}"...))
+
 	default:
 		return protocol.Errorf(protocol.CodeUnknownType, "unknown frame type %q", req.Type)
 	}
