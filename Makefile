@@ -1,29 +1,62 @@
 # Ankurah for Go. `make test` is what CI runs (see .ci/run).
 GO ?= go
 
-.PHONY: test vet ts-test e2e build bench bench-commit bench-load bench-throughput bench-embedded fuzz
+.PHONY: test lint vet tidy staticcheck ts-test yjs-test e2e build image bench bench-commit bench-load bench-throughput bench-embedded fuzz
 
-## test: vet, every Go test against a throwaway Postgres cluster, then the TypeScript unit tests
-test: vet
-	./test/with-postgres.sh $(GO) test -count=1 ./...
-	$(MAKE) ts-test
+# say prints what a long step is doing before it starts.
+say = @echo "== $(1)" >&2
+
+## test: the gates (lint), every Go test with the race detector against a throwaway Postgres cluster, then the TypeScript unit tests
+test: lint
+	$(call say,go test -race: every package against a throwaway PostgreSQL (a line per package as it finishes))
+	./test/with-postgres.sh $(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory ts-test
+	$(call say,yjs: internal/yjs against the real yjs npm package)
+	$(MAKE) --no-print-directory yjs-test
+
+## lint: gofmt, go vet, go mod tidy leaving no diff, staticcheck (zero findings; exceptions are justified in staticcheck.conf)
+lint: vet tidy staticcheck
 
 ## ts-test: type-check (sources and tests) and unit-test the TypeScript client (npm workspaces; packages from the npm registry; the example is type-checked by its build in make e2e)
-ts-test:
+ts-test: build
+	$(call say,npm ci: the TypeScript packages)
 	npm ci --no-audit --no-fund --loglevel=error
+	$(call say,tsc: type-checking the TypeScript client)
 	npm run typecheck --silent -w @ankurah/client
-	npm test
+	$(call say,vitest: the TypeScript client's tests (one against a real server: bin/ankurah))
+	ANKURAH_BIN=$(CURDIR)/bin/ankurah npm test
+
+## yjs-test: package internal/yjs against the real yjs npm package, 1,000 random traces (needs ts-test's npm ci; YJS_SEED=N replays)
+yjs-test:
+	YJS_ORACLE=required $(GO) test -count=1 -run '^TestDifferential$$' ./internal/yjs
 
 ## e2e: the web client in Debian's chromium (playwright-core) against ankurah serve on a throwaway Postgres
 e2e:
 	./test/e2e/run.sh
 
 vet:
+	$(call say,gofmt and go vet (the first run downloads the Go modules))
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
+tidy:
+	$(call say,go mod tidy -diff)
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+
+# staticcheck comes from the Go module proxy, pinned (0.8.2 is staticcheck 2026.2.2, which supports Go 1.26).
+STATICCHECK_VERSION ?= v0.8.2
+staticcheck:
+	$(call say,staticcheck $(STATICCHECK_VERSION))
+	@$(GO) version -m bin/staticcheck 2>/dev/null | grep -q 'honnef.co/go/tools[[:space:]]*$(STATICCHECK_VERSION)' || GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	bin/staticcheck ./...
+
+## build: bin/ankurah, stamped with the commit (ankurah version)
 build:
-	$(GO) build -o bin/ankurah ./cmd/ankurah
+	$(GO) build -ldflags "-X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/ankurah ./cmd/ankurah
+
+## image: the Dockerfile's final stage built with buildah from a local static binary, no engine, no pull (test/image.sh; docs/docker.md)
+image:
+	./test/image.sh
 
 ## bench-commit: API commits vs raw INSERTs, interleaved runs and their median ratio
 bench-commit:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,14 +47,23 @@ type GenOptions struct {
 // in the current directory.
 func RunGenTS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ankurah gen ts", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, genUsage); fs.PrintDefaults() }
+	fs.SetOutput(io.Discard) // help goes to stdout, errors are one line
+	fs.Usage = func() {}
 	pkg := fs.String("package", ".", "directory (or import path) of the Go package with the models")
 	varName := fs.String("var", "Models", "the package's exported []any listing the models")
 	out := fs.String("out", "-", "TypeScript file to write (- for stdout)")
 	imp := fs.String("import", "@ankurah/client", "module the generated code imports")
 	check := fs.Bool("check", false, "do not write: exit 1 if --out differs from the generated code")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, genUsage+"\nFlags:\n")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			fmt.Fprint(stdout, "\nExit status: 0 ok, 1 failure (--check: the file differs), 2 usage error.\n")
+			return 0
+		}
+		msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag --", 1)
+		fmt.Fprintf(stderr, "ankurah gen ts: %s\nfix: `ankurah gen ts --help` lists its flags\n", msg)
 		return 2
 	}
 	if fs.NArg() > 0 {

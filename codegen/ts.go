@@ -12,6 +12,9 @@
 //	var Models = []any{Album{}, Artist{}}
 //
 // See RunGenTS for the command and TS for the library function.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package codegen
 
 import (
@@ -144,9 +147,9 @@ func writeModel(b *bytes.Buffer, m *schema.Model, name string, fields []field, u
 	fmt.Fprintf(b, "export const %s = defineModel<%sValues>('%s', {\n", name, name, coll)
 	for _, f := range fields {
 		if f.nullable {
-			fmt.Fprintf(b, "  %s: { type: '%s', nullable: true },\n", f.name, f.typ)
+			fmt.Fprintf(b, "  %s: { type: %s, nullable: true },\n", f.name, tsString(f.typ.String()))
 		} else {
-			fmt.Fprintf(b, "  %s: { type: '%s' },\n", f.name, f.typ)
+			fmt.Fprintf(b, "  %s: { type: %s },\n", f.name, tsString(f.typ.String()))
 		}
 	}
 	b.WriteString("});\n")
@@ -186,17 +189,22 @@ func fieldsOf(m *schema.Model) ([]field, error) {
 			nullable: z.IsNull() || z.Type() == value.JSON && z.JSONText() == "null",
 		}
 		ft := sf.Type
-		switch cf.Type {
-		case value.Text:
-			f.ts = "string"
-		case value.Int, value.Float:
-			f.ts = "number"
-		case value.Bool:
-			f.ts = "boolean"
-		case value.Bytes:
-			f.ts = "Uint8Array"
-		case value.Time:
-			f.ts = "Date"
+		switch cf.Type.Kind() {
+		case value.Text, value.Int, value.Float, value.Bool, value.Bytes, value.Time, value.Real, value.Numeric,
+			value.Char, value.UUID, value.Date, value.TimeOfDay, value.Timestamp, value.Interval, value.Enum, value.Array:
+			ts, err := tsScalar(cf.Type)
+			if err != nil {
+				return nil, fmt.Errorf("codegen: %s.%s: %w", m.Type(), cf.Name, err)
+			}
+			f.ts = ts
+			switch cf.Type.Kind() {
+			case value.Numeric:
+				f.doc = "An exact decimal (numeric), as its text."
+			case value.Timestamp:
+				f.doc = "A timestamp without time zone: YYYY-MM-DDTHH:MM:SS[.ffffff]."
+			case value.Interval:
+				f.doc = "An interval in ISO 8601 (P1Y2M3DT4H5M6S)."
+			}
 		case value.Ref:
 			f.ts = "EntityId"
 			if target := refTarget(ft); target != "" {
@@ -213,6 +221,49 @@ func fieldsOf(m *schema.Model) ([]field, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// tsScalar returns the TypeScript type of a field type's values (not
+// json, jsonb or ref): see FieldTypes in @ankurah/client's model.ts.
+func tsScalar(t value.Type) (string, error) {
+	switch t.Kind() {
+	case value.Text, value.Char, value.Numeric, value.UUID, value.Date, value.TimeOfDay, value.Timestamp, value.Interval:
+		return "string", nil
+	case value.Int, value.Float, value.Real:
+		return "number", nil
+	case value.Bool:
+		return "boolean", nil
+	case value.Bytes:
+		return "Uint8Array", nil
+	case value.Time:
+		return "Date", nil
+	case value.JSON:
+		return "JsonValue", nil
+	case value.Enum:
+		labels := make([]string, len(t.Labels()))
+		for i, l := range t.Labels() {
+			labels[i] = tsString(l)
+		}
+		return strings.Join(labels, " | "), nil
+	case value.Array:
+		elem, err := tsScalar(t.Elem())
+		if err != nil {
+			return "", err
+		}
+		return "(" + elem + " | null)[]", nil // a SQL write may store NULL elements
+	}
+	return "", fmt.Errorf("unsupported type %s", t)
+}
+
+// tsString writes a TypeScript string literal: in single quotes, or with
+// JSON's quoting (valid TypeScript) when s holds a quote or a backslash,
+// as an enum type's name does.
+func tsString(s string) string {
+	if !strings.ContainsAny(s, `'\`) && json.Valid([]byte(`"`+s+`"`)) {
+		return "'" + s + "'"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 // walkFields records the exported struct fields by collection field name,

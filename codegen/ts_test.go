@@ -177,3 +177,64 @@ func TestTSRefusesDuplicateNames(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+type Mood string
+
+func (Mood) EnumLabels() []string { return []string{"sad", "it's ok", "happy"} }
+
+// Typed has a field of every type beyond the first eight.
+type Typed struct {
+	ID     event.ID
+	Price  schema.Decimal  `ankurah:"price,type=numeric(10,2)"`
+	Exact  *schema.Decimal // numeric, nullable
+	Small  int16           `ankurah:",type=smallint"`
+	Ratio  float32         `ankurah:",type=real"`
+	Code   string          `ankurah:",type=char(3)"`
+	Short  string          `ankurah:",type=varchar(5)"`
+	Key    schema.UUID
+	Born   schema.Date
+	Opens  schema.TimeOfDay
+	Local  time.Time `ankurah:",type=timestamp"`
+	Span   schema.Interval
+	Mood   Mood
+	Tags   []string         `ankurah:",type=text[]"`
+	Moods  []Mood           `ankurah:",type=enum('sad', 'it''s ok', 'happy')[]"`
+	Counts []*int64         `ankurah:",type=integer[]"`
+	Decs   []schema.Decimal `ankurah:",type=numeric(5,2)[]"`
+}
+
+const typedTS = "../clients/ts/test/generated-typed.ts"
+
+// TestTypedModelUpToDate generates the TypeScript of a model with every
+// type into the client's tests, which type-check it and use it
+// (clients/ts/test/types.test.ts): the generated types and the client's
+// field handling cannot drift apart. Run with -update to rewrite the file.
+func TestTypedModelUpToDate(t *testing.T) {
+	models, err := codegen.ModelsOf(Typed{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := codegen.TS(models, codegen.TSOptions{Import: "../src/index.js", Source: "github.com/ankurah/ankurah-go/codegen (TestTypedModelUpToDate)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`price: string | null;`, `exact: string | null;`, `small: number;`, `ratio: number;`, `key: string;`, `born: string | null;`,
+		`mood: 'sad' | "it's ok" | 'happy' | null;`, `moods: ('sad' | "it's ok" | 'happy' | null)[] | null;`, `counts: (number | null)[] | null;`,
+		`price: { type: 'numeric(10,2)', nullable: true },`, `mood: { type: "enum('sad', 'it''s ok', 'happy')", nullable: true },`,
+		`span: { type: 'interval' },`,
+	} {
+		if !strings.Contains(string(code), want) {
+			t.Errorf("generated TypeScript lacks %q:\n%s", want, code)
+		}
+	}
+	if *update {
+		if err := os.WriteFile(typedTS, code, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	have, err := os.ReadFile(typedTS)
+	if err != nil || !bytes.Equal(have, code) {
+		t.Fatalf("%s is out of date: run go test ./codegen -run TestTypedModelUpToDate -update (%v)", typedTS, err)
+	}
+}

@@ -183,7 +183,7 @@ func TestEventJSON(t *testing.T) {
 	// Bad ids are rejected.
 	for _, bad := range []string{
 		`{"id":"nope","collection":"a","entity_id":"01HZX3K9Q8J7M6N5P4R3S2T1V0"}`,
-		`{"id":"01HZX3K9Q8J7M6N5P4R3S2T1V0","parents":["01hzx3k9q8j7m6n5p4r3s2t1v0"]}`,
+		`{"id":"01HZX3K9Q8J7M6N5P4R3S2T1V0","parents":["01HZX3K9Q8J7M6N5P4R3S2T1VU"]}`,
 	} {
 		if err := json.Unmarshal([]byte(bad), &back); err == nil {
 			t.Errorf("json.Unmarshal(%s) succeeded", bad)

@@ -9,6 +9,9 @@
 // wins" resolves concurrent writes identically everywhere while a causal
 // descendant always beats its ancestors; and a walk back through history can
 // stop at ids below the one it looks for.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package event
 
 import (
@@ -29,25 +32,37 @@ type ID ulid.ULID
 var Zero ID
 
 // ErrBadID is returned for text that is not a 26-character ULID.
-var ErrBadID = errors.New("not a ULID (26 uppercase Crockford base32 characters)")
+var ErrBadID = errors.New("ids are 26-character ULIDs, like 01JD8X5Z8K3T7Q2W9E4R6Y1M0N")
 
-// ParseID parses a 26-character ULID. Only the canonical uppercase form is
-// accepted so that an id has exactly one spelling in Go, on the wire and in SQL.
+// ParseID parses a 26-character ULID. ULIDs are case-insensitive, so
+// lowercase letters are accepted (an id typed or pasted by a person) and the
+// id is normalised: it has exactly one spelling — uppercase — in Go, on the
+// wire and in SQL.
 func ParseID(s string) (ID, error) {
 	if len(s) != ulid.EncodedSize {
-		return Zero, fmt.Errorf("%q: %w", clip(s), ErrBadID)
+		return Zero, badID(s)
 	}
+	var up [ulid.EncodedSize]byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z') || c == 'I' || c == 'L' || c == 'O' || c == 'U' {
-			return Zero, fmt.Errorf("%q: %w", clip(s), ErrBadID)
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
 		}
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z') || c == 'I' || c == 'L' || c == 'O' || c == 'U' {
+			return Zero, badID(s)
+		}
+		up[i] = c
 	}
-	u, err := ulid.ParseStrict(s)
+	u, err := ulid.ParseStrict(string(up[:]))
 	if err != nil {
-		return Zero, fmt.Errorf("%q: %w", clip(s), ErrBadID)
+		return Zero, badID(s)
 	}
 	return ID(u), nil
+}
+
+// badID says which text is not an id, once, and why (wrapping ErrBadID).
+func badID(s string) error {
+	return fmt.Errorf("%q is not an id: %w", clip(s), ErrBadID)
 }
 
 // MustParseID is ParseID for constants in tests and examples.

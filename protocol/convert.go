@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -26,9 +25,10 @@ const MaxClockSkew = 60 * time.Second
 type TypeOf func(collection, field string) (value.Type, bool)
 
 // ParseArgs turns JSON query arguments into the Go values query.Parse binds:
-// strings, int64 (integral numbers that fit), float64, bools, nil, and
-// []any for an array (IN (?)). Objects are refused: a query compares with
-// scalars only.
+// strings, int64 (integral numbers that fit), exact numerics (value.Numeric:
+// any other number, read from its text as a decimal literal in the query
+// text is), bools, nil, and []any for an array (IN (?)). Objects are
+// refused: a query compares with scalars only.
 func ParseArgs(raw []json.RawMessage) ([]any, *Error) {
 	out := make([]any, len(raw))
 	for i, r := range raw {
@@ -83,18 +83,23 @@ func parseArg(raw json.RawMessage, depth int) (any, error) {
 	if i, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
 		return i, nil
 	}
-	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || math.IsInf(f, 0) {
+	if !json.Valid(raw) {
 		return nil, errors.New("not a JSON value a query can compare with")
 	}
-	return f, nil
+	n, err := value.NumericOf(string(raw))
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
-// ParseID parses an id member, naming the member in the error.
+// ParseID parses an id member. The error quotes the value once and says
+// what an id looks like; member is the wire member it came from, which the
+// message leaves out (a person reading it typed an id, not a member).
 func ParseID(member, s string) (event.ID, *Error) {
 	id, err := event.ParseID(s)
 	if err != nil {
-		return event.Zero, Errorf(CodeBadRequest, "%s %q: %s", member, clip(s), err.Error())
+		return event.Zero, Errorf(CodeBadRequest, "%s", err.Error())
 	}
 	return id, nil
 }
@@ -162,7 +167,7 @@ func EventFromWire(w Event, types TypeOf, now time.Time) (event.Event, *Error) {
 		if t, ok := types(w.Collection, f); ok {
 			v, err = value.Decode(raw, t)
 			if err != nil {
-				return event.Event{}, Errorf(storage.CodeTypeMismatch, "event %s, field %q: %s", w.ID, clip(f), err.Error())
+				return event.Event{}, Errorf(storage.CodeTypeMismatch, "%s.%s: %s", clip(w.Collection), clip(f), err.Error())
 			}
 		} else if v, err = value.Infer(raw); err != nil {
 			return bad("field %q: %s", clip(f), err.Error())

@@ -130,7 +130,7 @@ func (r *Request) validate() *Error {
 
 var requestTypes = map[string]struct{}{
 	TypeSubscribe: {}, TypeUpdateSubscription: {}, TypeUnsubscribe: {}, TypeFetch: {}, TypeGet: {},
-	TypeGetEvents: {}, TypeCommit: {}, TypeRegisterSchema: {}, TypeCollections: {},
+	TypeGetEvents: {}, TypeCommit: {}, TypeRegisterSchema: {}, TypeCollections: {}, TypePing: {},
 }
 
 func clip(s string) string {

@@ -73,13 +73,21 @@ func TestParseArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []any{int64(1), 1.5, "x", true, nil, []any{int64(1), "a"}, 9223372036854775808.0}
+	num := func(s string) value.Value {
+		v, err := value.NumericOf(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// Numbers with a fraction or beyond 64 bits are exact numerics.
+	want := []any{int64(1), num("1.5"), "x", true, nil, []any{int64(1), "a"}, num("9223372036854775808")}
 	for i := range want {
 		if a, b := json.RawMessage(mustJSON(args[i])), json.RawMessage(mustJSON(want[i])); string(a) != string(b) {
 			t.Errorf("arg %d: %#v, want %#v", i, args[i], want[i])
 		}
 	}
-	for _, bad := range []string{`{}`, `[[1]]`, `1e999`, `nul`} {
+	for _, bad := range []string{`{}`, `[[1]]`, `1e999999`, `nul`} {
 		if _, err := protocol.ParseArgs([]json.RawMessage{[]byte(bad)}); err == nil || err.Code != "bad_argument" {
 			t.Errorf("%s: %v", bad, err)
 		}

@@ -4,6 +4,9 @@
 //
 // Decoding is strict about what it accepts and exact about why it refuses:
 // every refusal is an *Error with a stable code that goes back to the client.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package protocol
 
 import (
@@ -26,6 +29,9 @@ const (
 	TypeCommit             = "commit"
 	TypeRegisterSchema     = "register_schema"
 	TypeCollections        = "collections"
+	// TypePing asks for an empty result: a client's own keepalive (browsers
+	// cannot send WebSocket pings).
+	TypePing = "ping"
 )
 
 // Frame types sent by servers.

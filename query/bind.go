@@ -33,7 +33,7 @@ func (q *Query) Bind(args ...any) (*Query, error) {
 		if q.unbound == 0 && q.params > 0 {
 			return nil, errorf(CodeBadArgument, -1, "query is already bound; got %d more arguments", len(args))
 		}
-		return nil, errorf(CodeBadArgument, -1, "query has %d placeholders (?) but %d arguments were given", q.unbound, len(args))
+		return nil, errorf(CodeBadArgument, -1, "%s (?) but %s given", map[bool]string{true: "the query has no placeholders", false: plural(q.unbound, "the query has one placeholder", "the query has %d placeholders")}[q.unbound == 0], plural(len(args), "one value was", "%d values were"))
 	}
 	b := binder{args: args}
 	out := &Query{params: q.params, OrderBy: q.OrderBy}

@@ -64,9 +64,9 @@ func TestBindErrors(t *testing.T) {
 		offset int
 		msg    string
 	}{
-		{`a = ?`, []any{1, 2}, -1, `1 placeholders (?) but 2 arguments`},
-		{`a = ? AND b = ?`, []any{1}, -1, `2 placeholders (?) but 1 arguments`},
-		{`a = 1`, []any{1}, -1, `0 placeholders (?) but 1 arguments`},
+		{`a = ?`, []any{1, 2}, -1, `the query has one placeholder (?) but 2 values were given`},
+		{`a = ? AND b = ?`, []any{1}, -1, `the query has 2 placeholders (?) but one value was given`},
+		{`a = 1`, []any{1}, -1, `the query has no placeholders (?) but one value was given`},
 		{`a = ?`, []any{[]string{"x"}}, 4, `argument 1 is a []string; a list is only allowed as IN (?)`},
 		{`a IN (?)`, []any{[][]int{{1}}}, 6, `element 0 is a list`},
 		{`a = ?`, []any{uint64(math.MaxUint64)}, 4, `does not fit in bigint`},

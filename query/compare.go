@@ -62,26 +62,62 @@ func (a *accessor) resolve(r Record) item {
 }
 
 // lit is a compiled literal: the value and the forms it takes when compared
-// with other types.
+// with other types (see typed.go).
 type lit struct {
-	v       value.Value
-	dec     decimal // Int and Float: the number, for JSON numbers
-	decText string  // … as bound in SQL ($n::numeric)
-	timeOK  bool    // Text that parses as RFC 3339: compares with timestamptz
-	micros  int64   // … that time, in Unix microseconds
+	v value.Value
+	// Numbers (Int, Float, Real, Numeric).
+	num     bool
+	dec     decimal  // exact: a float's shortest decimal form; for JSON numbers and numeric fields
+	decText string   // … as bound in SQL ($n::numeric)
+	f       float64  // as double precision: a numeric rounded to the nearest (±Inf beyond the range)
+	f32     float32  // as real: rounded once to the nearest float4 (±Inf beyond the range)
+	ib      intBound // a numeric among the int64s
+	// Text: what else it stands for when it parses as it (RFC 3339 → a
+	// timestamptz, a timestamp, a date, a time, a uuid, an interval, a
+	// numeric).
+	alts []value.Value
 }
 
 func newLit(v value.Value) lit {
 	l := lit{v: v}
 	switch v.Type() {
-	case value.Int:
-		l.decText = strconv.FormatInt(v.Int(), 10)
-		l.dec, _ = parseDecimal(l.decText)
-	case value.Float:
-		l.dec, l.decText = decimalOfFloat(v.Float())
+	case value.Int, value.Float, value.Real, value.Numeric:
+		l.num = true
+		l.f = v.Float()
+		switch v.Type() {
+		case value.Int:
+			l.decText = strconv.FormatInt(v.Int(), 10)
+			l.dec, _ = parseDecimal(l.decText)
+		case value.Float:
+			l.dec, l.decText = decimalOfFloat(v.Float())
+		default:
+			l.decText = v.NumericText()
+			l.dec = numericDecimal(l.decText)
+		}
+		l.ib = newIntBound(&l.dec)
+		switch v.Type() {
+		case value.Numeric:
+			f, _ := strconv.ParseFloat(l.decText, 32) // rounds once, to float32
+			if l.decText == "NaN" {
+				f = math.NaN()
+			} else if l.decText == "Infinity" || l.decText == "-Infinity" {
+				f = l.f
+			}
+			l.f32 = float32(f)
+		case value.Int:
+			l.f32 = float32(v.Int())
+		default:
+			l.f32 = float32(l.f)
+		}
 	case value.Text:
-		if t, ok := parseTime(v.Text()); ok {
-			l.timeOK, l.micros = true, t.UnixMicro()
+		l.alts = textForms(v.Text())
+		for _, a := range l.alts {
+			if a.Type() == value.Numeric {
+				// Text in numeric form compares with numeric fields
+				// (only: see typedAs), exactly.
+				l.decText = a.Raw()
+				l.dec = numericDecimal(l.decText)
+			}
 		}
 	}
 	return l
@@ -127,7 +163,7 @@ func compareLit(it *item, l *lit) (int, outcome) {
 			}
 		}
 	case jNumber:
-		if lt == value.Int || lt == value.Float {
+		if l.num {
 			if d, ok := parseDecimal(it.raw); ok {
 				return cmpDecimal(&d, &l.dec), oCmp
 			}
@@ -145,40 +181,37 @@ func compareValue(v *value.Value, l *lit) (int, outcome) {
 	if v.IsNull() || l.v.IsNull() {
 		return 0, oNull
 	}
-	lt := l.v.Type()
-	switch v.Type() {
+	vt := v.Type()
+	switch vt.Kind() {
 	case value.Text, value.Ref:
-		if lt == value.Text {
+		// The hot path: text against a text literal.
+		if l.v.Type() == value.Text {
 			return strings.Compare(v.Raw(), l.v.Raw()), oCmp
 		}
-	case value.Int:
-		switch lt {
-		case value.Int:
-			return cmp.Compare(v.Int(), l.v.Int()), oCmp
-		case value.Float:
-			return cmpFloat(float64(v.Int()), l.v.Float()), oCmp
+	case value.Int, value.Float, value.Real:
+		if c, ok := cmpNumbers(v, l); ok {
+			return c, oCmp
 		}
-	case value.Float:
-		if lt == value.Int || lt == value.Float {
-			return cmpFloat(v.Float(), l.v.Float()), oCmp
+		return 0, oMismatch
+	case value.Numeric:
+		if c, ok := cmpNumbers(v, l); ok {
+			return c, oCmp
 		}
-	case value.Bool:
-		if lt == value.Bool {
-			return cmpBool(v.Bool(), l.v.Bool()), oCmp
+		if l.v.Type() == value.Text && l.decText != "" {
+			d := numericDecimal(v.Raw())
+			return cmpDecimal(&d, &l.dec), oCmp
 		}
-	case value.Bytes:
-		if lt == value.Bytes {
-			return strings.Compare(v.Raw(), l.v.Raw()), oCmp
-		}
-	case value.Time:
-		switch {
-		case lt == value.Time:
-			return cmp.Compare(v.Int(), l.v.Int()), oCmp
-		case lt == value.Text && l.timeOK:
-			return cmp.Compare(v.Int(), l.micros), oCmp
+		return 0, oMismatch
+	case value.Array:
+		if !arrayComparable(vt) {
+			return 0, oMismatch
 		}
 	}
-	return 0, oMismatch
+	w, ok := l.typedAs(vt)
+	if !ok {
+		return 0, oMismatch
+	}
+	return cmpSame(v, &w), oCmp
 }
 
 // test compares an item with a literal under op.
@@ -244,7 +277,8 @@ func textOf(it *item) (string, bool) {
 	switch {
 	case it.kind == jString:
 		return jsonString(it.raw)
-	case it.kind == jMissing && it.v.Type() == value.Text:
+	case it.kind == jMissing && (it.v.Type() == value.Text || it.v.Type() == value.Char):
+		// A char(n) matches with its padding, as Postgres's bpcharlike does.
 		return it.v.Raw(), true
 	}
 	return "", false
@@ -288,17 +322,10 @@ func compareSort(a, b *item) int {
 		}
 		return cmp.Compare(int64(ta), int64(tb))
 	}
-	switch ta {
-	case value.Text, value.Bytes:
-		return strings.Compare(a.v.Raw(), b.v.Raw())
-	case value.Int, value.Time:
-		return cmp.Compare(a.v.Int(), b.v.Int())
-	case value.Float:
-		return cmpFloat(a.v.Float(), b.v.Float())
-	case value.Bool:
-		return cmpBool(a.v.Bool(), b.v.Bool())
+	if ta.Kind() == value.Array && !arrayComparable(ta) {
+		return 0 // arrays of json do not order
 	}
-	return 0
+	return cmpSame(&a.v, &b.v)
 }
 
 // sortRank places typed values (in-memory mixtures only) before JSON kinds.

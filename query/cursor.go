@@ -134,27 +134,17 @@ func (b *sqlBuilder) cursorSteps(k SortKey, after Record) []cursorStep {
 		case k.Path.Field() == "id" && vt == value.Text:
 			return one(cursorStep{kind: stepValue, expr: expr(0, ""), value: param(v.Text(), "text"), notNull: true})
 		case vt == t:
-			var arg any
-			switch t {
-			case value.Text:
-				arg = v.Text()
-			case value.Int:
-				arg = v.Int()
-			case value.Float:
-				arg = v.Float()
-			case value.Bool:
-				arg = v.Bool()
-			case value.Bytes:
-				arg = v.Bytes()
-			case value.Time:
-				arg = v.Time()
+			if t.Kind() == value.Array && !arrayComparable(t) {
+				return nil // arrays of json do not order: no sort key
 			}
-			return one(cursorStep{kind: stepValue, expr: expr(0, ""), value: param(arg, cursorCast[t])})
-		case t == value.Int && vt == value.Float:
+			return one(cursorStep{kind: stepValue, expr: expr(0, ""), value: func() string { return b.typedParam(col, v) }})
+		case t.Numeric() && vt.Numeric():
 			// Compare orders mixed numbers as double precision.
-			return one(cursorStep{kind: stepValue, expr: expr(0, "::float8"), value: param(v.Float(), "float8")})
-		case t == value.Float && vt == value.Int:
-			return one(cursorStep{kind: stepValue, expr: expr(0, ""), value: param(v.Float(), "float8")})
+			suffix := "::float8"
+			if t == value.Float || t == value.Real { // typedCol casts a real already
+				suffix = ""
+			}
+			return one(cursorStep{kind: stepValue, expr: expr(0, suffix), value: param(v.Float(), "float8")})
 		default:
 			// Other mixed types order by type (compareSort).
 			return one(cursorStep{kind: stepConst, sign: cmp.Compare(int64(t), int64(vt)), expr: expr(0, "")})
@@ -185,11 +175,6 @@ func (b *sqlBuilder) cursorSteps(k SortKey, after Record) []cursorStep {
 	}
 	sub.desc = k.Desc
 	return append(steps, sub)
-}
-
-var cursorCast = map[value.Type]string{
-	value.Text: "text", value.Int: "bigint", value.Float: "float8", value.Bool: "boolean",
-	value.Bytes: "bytea", value.Time: "timestamptz",
 }
 
 // cursor renders steps[0:] followed by the id tie-break: "after" on the

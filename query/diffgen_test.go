@@ -45,8 +45,25 @@ var (
 		"12345678901234567890", "-0.0", "2.50"}
 	genJSONStrings = []string{`"9"`, `"10"`, `"a"`, `"abc"`, `""`, `"A"`, `"caf\u00e9"`, `"é"`, `"a\"b"`,
 		`"true"`, `"%"`, `"a%b"`, `"b"`}
-	genKeys     = []string{"a", "b", "n", "s", "o", "x", "A", "é"}
-	genPatterns = []string{"a%", "%b", "_", "%", "a\\%b", "%é%", "", "a_b", "9%", "_b%", "%a%", "A%", "caf_", "%\\_%", "__", "Ω"}
+	genKeys = []string{"a", "b", "n", "s", "o", "x", "A", "é"}
+	// The types beyond the first eight: small domains, with values that
+	// are equal across forms (1 mon = 30 days = 720 h, 1.5 = 1.50).
+	genNumerics = []string{"0", "0.0", "1", "1.0", "1.5", "1.50", "-1.5", "2.5", "9", "9.99", "10", "100", "2001",
+		"9007199254740993", "12345678901234567890.123", "-0.001", "0.1", "NaN", "Infinity", "-Infinity"}
+	genInts32 = []int64{-5, -2, 0, 1, 2, 9, 10, 2001, 32767, -32768, 2147483647}
+	genReals  = []float32{0.1, 1.5, -2, 0, 9.5, 10, 16777216, 1e30, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	genVC     = []string{"", "a", "ab", "B", "é", "a ", "abc", "a%b", "ab c"}
+	genChars  = []string{"", "a", "a  ", "ab", " a", "B", "é", "a_", "%"}
+	genUUIDs  = []string{"00000000-0000-0000-0000-000000000000", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+		"A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A12", "ffffffff-ffff-ffff-ffff-ffffffffffff", "0a0eebc9-9c0b-4ef8-bb6d-6bb9bd380a11"}
+	genDates     = []string{"2024-01-02", "1999-12-31", "2000-02-29", "0001-01-01", "9999-12-31", "2024-01-03"}
+	genClocks    = []string{"00:00:00", "12:30:00", "12:30:00.5", "23:59:59.999999", "24:00:00", "03:04:05"}
+	genStamps    = []string{"2024-01-02T03:04:05", "2024-01-02T03:04:05.5", "1999-12-31T23:59:59", "2030-06-01T00:00:00.000001", "0001-01-01T00:00:00", "2024-01-02T00:00:00"}
+	genIntervals = []string{"P1M", "P30D", "PT720H", "P1D", "PT24H", "PT-1S", "PT0S", "P1Y", "P-1M", "PT1.5S", "P1M-1D", "P29DT24H"}
+	genLabels    = []string{"sad", "ok", "happy"}
+	genTagSets   = [][]string{{}, {"a"}, {"a", "b"}, {"b"}, {"a", "<null>"}, {"B", "a"}, {"a", "b", "c"}}
+	genIntSets   = [][]int64{{}, {1}, {1, 2}, {2}, {1, 2, 3}, {-1}, {1, 3}}
+	genPatterns  = []string{"a%", "%b", "_", "%", "a\\%b", "%é%", "", "a_b", "9%", "_b%", "%a%", "A%", "caf_", "%\\_%", "__", "Ω"}
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -88,6 +105,41 @@ func (g *gen) rows(n int) []rec {
 		if js := g.jsonTop(); js != "" {
 			r["data"] = jsonv(js)
 		}
+		// The types beyond the first eight, converted as storage converts
+		// them (numeric(10,2) rounds, char(3) pads, real rounds), so that
+		// memory holds what Postgres stores.
+		typed := func(f string, v value.Value) {
+			if g.chance(0.15) {
+				return
+			}
+			ft, _ := testSchema.Field(f)
+			c, err := value.Convert(v, ft.Type)
+			if err != nil {
+				panic(fmt.Sprintf("%s: %v: %v", f, v, err))
+			}
+			r[f] = c
+		}
+		typed("num", numv(pickOf(g, genNumerics)))
+		if p := pickOf(g, genNumerics); !strings.ContainsAny(p, "NI") && len(p) < 10 {
+			typed("price", numv(p))
+		}
+		typed("small", value.IntOf(pickOf(g, genInts32)%30000))
+		typed("i32", value.IntOf(pickOf(g, genInts32)))
+		typed("r", value.RealOf(pickOf(g, genReals)))
+		typed("vc", value.TextOf(pickOf(g, genVC)))
+		typed("ch", value.TextOf(pickOf(g, genChars)))
+		typed("u", value.TextOf(pickOf(g, genUUIDs)))
+		typed("d", value.TextOf(pickOf(g, genDates)))
+		typed("tod", value.TextOf(pickOf(g, genClocks)))
+		typed("ts", value.TextOf(pickOf(g, genStamps)))
+		typed("iv", value.TextOf(pickOf(g, genIntervals)))
+		if js := g.jsonTop(); js != "" && js != "null" {
+			typed("js", jsonv(js))
+		}
+		typed("mood", value.TextOf(pickOf(g, genLabels)))
+		typed("tags", g.tagArray())
+		typed("nums", g.intArray())
+		typed("moods", g.moodArray())
 		out[i] = r
 	}
 	return out
@@ -152,12 +204,64 @@ func (g *gen) jsonScalar() string {
 	return "null"
 }
 
-// Paths the queries use: columns of every type, paths into the JSON column
-// (present, absent, through arrays and scalars), and fields with no column.
+// Paths the queries use: columns of every type, paths into the JSON
+// columns (present, absent, through arrays and scalars), and fields with
+// no column.
 var genPaths = []string{
 	"name", "name", "year", "year", "score", "score", "ok", "blob", "at", "owner", "id",
 	"data", "data.a", "data.a", "data.b", "data.n", "data.n", "data.s", "data.o.a", "data.o.n", "data.x", "data.A",
 	`data."é"`, "data.a.b", "missing", "name.x", "year.a",
+	"num", "num", "price", "small", "i32", "r", "vc", "ch", "ch", "u", "d", "tod", "ts", "iv", "iv",
+	"js", "js.a", "js.n", "mood", "mood", "tags", "nums", "moods", "d.x",
+}
+
+func numv(s string) value.Value {
+	v, err := value.NumericOf(s)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+var genMood = mustType("enum('sad', 'ok', 'happy')")
+
+func (g *gen) tagArray() value.Value {
+	tags := pickOf(g, genTagSets)
+	es := make([]value.Value, len(tags))
+	for i, t := range tags {
+		es[i] = value.TextOf(t)
+		if t == "<null>" { // a NULL element
+			es[i] = value.NullValue
+		}
+	}
+	v, _ := value.ArrayOf(mustType("text[]"), es)
+	return v
+}
+
+func (g *gen) intArray() value.Value {
+	ns := pickOf(g, genIntSets)
+	es := make([]value.Value, len(ns))
+	for i, n := range ns {
+		es[i] = value.IntOf(n)
+		if n == 3 && g.chance(0.5) {
+			es[i] = value.NullValue
+		}
+	}
+	v, _ := value.ArrayOf(mustType("integer[]"), es)
+	return v
+}
+
+func (g *gen) moodArray() value.Value {
+	n := g.pick(3)
+	es := make([]value.Value, n)
+	for i := range es {
+		if g.chance(0.15) {
+			continue
+		}
+		es[i], _ = value.EnumOf(genMood, pickOf(g, genLabels))
+	}
+	v, _ := value.ArrayOf(mustType("enum('sad', 'ok', 'happy')[]"), es)
+	return v
 }
 
 // query returns a random query text and its arguments.
@@ -291,6 +395,16 @@ func kindFor(path string) string {
 		return "bytes"
 	case path == "at":
 		return "time"
+	case path == "num" || path == "price":
+		return "numeric"
+	case path == "small" || path == "i32":
+		return "int"
+	case path == "r":
+		return "float"
+	case path == "vc" || path == "ch":
+		return "text"
+	case path == "u", path == "d", path == "tod", path == "ts", path == "iv", path == "mood", path == "tags", path == "nums", path == "moods":
+		return path
 	}
 	return "" // JSON or absent: anything
 }
@@ -300,7 +414,11 @@ func kindFor(path string) string {
 func (g *gen) value(path string) any {
 	kind := kindFor(path)
 	if kind == "" || g.chance(0.3) {
-		kind = pickOf(g, []string{"text", "int", "float", "bool", "null", "bytes", "time", "int", "float", "text"})
+		kind = pickOf(g, []string{"text", "int", "float", "bool", "null", "bytes", "time", "int", "float", "text",
+			"numeric", "numeric", "u", "d", "tod", "ts", "iv", "mood", "tags", "nums"})
+	}
+	if v, ok := g.newKindValue(kind); ok {
+		return v
 	}
 	switch kind {
 	case "text":
@@ -327,6 +445,75 @@ func (g *gen) value(path string) any {
 	return nil
 }
 
+// newKindValue returns a value of the kinds beyond the first eight: as a
+// value.Value, or (as a client sends it) in its text form, sometimes in
+// another spelling of the same value, sometimes text that is no such value.
+func (g *gen) newKindValue(kind string) (any, bool) {
+	text := g.chance(0.5)
+	pick := func(xs []string, t value.Type) any {
+		s := pickOf(g, xs)
+		if text {
+			if g.chance(0.1) {
+				return s + "x" // not a value of the type
+			}
+			return s
+		}
+		v, err := value.FromText(s, t)
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
+	switch kind {
+	case "numeric":
+		switch g.pick(4) {
+		case 0:
+			return numv(pickOf(g, genNumerics)), true
+		case 1:
+			return pickOf(g, genNumerics), true // numeric text
+		case 2:
+			return pickOf(g, genInts), true
+		}
+		return pickOf(g, genFloats), true
+	case "u":
+		return pick(genUUIDs, value.UUID), true
+	case "d":
+		return pick(genDates, value.Date), true
+	case "tod":
+		return pick(genClocks, value.TimeOfDay), true
+	case "ts":
+		if g.chance(0.2) {
+			return pickOf(g, genTimes), true // a time.Time: an instant, read as UTC
+		}
+		return pick(genStamps, value.Timestamp), true
+	case "iv":
+		return pick(genIntervals, value.Interval), true
+	case "mood":
+		if g.chance(0.15) {
+			return "meh", true // not a label
+		}
+		if text {
+			return pickOf(g, genLabels), true
+		}
+		v, _ := value.EnumOf(genMood, pickOf(g, genLabels))
+		return v, true
+	case "tags", "moods":
+		if text {
+			return pickOf(g, []string{"{}", "{a}", "{a,b}", "{b}", "{a,NULL}", "{B,a}", "{sad,ok}", "{happy}", "{x"}), true
+		}
+		if kind == "moods" {
+			return g.moodArray(), true
+		}
+		return g.tagArray(), true
+	case "nums":
+		if text {
+			return pickOf(g, []string{"{}", "{1}", "{1,2}", "{2}", "{1,NULL}", "{1,2,3}", "{1.5}", "{a}"}), true
+		}
+		return g.intArray(), true
+	}
+	return nil, false
+}
+
 // operand writes a value as a literal or as a ? with an argument. Values
 // without a literal form (bytes, times, non-finite floats) are always ?.
 func (g *gen) operand(q *genQuery, path string) {
@@ -350,7 +537,12 @@ func (g *gen) operand(q *genQuery, path string) {
 		}
 	case float64:
 		if literal && !math.IsNaN(x) && !math.IsInf(x, 0) {
-			q.src.WriteString(formatFloat(x))
+			q.src.WriteString(formatFloat(x)) // a decimal literal: a numeric
+			return
+		}
+	case value.Value:
+		if literal && x.Type() == value.Numeric && !strings.ContainsAny(x.Raw(), "NI") {
+			q.src.WriteString(formatNumeric(x.Raw()))
 			return
 		}
 	case bool:

@@ -2,7 +2,9 @@ package query
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/ankurah/ankurah-go/value"
 )
@@ -79,7 +81,7 @@ func (q *Query) Compile() (*Matcher, error) {
 
 func (q *Query) checkBound() error {
 	if q.unbound > 0 {
-		return errorf(CodeBadArgument, q.firstQ, "the query has %d unbound placeholders (?); pass arguments to Parse or Bind", q.unbound)
+		return errorf(CodeBadArgument, q.firstQ, "%s (?) but no value for %s", plural(q.unbound, "the query has one placeholder", "the query has %d placeholders"), plural(q.unbound, "it", "them"))
 	}
 	return nil
 }
@@ -268,4 +270,15 @@ func and3(a, b tri) tri {
 		return tNull
 	}
 	return tTrue
+}
+
+// plural picks one or many, formatting many with n when it has a verb.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	if strings.Contains(many, "%d") {
+		return fmt.Sprintf(many, n)
+	}
+	return many
 }

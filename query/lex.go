@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ankurah/ankurah-go/value"
 )
 
 // tokKind is the kind of a lexical token.
@@ -16,7 +18,7 @@ const (
 	tIdent          // "double-quoted identifier"
 	tString         // 'single-quoted string'
 	tInt            // integer literal
-	tFloat          // decimal or exponent literal
+	tFloat          // decimal or exponent literal (an exact numeric)
 	tParam          // ?
 	tOp             // = != <> < <= > >=
 	tLParen
@@ -33,7 +35,7 @@ type token struct {
 	text     string
 	op       Op
 	i        int64
-	f        float64
+	num      string // tFloat: canonical numeric text
 }
 
 // describe names a token for "expected …, found …" messages.
@@ -264,18 +266,18 @@ func lexNumber(src string, pos int) (token, error) {
 		}
 	}
 	t := token{kind: tInt, pos: pos, end: i, text: src[pos:i]}
-	if isFloat {
-		f, err := strconv.ParseFloat(t.text, 64)
-		if err != nil {
-			return token{}, errorf(CodeParse, pos, "number %s is out of the range of double precision", clip(t.text))
+	if !isFloat {
+		n, err := strconv.ParseInt(t.text, 10, 64)
+		if err == nil {
+			t.i = n
+			return t, nil
 		}
-		t.kind, t.f = tFloat, f
-		return t, nil
+		// An integer beyond 64 bits is an exact numeric, like a decimal.
 	}
-	n, err := strconv.ParseInt(t.text, 10, 64)
+	num, err := value.ParseNumeric(t.text)
 	if err != nil {
-		return token{}, errorf(CodeParse, pos, "integer %s is out of the 64-bit range (write it as a decimal, e.g. %s.0, to compare as double precision)", clip(t.text), clip(t.text))
+		return token{}, errorf(CodeParse, pos, "number %s is out of range: %v", clip(t.text), err)
 	}
-	t.i = n
+	t.kind, t.num = tFloat, num
 	return t, nil
 }

@@ -481,7 +481,7 @@ func (p *parser) operand() (Operand, error) {
 	case t.kind == tInt:
 		o.Value = value.IntOf(t.i)
 	case t.kind == tFloat:
-		o.Value = value.FloatOf(t.f)
+		o.Value, _ = value.NumericOf(t.num) // canonical already
 	case t.is("TRUE"), t.is("FALSE"):
 		o.Value = value.BoolOf(t.is("TRUE"))
 	case t.is("NULL"):

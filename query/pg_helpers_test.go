@@ -26,7 +26,42 @@ var testSchema = schema.FromMap("t", map[string]value.Type{
 	"at":    value.Time,
 	"data":  value.JSON,
 	"owner": value.Ref,
+	// The types beyond the first eight.
+	"num":   value.Numeric,
+	"price": mustType("numeric(10,2)"),
+	"small": mustType("smallint"),
+	"i32":   mustType("integer"),
+	"r":     value.Real,
+	"vc":    mustType("varchar(5)"),
+	"ch":    mustType("char(3)"),
+	"u":     value.UUID,
+	"d":     value.Date,
+	"tod":   value.TimeOfDay,
+	"ts":    value.Timestamp,
+	"iv":    value.Interval,
+	"js":    mustType("json"),
+	"mood":  mustType("enum('sad', 'ok', 'happy')"),
+	"tags":  mustType("text[]"),
+	"nums":  mustType("integer[]"),
+	"moods": mustType("enum('sad', 'ok', 'happy')[]"),
 })
+
+func mustType(name string) value.Type {
+	t, err := value.ParseType(name)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// oldKind reports the eight first kinds, which createTable binds typed.
+func oldKind(t value.Type) bool {
+	switch t {
+	case value.Text, value.Int, value.Float, value.Bool, value.Bytes, value.Time, value.JSON, value.Ref:
+		return true
+	}
+	return false
+}
 
 // openDB returns a pool on a fresh database, or skips the test without Postgres.
 func openDB(t *testing.T) *pgxpool.Pool {
@@ -44,10 +79,14 @@ func createTable(t *testing.T, pool *pgxpool.Pool, c schema.Collection, rows []r
 		t.Fatalf("create_collection %s: %v", c.Name, err)
 	}
 	cols := []string{`"id"`}
-	casts := []string{"text"}
+	casts := []string{"::text"}
 	for _, f := range c.Fields {
 		cols = append(cols, sqlIdent(f.Name))
-		casts = append(casts, f.Type.Column())
+		cast := ""
+		if oldKind(f.Type) {
+			cast = "::" + f.Type.Column()
+		}
+		casts = append(casts, cast) // the others: text, typed by the column
 	}
 	const chunk = 100
 	for start := 0; start < len(rows); start += chunk {
@@ -57,7 +96,7 @@ func createTable(t *testing.T, pool *pgxpool.Pool, c schema.Collection, rows []r
 		for _, r := range rows[start:end] {
 			ph := make([]string, len(cols))
 			for i := range cols {
-				ph[i] = fmt.Sprintf("$%d::%s", len(args)+1, casts[i])
+				ph[i] = fmt.Sprintf("$%d%s", len(args)+1, casts[i])
 				field := "id"
 				if i > 0 {
 					field = c.Fields[i-1].Name
@@ -73,15 +112,20 @@ func createTable(t *testing.T, pool *pgxpool.Pool, c schema.Collection, rows []r
 	}
 }
 
-// pgArg is the Go value pgx sends for a value.
+// pgArg is the Go value pgx sends for a value: the first kinds as
+// themselves, the others as their Postgres text.
 func pgArg(v value.Value) any {
 	switch v.Type() {
+	case value.Null:
+		return nil
 	case value.JSON:
 		return v.JSONText()
 	case value.Ref:
 		return v.Text()
+	case value.Text, value.Int, value.Float, value.Bool, value.Bytes, value.Time:
+		return v.Go()
 	}
-	return v.Go()
+	return v.PGText()
 }
 
 // selectIDs builds the statement that returns the ids a query selects.

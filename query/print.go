@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -164,6 +165,8 @@ func writeValue(b *strings.Builder, v value.Value) {
 		b.WriteString(strconv.FormatInt(v.Int(), 10))
 	case value.Float:
 		b.WriteString(formatFloat(v.Float()))
+	case value.Numeric:
+		b.WriteString(formatNumeric(v.NumericText()))
 	case value.Bool:
 		if v.Bool() {
 			b.WriteString("TRUE")
@@ -174,8 +177,24 @@ func writeValue(b *strings.Builder, v value.Value) {
 		b.WriteString(`'\x` + hex.EncodeToString([]byte(v.Raw())) + `'`)
 	case value.Time:
 		b.WriteString(quoteString(v.Time().Format(value.TimeLayout)))
+	case value.Real:
+		b.WriteString(formatFloat(v.Float())) // the real's exact value
 	default:
-		b.WriteString(quoteString(v.String()))
+		// Types without a literal: their text, which compares with fields
+		// of their type as the value does (a uuid, a date, an interval, an
+		// enum label, an array's '{…}').
+		switch v.Type().Kind() {
+		case value.Array:
+			b.WriteString(quoteString(v.PGText()))
+		case value.JSON:
+			b.WriteString(quoteString(v.String()))
+		default:
+			var s string
+			if err := json.Unmarshal(v.AppendJSON(nil), &s); err != nil {
+				s = v.String()
+			}
+			b.WriteString(quoteString(s))
+		}
 	}
 }
 
@@ -195,6 +214,21 @@ func formatFloat(f float64) string {
 		s += ".0"
 	}
 	return s
+}
+
+// formatNumeric prints a numeric so that it parses back as the same
+// numeric: with its point, or with e0 when it is integral (1000 prints as
+// 1000e0, which is the numeric 1000 and not the bigint). NaN and the
+// infinities, which have no literal, print as bare words for humans.
+func formatNumeric(s string) string {
+	if strings.ContainsAny(s, ".IN") {
+		return s
+	}
+	t := strings.TrimRight(s, "0")
+	if t == "" || t == "-" {
+		return "0e0"
+	}
+	return t + "e" + strconv.Itoa(len(s)-len(t))
 }
 
 // quoteString writes a string literal: single quotes, a quote doubled.

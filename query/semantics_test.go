@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -33,6 +34,30 @@ var semRows = []rec{
 		"data": jsonv(`{"number":9.0,"dup":1,"dup":2,"n":1e2}`)},
 }
 
+// The types beyond the first eight, in R1–R3 (see typedRows).
+func init() {
+	typed := []map[string]string{
+		{"num": "1.0", "small": "2", "r": "0.1", "ch": "a", "u": "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "d": "2024-02-29",
+			"tod": "24:00", "ts": "2024-01-02 03:04:05", "iv": "P1M", "mood": "happy", "tags": "{a,NULL}", "nums": "{1,2}"},
+		{"num": "12345678901234567890.49", "small": "-1", "r": "1.5", "ch": "b  ", "u": "00000000-0000-0000-0000-000000000000",
+			"d": "1999-12-31", "tod": "09:00", "ts": "2024-01-02T03:04:05.5", "iv": "PT720H", "mood": "sad", "tags": "{a}", "nums": "{1,NULL}"},
+		{"num": "NaN", "mood": "ok", "iv": "P29DT24H", "tags": "{}", "nums": "{}"},
+	}
+	for i, fields := range typed {
+		for f, text := range fields {
+			ft, _ := testSchema.Field(f)
+			v, err := value.ParsePGText(text, ft.Type)
+			if err == nil {
+				v, err = value.Convert(v, ft.Type)
+			}
+			if err != nil {
+				panic(fmt.Sprintf("%s %q: %v", f, text, err))
+			}
+			semRows[i][f] = v
+		}
+	}
+}
+
 var semCases = []struct {
 	src  string
 	args []any
@@ -52,8 +77,35 @@ var semCases = []struct {
 	{`year > 1999.5`, nil, "R1 R3 R5 R7"},
 	{`year = 9007199254740993`, nil, "R7"},
 	{`year = 9007199254740992`, nil, ""},
-	{`year = 9007199254740992.0`, nil, "R7"}, // bigint meets double precision as double precision
+	{`year = 9007199254740992.0`, nil, ""},               // a decimal literal is an exact numeric
+	{`year = 9007199254740993.0`, nil, "R7"},             // … which bigint meets exactly
+	{`year = ?`, []any{float64(9007199254740992)}, "R7"}, // bigint meets double precision as double precision
+	{`year > 99999999999999999999`, nil, ""},             // beyond 64 bits: a numeric too
+	{`year < 99999999999999999999 AND year > 9007199254740992.5`, nil, "R7"},
 	{`score = 10`, nil, "R2"},
+	// The types beyond the first eight (docs/types.md).
+	{`num = 1`, nil, "R1"},                                      // bigint meets numeric exactly: 1 = 1.0
+	{`num IN (1, 2) AND small = 2.0`, nil, "R1"},                // and numeric meets smallint
+	{`num > 12345678901234567890.4 ORDER BY num`, nil, "R2 R3"}, // exact; NaN above every number
+	{`num = ?`, []any{"1.00"}, "R1"},                            // text in numeric form
+	{`r = 0.1`, nil, "R1"},                                      // a real compares at real precision
+	{`ch = 'a'`, nil, "R1"},                                     // char(3): trailing blanks do not count…
+	{`ch LIKE 'a'`, nil, ""},                                    // … except to LIKE
+	{`u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'`, nil, "R1"},
+	{`u = '{A0EEBC999C0B4EF8BB6D6BB9BD380A11}'`, nil, "R1"}, // any form Postgres reads
+	{`d < '2000-01-01'`, nil, "R2"},
+	{`tod > '12:00' ORDER BY tod DESC`, nil, "R1"}, // 24:00:00 is the last time of day
+	{`ts > '2024-01-02T03:04:05'`, nil, "R2"},
+	{`ts = ?`, []any{time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}, "R1"}, // an instant, as its UTC wall clock
+	{`iv = 'P30D'`, nil, "R1 R2 R3"},                                     // 1 mon = 30 days = 720 h = 29 days 24 h
+	{`iv > 'P29D' ORDER BY iv, id`, nil, "R1 R2 R3"},
+	{`mood > 'ok'`, nil, "R1"}, // declaration order: sad < ok < happy
+	{`mood IS NOT NULL ORDER BY mood`, nil, "R2 R3 R1"},
+	{`mood = 'meh'`, nil, ""}, // not a label: another type
+	{`mood <> 'meh'`, nil, "R1 R2 R3"},
+	{`tags = '{a,NULL}'`, nil, "R1"}, // arrays by their text
+	{`tags > '{a}'`, nil, "R1"},      // a NULL element is above every value
+	{`nums IS NOT NULL ORDER BY nums DESC`, nil, "R2 R1 R3"},
 	{`score = 0`, nil, "R5"},          // -0 = 0
 	{`score > 9`, nil, "R1 R2 R3 R7"}, // NaN is above everything
 	{`score < 100`, nil, "R1 R2 R5 R6"},

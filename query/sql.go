@@ -94,8 +94,8 @@ func (b *sqlBuilder) param(v any, cast string) string {
 // column is what a path denotes in the table.
 type column struct {
 	kind  colKind
-	t     value.Type // colTyped: the column's type (a ref is text)
-	ident string     // the quoted column name
+	t     value.Type // colTyped: the value type of the column's field (a ref is text)
+	ident string     // the quoted column name (a json column cast to jsonb)
 	keys  []string   // colJSON: the object keys of the path
 }
 
@@ -117,14 +117,19 @@ func (b *sqlBuilder) column(p Path) column {
 	switch {
 	case !ok:
 		return column{}
-	case t == value.JSON:
-		return column{kind: colJSON, ident: sqlIdent(f), keys: keys}
+	case t.Kind() == value.JSON:
+		ident := sqlIdent(f)
+		if t.IsJSONText() {
+			// json: looked into as jsonb (a repeated key: the last counts).
+			ident = "(" + ident + "::jsonb)"
+		}
+		return column{kind: colJSON, ident: ident, keys: keys}
 	case len(keys) > 0:
 		return column{}
 	case t == value.Ref:
 		t = value.Text
 	}
-	return column{kind: colTyped, t: t, ident: sqlIdent(f)}
+	return column{kind: colTyped, t: t.ValueType(), ident: sqlIdent(f)}
 }
 
 // sql returns the column's SQL expression. The keys of a JSON path become
@@ -209,49 +214,129 @@ func (b *sqlBuilder) compare(c column, op Op, v value.Value) string {
 	if c.kind == colJSON {
 		return b.jsonCompare(c, op, v)
 	}
-	col, o, vt := c.ident, " "+op.String()+" ", v.Type()
-	switch c.t {
-	case value.Text:
-		if vt == value.Text {
-			return "(" + col + ` COLLATE "C"` + o + b.param(v.Text(), "text") + ")"
-		}
-	case value.Int:
-		switch vt {
-		case value.Int:
-			return "(" + col + o + b.param(v.Int(), "bigint") + ")"
-		case value.Float:
-			return "(" + col + "::float8" + o + b.param(v.Float(), "float8") + ")"
-		}
-	case value.Float:
-		if vt.Numeric() {
-			return "(" + col + o + b.param(v.Float(), "float8") + ")"
-		}
-	case value.Bool:
-		if vt == value.Bool {
-			return "(" + col + o + b.param(v.Bool(), "boolean") + ")"
-		}
-	case value.Bytes:
-		if vt == value.Bytes {
-			return "(" + col + o + b.param(v.Bytes(), "bytea") + ")"
-		}
-	case value.Time:
-		if t, ok := asTime(v); ok {
-			return "(" + col + o + b.param(t, "timestamptz") + ")"
-		}
+	l := newLit(v)
+	o := " " + op.String() + " "
+	if sq, ok := b.numberCompare(c, o, &l); ok {
+		return sq
 	}
-	return mismatch(c, op)
+	if c.t.Kind() == value.Array && !arrayComparable(c.t) {
+		return mismatch(c, op)
+	}
+	w, ok := l.typedAs(c.t)
+	if !ok {
+		return mismatch(c, op)
+	}
+	return "(" + typedCol(c) + o + b.typedParam(c, w) + ")"
 }
 
-// asTime returns the time a value stands for when compared with a
-// timestamptz: a time, or RFC 3339 text (see newLit).
-func asTime(v value.Value) (time.Time, bool) {
-	switch v.Type() {
-	case value.Time:
-		return v.Time(), true
-	case value.Text:
-		return parseTime(v.Text())
+// numberCompare translates a comparison of a number column with a number
+// literal (see cmpNumbers): bigint with bigint and numeric exactly, numeric
+// with any number exactly (a float as its shortest decimal), anything with
+// double precision or real as double precision. ok is false when the
+// column or the literal is not a number.
+func (b *sqlBuilder) numberCompare(c column, o string, l *lit) (string, bool) {
+	col := c.ident
+	switch c.t {
+	case value.Int:
+		switch {
+		case !l.num:
+		case l.v.Type() == value.Int:
+			return "(" + col + o + b.param(l.v.Int(), "bigint") + ")", true
+		case l.v.Type() == value.Numeric:
+			return "(" + col + o + b.param(l.decText, "numeric") + ")", true
+		default:
+			return "(" + col + "::float8" + o + b.param(l.f, "float8") + ")", true
+		}
+	case value.Float:
+		if l.num {
+			return "(" + col + o + b.param(l.f, "float8") + ")", true
+		}
+	case value.Real:
+		if l.num {
+			return "(" + col + o + b.param(l.f32, "real") + ")", true
+		}
+	case value.Numeric:
+		if l.num || l.v.Type() == value.Text && l.decText != "" {
+			return "(" + col + o + b.param(l.decText, "numeric") + ")", true
+		}
 	}
-	return time.Time{}, false
+	return "", false
+}
+
+// typedCol is the SQL expression of a typed column that compares and sorts
+// as cmpSame orders its values: text-like columns in the C collation (char
+// ignores trailing blanks), real as double precision, arrays as arrays of
+// their element's value type.
+func typedCol(c column) string {
+	switch c.t.Kind() {
+	case value.Text, value.Char:
+		return c.ident + ` COLLATE "C"`
+	case value.Real:
+		return c.ident + "::float8"
+	case value.Array:
+		et := c.t.Elem()
+		switch et.Kind() {
+		case value.Enum:
+			return c.ident
+		case value.Text, value.Char:
+			return c.ident + "::" + sqlCast(et) + `[] COLLATE "C"`
+		}
+		return c.ident + "::" + sqlCast(et) + "[]"
+	}
+	return c.ident
+}
+
+// sqlCast is the SQL type of a value type's parameters.
+func sqlCast(t value.Type) string {
+	switch t.Kind() {
+	case value.Text, value.Ref:
+		return "text"
+	case value.Int:
+		return "bigint"
+	case value.Float, value.Real:
+		return "float8"
+	case value.Char:
+		return "bpchar"
+	case value.Time:
+		return "timestamptz"
+	}
+	return t.Column()
+}
+
+// typedParam binds w, a value of column c's value type, as a parameter
+// typedCol compares with. An enum's label is bound untyped, so that
+// Postgres takes it as the column's enum type (whose name the schema does
+// not hold); the other new types travel as their Postgres text input form.
+func (b *sqlBuilder) typedParam(c column, w value.Value) string {
+	switch k := c.t.Kind(); k {
+	case value.Text:
+		return b.param(w.Raw(), "text")
+	case value.Int:
+		return b.param(w.Int(), "bigint")
+	case value.Float, value.Real:
+		return b.param(w.Float(), "float8")
+	case value.Bool:
+		return b.param(w.Bool(), "boolean")
+	case value.Bytes:
+		return b.param(w.Bytes(), "bytea")
+	case value.Time:
+		return b.param(w.Time(), "timestamptz")
+	case value.Enum:
+		return b.paramUntyped(w.Raw())
+	case value.Array:
+		if c.t.Elem().Kind() == value.Enum {
+			return b.paramUntyped(w.PGText())
+		}
+		return b.param(w.PGText(), "text::"+sqlCast(c.t.Elem())+"[]")
+	}
+	return b.param(w.PGText(), "text::"+sqlCast(c.t))
+}
+
+// paramUntyped binds a parameter whose type Postgres infers from where it
+// stands.
+func (b *sqlBuilder) paramUntyped(v any) string {
+	b.args = append(b.args, v)
+	return "$" + strconv.Itoa(b.first+len(b.args)-1)
 }
 
 // jsonCase wraps a per-JSON-type comparison: NULL for a missing key or JSON
@@ -274,7 +359,7 @@ func (b *sqlBuilder) jsonCompare(c column, op Op, v value.Value) string {
 	switch v.Type() {
 	case value.Text:
 		return jsonCase(x, "string", "("+x+` #>> '{}') COLLATE "C"`+o+b.param(v.Text(), "text"), otherwise)
-	case value.Int, value.Float:
+	case value.Int, value.Float, value.Real, value.Numeric:
 		return jsonCase(x, "number", "("+x+")::numeric"+o+b.param(newLit(v).decText, "numeric"), otherwise)
 	case value.Bool:
 		return jsonCase(x, "boolean", "("+x+")::boolean"+o+b.param(v.Bool(), "boolean"), otherwise)
@@ -318,58 +403,145 @@ func (b *sqlBuilder) in(c column, vals []Operand) string {
 
 func (b *sqlBuilder) inTyped(c column, vals []Operand) (terms []string, hasNull bool) {
 	var (
-		texts  []string
-		ints   []int64
-		floats []float64
-		bools  []bool
-		bytes  [][]byte
-		times  []time.Time
+		ints, floats []any
+		numerics     []string
+		reals        []float32
+		same         []value.Value // values of the column's value type
 	)
 	for _, o := range vals {
 		v := o.Value
-		vt := v.Type()
-		switch {
-		case v.IsNull():
+		if v.IsNull() {
 			hasNull = true
-		case c.t == value.Text && vt == value.Text:
-			texts = append(texts, v.Text())
-		case c.t == value.Int && vt == value.Int:
-			ints = append(ints, v.Int())
-		case (c.t == value.Int || c.t == value.Float) && vt.Numeric():
-			floats = append(floats, v.Float())
-		case c.t == value.Bool && vt == value.Bool:
-			bools = append(bools, v.Bool())
-		case c.t == value.Bytes && vt == value.Bytes:
-			bytes = append(bytes, v.Bytes())
-		case c.t == value.Time:
-			if t, ok := asTime(v); ok {
-				times = append(times, t)
+			continue
+		}
+		l := newLit(v)
+		if c.t.Numeric() {
+			switch {
+			case c.t == value.Int && v.Type() == value.Int:
+				ints = append(ints, v.Int())
+			case c.t == value.Numeric && (l.num || v.Type() == value.Text && l.decText != ""),
+				c.t == value.Int && v.Type() == value.Numeric:
+				numerics = append(numerics, l.decText)
+			case c.t == value.Real && l.num:
+				reals = append(reals, l.f32)
+			case l.num:
+				floats = append(floats, l.f)
 			}
+			continue
+		}
+		if c.t.Kind() == value.Array && !arrayComparable(c.t) {
+			continue
+		}
+		if w, ok := l.typedAs(c.t); ok {
+			same = append(same, w)
 		}
 	}
 	col := c.ident
-	if texts != nil {
-		terms = append(terms, "("+col+` COLLATE "C" = ANY(`+b.param(texts, "text[]")+"))")
-	}
 	if ints != nil {
-		terms = append(terms, "("+col+" = ANY("+b.param(ints, "bigint[]")+"))")
+		terms = append(terms, "("+col+" = ANY("+b.param(int64s(ints), "bigint[]")+"))")
+	}
+	if numerics != nil {
+		terms = append(terms, "("+col+" = ANY("+b.param(numerics, "text[]::numeric[]")+"))")
+	}
+	if reals != nil {
+		terms = append(terms, "("+col+" = ANY("+b.param(reals, "real[]")+"))")
 	}
 	if floats != nil {
-		if c.t == value.Int {
+		if c.t != value.Float {
 			col += "::float8"
 		}
-		terms = append(terms, "("+col+" = ANY("+b.param(floats, "float8[]")+"))")
+		terms = append(terms, "("+col+" = ANY("+b.param(float64s(floats), "float8[]")+"))")
 	}
-	if bools != nil {
-		terms = append(terms, "("+col+" = ANY("+b.param(bools, "boolean[]")+"))")
-	}
-	if bytes != nil {
-		terms = append(terms, "("+col+" = ANY("+b.param(bytes, "bytea[]")+"))")
-	}
-	if times != nil {
-		terms = append(terms, "("+col+" = ANY("+b.param(times, "timestamptz[]")+"))")
+	switch {
+	case same == nil:
+	case c.t.Kind() == value.Array:
+		// Arrays of arrays do not bind as one parameter: one term each.
+		for _, w := range same {
+			terms = append(terms, "("+typedCol(c)+" = "+b.typedParam(c, w)+")")
+		}
+	case c.t.Kind() == value.Enum:
+		labels := make([]value.Value, len(same))
+		copy(labels, same)
+		arr := enumLabelsText(labels)
+		terms = append(terms, "("+c.ident+" = ANY("+b.paramUntyped(arr)+"))")
+	default:
+		texts := make([]string, len(same))
+		for i, w := range same {
+			texts[i] = w.PGText()
+		}
+		switch c.t.Kind() {
+		case value.Text, value.Bool, value.Bytes, value.Time:
+			terms = append(terms, b.anyTyped(c, same))
+		default:
+			terms = append(terms, "("+typedCol(c)+" = ANY("+b.param(texts, "text[]::"+sqlCast(c.t)+"[]")+"))")
+		}
 	}
 	return terms, hasNull
+}
+
+// anyTyped is col = ANY($n) for the kinds pgx binds as typed arrays.
+func (b *sqlBuilder) anyTyped(c column, same []value.Value) string {
+	var arg any
+	switch c.t.Kind() {
+	case value.Text:
+		xs := make([]string, len(same))
+		for i, w := range same {
+			xs[i] = w.Raw()
+		}
+		arg = xs
+	case value.Bool:
+		xs := make([]bool, len(same))
+		for i, w := range same {
+			xs[i] = w.Bool()
+		}
+		arg = xs
+	case value.Bytes:
+		xs := make([][]byte, len(same))
+		for i, w := range same {
+			xs[i] = w.Bytes()
+		}
+		arg = xs
+	case value.Time:
+		xs := make([]time.Time, len(same))
+		for i, w := range same {
+			xs[i] = w.Time()
+		}
+		arg = xs
+	}
+	return "(" + typedCol(c) + " = ANY(" + b.param(arg, sqlCast(c.t)+"[]") + "))"
+}
+
+// enumLabelsText is an array literal of enum labels, bound untyped so that
+// Postgres reads it as an array of the column's enum type.
+func enumLabelsText(labels []value.Value) string {
+	var sb strings.Builder
+	sb.WriteByte('{')
+	for i, l := range labels {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteByte('"')
+		sb.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(l.Raw()))
+		sb.WriteByte('"')
+	}
+	sb.WriteByte('}')
+	return sb.String()
+}
+
+func int64s(xs []any) []int64 {
+	out := make([]int64, len(xs))
+	for i, x := range xs {
+		out[i] = x.(int64)
+	}
+	return out
+}
+
+func float64s(xs []any) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = x.(float64)
+	}
+	return out
 }
 
 func (b *sqlBuilder) isNull(c column, not bool) string {
@@ -399,7 +571,8 @@ func (b *sqlBuilder) like(c column, pat value.Value) string {
 	case c.kind == colJSON:
 		x := b.sql(c)
 		return jsonCase(x, "string", "("+x+" #>> '{}') LIKE "+b.param(pat.Text(), "text"), "FALSE")
-	case c.t == value.Text:
+	case c.t == value.Text, c.t == value.Char:
+		// A char(n) matches with its padding (bpcharlike), as in memory.
 		return "(" + c.ident + " LIKE " + b.param(pat.Text(), "text") + ")"
 	}
 	return mismatch(c, Eq) // LIKE on a non-text column
@@ -417,10 +590,10 @@ func (b *sqlBuilder) sortKey(k SortKey) []string {
 	case colAbsent:
 		return nil
 	case colTyped:
-		if c.t == value.Text {
-			return []string{c.ident + ` COLLATE "C"` + dir}
+		if c.t.Kind() == value.Array && !arrayComparable(c.t) {
+			return nil // arrays of json do not order (compareSort)
 		}
-		return []string{c.ident + dir}
+		return []string{typedCol(c) + dir}
 	}
 	x := b.sql(c)
 	typeIs := func(t string) string { return "CASE WHEN jsonb_typeof(" + x + ") = '" + t + "' THEN " }

@@ -15,10 +15,16 @@ import (
 // pgoutput (protocol version 1) sends every column in the type's text output
 // format, as the walsender session prints it. The consumer pins the settings
 // that shape that output on its replication connection (see
-// replicationConnConfig): DateStyle ISO, TimeZone UTC, bytea_output hex and
-// extra_float_digits 3, so the parsers here need to understand one spelling
-// only — though the timestamp parser accepts any UTC offset, and years past
-// 9999 or BC, because Postgres can print them.
+// replicationConnConfig): DateStyle ISO, TimeZone UTC, IntervalStyle
+// iso_8601, bytea_output hex and extra_float_digits 3, so the parsers here
+// (and value.ParsePGText) need to understand one spelling only — though the
+// timestamp parser accepts any UTC offset, and years past 9999 or BC,
+// because Postgres can print them.
+//
+// Columns whose type the consumer cannot know from its OID alone — enums,
+// domains, and arrays, whose element type the collection's catalog says —
+// arrive as value.Text holding that output; the server types them by the
+// collection's fields (value.ParsePGText), as it knows the catalog.
 
 // Type OIDs of the column types Ankurah uses (and close relatives that decode
 // the same way). From pg_type.dat; they are fixed across Postgres versions.
@@ -40,7 +46,20 @@ const (
 	oidTimestamptz = 1184
 	oidJSONB       = 3802
 	oidTextArray   = 1009
+	oidNumeric     = 1700
+	oidUUID        = 2950
+	oidDate        = 1082
+	oidTime        = 1083
+	oidInterval    = 1186
 )
+
+// arrayOIDs are the array types of the field types: passed on as their
+// text, typed by the server (see above).
+var arrayOIDs = map[uint32]bool{
+	1000: true, 1001: true, 1005: true, 1007: true, 1009: true, 1014: true, 1015: true, 1016: true,
+	1021: true, 1022: true, 1231: true, 1182: true, 1183: true, 1115: true, 1185: true, 1187: true,
+	2951: true, 199: true, 3807: true,
+}
 
 // decodeFunc turns a column's text output into a value.
 type decodeFunc func(raw []byte) (value.Value, error)
@@ -49,8 +68,10 @@ type decodeFunc func(raw []byte) (value.Value, error)
 // is not one Ankurah uses; such columns are kept as text.
 func decoderFor(oid uint32) (decodeFunc, bool) {
 	switch oid {
-	case oidText, oidVarchar, oidBPChar, oidName, oidChar:
+	case oidText, oidVarchar, oidName, oidChar:
 		return decodeText, true
+	case oidBPChar:
+		return decodeAs(value.Char), true
 	case oidInt8, oidInt4, oidInt2:
 		return decodeInt, true
 	case oidFloat8:
@@ -61,12 +82,29 @@ func decoderFor(oid uint32) (decodeFunc, bool) {
 		return decodeBool, true
 	case oidBytea:
 		return decodeBytea, true
-	case oidTimestamptz, oidTimestamp:
+	case oidTimestamptz:
 		return decodeTime, true
+	case oidTimestamp:
+		return decodeAs(value.Timestamp), true
 	case oidJSONB, oidJSON:
 		return decodeJSON, true
+	case oidNumeric:
+		return decodeAs(value.Numeric), true
+	case oidUUID:
+		return decodeAs(value.UUID), true
+	case oidDate:
+		return decodeAs(value.Date), true
+	case oidTime:
+		return decodeAs(value.TimeOfDay), true
+	case oidInterval:
+		return decodeAs(value.Interval), true
 	}
-	return decodeText, false
+	return decodeText, arrayOIDs[oid]
+}
+
+// decodeAs reads the text output of a type through value.ParsePGText.
+func decodeAs(t value.Type) decodeFunc {
+	return func(raw []byte) (value.Value, error) { return value.ParsePGText(string(raw), t) }
 }
 
 func decodeText(raw []byte) (value.Value, error) { return value.TextOf(string(raw)), nil }
@@ -86,7 +124,7 @@ func decodeFloat8(raw []byte) (value.Value, error) {
 
 func decodeFloat4(raw []byte) (value.Value, error) {
 	f, err := parseFloat(string(raw), 32)
-	return value.FloatOf(f), err
+	return value.RealOf(float32(f)), err
 }
 
 // parseFloat reads float4/float8 output: decimal or exponent notation, or

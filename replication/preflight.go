@@ -4,14 +4,23 @@
 // (see docs/replication.md), and the preflight check (Gather, Evaluate) that
 // tells an operator whether a server can feed Ankurah and exactly what to
 // change when it cannot.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"os"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ankurah/ankurah-go/migrations"
 )
@@ -107,10 +116,106 @@ func Evaluate(f Facts) []Finding {
 	add(f.Superuser || f.CreateOnPublic, Warn, "collection schema",
 		fmt.Sprintf("role %s %s create tables in schema public", f.Role, map[bool]string{true: "may", false: "may not"}[f.Superuser || f.CreateOnPublic]),
 		fmt.Sprintf("run `GRANT CREATE ON SCHEMA public TO %s;`, or configure another schema for collections", pgx.Identifier{f.Role}.Sanitize()))
-	add(f.Migrated, Warn, "ankurah schema",
-		map[bool]string{true: "installed", false: "not installed"}[f.Migrated],
-		"run `ankurah migrate --database-url …`")
+	// Not a problem: serve installs (and upgrades) the schema when it starts.
+	out = append(out, Finding{Severity: OK, Check: "ankurah schema", Detail: map[bool]string{
+		true:  "installed",
+		false: "not installed yet; `ankurah serve` installs it when it starts (`ankurah migrate` installs it without serving)",
+	}[f.Migrated]})
 	return out
+}
+
+// Preflight connects to the Postgres server at databaseURL and evaluates
+// whether it can feed Ankurah. It returns every finding (a connection that
+// fails is one, named "connect"), and a *NotReadyError holding the failures
+// when there is any: a program that needs the change stream calls it first,
+// so that a server without logical replication is reported at once, with
+// its fix, rather than by a stream that cannot start.
+func Preflight(ctx context.Context, databaseURL string) ([]Finding, error) {
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		fs := []Finding{ConnectFinding(err)}
+		return fs, &NotReadyError{Findings: fs}
+	}
+	defer conn.Close(context.Background())
+	facts, err := Gather(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	fs := Evaluate(facts)
+	if Failed(fs) {
+		var failed []Finding
+		for _, f := range fs {
+			if f.Severity == Fail {
+				failed = append(failed, f)
+			}
+		}
+		return fs, &NotReadyError{Findings: failed}
+	}
+	return fs, nil
+}
+
+// NotReadyError says why a Postgres server cannot feed Ankurah: the failed
+// findings of Preflight, each with its fix.
+type NotReadyError struct {
+	Findings []Finding
+}
+
+func (e *NotReadyError) Error() string {
+	var b strings.Builder
+	b.WriteString("this Postgres cannot feed Ankurah: ")
+	for i, f := range e.Findings {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Detail)
+		if f.Fix != "" {
+			b.WriteString(" (fix: " + f.Fix + ")")
+		}
+	}
+	return b.String()
+}
+
+// ConnectFinding describes a failed connection in an operator's terms: where
+// to, and the cause as the network or the server gave it (connection
+// refused, no such host, password authentication failed), without the
+// driver's wrapping.
+func ConnectFinding(err error) Finding {
+	return Finding{Severity: Fail, Check: "connect", Detail: "cannot connect to PostgreSQL" + where(err) + ": " + connectCause(err),
+		Fix: "check the URL, and that the server runs and accepts connections from here (listen_addresses, pg_hba.conf)"}
+}
+
+func where(err error) string {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) && ce.Config != nil {
+		return fmt.Sprintf(" at %s", net.JoinHostPort(ce.Config.Host, strconv.Itoa(int(ce.Config.Port))))
+	}
+	return ""
+}
+
+func connectCause(err error) string {
+	var pgErr *pgconn.PgError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &pgErr):
+		return pgErr.Message
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return "no such host " + dnsErr.Name
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
+		return "timed out"
+	}
+	// The innermost cause, without the driver's "failed to connect to …".
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
 }
 
 // Failed reports whether any finding is a failure.

@@ -84,7 +84,9 @@ func newRelation(m *pglogrepl.RelationMessage, log *slog.Logger) *relation {
 		default:
 			c.role = roleField
 			if _, known := decoderFor(c.oid); !known {
-				log.Warn("replication: column of an unknown type is passed on as text",
+				// An enum or a domain (or a type no field has): the server
+				// types it by the collection's catalog.
+				log.Debug("replication: column of a type without a decoder is passed on as its text",
 					"table", r.schema+"."+r.table, "column", c.name, "type_oid", c.oid)
 			}
 		}

@@ -15,7 +15,8 @@ import (
 // replication=database it pins the session settings that decide how pgoutput
 // prints values (the walsender formats them with its own session's
 // settings), so that decoding never depends on server or role defaults:
-// ISO dates in UTC, hex bytea, and floats printed exactly.
+// ISO dates in UTC, ISO 8601 intervals, hex bytea, and floats printed
+// exactly.
 func replicationConnConfig(databaseURL string) (*pgconn.Config, error) {
 	// Through pgxpool so that pool_* and pgx parameters in a shared URL are
 	// stripped rather than sent to the server as settings.
@@ -29,6 +30,7 @@ func replicationConnConfig(databaseURL string) (*pgconn.Config, error) {
 	cc.RuntimeParams["TimeZone"] = "UTC"
 	cc.RuntimeParams["bytea_output"] = "hex"
 	cc.RuntimeParams["extra_float_digits"] = "3"
+	cc.RuntimeParams["IntervalStyle"] = "iso_8601"
 	if cc.RuntimeParams["application_name"] == "" {
 		cc.RuntimeParams["application_name"] = "ankurah-replication"
 	}

@@ -525,7 +525,7 @@ func TestModelDecodeErrors(t *testing.T) {
 		{"at", value.IntOf(1700000000)},
 		{"data", value.TextOf("not base64!")},
 		{"artist", value.TextOf("not an id")},
-		{"artist", value.RefOf("01hzx3k9q8j7m6n5p4r3s2t1v0")},
+		{"artist", value.RefOf("01HZX3K9Q8J7M6N5P4R3S2T1VU")},
 		{"co_artist", value.RefOf("bad")},
 		{"owner", value.RefOf("")},
 		{"attrs", value.TextOf("x")},

@@ -4,6 +4,9 @@
 // Naming: a struct Album is collection "album", a field ReleaseYear is column
 // "release_year". The tag `ankurah:"name"` overrides a name, `ankurah:"-"`
 // skips a field, and `ankurah:",json"` stores any value as jsonb.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package schema
 
 import (
@@ -59,7 +62,7 @@ func (c *Collection) Validate() error {
 		if err := event.ValidFieldName(f.Name); err != nil {
 			return fmt.Errorf("collection %s: %w", c.Name, err)
 		}
-		if f.Type == value.Null || f.Type > value.Ref {
+		if !f.Type.Valid() {
 			return fmt.Errorf("collection %s: field %s has no type", c.Name, f.Name)
 		}
 		if seen[f.Name] {

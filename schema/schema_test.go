@@ -79,7 +79,7 @@ func TestCollectionValidate(t *testing.T) {
 		{schema.Collection{Name: "album", Fields: []schema.Field{{"na me", value.Text}}}, "na me"},
 		{schema.Collection{Name: "album", Fields: []schema.Field{{strings.Repeat("f", 64), value.Text}}}, "63"},
 		{schema.Collection{Name: "album", Fields: []schema.Field{{"name", value.Null}}}, "name has no type"},
-		{schema.Collection{Name: "album", Fields: []schema.Field{{"name", value.Type(9)}}}, "name has no type"},
+		{schema.Collection{Name: "album", Fields: []schema.Field{{"name", value.Type(200)}}}, "name has no type"},
 		{schema.Collection{Name: "album", Fields: []schema.Field{{"name", value.Text}, {"year", value.Int}, {"name", value.Text}}}, "name appears twice"},
 		{schema.Collection{Name: "album", Fields: []schema.Field{{"name", value.Text}, {"name", value.Int}}}, "name appears twice"},
 	}
@@ -149,10 +149,10 @@ func TestCollectionJSON(t *testing.T) {
 		}
 	}
 	// Aliases are accepted when reading.
-	if err := json.Unmarshal([]byte(`{"name":"x","fields":[{"name":"n","type":"int"}]}`), &back); err != nil || back.Fields[0].Type != value.Int {
+	if err := json.Unmarshal([]byte(`{"name":"x","fields":[{"name":"n","type":"int8"}]}`), &back); err != nil || back.Fields[0].Type != value.Int {
 		t.Errorf("alias: %+v, %v", back, err)
 	}
-	if err := json.Unmarshal([]byte(`{"name":"x","fields":[{"name":"n","type":"varchar"}]}`), &back); err == nil {
+	if err := json.Unmarshal([]byte(`{"name":"x","fields":[{"name":"n","type":"varchar(x)"}]}`), &back); err == nil {
 		t.Error("unknown type accepted")
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/ankurah/ankurah-go/entity"
@@ -20,9 +21,12 @@ func (s *Server) handle(ctx context.Context, sess *session, req *protocol.Reques
 	store := s.backend.Store()
 	switch req.Type {
 	case protocol.TypeSubscribe, protocol.TypeUpdateSubscription:
+		// A collection that does not exist yet is an empty one: the
+		// subscription starts empty and its first add comes with the
+		// write that creates the collection.
 		replace := req.Type == protocol.TypeUpdateSubscription
 		if !replace {
-			if _, err := store.Collection(ctx, req.Collection); err != nil {
+			if err := validCollection(req.Collection); err != nil {
 				return err
 			}
 		}
@@ -40,9 +44,6 @@ func (s *Server) handle(ctx context.Context, sess *session, req *protocol.Reques
 		return s.hub.unsubscribe(sess, req.ID, req.Sub)
 
 	case protocol.TypeFetch:
-		if _, err := store.Collection(ctx, req.Collection); err != nil {
-			return err
-		}
 		q, err := parseQuery(req)
 		if err != nil {
 			return err
@@ -54,7 +55,7 @@ func (s *Server) handle(ctx context.Context, sess *session, req *protocol.Reques
 		sess.enqueue(entitiesResult(req.ID, states))
 
 	case protocol.TypeGet:
-		if _, err := store.Collection(ctx, req.Collection); err != nil {
+		if err := validCollection(req.Collection); err != nil {
 			return err
 		}
 		ids, perr := protocol.ParseIDs("ids", req.IDs)
@@ -62,7 +63,7 @@ func (s *Server) handle(ctx context.Context, sess *session, req *protocol.Reques
 			return perr
 		}
 		states, err := store.Get(ctx, req.Collection, ids)
-		if err != nil {
+		if err != nil && !errors.Is(err, storage.ErrNoCollection) {
 			return err
 		}
 		sess.enqueue(entitiesResult(req.ID, states))
@@ -74,11 +75,11 @@ func (s *Server) handle(ctx context.Context, sess *session, req *protocol.Reques
 			if perr != nil {
 				return perr
 			}
-			if _, err := store.Collection(ctx, req.Collection); err != nil {
+			if err := validCollection(req.Collection); err != nil {
 				return err
 			}
 			var err error
-			if evs, err = store.History(ctx, req.Collection, id); err != nil {
+			if evs, err = store.History(ctx, req.Collection, id); err != nil && !errors.Is(err, storage.ErrNoCollection) {
 				return err
 			}
 		} else {
@@ -134,6 +135,9 @@ func (s *Server) handle(ctx context.Context, sess *session, req *protocol.Reques
 		}
 		sess.enqueue(collectionsResult(req.ID, out))
 
+	case protocol.TypePing:
+		sess.enqueue(append(appendResultHead(nil, req.ID), "{}}"...))
+
 	default:
 		return protocol.Errorf(protocol.CodeUnknownType, "unknown frame type %q", req.Type)
 	}
@@ -173,6 +177,15 @@ func (s *Server) commit(ctx context.Context, wire []protocol.Event) ([]*entity.S
 		events[i] = e
 	}
 	return s.backend.Commit(ctx, events)
+}
+
+// validCollection refuses a name no collection can have (bad_name); a valid
+// name of a collection that does not exist yet reads as an empty collection.
+func validCollection(name string) error {
+	if err := event.ValidCollectionName(name); err != nil {
+		return protocol.Errorf(storage.CodeBadName, "%v", err)
+	}
+	return nil
 }
 
 func parseQuery(req *protocol.Request) (*query.Query, error) {

@@ -67,17 +67,6 @@ func (p *PostgresBackend) Read(ctx context.Context, collection string, q *query.
 	return states, pgSnapshot(snap), nil
 }
 
-// Refill reads the next members of a LIMIT window with a SQL tuple cursor,
-// in a snapshot: the database may already hold changes the stream has not
-// delivered yet.
-func (p *PostgresBackend) Refill(ctx context.Context, collection string, q *query.Query, _ *query.Matcher, after *entity.State, n int) ([]*entity.State, Snapshot, error) {
-	states, snap, err := p.store.RefillSnapshot(ctx, collection, q, after, n)
-	if err != nil {
-		return nil, nil, err
-	}
-	return states, pgSnapshot(snap), nil
-}
-
 // Run streams from the slot until ctx ends.
 func (p *PostgresBackend) Run(ctx context.Context, publish func(context.Context, *Batch)) error {
 	p.publish = publish
@@ -145,6 +134,7 @@ func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transactio
 			b.events[e.Entity] = append(b.events[e.Entity], e)
 		}
 	}
+	schemas := map[string]*schema.Collection{}
 	for _, r := range tx.Rows {
 		st := &entity.State{Collection: r.Table, ID: r.ID, Head: r.Head, Versions: r.Versions, Values: map[string]value.Value{}}
 		vals := r.New
@@ -154,9 +144,10 @@ func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transactio
 				st.Head = st.Head.Advance(e.ID, e.Parents)
 			}
 		}
+		c := p.schemaOf(ctx, r.Table, schemas)
 		for f, v := range vals {
 			if !v.IsNull() {
-				st.Values[f] = v
+				st.Values[f] = p.typed(c, r.Table, f, v)
 			}
 		}
 		b.changes = append(b.changes, reactor.Change{Collection: r.Table, ID: r.ID, New: st})
@@ -165,6 +156,46 @@ func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transactio
 		p.publish(ctx, b)
 	}
 	return nil
+}
+
+// schemaOf returns a collection's schema (nil if it cannot be read), once
+// per transaction.
+func (p *PostgresBackend) schemaOf(ctx context.Context, name string, cache map[string]*schema.Collection) *schema.Collection {
+	if c, ok := cache[name]; ok {
+		return c
+	}
+	var c *schema.Collection
+	if got, err := p.store.Collection(ctx, name); err == nil {
+		c = &got
+	}
+	cache[name] = c
+	return c
+}
+
+// typed gives a replicated value its field's type. The consumer decodes by
+// column type OID; an enum, a domain or an array arrives as the text
+// Postgres printed, and a real as a real: the field's type decides.
+func (p *PostgresBackend) typed(c *schema.Collection, coll, field string, v value.Value) value.Value {
+	if c == nil {
+		return v
+	}
+	f, ok := c.Field(field)
+	if !ok || v.Type() == f.Type.ValueType() || f.Type == value.Ref {
+		return v
+	}
+	var w value.Value
+	var err error
+	if v.Type() == value.Text {
+		w, err = value.ParsePGText(v.Text(), f.Type)
+	} else {
+		w, err = value.Convert(v, f.Type)
+	}
+	if err != nil {
+		p.log.Warn("replicated value does not read as its field's type; passed on as decoded",
+			"collection", coll, "field", field, "type", f.Type.String(), "err", err)
+		return v
+	}
+	return w
 }
 
 func (p *PostgresBackend) eventOf(ctx context.Context, row replication.EventRow, schemas map[string]*schema.Collection) (event.Event, error) {

@@ -1,12 +1,3 @@
-// Package server is Ankurah's WebSocket endpoint: protocol v1 sessions
-// (docs/protocol.md) over a Backend, the fan-out that pushes every committed
-// change to the live queries it affects, and the operational endpoints
-// (/healthz, /readyz, /metrics).
-//
-// Every connection has one reader, which handles its requests in order, and
-// one writer draining a bounded queue. The fan-out never blocks on a client:
-// a client whose queue is full is disconnected as a slow consumer, told why,
-// and counted.
 package server
 
 import (
@@ -60,9 +51,18 @@ func New(cfg Config, backend Backend) (*Server, error) {
 }
 
 // Run streams the backend's committed transactions into the live queries
-// until ctx ends or the stream fails for good.
+// until ctx ends or the stream fails for good. It also runs the workers
+// that refill LIMIT windows, and returns once they and the stream have
+// ended.
 func (s *Server) Run(ctx context.Context) error {
-	return s.backend.Run(ctx, s.hub.publish)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	refills := make(chan struct{})
+	go func() { s.hub.runRefills(ctx); close(refills) }()
+	err := s.backend.Run(ctx, s.hub.publish)
+	cancel()
+	<-refills
+	return err
 }
 
 // Handler returns the HTTP routes: /ws, /healthz, /readyz, /metrics.
@@ -86,29 +86,46 @@ func (s *Server) ListenAndServe(ctx context.Context, drainTimeout time.Duration)
 	return s.Serve(ctx, ln, drainTimeout)
 }
 
-// Serve is ListenAndServe on a listener.
+// Serve is ListenAndServe on a listener. It owns the goroutines it starts
+// and returns only after both have finished: the HTTP server's, and the
+// change stream's (Run) — so when Serve returns, the replication consumer
+// has sent its final acknowledgement and released its slot.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drainTimeout time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 2)
-	go func() { errc <- s.Run(ctx) }()
-	go func() { errc <- hs.Serve(ln) }()
+	runDone := make(chan error, 1)
+	httpDone := make(chan error, 1)
+	go func() { runDone <- s.Run(ctx) }()
+	go func() { httpDone <- hs.Serve(ln) }()
 	s.log.Info("ankurah serving", "ws", "ws://"+ln.Addr().String()+"/ws")
-	var runErr error
+	var runErr, httpErr error
+	ran, served := false, false
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
-		if errors.Is(runErr, http.ErrServerClosed) {
-			runErr = nil
-		}
+	case runErr = <-runDone:
+		ran = true
+	case httpErr = <-httpDone:
+		served = true
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer scancel()
 	_ = hs.Shutdown(sctx)
 	s.Shutdown(sctx)
 	cancel()
-	return runErr
+	if !served {
+		httpErr = <-httpDone
+	}
+	if !ran {
+		runErr = <-runDone
+	}
+	if errors.Is(httpErr, http.ErrServerClosed) {
+		httpErr = nil
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return httpErr
 }
 
 // Shutdown ends every session gracefully — each receives what is already

@@ -132,13 +132,25 @@ func (s *session) end(status websocket.StatusCode, reason string, perr *protocol
 // fires (which is what the library does when a write's context ends):
 // a context with a timeout per frame cost as much CPU as the write's
 // system call.
+//
+// Pings run on a goroutine of their own, since a ping waits for its pong
+// (which the reader receives); write owns it: at most one is in flight, and
+// write returns only after it has ended (closing the connection ends it).
 func (s *session) write(ctx context.Context) {
+	var pings sync.WaitGroup
+	var pinging atomic.Bool
+	defer pings.Wait() // deferred first, so it runs after CloseNow
 	defer s.ws.CloseNow()
 	ping := time.NewTicker(s.srv.cfg.PingInterval)
 	defer ping.Stop()
 	var timedOut atomic.Bool
 	deadline := time.AfterFunc(time.Hour, func() {
 		timedOut.Store(true)
+		// Say why before cutting: once the connection is cut, the reader
+		// fails too and would end the session first, as a plain close.
+		if s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
+			s.srv.metrics.slowConsumers.Add(1)
+		}
 		s.ws.CloseNow()
 	})
 	deadline.Stop()
@@ -147,10 +159,7 @@ func (s *session) write(ctx context.Context) {
 		deadline.Reset(s.srv.cfg.WriteTimeout)
 		err := s.ws.Write(context.Background(), websocket.MessageText, f)
 		deadline.Stop()
-		if err != nil || timedOut.Load() { // a timer that fired has cut the connection
-			if timedOut.Load() && s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
-				s.srv.metrics.slowConsumers.Add(1)
-			}
+		if err != nil || timedOut.Load() { // a timer that fired has ended the session and cut the connection
 			s.end(websocket.StatusGoingAway, "", nil, false)
 			return false
 		}
@@ -168,13 +177,18 @@ func (s *session) write(ctx context.Context) {
 			}
 			s.out.release(batch)
 		case <-ping.C:
-			go func() { // Ping waits for the pong, which the reader receives
+			if pinging.Load() {
+				continue // the last ping still waits for its pong
+			}
+			pinging.Store(true)
+			pings.Go(func() {
+				defer pinging.Store(false)
 				pctx, cancel := context.WithTimeout(ctx, s.srv.cfg.WriteTimeout)
 				defer cancel()
 				if err := s.ws.Ping(pctx); err != nil {
 					s.end(websocket.StatusGoingAway, "", nil, false)
 				}
-			}()
+			})
 		case <-s.quit:
 			if s.drain {
 				for _, f := range s.out.take() {

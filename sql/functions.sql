@@ -90,28 +90,383 @@ end $$;
 -- ---------------------------------------------------------------------------
 -- Catalog.
 
-create or replace function ankurah.normalize_type(t text) returns text
-language plpgsql immutable as $$
+-- Field types. A field's type is a canonical name (value.Type's String in
+-- Go, which parses the same spellings): text, varchar(n), char(n), bpchar,
+-- smallint, integer, bigint, numeric, numeric(p,s), real, double precision,
+-- boolean, bytea, uuid, date, time(p), timestamp(p), timestamptz(p),
+-- interval(p), json, jsonb, ref, enum('label', …), and one-dimensional
+-- arrays of them (type[]; not of ref). Two functions produce it, and
+-- adoption of existing tables reuses them:
+--   ankurah.normalize_type(spelling): from what a user writes (aliases,
+--     any case and spacing, or the name of an existing enum or domain);
+--   ankurah.field_type_of(type oid, typmod): from a column's type in
+--     pg_catalog. A domain is its base type (Postgres enforces the
+--     domain's constraints); an enum lists its labels in their order.
+-- ankurah.column_ddl gives the column type create_collection creates.
+
+-- squeeze_type lowercases a type spelling outside quoted labels and
+-- reduces its spacing as Go's normalizeTypeName does.
+create or replace function ankurah.squeeze_type(t text) returns text
+language plpgsql immutable strict as $$
+declare
+  out text := '';
+  c text;
+  i int := 1;
+  j int;
+  n int := length(t);
+  space boolean := false;
 begin
-  case lower(btrim(t))
-    when 'text', 'string' then return 'text';
-    when 'bigint', 'int', 'integer', 'int8' then return 'bigint';
-    when 'double precision', 'float', 'float8', 'double' then return 'double precision';
-    when 'boolean', 'bool' then return 'boolean';
-    when 'bytea', 'bytes' then return 'bytea';
-    when 'timestamptz', 'time', 'timestamp' then return 'timestamptz';
-    when 'jsonb', 'json' then return 'jsonb';
-    when 'ref' then return 'ref';
+  while i <= n loop
+    c := substr(t, i, 1);
+    if c = '''' then
+      j := i + 1;
+      loop
+        if j > n then
+          raise exception using errcode = 'AK002', message = format('type %L: unterminated quoted label', t);
+        end if;
+        if substr(t, j, 1) = '''' then
+          exit when substr(t, j + 1, 1) is distinct from '''';
+          j := j + 2;
+        else
+          j := j + 1;
+        end if;
+      end loop;
+      if space and out <> '' and right(out, 1) not in ('(', ',', '[', ']') then
+        out := out || ' ';
+      end if;
+      space := false;
+      out := out || substr(t, i, j - i + 1);
+      i := j + 1;
+      continue;
+    elsif c in (' ', E'\t', E'\n', E'\r') then
+      space := true;
+    elsif c in ('(', ')', ',', '[', ']') then
+      space := false;
+      out := out || c;
     else
-      raise exception using errcode = 'AK002',
-        message = format('unknown field type %L', t),
-        hint = 'use text, bigint, double precision, boolean, bytea, timestamptz, jsonb or ref';
-  end case;
+      if space and out <> '' and right(out, 1) not in ('(', ',', '[', ']') then
+        out := out || ' ';
+      end if;
+      space := false;
+      out := out || lower(c);
+    end if;
+    i := i + 1;
+  end loop;
+  return out;
 end $$;
 
+-- enum_text writes the canonical name of an enum with these labels.
+create or replace function ankurah.enum_text(labels text[]) returns text
+language sql immutable strict as $$
+  select 'enum(' || string_agg('''' || replace(l, '''', '''''') || '''', ', ' order by i) || ')'
+  from unnest(labels) with ordinality u(l, i)
+$$;
+
+-- parse_labels reads 'a', 'b', … (squeezed, or canonical with ', ').
+create or replace function ankurah.parse_labels(s text) returns text[]
+language plpgsql immutable strict as $$
+declare
+  out text[] := '{}';
+  i int := 1;
+  j int;
+  n int := length(s);
+  l text;
+begin
+  while i <= n loop
+    if substr(s, i, 1) <> '''' then
+      raise exception using errcode = 'AK002', message = format('enum labels %L: want quoted labels', s);
+    end if;
+    l := '';
+    j := i + 1;
+    loop
+      if j > n then
+        raise exception using errcode = 'AK002', message = format('enum labels %L: unterminated label', s);
+      end if;
+      if substr(s, j, 1) = '''' then
+        if substr(s, j + 1, 1) = '''' then
+          l := l || '''';
+          j := j + 2;
+          continue;
+        end if;
+        exit;
+      end if;
+      l := l || substr(s, j, 1);
+      j := j + 1;
+    end loop;
+    if l = '' or octet_length(l) > 63 then
+      raise exception using errcode = 'AK002', message = format('enum label %L: a label has 1 to 63 bytes', l);
+    end if;
+    if l = any(out) then
+      raise exception using errcode = 'AK002', message = format('enum label %L appears twice', l);
+    end if;
+    out := out || l;
+    i := j + 1;
+    if i <= n then
+      if substr(s, i, 1) <> ',' or i = n then
+        raise exception using errcode = 'AK002', message = format('enum labels %L: want , between labels', s);
+      end if;
+      i := i + 1;
+      while substr(s, i, 1) = ' ' loop -- the canonical form has ', '
+        i := i + 1;
+      end loop;
+    end if;
+  end loop;
+  if cardinality(out) = 0 then
+    raise exception using errcode = 'AK002', message = 'an enum needs at least one label';
+  end if;
+  return out;
+end $$;
+
+-- builtin_type returns the canonical name of a type spelling that names no
+-- database type (aliases, modifiers, enum(…), arrays), or NULL when the
+-- spelling is not one of those.
+create or replace function ankurah.builtin_type(t text) returns text
+language plpgsql immutable as $$
+declare
+  s text := ankurah.squeeze_type(t);
+  arr boolean := false;
+  m text[];
+  base text;
+  args text;
+  p int;
+  sc int;
+  out text;
+begin
+  if s is null then
+    return null;
+  end if;
+  if s like '%[]' then
+    arr := true;
+    s := left(s, -2);
+  end if;
+  if s ~ '^enum\(.*\)$' then
+    out := ankurah.enum_text(ankurah.parse_labels(substr(s, 6, length(s) - 6)));
+  else
+    m := regexp_match(s, '^([a-z0-9 ]+?)(?:\(([-0-9,]+)\))?((?: [a-z ]+)?)$');
+    if m is null then
+      return null;
+    end if;
+    base := m[1] || m[3];
+    args := m[2];
+    if args is null then
+      out := case base
+        when 'text' then 'text' when 'string' then 'text'
+        when 'bigint' then 'bigint' when 'int8' then 'bigint'
+        when 'integer' then 'integer' when 'int' then 'integer' when 'int4' then 'integer'
+        when 'smallint' then 'smallint' when 'int2' then 'smallint'
+        when 'double precision' then 'double precision' when 'float' then 'double precision'
+        when 'float8' then 'double precision' when 'double' then 'double precision'
+        when 'real' then 'real' when 'float4' then 'real'
+        when 'boolean' then 'boolean' when 'bool' then 'boolean'
+        when 'bytea' then 'bytea' when 'bytes' then 'bytea'
+        when 'jsonb' then 'jsonb' when 'json' then 'json'
+        when 'ref' then 'ref' when 'uuid' then 'uuid' when 'date' then 'date'
+        when 'numeric' then 'numeric' when 'decimal' then 'numeric'
+        when 'varchar' then 'varchar' when 'character varying' then 'varchar'
+        when 'char' then 'char(1)' when 'character' then 'char(1)' when 'bpchar' then 'bpchar'
+        when 'time' then 'time' when 'time without time zone' then 'time'
+        when 'timestamp' then 'timestamp' when 'timestamp without time zone' then 'timestamp'
+        when 'timestamptz' then 'timestamptz' when 'timestamp with time zone' then 'timestamptz'
+        when 'interval' then 'interval'
+      end;
+    elsif base in ('numeric', 'decimal') and args ~ '^-?[0-9]{1,5}(,-?[0-9]{1,5})?$' then
+      p := split_part(args, ',', 1)::int;
+      sc := coalesce(nullif(split_part(args, ',', 2), '')::int, 0);
+      if p < 1 or p > 1000 then
+        raise exception using errcode = 'AK002', message = format('type %L: NUMERIC precision %s must be between 1 and 1000', t, p);
+      end if;
+      if sc < -1000 or sc > 1000 then
+        raise exception using errcode = 'AK002', message = format('type %L: NUMERIC scale %s must be between -1000 and 1000', t, sc);
+      end if;
+      out := format('numeric(%s,%s)', p, sc);
+    elsif base in ('varchar', 'character varying', 'char', 'character') and args ~ '^[0-9]{1,9}$' then
+      p := args::int;
+      if p < 1 or p > 10485760 then
+        raise exception using errcode = 'AK002', message = format('type %L: length must be between 1 and 10485760', t);
+      end if;
+      out := case when base in ('varchar', 'character varying') then 'varchar' else 'char' end || '(' || p || ')';
+    elsif args ~ '^[0-9]{1,2}$' and base in ('time', 'time without time zone', 'timestamp', 'timestamp without time zone',
+                                              'timestamptz', 'timestamp with time zone', 'interval') then
+      p := args::int;
+      if p > 6 then
+        raise exception using errcode = 'AK002', message = format('type %L: the precision must be between 0 and 6', t);
+      end if;
+      out := case base when 'time without time zone' then 'time' when 'timestamp without time zone' then 'timestamp'
+                       when 'timestamp with time zone' then 'timestamptz' else base end || '(' || p || ')';
+    end if;
+    if out is null then
+      return null;
+    end if;
+  end if;
+  if arr then
+    if out = 'ref' then
+      raise exception using errcode = 'AK002', message = format('type %L: arrays of refs are not supported (use text[])', t);
+    end if;
+    if out like '%[]' then
+      raise exception using errcode = 'AK002', message = format('type %L: arrays of arrays are not supported', t);
+    end if;
+    out := out || '[]';
+  end if;
+  return out;
+end $$;
+
+-- field_type_of maps a column's type (pg_attribute's atttypid and
+-- atttypmod) to a field type, or raises AK002 saying why it cannot.
+create or replace function ankurah.field_type_of(typid oid, typmod int) returns text
+language plpgsql stable as $$
+declare
+  ty record;
+  out text;
+  rng int;
+  prec int;
+begin
+  select t.oid, t.typtype, t.typcategory, t.typelem, t.typbasetype, t.typtypmod
+    into ty from pg_type t where t.oid = typid;
+  if not found then
+    raise exception using errcode = 'AK002', message = format('type %s does not exist', typid);
+  end if;
+  if ty.typtype = 'd' then
+    return ankurah.field_type_of(ty.typbasetype, ty.typtypmod);
+  end if;
+  if ty.typtype = 'e' then
+    return (select ankurah.enum_text(array_agg(e.enumlabel::text order by e.enumsortorder))
+            from pg_enum e where e.enumtypid = typid);
+  end if;
+  if ty.typcategory = 'A' and ty.typelem <> 0 then
+    out := ankurah.field_type_of(ty.typelem, typmod);
+    if out like '%[]' then
+      raise exception using errcode = 'AK002', message = format('%s: arrays of arrays are not supported', format_type(typid, typmod));
+    end if;
+    return out || '[]';
+  end if;
+  out := case typid
+    when 'int2'::regtype then 'smallint'
+    when 'int4'::regtype then 'integer'
+    when 'int8'::regtype then 'bigint'
+    when 'float4'::regtype then 'real'
+    when 'float8'::regtype then 'double precision'
+    when 'bool'::regtype then 'boolean'
+    when 'text'::regtype then 'text'
+    when 'uuid'::regtype then 'uuid'
+    when 'date'::regtype then 'date'
+    when 'bytea'::regtype then 'bytea'
+    when 'json'::regtype then 'json'
+    when 'jsonb'::regtype then 'jsonb'
+    when 'numeric'::regtype then
+      case when typmod < 0 then 'numeric'
+           else format('numeric(%s,%s)', ((typmod - 4) >> 16) & 65535, (((typmod - 4) & 2047) # 1024) - 1024) end
+    when 'varchar'::regtype then case when typmod < 0 then 'varchar' else format('varchar(%s)', typmod - 4) end
+    when 'bpchar'::regtype then case when typmod < 0 then 'bpchar' else format('char(%s)', typmod - 4) end
+    when 'time'::regtype then case when typmod < 0 then 'time' else format('time(%s)', typmod) end
+    when 'timestamp'::regtype then case when typmod < 0 then 'timestamp' else format('timestamp(%s)', typmod) end
+    when 'timestamptz'::regtype then case when typmod < 0 then 'timestamptz' else format('timestamptz(%s)', typmod) end
+  end;
+  if out is not null then
+    return out;
+  end if;
+  if typid = 'interval'::regtype then
+    if typmod < 0 then
+      return 'interval';
+    end if;
+    rng := (typmod >> 16) & 32767;
+    prec := typmod & 65535;
+    if rng <> 32767 then
+      raise exception using errcode = 'AK002',
+        message = format('%s: intervals restricted to some fields are not supported', format_type(typid, typmod)),
+        hint = 'use interval or interval(p)';
+    end if;
+    return case when prec = 65535 then 'interval' else format('interval(%s)', prec) end;
+  end if;
+  raise exception using errcode = 'AK002',
+    message = format('type %s is not supported as a field type', format_type(typid, typmod)),
+    hint = 'supported: text, varchar, char, smallint, integer, bigint, numeric, real, double precision, boolean, bytea, uuid, date, time, timestamp, timestamptz, interval, json, jsonb, enums, domains over these, and one-dimensional arrays of them';
+end $$;
+
+-- named_type resolves a spelling that builtin_type does not know as the
+-- name of an existing enum or domain type (with [] for its arrays), or
+-- NULL. Built-in types are known by their spellings only: to_regtype would
+-- take 'interval year to month' for interval.
+create or replace function ankurah.named_type(t text) returns regtype
+language plpgsql stable as $$
+declare
+  r regtype;
+begin
+  r := to_regtype(btrim(t));
+  if r is null or not exists (
+      select 1 from pg_type ty left join pg_type el on el.oid = ty.typelem and ty.typcategory = 'A'
+      where ty.oid = r and (ty.typtype in ('e', 'd') or el.typtype in ('e', 'd'))) then
+    return null;
+  end if;
+  return r;
+exception when others then
+  return null; -- not even a name
+end $$;
+
+-- normalize_type returns the canonical field type of a spelling (see above).
+create or replace function ankurah.normalize_type(t text) returns text
+language plpgsql stable as $$
+declare
+  out text := ankurah.builtin_type(t);
+  named regtype;
+begin
+  if out is not null then
+    return out;
+  end if;
+  named := ankurah.named_type(t);
+  if named is null then
+    raise exception using errcode = 'AK002',
+      message = format('unknown field type %L', t),
+      hint = 'use text, varchar(n), char(n), smallint, integer, bigint, numeric(p,s), real, double precision, boolean, bytea, uuid, date, time, timestamp, timestamptz, interval, json, jsonb, ref, enum(''label'', …), the name of an enum or domain type, or one of these followed by []';
+  end if;
+  return ankurah.field_type_of(named, -1);
+end $$;
+
+-- column_ddl returns the column type that create_collection gives field
+-- `field` of collection `coll` in schema `sch` for the spelling t whose
+-- canonical type is ft. Text-like columns use the C collation (bytewise
+-- order, like the evaluator's). An enum(…) type that names no database
+-- type gets one: type <coll>_<field> in the collection's schema, created
+-- with these labels, or reused when it has exactly these labels.
+create or replace function ankurah.column_ddl(sch text, coll text, field text, t text, ft text) returns text
+language plpgsql as $$
+declare
+  arr boolean := ft like '%[]';
+  base text := case when ft like '%[]' then left(ft, -2) else ft end;
+  tname text;
+  existing oid;
+begin
+  if ankurah.builtin_type(t) is null then
+    return format_type(ankurah.named_type(t), null);
+  end if;
+  if base like 'enum(%' then
+    tname := coll || '_' || field;
+    if octet_length(tname) > 63 then
+      tname := left(tname, 54) || '_' || left(md5(coll || '.' || field), 8);
+    end if;
+    select ty.oid into existing from pg_type ty where ty.typname = tname and ty.typnamespace = sch::regnamespace;
+    if found then
+      if ankurah.field_type_of(existing, -1) is distinct from base then
+        raise exception using errcode = 'AK002',
+          message = format('type %I.%I exists and is not %s', sch, tname, base);
+      end if;
+    else
+      execute format('create type %I.%I as enum (%s)', sch, tname,
+        (select string_agg(quote_literal(l), ', ' order by i)
+         from unnest(ankurah.parse_labels(substr(base, 6, length(base) - 6))) with ordinality u(l, i)));
+    end if;
+    return format('%I.%I', sch, tname) || case when arr then '[]' else '' end;
+  end if;
+  if base in ('text', 'ref', 'varchar', 'bpchar') or base ~ '^(varchar|char)\(' then
+    return case when base = 'ref' then 'text' else base end || case when arr then '[]' else '' end || ' collate "C"';
+  end if;
+  return ft;
+end $$;
+
+-- column_type is the column type of a canonical field type, for callers
+-- of earlier versions (create_collection uses column_ddl).
 create or replace function ankurah.column_type(t text) returns text
 language sql immutable as $$
-  select case t when 'text' then 'text collate "C"' when 'ref' then 'text collate "C"' else t end
+  select case when t in ('text', 'ref') then 'text collate "C"' else t end
 $$;
 
 create or replace function ankurah.check_name(kind text, name text) returns void
@@ -139,6 +494,7 @@ declare
   f record;
   t text;
   existing text;
+  col record;
 begin
   perform ankurah.check_name('collection', coll);
   if fields is null or jsonb_typeof(fields) <> 'object' then
@@ -187,7 +543,19 @@ begin
           message = format('field %s.%s is %s, not %s', coll, f.key, existing, t);
       end if;
     else
-      execute format('alter table %I.%I add column if not exists %I %s', sch, coll, f.key, ankurah.column_type(t));
+      -- A column that exists already (added with SQL, or generated) becomes
+      -- the field when its type is the field's.
+      select a.atttypid, a.atttypmod into col from pg_attribute a
+        where a.attrelid = format('%I.%I', sch, coll)::regclass and a.attname = f.key and a.attnum > 0 and not a.attisdropped;
+      if found then
+        if ankurah.field_type_of(col.atttypid, col.atttypmod) <> (case when t = 'ref' then 'text' else t end) then
+          raise exception using errcode = 'AK002',
+            message = format('column %s.%s exists with type %s, not %s', coll, f.key, format_type(col.atttypid, col.atttypmod), t);
+        end if;
+      else
+        execute format('alter table %I.%I add column %I %s', sch, coll, f.key,
+          ankurah.column_ddl(sch, coll, f.key, f.value #>> '{}', t));
+      end if;
       insert into ankurah.fields (collection, name, type) values (coll, f.key, t);
     end if;
   end loop;
@@ -224,43 +592,115 @@ end $$;
 -- not set _head itself (e.g. INSERT … SELECT * from a copy of the table):
 -- that would skip the history, so it is refused.
 
--- sql_row returns a row's fields as they go into an event, by the
--- collection's field types: a jsonb `null` document is the same as SQL NULL
--- (an event cannot tell them apart), and timestamptz values are written in
--- UTC as RFC 3339 (to_jsonb would use the session's time zone, with offsets
--- RFC 3339 lacks); infinite timestamps and years outside 1–9999 are refused.
+-- sql_row returns a row's fields as they go into an event: each value in
+-- its natural JSON form (docs/types.md), the form Go's value.AppendJSON
+-- writes for API writes, so that an event's operations do not depend on who
+-- wrote it. to_jsonb gives that form for most types, printed with the
+-- settings on_write pins (extra_float_digits, IntervalStyle, bytea_output);
+-- here: timestamptz becomes UTC RFC 3339 with
+-- microseconds, numeric becomes its text (a JSON string: exact in every
+-- client), arrays get the same per element, a jsonb or json `null` document
+-- is the same as SQL NULL (an event cannot tell them apart), and values
+-- Ankurah cannot represent are refused (AK002): dates and timestamps
+-- outside the years 1–9999 or infinite, multidimensional arrays.
 create or replace function ankurah.sql_row(coll text, row_json jsonb) returns jsonb
 language plpgsql stable as $$
 declare
   f record;
+  v jsonb;
   t timestamptz;
+  base text;
   out jsonb := row_json;
 begin
   for f in select fl.name, fl.type from ankurah.fields fl
-           where fl.collection = coll and fl.type in ('timestamptz', 'jsonb') loop
-    continue when out -> f.name is null or out -> f.name = 'null'::jsonb;
-    if f.type = 'timestamptz' then
-      t := (out ->> f.name)::timestamptz;
+           where fl.collection = coll and (fl.type like 'timestamp%' or fl.type like 'date%' or fl.type like 'numeric%' or fl.type like '%[]') loop
+    v := out -> f.name;
+    continue when v is null or v = 'null'::jsonb;
+    base := split_part(split_part(f.type, '(', 1), '[', 1); -- numeric(10,2)[] → numeric
+    if f.type like '%[]' then
+      if jsonb_typeof(v) <> 'array' or exists (select 1 from jsonb_array_elements(v) e where jsonb_typeof(e) = 'array') then
+        raise exception using errcode = 'AK002',
+          message = format('%s.%s: multidimensional arrays are not supported', coll, f.name),
+          hint = 'a field holds a one-dimensional array';
+      end if;
+      if base in ('timestamptz', 'timestamp', 'date', 'numeric') then
+        v := (select coalesce(jsonb_agg(ankurah.json_value(base, e, coll, f.name) order by i), '[]')
+              from jsonb_array_elements(v) with ordinality a(e, i));
+      end if;
+    elsif base = 'numeric' then
+      v := to_jsonb(v #>> '{}'); -- inline: the common cases cost no call
+    elsif base = 'timestamptz' then
+      t := (v #>> '{}')::timestamptz;
       if not isfinite(t) or extract(year from t at time zone 'UTC') not between 1 and 9999 then
         raise exception using errcode = 'AK002',
-          message = format('%s.%s: timestamp %s is outside the years 1–9999', coll, f.name, out ->> f.name);
+          message = format('%s.%s: timestamp %s is outside the years 1–9999', coll, f.name, v #>> '{}');
       end if;
-      out := jsonb_set(out, array[f.name], to_jsonb(to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')));
+      v := to_jsonb(to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+    else
+      v := ankurah.json_value(base, v, coll, f.name);
     end if;
+    out := jsonb_set(out, array[f.name], v);
   end loop;
   return out;
 end $$;
 
--- jsonb_nulls returns {field: null} for the jsonb fields whose value is the
--- `null` document, to be set to SQL NULL (see sql_row).
+-- json_value normalises one value of a timestamptz, timestamp, date or
+-- numeric field (see sql_row).
+create or replace function ankurah.json_value(base text, v jsonb, coll text, field text) returns jsonb
+language plpgsql stable as $$
+declare
+  s text := v #>> '{}';
+  t timestamptz;
+begin
+  if v = 'null'::jsonb then
+    return v;
+  end if;
+  case base
+  when 'numeric' then
+    return to_jsonb(s);
+  when 'timestamptz' then
+    t := s::timestamptz;
+    if not isfinite(t) or extract(year from t at time zone 'UTC') not between 1 and 9999 then
+      raise exception using errcode = 'AK002',
+        message = format('%s.%s: timestamp %s is outside the years 1–9999', coll, field, s);
+    end if;
+    return to_jsonb(to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+  else -- timestamp, date: to_jsonb's ISO form already, when Ankurah can hold it
+    if s !~ (case base when 'date' then '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' else '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+$' end)
+       or s like '0000%' then
+      raise exception using errcode = 'AK002',
+        message = format('%s.%s: %s %s is outside the years 1–9999', coll, field, base, s),
+        hint = 'infinite values and BC dates are not supported';
+    end if;
+    return v;
+  end case;
+end $$;
+
+-- jsonb_nulls returns {field: null} for the jsonb and json fields whose
+-- value is the `null` document, to be set to SQL NULL (see sql_row).
 create or replace function ankurah.jsonb_nulls(coll text, row_json jsonb) returns jsonb
 language sql stable as $$
   select coalesce(jsonb_object_agg(fl.name, null), '{}') from ankurah.fields fl
-  where fl.collection = coll and fl.type = 'jsonb' and row_json -> fl.name = 'null'::jsonb
+  where fl.collection = coll and fl.type in ('jsonb', 'json') and row_json -> fl.name = 'null'::jsonb
 $$;
 
+-- generated_columns lists a table's generated columns: derived from the
+-- row, they are not part of its history (and a BEFORE trigger sees them
+-- NULL, so an UPDATE would seem to unset them).
+create or replace function ankurah.generated_columns(rel oid) returns name[]
+language sql stable as $$
+  select coalesce(array_agg(a.attname), '{}') from pg_attribute a
+  where a.attrelid = rel and a.attgenerated <> '' and a.attnum > 0 and not a.attisdropped
+$$;
+
+-- on_write pins the settings that shape to_jsonb's text (see sql_row) for
+-- its own duration; the session's are restored when it returns. (DateStyle
+-- and TimeZone need no pin: to_jsonb writes dates and times in ISO form
+-- whatever DateStyle says, and sql_row converts timestamptz to UTC.)
 create or replace function ankurah.on_write() returns trigger
-language plpgsql as $$
+language plpgsql
+set extra_float_digits = 1 set intervalstyle = 'iso_8601' set bytea_output = 'hex'
+as $$
 declare
   ops jsonb;
   ev text;
@@ -296,6 +736,7 @@ begin
     select coalesce(jsonb_object_agg(n.key, n.value), '{}') into ops
       from jsonb_each(newj) n
       where n.key <> 'id' and left(n.key, 1) <> '_' and n.value <> 'null'::jsonb;
+    -- (A generated column is NULL in a BEFORE trigger's NEW: left out above.)
     -- The creation event's id is the entity's id.
     insert into ankurah.events (id, collection, entity_id, parents, operations, origin, author)
       values (NEW.id, TG_TABLE_NAME, NEW.id, '{}', ops, 'sql', session_user);
@@ -324,6 +765,11 @@ begin
   select coalesce(jsonb_object_agg(n.key, n.value), '{}') into ops
     from jsonb_each(newj) n
     where n.key <> 'id' and left(n.key, 1) <> '_' and n.value::text is distinct from (oldj -> n.key)::text;
+  -- A generated column is NULL in a BEFORE trigger's NEW, so it looks set to
+  -- NULL here: it is not history. Only then is the catalog asked.
+  if exists (select 1 from jsonb_each(ops) o where o.value = 'null'::jsonb) then
+    ops := ops - ankurah.generated_columns(TG_RELID)::text[];
+  end if;
   NEW._versions := OLD._versions;
   if ops = '{}' then
     return NEW; -- nothing changed: no event

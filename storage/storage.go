@@ -2,6 +2,9 @@
 // (Postgres, in-memory, and later the embedded default), and the rules they
 // share: validating a commit's events against the collection schema and
 // merging them into entity states.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package storage
 
 import (
@@ -62,7 +65,10 @@ const (
 	CodeNotFound       = "not_found"
 	CodeConflict       = "conflict"
 	CodeBadName        = "bad_name"
-	CodeConstraint     = "constraint_violation" // a constraint added to a table by its owner refused a row
+	CodeConstraint     = "constraint_violation" // a constraint on the table (NOT NULL, CHECK, a domain's, a foreign key) refused a row
+	CodeOutOfRange     = "out_of_range"         // a value of the right type outside its field's range (smallint, numeric(5,2), real, years)
+	CodeValueTooLong   = "value_too_long"       // text longer than its varchar(n) or char(n) field
+	CodeReadOnlyField  = "read_only_field"      // a write to a generated column
 	CodeInternal       = "internal"
 )
 
@@ -154,6 +160,9 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 		if err := checkText(v); err != nil {
 			return nil, Errorf(CodeTypeMismatch, "%s.%s: %v", c.Name, name, err)
 		}
+		if err := checkTexts(v); err != nil {
+			return nil, Errorf(CodeTypeMismatch, "%s.%s: %v", c.Name, name, err)
+		}
 		f, ok := c.Field(name)
 		if !ok {
 			if v.IsNull() {
@@ -170,18 +179,43 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 		}
 		conv, err := value.Convert(v, f.Type)
 		if err != nil {
-			return nil, Errorf(CodeTypeMismatch, "%s.%s is %s: %v", c.Name, name, f.Type, err)
+			return nil, Errorf(ConvertCode(err), "%s.%s is %s: %v", c.Name, name, f.Type, err)
 		}
 		e.Ops[name] = conv
 	}
 	return newFields, nil
 }
 
+// ConvertCode is the code of a value.Convert error: out_of_range,
+// value_too_long, or type_mismatch.
+func ConvertCode(err error) string {
+	switch {
+	case errors.Is(err, value.ErrOutOfRange):
+		return CodeOutOfRange
+	case errors.Is(err, value.ErrTooLong):
+		return CodeValueTooLong
+	}
+	return CodeTypeMismatch
+}
+
+// checkTexts applies checkText to an array's elements.
+func checkTexts(v value.Value) error {
+	if v.Type().Kind() != value.Array {
+		return nil
+	}
+	for _, e := range v.Elements() {
+		if err := checkText(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkText refuses text that Postgres cannot store: invalid UTF-8, and the
 // NUL character (in text, and as \u0000 in jsonb).
 func checkText(v value.Value) error {
-	switch v.Type() {
-	case value.Text, value.Ref, value.JSON:
+	switch v.Type().Kind() {
+	case value.Text, value.Ref, value.JSON, value.Char, value.Enum:
 		if !utf8.ValidString(v.Raw()) {
 			return fmt.Errorf("text is not valid UTF-8")
 		}

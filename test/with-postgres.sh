@@ -46,6 +46,7 @@ if [ "$(id -u)" -eq 0 ]; then
   RUNAS=(runuser -u postgres --)
 fi
 
+echo "with-postgres: starting a throwaway PostgreSQL cluster (initdb, then the server)…" >&2
 TMP=$(mktemp -d /tmp/ankpg.XXXXXX)
 chmod 755 "$TMP"
 DATA="$TMP/data"
@@ -60,6 +61,7 @@ for _ in $(seq 1 50); do
 done
 
 cleanup() {
+  echo "with-postgres: stopping and removing the cluster" >&2
   "${RUNAS[@]}" "$BINDIR/pg_ctl" -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$TMP"
 }
@@ -74,7 +76,7 @@ trap cleanup EXIT INT TERM
   cat "$TMP/server.log" >&2; exit 1; }
 
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable"
-echo "with-postgres: throwaway PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT" >&2
+echo "with-postgres: throwaway PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT; running: $*" >&2
 set +e
 "$@"
 status=$?

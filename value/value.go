@@ -1,9 +1,16 @@
-// Package value holds the typed values that entity properties carry.
+// Package value holds field types — every common Postgres column type, with
+// its modifiers (docs/types.md) — and the typed values that entity
+// properties carry.
 //
 // A Value is small and comparable by its parts so that the query evaluator can
 // compare values without allocating. Every value has one natural JSON form
-// (numbers for numeric types, strings for text and times, the value itself for
-// JSON), which is what the events table, the wire protocol and the CLI show.
+// (numbers for integers and floats, a string for a numeric so that it stays
+// exact, strings for text, times, uuids and intervals, the value itself for
+// JSON), which is what the events table, the wire protocol and the CLI show,
+// and Postgres text forms for binding and reading columns.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package value
 
 import (
@@ -16,101 +23,21 @@ import (
 	"time"
 )
 
-// Type is the type of a field (a typed column in Postgres) or of a value.
-type Type uint8
-
-// The supported types. The zero Type is Null: the type of the NULL value,
-// never the type of a field.
-const (
-	Null  Type = iota
-	Text       // text
-	Int        // bigint
-	Float      // double precision
-	Bool       // boolean
-	Bytes      // bytea
-	Time       // timestamptz, microsecond precision, UTC
-	JSON       // jsonb
-	Ref        // a reference to another entity: its id, stored as text
-)
-
-var typeNames = [...]string{
-	Null:  "null",
-	Text:  "text",
-	Int:   "bigint",
-	Float: "double precision",
-	Bool:  "boolean",
-	Bytes: "bytea",
-	Time:  "timestamptz",
-	JSON:  "jsonb",
-	Ref:   "ref",
-}
-
-// String returns the type's name as used in ankurah.create_collection and the
-// catalog: "text", "bigint", "double precision", "boolean", "bytea",
-// "timestamptz", "jsonb" or "ref".
-func (t Type) String() string {
-	if int(t) < len(typeNames) {
-		return typeNames[t]
-	}
-	return fmt.Sprintf("Type(%d)", uint8(t))
-}
-
-// Column returns the Postgres column type that holds values of t.
-func (t Type) Column() string {
-	if t == Ref {
-		return "text"
-	}
-	return t.String()
-}
-
-// Numeric reports whether t is Int or Float; numeric values compare with each other.
-func (t Type) Numeric() bool { return t == Int || t == Float }
-
-// ParseType parses a type name as written in a schema. Aliases accepted:
-// string, int/integer/int8, float/float8/double, bool, json, bytes, time/timestamp.
-func ParseType(name string) (Type, error) {
-	switch name {
-	case "text", "string":
-		return Text, nil
-	case "bigint", "int", "integer", "int8":
-		return Int, nil
-	case "double precision", "float", "float8", "double":
-		return Float, nil
-	case "boolean", "bool":
-		return Bool, nil
-	case "bytea", "bytes":
-		return Bytes, nil
-	case "timestamptz", "time", "timestamp":
-		return Time, nil
-	case "jsonb", "json":
-		return JSON, nil
-	case "ref":
-		return Ref, nil
-	}
-	return Null, fmt.Errorf("unknown type %q (want text, bigint, double precision, boolean, bytea, timestamptz, jsonb or ref)", name)
-}
-
-// MarshalText writes the type's name.
-func (t Type) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
-
-// UnmarshalText parses a type name (see ParseType).
-func (t *Type) UnmarshalText(b []byte) error {
-	p, err := ParseType(string(b))
-	if err != nil {
-		return err
-	}
-	*t = p
-	return nil
-}
-
 // Value is one typed value. The zero Value is NULL.
 //
-// Representation: Int and Bool in i, Time as Unix microseconds in i, Float in
-// f, Text, Ref, Bytes and JSON (compact JSON text) in s.
+// Representation: Int and Bool in i; Time and Timestamp as Unix
+// microseconds in i (a timestamp's wall clock read as UTC), Date as days
+// since 1970-01-01 in i, TimeOfDay as microseconds since midnight in i;
+// Float and Real as IEEE 754 bits in u; Interval as microseconds in i and
+// months and days (two int32) in u; Text, Ref, Char, Bytes and JSON
+// (compact JSON text) in s; Numeric (canonical decimal text) and UUID
+// (canonical lowercase text) in s; Enum as its label in s and its position
+// in i (t is the enum's type); Array as the compact natural JSON of its
+// elements in s (t is the array's value type).
 type Value struct {
 	t Type
 	i int64
-	f float64
+	u uint64
 	s string
 }
 
@@ -124,7 +51,10 @@ func TextOf(s string) Value { return Value{t: Text, s: s} }
 func IntOf(i int64) Value { return Value{t: Int, i: i} }
 
 // FloatOf returns a float value.
-func FloatOf(f float64) Value { return Value{t: Float, f: f} }
+func FloatOf(f float64) Value { return Value{t: Float, u: math.Float64bits(f)} }
+
+// RealOf returns a real (float4) value.
+func RealOf(f float32) Value { return Value{t: Real, u: math.Float64bits(float64(f))} }
 
 // BoolOf returns a boolean value.
 func BoolOf(b bool) Value {
@@ -170,18 +100,25 @@ func (v Value) Type() Type { return v.t }
 // IsNull reports whether v is NULL.
 func (v Value) IsNull() bool { return v.t == Null }
 
-// Text returns the string of a Text or Ref value ("" otherwise).
+// Text returns the string of a Text, Ref or Char value, the label of an
+// Enum, the canonical text of a Numeric or UUID ("" otherwise).
 func (v Value) Text() string { return v.s }
 
 // Int returns the integer of an Int value (0 otherwise).
 func (v Value) Int() int64 { return v.i }
 
-// Float returns the number of a Float or Int value as float64.
+// Float returns the number of a Float, Real or Int value as float64, and
+// the nearest float64 to a Numeric.
 func (v Value) Float() float64 {
-	if v.t == Int {
+	switch v.t {
+	case Int:
 		return float64(v.i)
+	case Float, Real:
+		return math.Float64frombits(v.u)
+	case Numeric:
+		return numericFloat(v.s)
 	}
-	return v.f
+	return 0
 }
 
 // Bool returns the boolean of a Bool value.
@@ -207,13 +144,10 @@ func Equal(a, b Value) bool {
 	if a.t != b.t {
 		return false
 	}
-	switch a.t {
-	case Float:
-		return math.Float64bits(a.f) == math.Float64bits(b.f)
-	case JSON:
+	if a.t == JSON {
 		return a.s == b.s || jsonEqual(a.s, b.s)
 	}
-	return a.i == b.i && a.s == b.s
+	return a.i == b.i && a.u == b.u && a.s == b.s
 }
 
 // jsonEqual compares two JSON documents as jsonb does: object key order does
@@ -272,23 +206,36 @@ func jsonValuesEqual(x, y any) bool {
 }
 
 // Go returns the value as a plain Go value: nil, string, int64, float64,
-// bool, []byte, time.Time or json.RawMessage. Refs are strings.
+// bool, []byte, time.Time or json.RawMessage. Refs, chars, enum labels,
+// numerics (canonical text), UUIDs, dates, times of day and intervals (their
+// natural JSON text) are strings; timestamps are time.Time in UTC; reals
+// are float64; arrays are []any of their elements' Go values.
 func (v Value) Go() any {
-	switch v.t {
-	case Text, Ref:
+	switch v.t.Kind() {
+	case Text, Ref, Char, Numeric, UUID, Enum:
 		return v.s
 	case Int:
 		return v.i
-	case Float:
-		return v.f
+	case Float, Real:
+		return v.Float()
 	case Bool:
 		return v.i != 0
 	case Bytes:
 		return []byte(v.s)
-	case Time:
+	case Time, Timestamp:
 		return v.Time()
 	case JSON:
 		return json.RawMessage(v.s)
+	case Date, TimeOfDay, Interval:
+		b := v.AppendJSON(nil)
+		return string(b[1 : len(b)-1])
+	case Array:
+		elems := v.Elements()
+		out := make([]any, len(elems))
+		for i, e := range elems {
+			out[i] = e.Go()
+		}
+		return out
 	}
 	return nil
 }
@@ -300,40 +247,4 @@ func (v Value) String() string {
 		return fmt.Sprintf("<%v>", err)
 	}
 	return string(b)
-}
-
-// Convert returns v as a value of type t when the conversion loses nothing:
-// identity, Int→Float (exact only), Float→Int (integral only), Text↔Ref,
-// Text→Time and Text→Bytes (parsing their JSON text forms), any value→JSON,
-// and NULL to anything. Other combinations are errors.
-func Convert(v Value, t Type) (Value, error) {
-	if v.t == t || v.t == Null {
-		return v, nil
-	}
-	switch {
-	case v.t == Int && t == Float:
-		f := float64(v.i)
-		// 2^63 (MaxInt64 rounded) does not fit int64; converting it back is
-		// implementation-defined, so range-check before comparing.
-		if f >= 9.223372036854775808e18 || int64(f) != v.i {
-			return Value{}, fmt.Errorf("integer %d is not exact as double precision", v.i)
-		}
-		return FloatOf(f), nil
-	case v.t == Float && t == Int:
-		if v.f != math.Trunc(v.f) || v.f < -9.223372036854775808e18 || v.f >= 9.223372036854775808e18 {
-			return Value{}, fmt.Errorf("%v is not an integer", v.f)
-		}
-		return IntOf(int64(v.f)), nil
-	case v.t == Text && t == Ref:
-		return RefOf(v.s), nil
-	case v.t == Ref && t == Text:
-		return TextOf(v.s), nil
-	case t == JSON:
-		// A scalar stored in a jsonb field: its natural JSON is the document.
-		return JSONOf(v.AppendJSON(nil))
-	case v.t == Text && (t == Time || t == Bytes):
-		// Text that came from JSON without a schema (see Infer).
-		return Decode(appendJSONString(nil, v.s), t)
-	}
-	return Value{}, fmt.Errorf("a %s value where %s is expected", v.t, t)
 }

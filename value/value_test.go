@@ -20,15 +20,6 @@ func mustJSON(t testing.TB, s string) value.Value {
 	return v
 }
 
-func mustTime(t testing.TB, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatalf("time.Parse(%q): %v", s, err)
-	}
-	return tm
-}
-
 // describe shows a value with its type, for failure messages.
 func describe(v value.Value) string {
 	return v.Type().String() + " " + v.String()
@@ -87,10 +78,12 @@ func TestTypeNames(t *testing.T) {
 func TestParseTypeAliases(t *testing.T) {
 	t.Parallel()
 	aliases := map[string]value.Type{
-		"string": value.Text, "int": value.Int, "integer": value.Int, "int8": value.Int,
+		"string": value.Text, "int8": value.Int, "bigint": value.Int,
 		"float": value.Float, "float8": value.Float, "double": value.Float,
-		"bool": value.Bool, "bytes": value.Bytes, "time": value.Time, "timestamp": value.Time,
-		"json": value.JSON,
+		"bool": value.Bool, "bytes": value.Bytes, "timestamptz": value.Time,
+		"timestamp with time zone": value.Time, "jsonb": value.JSON,
+		// Case and spacing do not matter, as in ankurah.normalize_type.
+		"TEXT": value.Text, " text": value.Text, "double  precision": value.Float,
 	}
 	for name, want := range aliases {
 		got, err := value.ParseType(name)
@@ -98,20 +91,20 @@ func TestParseTypeAliases(t *testing.T) {
 			t.Errorf("ParseType(%q) = %v, %v; want %v", name, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "TEXT", "Int", "varchar", "null", "double  precision", " text"} {
+	for _, bad := range []string{"", "null", "doubleprecision", "text(3)", "varchar(0)", "enum()", "ref[]", "int[][]"} {
 		if got, err := value.ParseType(bad); err == nil {
 			t.Errorf("ParseType(%q) = %v, want an error", bad, got)
 		}
 	}
 	// Type works as a JSON map value / struct field through TextMarshaler.
 	var m map[string]value.Type
-	if err := json.Unmarshal([]byte(`{"a":"double precision","b":"ref","c":"json"}`), &m); err != nil {
+	if err := json.Unmarshal([]byte(`{"a":"double precision","b":"ref","c":"jsonb"}`), &m); err != nil {
 		t.Fatal(err)
 	}
 	if m["a"] != value.Float || m["b"] != value.Ref || m["c"] != value.JSON {
 		t.Errorf("unmarshalled %v", m)
 	}
-	if err := json.Unmarshal([]byte(`{"a":"varchar"}`), &m); err == nil {
+	if err := json.Unmarshal([]byte(`{"a":"varchar(x)"}`), &m); err == nil {
 		t.Error("unmarshalling an unknown type name succeeded")
 	}
 	b, err := json.Marshal(map[string]value.Type{"x": value.Time})

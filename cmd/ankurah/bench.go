@@ -5,112 +5,131 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
+	"time"
 
+	"github.com/ankurah/ankurah-go/codegen"
 	"github.com/ankurah/ankurah-go/internal/load"
+	"github.com/ankurah/ankurah-go/replication"
 )
 
-const benchUsage = `usage: ankurah bench [--database-url URL] [flags]
-
-Load test of live queries over WebSocket (docs/benchmarks.md). On the
-Postgres server at URL (wal_level=logical; the role needs CREATEDB and
-REPLICATION) it creates a scratch database, starts an Ankurah server in this
-process, opens --conns connections with --subs equality subscriptions each
-(key = ?) over --keys keys from a client process (this binary, re-executed),
-writes --rate plain SQL INSERT/UPDATEs per second for --duration, and prints:
-the latency from each write's COMMIT to the WebSocket clients and, for the same
-writes, to a bare replication consumer (the floor); and the server's memory
-per idle connection and per subscription. The scratch database is dropped.
+const benchDoc = `Load test of live queries over WebSocket (docs/benchmarks.md). On the
+PostgreSQL server at --database-url (wal_level=logical; the role needs
+CREATEDB and REPLICATION) it creates a scratch database, starts an Ankurah
+server in this process, opens --conns connections with --subs equality
+subscriptions each (key = ?) over --keys keys from a client process (this
+binary, re-executed), writes --rate plain SQL INSERT/UPDATEs per second for
+--duration, and prints: the latency from each write's COMMIT to the
+WebSocket clients and, for the same writes, to a bare replication consumer
+(the floor); and the server's memory per idle connection and per
+subscription. The scratch database is dropped.
 
 With --mode throughput it commits a --backlog of writes while the server's
 stream is held back, releases it, and prints how fast the server decoded,
 matched and queued the changes, how fast the clients had them all, and how
-fast a bare replication consumer decodes the same backlog.
+fast a bare replication consumer decodes the same backlog.`
 
-Flags:
-`
+// benchCommand runs the load tool (package internal/load).
+func benchCommand() *command {
+	return &command{
+		name: "bench", args: []string{""}, summary: "load test: write→client latency, the replication floor, memory (docs/benchmarks.md)",
+		doc: benchDoc,
+		setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) error {
+			var cfg load.Config
+			fs.StringVar(&cfg.DatabaseURL, "database-url", e.getenv("ANKURAH_DATABASE_URL"), "`URL` of the PostgreSQL server to create the scratch database on (env ANKURAH_DATABASE_URL)")
+			fs.IntVar(&cfg.Conns, "conns", 1000, "WebSocket connections")
+			fs.IntVar(&cfg.Subs, "subs", 10, "subscriptions per connection")
+			fs.StringVar(&cfg.Mode, "mode", load.ModeLatency, `"latency": writes at --rate, the latency of each; "throughput": a --backlog of writes drained at full speed`)
+			fs.IntVar(&cfg.Backlog, "backlog", 50_000, "throughput mode: the number of writes")
+			fs.IntVar(&cfg.Keys, "keys", 0, "distinct keys the subscriptions and writes use (default 1000; in throughput mode conns×subs, one subscription per key)")
+			fs.IntVar(&cfg.Rate, "rate", 1000, "writes per second")
+			fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long to write (measured)")
+			fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "writes before the measured ones (delivered, not counted)")
+			fs.IntVar(&cfg.Writers, "writers", 4, "writer connections")
+			fs.Float64Var(&cfg.Inserts, "inserts", 0.2, "fraction of writes that INSERT a row (the rest UPDATE one)")
+			fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the writes' keys and kinds (0: random)")
+			fs.StringVar(&cfg.Clients, "clients", load.ClientsProcess, `where the client connections live: "process" (a child process) or "inproc" (this process; memory figures then include the clients)`)
+			fs.BoolVar(&cfg.KeepDatabase, "keep-database", false, "keep the scratch database")
+			cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's process during the measured phase to this `file`")
+			asJSON := fs.Bool("json", false, "print the report as JSON")
+			verbose := fs.Bool("v", false, "print progress and the server's warnings to stderr")
+			worker := fs.Bool("worker", false, "internal: serve as the client process (commands on stdin)")
+			return func(ctx context.Context, _ []string) error {
+				if *worker {
+					if err := load.Worker(ctx, os.Stdin, e.stdout); err != nil {
+						return failed("client process: %v", err)
+					}
+					return nil
+				}
+				if err := needDatabase(cfg.DatabaseURL); err != nil {
+					return err
+				}
+				if cfg.Clients == load.ClientsProcess {
+					exe, err := os.Executable()
+					if err != nil {
+						return failed("cannot re-execute myself as the client process: %v", err).withFix("pass --clients inproc")
+					}
+					cfg.WorkerCmd = []string{exe, "bench", "--worker"}
+				}
+				if *verbose {
+					cfg.Log = e.stderr
+				}
+				if err := cfg.WithDefaults().Validate(); err != nil {
+					return usageError("%s", oneLine(err.Error()))
+				}
+				if _, err := replication.Preflight(ctx, cfg.DatabaseURL); err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					return notReady(err)
+				}
+				if *cpuProfile != "" {
+					f, err := os.Create(*cpuProfile)
+					if err != nil {
+						return failed("%v", pathError(err))
+					}
+					defer f.Close()
+					cfg.CPUProfile = f
+				}
+				rep, err := load.Run(ctx, cfg)
+				if err != nil {
+					return failed("%s", oneLine(err.Error()))
+				}
+				if *asJSON {
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(rep)
+				}
+				rep.Print(e.stdout)
+				return nil
+			}
+		},
+	}
+}
 
-// bench runs the load tool (package internal/load).
-func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ankurah bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
-	var cfg load.Config
-	fs.StringVar(&cfg.DatabaseURL, "database-url", getenv("ANKURAH_DATABASE_URL"), "Postgres server to create the scratch database on (env ANKURAH_DATABASE_URL)")
-	fs.IntVar(&cfg.Conns, "conns", 1000, "WebSocket connections")
-	fs.IntVar(&cfg.Subs, "subs", 10, "subscriptions per connection")
-	fs.StringVar(&cfg.Mode, "mode", load.ModeLatency, `"latency": writes at --rate, the latency of each; "throughput": a --backlog of writes drained at full speed`)
-	fs.IntVar(&cfg.Backlog, "backlog", 50_000, "throughput mode: the number of writes")
-	fs.IntVar(&cfg.Keys, "keys", 0, "distinct keys the subscriptions and writes use (default 1000; in throughput mode conns×subs, one subscription per key)")
-	fs.IntVar(&cfg.Rate, "rate", 1000, "writes per second")
-	fs.DurationVar(&cfg.Duration, "duration", 20e9, "how long to write (measured)")
-	fs.DurationVar(&cfg.Warmup, "warmup", 2e9, "writes before the measured ones (delivered, not counted)")
-	fs.IntVar(&cfg.Writers, "writers", 4, "writer connections")
-	fs.Float64Var(&cfg.Inserts, "inserts", 0.2, "fraction of writes that INSERT a row (the rest UPDATE one)")
-	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the writes' keys and kinds (0: random)")
-	fs.StringVar(&cfg.Clients, "clients", load.ClientsProcess, `where the client connections live: "process" (a child process) or "inproc" (this process; memory figures then include the clients)`)
-	fs.BoolVar(&cfg.KeepDatabase, "keep-database", false, "keep the scratch database")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's process during the measured phase to this file")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	verbose := fs.Bool("v", false, "print progress and the server's warnings to stderr")
-	worker := fs.Bool("worker", false, "internal: serve as the client process (commands on stdin)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+// genCommand is `ankurah gen ts`, which parses its own flags (package
+// codegen).
+func genCommand() *command {
+	return &command{
+		name: "gen", args: []string{"ts [--package DIR] [--out FILE] [--var Models] [--import MODULE] [--check]"},
+		summary: "TypeScript model types from Go models (docs/web.md)",
+		doc: `Writes TypeScript types for @ankurah/client from the Go models of a package
+(its exported var Models = []any{Album{}, …}). ` + "`ankurah gen ts --help`" + ` lists
+its flags.`,
+		raw: func(ctx context.Context, e *env, args []string) int {
+			c := lookup("gen")
+			if len(args) == 0 || args[0] != "ts" {
+				if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+					fmt.Fprint(e.stdout, c.help())
+					return exitOK
+				}
+				return report(e, "gen", usageError("say what to generate: ts (the only generator so far)").withFix("%s", c.synopsis()))
+			}
+			return runGenTS(ctx, args[1:], e)
+		},
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ankurah bench: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	if *worker {
-		if err := load.Worker(ctx, os.Stdin, stdout); err != nil {
-			fmt.Fprintf(stderr, "ankurah bench --worker: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	if cfg.DatabaseURL == "" {
-		fmt.Fprintln(stderr, "ankurah bench: no database: pass --database-url or set ANKURAH_DATABASE_URL")
-		return 2
-	}
-	if cfg.Clients == load.ClientsProcess {
-		exe, err := os.Executable()
-		if err != nil {
-			fmt.Fprintf(stderr, "ankurah bench: cannot re-execute myself as the client process: %v (use --clients inproc)\n", err)
-			return 1
-		}
-		cfg.WorkerCmd = []string{exe, "bench", "--worker"}
-	}
-	if *verbose {
-		cfg.Log = stderr
-	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fmt.Fprintf(stderr, "ankurah bench: %v\n", err)
-			return 1
-		}
-		defer f.Close()
-		cfg.CPUProfile = f
-	}
-	if err := cfg.WithDefaults().Validate(); err != nil {
-		fmt.Fprintf(stderr, "ankurah bench: %v\n", err)
-		return 2
-	}
-	rep, err := load.Run(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "ankurah bench: %v\n", err)
-		return 1
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintf(stderr, "ankurah bench: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	rep.Print(stdout)
-	return 0
+}
+
+func runGenTS(ctx context.Context, args []string, e *env) int {
+	return codegen.RunGenTS(ctx, args, e.stdout, e.stderr)
 }

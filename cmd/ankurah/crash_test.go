@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/leakcheck"
 	"github.com/ankurah/ankurah-go/internal/wire"
 	"github.com/ankurah/ankurah-go/protocol"
 )
@@ -30,12 +31,20 @@ func TestMain(m *testing.M) {
 		defer stop()
 		os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	leakcheck.Main(m)
 }
 
 // startServe starts `ankurah serve` as a child process and waits until it
 // accepts WebSocket sessions.
 func startServe(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd, url, _ := startServeLog(t, args...)
+	return cmd, url
+}
+
+// startServeLog is startServe, also returning the lines serve printed up to
+// and including its "ankurah serving" log line.
+func startServeLog(t *testing.T, args ...string) (*exec.Cmd, string, []string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -53,27 +62,28 @@ func startServe(t *testing.T, args ...string) (*exec.Cmd, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	started := make(chan string, 1)
+	started := make(chan []string, 1)
+	exited := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		var log []string
 		for sc.Scan() {
 			log = append(log, sc.Text())
 			if strings.Contains(sc.Text(), "ankurah serving") {
-				started <- ""
+				started <- append([]string(nil), log...)
 			}
 		}
-		started <- strings.Join(log, "\n")
+		exited <- strings.Join(log, "\n")
 	}()
 	select {
-	case out := <-started:
-		if out != "" {
-			t.Fatalf("serve exited:\n%s", out)
-		}
+	case lines := <-started:
+		return cmd, "ws://" + addr + "/ws", lines
+	case out := <-exited:
+		t.Fatalf("serve exited:\n%s", out)
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not start")
 	}
-	return cmd, "ws://" + addr + "/ws"
+	return nil, "", nil
 }
 
 // TestCrashKeepsAcknowledgedCommits kills the embedded-store server with

@@ -2,19 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
-	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/ankurah/ankurah-go/migrations"
+	"github.com/ankurah/ankurah-go/internal/lockfile"
 	"github.com/ankurah/ankurah-go/replication"
 	"github.com/ankurah/ankurah-go/server"
 	"github.com/ankurah/ankurah-go/storage/postgres"
@@ -25,124 +26,182 @@ import (
 // is queued for them.
 const drainTimeout = 10 * time.Second
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ankurah serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbURL := fs.String("database-url", getenv("ANKURAH_DATABASE_URL"), "Postgres connection URL (env ANKURAH_DATABASE_URL); none: the embedded store")
-	listen := fs.String("listen", envOr(getenv, "ANKURAH_LISTEN", server.DefaultListen), "address to serve on (env ANKURAH_LISTEN)")
-	dataDir := fs.String("data-dir", envOr(getenv, "ANKURAH_DATA_DIR", "ankurah-data"), "directory of the embedded store, used without --database-url (env ANKURAH_DATA_DIR)")
-	slot := fs.String("slot", getenv("ANKURAH_SLOT"), "replication slot name (env ANKURAH_SLOT; default ankurah_<host>_<database>)")
-	logLevel := fs.String("log-level", envOr(getenv, "ANKURAH_LOG_LEVEL", "info"), "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return 2
+const defaultListen = server.DefaultListen
+
+// lockName is the file in an embedded data folder that keeps it for one
+// server at a time.
+const lockName = "ankurah.lock"
+
+func serveCommand() *command {
+	return &command{
+		name: "serve", args: []string{""}, summary: "serve live queries over WebSocket, on PostgreSQL or the embedded store",
+		doc: `Serves live queries over WebSocket at ws://LISTEN/ws, with /healthz, /readyz
+and /metrics beside it, until Ctrl-C (or SIGTERM), then stops gracefully.
+
+With --database-url it serves that PostgreSQL: it first checks that the
+server can feed it (as ` + "`ankurah check`" + ` does, and stops with the fix if not),
+installs or upgrades Ankurah's schema, and creates its replication slot on
+the first start. Without it, data is kept in one file in the data folder
+(--data-dir); one server at a time may use a data folder.`,
+		setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) error {
+			dbURL := databaseFlag(fs, e, "the PostgreSQL to serve; without it, the embedded store in --data-dir is served")
+			listen := fs.String("listen", envOr(e.getenv, "ANKURAH_LISTEN", defaultListen), "`address` to serve on (env ANKURAH_LISTEN)")
+			dataDir := fs.String("data-dir", envOr(e.getenv, "ANKURAH_DATA_DIR", "ankurah-data"), "`folder` of the embedded store, used without --database-url (env ANKURAH_DATA_DIR)")
+			slot := fs.String("slot", e.getenv("ANKURAH_SLOT"), "replication slot `name` (env ANKURAH_SLOT; default ankurah_<host>_<database>)")
+			logLevel := fs.String("log-level", envOr(e.getenv, "ANKURAH_LOG_LEVEL", "info"), "`level` of the logs: debug, info, warn or error (env ANKURAH_LOG_LEVEL)")
+			return func(ctx context.Context, _ []string) error {
+				return serve(ctx, e, serveOptions{dbURL: *dbURL, listen: *listen, dataDir: *dataDir, slot: *slot, logLevel: *logLevel})
+			}
+		},
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ankurah serve: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
+}
+
+type serveOptions struct {
+	dbURL, listen, dataDir, slot, logLevel string
+}
+
+func serve(ctx context.Context, e *env, o serveOptions) error {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "ankurah serve: bad --log-level %q\n", *logLevel)
-		return 2
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return usageError("--log-level %q is not a level", o.logLevel).withFix("use debug, info, warn or error")
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg := server.Config{Listen: *listen, Logger: log}
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+		return usageError("--listen %q is not an address", o.listen).withFix("use HOST:PORT, e.g. 127.0.0.1:9797 (0.0.0.0:9797 for every interface)")
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	cfg := server.Config{Listen: o.listen, Logger: log}
 	if err := cfg.WithDefaults().Validate(); err != nil {
-		fmt.Fprintf(stderr, "ankurah serve: %v\n", err)
-		return 2
+		return usageError("%v", err)
 	}
 
 	var backend server.Backend
-	if *dbURL != "" {
-		b, closeFn, code := postgresBackend(ctx, *dbURL, *slot, log, stdout, stderr)
-		if b == nil {
-			return code
+	var lock *lockfile.Lock
+	if o.dbURL != "" {
+		if err := checkDatabaseURL(o.dbURL); err != nil {
+			return err
+		}
+		b, closeFn, err := postgresBackend(ctx, e, o.dbURL, o.slot, log)
+		if err != nil {
+			return err
 		}
 		defer closeFn()
 		backend = b
 	} else {
-		dir, err := filepath.Abs(*dataDir)
+		dir, err := filepath.Abs(o.dataDir)
 		if err == nil {
 			err = os.MkdirAll(dir, 0o755)
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "ankurah serve: data directory: %v\n", err)
-			return 1
+			return failed("cannot use the data folder: %v", pathError(err)).withFix("pass --data-dir with a folder you may write to")
 		}
+		lock, err = lockfile.Acquire(filepath.Join(dir, lockName))
+		var held *lockfile.HeldError
+		switch {
+		case errors.As(err, &held):
+			who := held.Holder
+			if who == "" {
+				who = "another ankurah serve"
+			}
+			return failed("the data folder %s is in use by %s", dir, who).withFix("stop that server, or pass --data-dir to serve another folder")
+		case err != nil:
+			return failed("cannot lock the data folder: %v", pathError(err)).withFix("pass --data-dir with a folder you may write to")
+		}
+		defer lock.Release()
 		path := filepath.Join(dir, "ankurah.db")
 		st, err := sqlite.Open(path, sqlite.Options{})
 		if err != nil {
-			fmt.Fprintf(stderr, "ankurah serve: %v\n", err)
-			return 1
+			return failed("cannot open %s: %v", path, err)
 		}
 		defer st.Close()
-		log.Info("no database URL: using the embedded store", "file", path)
-		fmt.Fprintf(stderr, "ankurah: storing data in %s (pass --database-url to use Postgres)\n", path)
+		fmt.Fprintf(e.stderr, "ankurah: storing data in %s (pass --database-url to use Postgres)\n", path)
 		backend = server.NewLocal(st)
 	}
 	srv, err := server.New(cfg, backend)
 	if err != nil {
-		fmt.Fprintf(stderr, "ankurah serve: %v\n", err)
-		return 2
+		return usageError("%v", err)
 	}
-	if err := srv.ListenAndServe(ctx, drainTimeout); err != nil {
-		fmt.Fprintf(stderr, "ankurah serve: %v\n", err)
-		return 1
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return failed("cannot listen on %s: the address is in use", o.listen).withFix("stop the program using it (perhaps another ankurah serve), or pass --listen HOST:PORT")
+		}
+		return failed("cannot listen on %s: %v", o.listen, innermost(err)).withFix("pass --listen HOST:PORT with an address of this machine")
 	}
-	return 0
+	if lock != nil {
+		_ = lock.Describe(fmt.Sprintf("ankurah serve (pid %d, ws://%s/ws)", os.Getpid(), ln.Addr()))
+	}
+	if err := srv.Serve(ctx, ln, drainTimeout); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return failed("the server stopped: %s", oneLine(err.Error()))
+	}
+	return nil
 }
 
-// postgresBackend migrates and checks the database, then opens the store
-// and its replication stream.
-func postgresBackend(ctx context.Context, url, slot string, log *slog.Logger, stdout, stderr io.Writer) (server.Backend, func(), int) {
-	if _, err := pgx.ParseConfig(url); err != nil {
-		fmt.Fprintf(stderr, "ankurah serve: bad database URL: %v\n", err)
-		return nil, nil, 2
-	}
+// postgresBackend checks and migrates the database, then opens the store
+// and its replication stream, saying what it does on a first start.
+func postgresBackend(ctx context.Context, e *env, dbURL, slot string, log *slog.Logger) (server.Backend, func(), error) {
 	mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	var report strings.Builder
-	if code := check(mctx, url, &report, stderr); code != 0 {
-		// Say what is wrong, with the fixes, exactly as `check` does.
-		fmt.Fprintf(stderr, "ankurah serve: this Postgres cannot feed Ankurah yet:\n%s", onlyProblems(report.String()))
-		return nil, nil, 1
+	if _, err := replication.Preflight(mctx, dbURL); err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, notReady(err)
 	}
-	if err := migrations.Apply(mctx, url, log); err != nil {
-		fmt.Fprintf(stderr, "ankurah serve: migrate: %v\n", err)
-		return nil, nil, 1
-	}
-	pool, err := pgxpool.New(ctx, url)
+	msg, changed, err := migrate(mctx, dbURL, nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "ankurah serve: %v\n", err)
-		return nil, nil, 1
+		return nil, nil, err
+	}
+	if changed { // a first start, or a new version: say so; otherwise nothing
+		fmt.Fprintln(e.stderr, "ankurah: "+msg)
+	}
+	rc := replication.Config{DatabaseURL: dbURL, SlotName: slot, Logger: log}.WithDefaults()
+	if exists, err := slotExists(mctx, dbURL, rc.SlotName); err == nil && !exists {
+		fmt.Fprintf(e.stderr, "ankurah: creating replication slot %s (it holds WAL for this server while it is away; drop it with pg_drop_replication_slot('%s') when you retire the server)\n", rc.SlotName, rc.SlotName)
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, nil, failed("%v", err)
 	}
 	store := postgres.New(pool, postgres.Options{})
-	b, err := server.NewPostgres(store, replication.Config{DatabaseURL: url, SlotName: slot, Logger: log})
+	b, err := server.NewPostgres(store, rc)
 	if err != nil {
 		pool.Close()
-		fmt.Fprintf(stderr, "ankurah serve: replication: %v\n", err)
-		return nil, nil, 2
+		return nil, nil, usageError("%s", oneLine(err.Error()))
 	}
-	return b, pool.Close, 0
+	return b, pool.Close, nil
 }
 
-// onlyProblems keeps the failing lines of a check report and their fixes.
-func onlyProblems(report string) string {
-	var b strings.Builder
-	keep := false
-	for _, line := range strings.SplitAfter(report, "\n") {
-		switch {
-		case strings.HasPrefix(line, "FAIL"):
-			keep = true
-		case strings.HasPrefix(line, "     "):
-		default:
-			keep = false
-		}
-		if keep {
-			b.WriteString(line)
-		}
+func slotExists(ctx context.Context, dbURL, slot string) (bool, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return false, err
 	}
-	return b.String()
+	defer conn.Close(context.Background())
+	var exists bool
+	err = conn.QueryRow(ctx, "select exists (select from pg_replication_slots where slot_name = $1)", slot).Scan(&exists)
+	return exists, err
+}
+
+// pathError drops the operation and path a *PathError repeats.
+func pathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+func innermost(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -92,7 +92,7 @@ func TestToolsAgainstEmbeddedServer(t *testing.T) {
 
 	// Errors are coded and say what to do.
 	var errout bytes.Buffer
-	if status := run(context.Background(), []string{"query", "--url", url, "album", "year >"}, func(string) string { return "" }, io.Discard, &errout); status != 1 || !strings.Contains(errout.String(), "parse_error") {
+	if status := run(context.Background(), []string{"query", "--url", url, "album", "year >"}, func(string) string { return "" }, io.Discard, &errout); status != exitUsage || !strings.Contains(errout.String(), "the query is not valid at character 7") {
 		t.Fatalf("bad query: %d %s", status, errout.String())
 	}
 	errout.Reset()
@@ -127,5 +127,44 @@ func TestServeOnPostgres(t *testing.T) {
 	got := cli(t, "query", "--url", url, "album", "ORDER BY year")
 	if lines := strings.Split(strings.TrimSpace(got), "\n"); len(lines) != 2 || !strings.Contains(lines[0], "Showbiz") || !strings.Contains(lines[1], id) {
 		t.Fatalf("query: %s", got)
+	}
+}
+
+// TestServeFirstStart: on a database without Ankurah's schema, serve says
+// that it installs it and creates its replication slot; the next start says
+// neither.
+func TestServeFirstStart(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	if _, err := pgtest.Pool(t, db).Exec(context.Background(), "drop schema ankurah cascade"); err != nil {
+		t.Fatal(err)
+	}
+	slot := "cli_first_start"
+	srv, url, lines := startServeLog(t, "--database-url", db, "--slot", slot)
+	want := []string{
+		"ankurah: installed Ankurah's schema (version 1)",
+		"ankurah: creating replication slot " + slot + " (it holds WAL for this server while it is away; drop it with pg_drop_replication_slot('" + slot + "') when you retire the server)",
+	}
+	if len(lines) != 3 || lines[0] != want[0] || lines[1] != want[1] || !strings.Contains(lines[2], `msg="ankurah serving"`) {
+		t.Fatalf("first start printed:\n%s", strings.Join(lines, "\n"))
+	}
+	// Ready: the slot exists and streams.
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/ws")
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if status, _, _ := invoke("health", "--listen", addr); status == exitOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve never became ready")
+		}
+		time.Sleep(50 * time.Millisecond) // polling /readyz, bounded by the deadline
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	if err := waitExit(srv, 30*time.Second); err != nil {
+		t.Fatalf("serve did not stop cleanly: %v", err)
+	}
+	_, _, lines = startServeLog(t, "--database-url", db, "--slot", slot)
+	if len(lines) != 1 {
+		t.Fatalf("second start printed:\n%s", strings.Join(lines, "\n"))
 	}
 }

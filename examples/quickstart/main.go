@@ -21,11 +21,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -50,9 +50,14 @@ type Album struct {
 func main() {
 	dataDir := flag.String("data-dir", "", "use the embedded file store in this directory (default: in memory)")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Stdout, os.Getenv("ANKURAH_DATABASE_URL"), *dataDir); err != nil {
+	err := run(ctx, os.Stdout, os.Getenv("ANKURAH_DATABASE_URL"), *dataDir)
+	stop()
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			err = errors.New("interrupted")
+		}
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
@@ -78,24 +83,23 @@ func run(ctx context.Context, w io.Writer, databaseURL, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	// The change stream (srv.Run) and the HTTP endpoint; stopped, in that
-	// order of waiting, before the store closes.
-	runCtx, stopRun := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- srv.Run(runCtx) }()
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
+	// Serve runs the change stream and the HTTP endpoint, and returns once
+	// both have ended (on Postgres: after the final acknowledgement and the
+	// slot's release), before the store closes.
+	serveCtx, stopServe := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(serveCtx, ln, time.Second) }()
+	serving := true // Serve has not returned (its result is still in served)
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-		srv.Shutdown(sctx)
-		stopRun()
-		<-ran
+		stopServe()
+		if serving {
+			<-served
+		}
 	}()
 	select {
 	case <-backend.Ready():
-	case err := <-ran:
+	case err := <-served: // Serve returns early when its change stream fails
+		serving = false
 		return fmt.Errorf("the change stream stopped: %w", err)
 	case <-ctx.Done():
 		return ctx.Err()
@@ -116,22 +120,32 @@ func run(ctx context.Context, w io.Writer, databaseURL, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	received := make(chan string, 1)
+	// The callback runs on the client's own goroutine; it hands each change
+	// set over, and this function prints them, so that the lines come out
+	// in the order things happen.
+	received := make(chan client.ChangeSet[Album], 16)
 	subscription, err := albums.Subscribe(ctx, func(changes client.ChangeSet[Album]) {
-		fmt.Fprintf(out, "Received changes: %s\n", changes)
-		for _, it := range changes.Items {
-			if it.Kind == client.Add {
-				select {
-				case received <- it.Entity.Value().Name:
-				default:
-				}
-			}
-		}
+		received <- changes
 	}, "name = 'Origin of Symmetry'")
 	if err != nil {
 		return err
 	}
 	defer subscription.Close()
+	next := func() (client.ChangeSet[Album], error) {
+		select {
+		case cs := <-received:
+			fmt.Fprintf(out, "Received changes: %s\n", cs)
+			return cs, nil
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return client.ChangeSet[Album]{}, errors.New("the client did not receive the album in time")
+			}
+			return client.ChangeSet[Album]{}, ctx.Err()
+		}
+	}
+	if _, err := next(); err != nil { // the initial result set
+		return err
+	}
 
 	// ---- The server creates the album in a transaction and commits.
 	tx := serverNode.Begin()
@@ -144,12 +158,17 @@ func run(ctx context.Context, w io.Writer, databaseURL, dataDir string) error {
 	}
 	fmt.Fprintf(out, "Server created album %s\n", album.ID())
 
-	select {
-	case name := <-received:
-		fmt.Fprintf(out, "The client's live query now holds %q\n", name)
-		return nil
-	case <-ctx.Done():
-		return errors.New("the client did not receive the album in time")
+	for {
+		cs, err := next()
+		if err != nil {
+			return err
+		}
+		for _, it := range cs.Items {
+			if it.Kind == client.Add && it.Entity.ID() == album.ID() {
+				fmt.Fprintf(out, "The client's live query now holds %q\n", it.Entity.Value().Name)
+				return nil
+			}
+		}
 	}
 }
 
@@ -171,6 +190,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func openBackend(ctx context.Context, databaseURL, dataDir string, log *slog.Logger) (server.Backend, storage.Store, func(), error) {
 	switch {
 	case databaseURL != "":
+		// What `ankurah check` checks: a server without logical
+		// replication (wal_level) could never stream the change to the
+		// client, so say so, with the fix, before anything else.
+		if _, err := replication.Preflight(ctx, databaseURL); err != nil {
+			return nil, nil, nil, err
+		}
 		if err := migrations.Apply(ctx, databaseURL, log); err != nil {
 			return nil, nil, nil, fmt.Errorf("installing Ankurah's schema (ankurah migrate): %w", err)
 		}
@@ -207,24 +232,12 @@ func openBackend(ctx context.Context, databaseURL, dataDir string, log *slog.Log
 	}
 }
 
-// dropSlot drops a replication slot once its walsender has let go of it
-// (Postgres ends the walsender a moment after the stream's connection
-// closes, and refuses to drop an active slot).
+// dropSlot drops the example's replication slot. It runs after Serve has
+// returned, and Serve returns only after the replication consumer has
+// ended its stream, so the slot is no longer active.
 func dropSlot(pool *pgxpool.Pool, slot string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for {
-		if _, err := pool.Exec(ctx, "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active", slot); err != nil {
-			return err
-		}
-		var exists bool
-		if err := pool.QueryRow(ctx, "select exists (select from pg_replication_slots where slot_name = $1)", slot).Scan(&exists); err != nil || !exists {
-			return err
-		}
-		select { // still active: poll the catalog until the walsender exits
-		case <-time.After(20 * time.Millisecond):
-		case <-ctx.Done():
-			return fmt.Errorf("slot %s still active: %w", slot, ctx.Err())
-		}
-	}
+	_, err := pool.Exec(ctx, "select pg_drop_replication_slot($1)", slot)
+	return err
 }

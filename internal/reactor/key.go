@@ -11,22 +11,40 @@ import (
 )
 
 // Index keys. Two values that the query language calls equal must share a
-// key, or the index would hide a match: bigint 2000 and double 2000.0 are
-// one number, a ref and a text are one string, a JSON scalar equals the
-// plain value of its kind (a JSON number 9 equals 9, never '9'), and a text
-// literal in RFC 3339 equals the timestamptz it names.
+// key, or the index would hide a match: bigint 2000, double 2000.0 and
+// numeric 2000.00 are one number, a ref and a text are one string, a JSON
+// scalar equals the plain value of its kind (a JSON number 9 equals 9,
+// never '9'), a text literal equals what it stands for (an RFC 3339
+// timestamptz, a date, a uuid in any case, an interval of the same span, a
+// numeric, an enum label, a char without its trailing blanks), and every
+// array shares one key.
 
 // entityKey returns the key of an entity's field value; ok is false for
 // values no equality literal can match through the index (NULL, JSON
 // objects and arrays).
 func entityKey(v value.Value) (string, bool) {
-	switch v.Type() {
+	switch v.Type().Kind() {
 	case value.Null:
 		return "", false
-	case value.Int, value.Float:
+	case value.Int, value.Float, value.Real, value.Numeric:
 		return numberKey(v.Float()), true
-	case value.Text, value.Ref:
+	case value.Text, value.Ref, value.UUID, value.Enum:
 		return "s" + v.Text(), true
+	case value.Char:
+		return "s" + strings.TrimRight(v.Text(), " "), true // trailing blanks do not count
+	case value.Date:
+		return "D" + strconv.FormatInt(v.Days(), 10), true
+	case value.TimeOfDay:
+		return "T" + strconv.FormatInt(v.Micros(), 10), true
+	case value.Timestamp:
+		return timeKey(v), true // compares with timestamptz literals, as UTC
+	case value.Interval:
+		d, r := v.IntervalSpan()
+		return "i" + strconv.FormatInt(d, 10) + "/" + strconv.FormatInt(r, 10), true
+	case value.Array:
+		// Equal arrays can be spelt differently (1.5 and 1.50): one key
+		// for every array; the matcher decides.
+		return "a", true
 	case value.Bool:
 		if v.Bool() {
 			return "b1", true
@@ -50,9 +68,39 @@ func literalKeys(v value.Value) []string {
 		return nil
 	}
 	keys := []string{k}
-	if v.Type() == value.Text {
-		if t, err := time.Parse(time.RFC3339Nano, v.Text()); err == nil {
+	switch v.Type() {
+	case value.Text:
+		// What else the text stands for (see query's typedAs): a time, a
+		// date, a uuid, a number, … and a char without trailing blanks.
+		s := v.Text()
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			keys = append(keys, timeKey(value.TimeOf(t)))
+		}
+		if trimmed := strings.TrimRight(s, " "); trimmed != s {
+			keys = append(keys, "s"+trimmed)
+		}
+		if len(s) <= 200 {
+			for _, t := range []value.Type{value.Timestamp, value.Date, value.TimeOfDay, value.UUID, value.Interval, value.Numeric} {
+				if w, err := value.FromText(s, t); err == nil {
+					if k, ok := entityKey(w); ok {
+						keys = append(keys, k)
+					}
+				}
+			}
+		}
+		if _, _, err := value.SplitArrayText(s); err == nil {
+			keys = append(keys, "a")
+		}
+	case value.Int, value.Float, value.Real, value.Numeric:
+		// A real field compares at real precision: the literal rounded to
+		// the nearest real (as query's lit does it) may key otherwise.
+		f32 := float32(v.Float())
+		if v.Type() == value.Numeric && !strings.ContainsAny(v.Text(), "NI") {
+			f, _ := strconv.ParseFloat(v.Text(), 32)
+			f32 = float32(f)
+		}
+		if k32 := numberKey(float64(f32)); k32 != k {
+			keys = append(keys, k32)
 		}
 	}
 	return keys

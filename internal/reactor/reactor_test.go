@@ -2,6 +2,7 @@ package reactor_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -272,6 +273,32 @@ func TestIndexedSubscriptionsOnlySeeTheirKeys(t *testing.T) {
 	}
 }
 
+func from(s string, t value.Type) value.Value {
+	v, err := value.FromText(s, t)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func enumOf(label string) value.Value {
+	t, _ := value.ParseType("enum('sad', 'ok', 'happy')")
+	v, err := value.EnumOf(t, label)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func arrayOf(typ string, es ...value.Value) value.Value {
+	t, _ := value.ParseType(typ)
+	v, err := value.ArrayOf(t, es)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 // Values the query language calls equal share an index key, whatever their
 // types: the reactor adds exactly the entities the compiled query matches.
 func TestIndexKeysFollowQuerySemantics(t *testing.T) {
@@ -298,6 +325,25 @@ func TestIndexKeysFollowQuerySemantics(t *testing.T) {
 		{"f = 0", value.FloatOf(math.Copysign(0, -1))},
 		{"f = 'NaN'", value.FloatOf(math.NaN())},
 		{"f = 3", value.TextOf("3")},
+		// The types beyond the first eight.
+		{"f = 2000", from("2000.00", value.Numeric)},
+		{"f = 2000.5", from("2000.50", value.Numeric)},
+		{"f = '2000.50'", from("2000.5", value.Numeric)},
+		{"f = 0.5", value.RealOf(0.5)},
+		{"f = 0.1", value.RealOf(0.1)},              // a real compares at real precision
+		{"f IN (16777217)", value.RealOf(16777216)}, // … the literal rounded to the nearest real
+		{"f = 'a'", value.CharOf("a  ")},
+		{"f = 'a '", value.CharOf("a  ")},
+		{"f = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'", from("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", value.UUID)},
+		{"f = '2024-01-02'", from("2024-01-02", value.Date)},
+		{"f = '12:30'", from("12:30:00", value.TimeOfDay)},
+		{"f = '2024-01-02 03:04:05'", from("2024-01-02T03:04:05", value.Timestamp)},
+		{"f = '2024-01-02T03:04:05.000006Z'", value.TimestampOf(at)},
+		{"f = 'P30D'", from("P1M", value.Interval)},
+		{"f = 'PT24H'", from("P1D", value.Interval)},
+		{"f = 'ok'", enumOf("ok")},
+		{"f IN ('{1.5}', 'x')", arrayOf("numeric[]", from("1.50", value.Numeric))},
+		{"f = '{a}'", arrayOf("text[]", value.TextOf("a"))},
 	}
 	for _, c := range cases {
 		re := reactor.New(nil)
@@ -366,5 +412,69 @@ func TestRefillAheadOfTheStream(t *testing.T) {
 	members := re.Members(s)
 	if len(members) != 2 || members[0] != b || members[1].ID != c.ID {
 		t.Fatalf("members %v; want b at the stream's state, then c", members)
+	}
+}
+
+// TestStaleWithoutRefillSource: without a refill source (the server's
+// reactor), a full window that loses members it cannot replace is reported
+// stale and left exactly as it was before the transaction — also when the
+// same transaction changes other members — while subscriptions without
+// LIMIT and windows that stay full get their items.
+func TestStaleWithoutRefillSource(t *testing.T) {
+	t.Parallel()
+	album := func(year int64) *entity.State {
+		st := entity.New("album", event.NewID())
+		st.Head = event.Head{st.ID}
+		st.Values["year"] = value.IntOf(year)
+		return st
+	}
+	moved := func(st *entity.State, year int64) *entity.State {
+		c := st.Clone()
+		c.Values["year"] = value.IntOf(year)
+		return c
+	}
+	a, b, c := album(1), album(2), album(3)
+	for _, tc := range []struct {
+		name    string
+		changes []reactor.Change
+		stale   bool
+	}{
+		{"a member leaves", []reactor.Change{{Collection: "album", ID: a.ID, New: moved(a, 10)}}, true},
+		{"a member is deleted, another edited", []reactor.Change{
+			{Collection: "album", ID: b.ID, New: moved(b, 0)},
+			{Collection: "album", ID: a.ID, New: nil}}, true},
+		{"a member moves within the window", []reactor.Change{{Collection: "album", ID: b.ID, New: moved(b, 0)}}, false},
+		{"an entity enters at the top", []reactor.Change{{Collection: "album", ID: c.ID, New: moved(c, 0)}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			re := reactor.New(nil)
+			win, err := re.Subscribe("album", query.MustParse("ORDER BY year LIMIT 2"), []*entity.State{a, b})
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, err := re.Subscribe("album", query.MustParse(""), []*entity.State{a, b, c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := re.ApplyBatch(context.Background(), tc.changes, nil)
+			if got := slices.Contains(res.Stale, win); got != tc.stale {
+				t.Fatalf("stale %v, want %v (items %v)", got, tc.stale, res.Items[win])
+			}
+			if len(res.Items[all]) != len(tc.changes) {
+				t.Errorf("the query without LIMIT got %d items for %d changes", len(res.Items[all]), len(tc.changes))
+			}
+			if !tc.stale {
+				return
+			}
+			if len(res.Items[win]) != 0 {
+				t.Errorf("a stale window got items: %v", res.Items[win])
+			}
+			if m := re.Members(win); len(m) != 2 || m[0] != a || m[1] != b {
+				t.Errorf("a stale window changed: %v", m)
+			}
+			if _, err := re.ApplyTo(context.Background(), win, tc.changes, nil); !errors.Is(err, reactor.ErrStale) {
+				t.Errorf("ApplyTo: %v, want ErrStale", err)
+			}
+		})
 	}
 }

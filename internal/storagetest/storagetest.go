@@ -14,6 +14,7 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/query"
 	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/value"
@@ -41,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"IDReusedInAnotherCollection", testIDReusedInAnotherCollection},
 		{"TextPostgresCannotStore", testBadText},
 		{"JSONNullDocument", testJSONNullDocument},
+		{"FetchBeforeTheCollectionExists", testFetchBeforeCollection},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -517,5 +519,29 @@ func testJSONNullDocument(t *testing.T, s storage.Store) {
 	hist, _ := s.History(ctx, "album", c.ID)
 	if len(hist) != 1 || !hist[0].Ops["data"].IsNull() && hist[0].Ops["data"].Type() != value.Null {
 		t.Fatalf("history %+v", hist)
+	}
+}
+
+// testFetchBeforeCollection: storage.Fetch of a collection that does not
+// exist yet is empty, not an error, and sees the collection once it is
+// created; a name no collection can have is CodeBadName.
+func testFetchBeforeCollection(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	q, err := query.Parse("year >= ? ORDER BY year", 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := storage.Fetch(ctx, s, "album", q)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("fetch before the collection exists: %v, %v", got, err)
+	}
+	if _, err := storage.Fetch(ctx, s, "Album", q); storage.CodeOf(err) != storage.CodeBadName {
+		t.Fatalf("fetch of an invalid name: %v, want bad_name", err)
+	}
+	setup(t, s)
+	c := create(map[string]value.Value{"name": value.TextOf("Origin of Symmetry"), "year": value.IntOf(2001)})
+	commit(t, s, c)
+	if got, err = storage.Fetch(ctx, s, "album", q); err != nil || len(got) != 1 || got[0].ID != c.Entity {
+		t.Fatalf("fetch after the collection was created: %v, %v", got, err)
 	}
 }

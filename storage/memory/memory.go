@@ -1,5 +1,8 @@
 // Package memory is the in-memory storage adapter: for tests, for client
 // caches, and as the reference the other adapters are checked against.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package memory
 
 import (

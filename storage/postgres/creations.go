@@ -202,6 +202,9 @@ func queueRowsInsert(b *pgx.Batch, t *table, sts []*entity.State) {
 	args = append(args, idCol, verCol)
 	names := []string{"id", "_v"}
 	for fi, f := range t.Fields {
+		if t.generated[f.Name] {
+			continue
+		}
 		col := make([]*string, len(sts))
 		for i, st := range sts {
 			col[i] = sqlText(st.Values[f.Name])
@@ -210,7 +213,8 @@ func queueRowsInsert(b *pgx.Batch, t *table, sts []*entity.State) {
 		alias := "f" + strconv.Itoa(fi)
 		names = append(names, alias)
 		sql.WriteString(", " + pgx.Identifier{f.Name}.Sanitize())
-		sel.WriteString(", u." + alias + "::" + f.Type.Column())
+		_, cast := writeCast(value.NullValue, f, t.colTypes[f.Name])
+		sel.WriteString(", u." + alias + strings.TrimPrefix(cast, "::text"))
 		un.WriteString(", $" + strconv.Itoa(len(args)) + "::text[]")
 	}
 	sql.WriteString(")")
@@ -235,39 +239,9 @@ func versionsJSON(st *entity.State) string {
 
 // sqlText is a value's Postgres text input form (nil for NULL).
 func sqlText(v value.Value) *string {
-	var s string
-	switch v.Type() {
-	case value.Null:
+	if v.IsNull() {
 		return nil
-	case value.Text, value.Ref:
-		s = v.Text()
-	case value.Int:
-		s = strconv.FormatInt(v.Int(), 10)
-	case value.Float:
-		s = strconv.FormatFloat(v.Float(), 'g', -1, 64)
-		switch s {
-		case "+Inf":
-			s = "Infinity"
-		case "-Inf":
-			s = "-Infinity"
-		}
-	case value.Bool:
-		s = strconv.FormatBool(v.Bool())
-	case value.Bytes:
-		s = `\x` + hexString(v.Raw())
-	case value.Time:
-		s = v.Time().Format(value.TimeLayout)
-	case value.JSON:
-		s = v.JSONText()
 	}
+	s := v.PGText()
 	return &s
-}
-
-func hexString(raw string) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 2*len(raw))
-	for i := 0; i < len(raw); i++ {
-		out[2*i], out[2*i+1] = digits[raw[i]>>4], digits[raw[i]&0xf]
-	}
-	return string(out)
 }

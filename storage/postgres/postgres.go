@@ -7,6 +7,9 @@
 // the shared merge rule, so concurrent API commits and plain SQL writes to the
 // same entity serialise and converge. Commits that only create entities take
 // a fast path: one round trip, no locks.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package postgres
 
 import (
@@ -14,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -27,11 +32,38 @@ import (
 	"github.com/ankurah/ankurah-go/storage"
 )
 
-// Options configure the adapter.
+// DefaultSchema is Options.Schema's default.
+const DefaultSchema = "public"
+
+// Options configure the adapter. The zero value of every field means its
+// default: WithDefaults fills them in (on a copy), and Validate reports
+// every problem at once. New applies the defaults; it does not fail, so a
+// program that takes options from its user validates them first (a schema
+// name Postgres refuses would otherwise fail the first collection created).
 type Options struct {
-	// Schema is the Postgres schema that holds new collection tables
-	// ("public" when empty). Existing collections stay where they are.
+	// Schema is the Postgres schema that holds new collection tables.
+	// Default DefaultSchema ("public"). Existing collections stay where
+	// they are.
 	Schema string
+}
+
+// WithDefaults returns o with every unset field set to its default.
+func (o Options) WithDefaults() Options {
+	if o.Schema == "" {
+		o.Schema = DefaultSchema
+	}
+	return o
+}
+
+// Validate reports every problem with the options (defaults applied) at
+// once.
+func (o Options) Validate() error {
+	o = o.WithDefaults()
+	var errs []error
+	if len(o.Schema) > 63 || strings.ContainsRune(o.Schema, 0) {
+		errs = append(errs, fmt.Errorf("postgres: Schema %q: at most 63 bytes, no NUL", o.Schema))
+	}
+	return errors.Join(errs...)
 }
 
 // Store is the Postgres adapter. It is safe for concurrent use.
@@ -49,9 +81,12 @@ type Store struct {
 type table struct {
 	schema.Collection
 	sqlSchema string
-	ident     string // "schema"."name", quoted
-	columns   string // select list: id, _head, _versions, fields…
-	selectSQL string // columns, then the collection's current field count
+	ident     string            // "schema"."name", quoted
+	columns   string            // select list: id, _head, _versions, fields… (each cast to its read type: see types.go)
+	selectSQL string            // columns, then the collection's current field count
+	colTypes  map[string]string // field → its column's Postgres type (format_type)
+	generated map[string]bool   // fields whose columns are generated: readable, never written
+	defaults  []string          // fields whose columns have a default (not generated ones)
 }
 
 var (
@@ -62,9 +97,7 @@ var (
 // New returns an adapter over pool. The database must be migrated (see
 // package migrations).
 func New(pool *pgxpool.Pool, opts Options) *Store {
-	if opts.Schema == "" {
-		opts.Schema = "public"
-	}
+	opts = opts.WithDefaults()
 	return &Store{pool: pool, schema: opts.Schema, catalog: map[string]*table{}}
 }
 
@@ -145,27 +178,41 @@ func (s *Store) load(ctx context.Context, name string) (*table, error) {
 	if err != nil {
 		return nil, pgError(err)
 	}
-	rows, err := s.pool.Query(ctx, "select name, type from ankurah.fields where collection = $1 order by name", name)
+	t := &table{Collection: schema.Collection{Name: name}, sqlSchema: sqlSchema,
+		colTypes: map[string]string{}, generated: map[string]bool{}}
+	t.ident = pgx.Identifier{sqlSchema, name}.Sanitize()
+	// Each field with its column's type, and whether the column is generated.
+	rows, err := s.pool.Query(ctx, `select f.name, f.type, coalesce(format_type(a.atttypid, a.atttypmod), ''),
+		coalesce(a.attgenerated <> '', false), coalesce(a.atthasdef and a.attgenerated = '', false)
+		from ankurah.fields f
+		left join pg_attribute a on a.attrelid = to_regclass($2) and a.attname = f.name and a.attnum > 0 and not a.attisdropped
+		where f.collection = $1 order by f.name`, name, t.ident)
 	if err != nil {
 		return nil, pgError(err)
 	}
-	t := &table{Collection: schema.Collection{Name: name}, sqlSchema: sqlSchema}
-	var fname, ftype string
-	_, err = pgx.ForEachRow(rows, []any{&fname, &ftype}, func() error {
+	var fname, ftype, coltype string
+	var generated, hasDefault bool
+	_, err = pgx.ForEachRow(rows, []any{&fname, &ftype, &coltype, &generated, &hasDefault}, func() error {
 		f := schema.Field{Name: fname}
 		if err := f.Type.UnmarshalText([]byte(ftype)); err != nil {
 			return fmt.Errorf("catalog: %s.%s: %w", name, fname, err)
 		}
 		t.Fields = append(t.Fields, f)
+		t.colTypes[fname] = coltype
+		t.generated[fname] = generated
+		if hasDefault {
+			t.defaults = append(t.defaults, fname)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, pgError(err)
 	}
-	t.ident = pgx.Identifier{sqlSchema, name}.Sanitize()
+	// Each read expression gets an alias of its own: an ORDER BY "price"
+	// must name the column, not an output column "price" that is its text.
 	t.columns = "id, _head, _versions"
-	for _, f := range t.Fields {
-		t.columns += ", " + pgx.Identifier{f.Name}.Sanitize()
+	for i, f := range t.Fields {
+		t.columns += ", " + readExpr(pgx.Identifier{f.Name}.Sanitize(), f.Type) + " as _f" + strconv.Itoa(i)
 	}
 	// The last column counts the collection's fields now: fields are only
 	// ever added, so a count above ours means the cached
@@ -342,7 +389,7 @@ func (s *Store) Commit(ctx context.Context, events []event.Event) ([]*entity.Sta
 	if err != nil {
 		return nil, err
 	}
-	if allCreations(evs) {
+	if allCreations(evs) && !anyDefaults(tables) {
 		states, err := s.commitCreations(ctx, evs, tables)
 		if !isUniqueViolation(err) {
 			return states, err
@@ -397,6 +444,11 @@ func (s *Store) conform(ctx context.Context, events []event.Event) ([]event.Even
 			if err != nil {
 				return nil, nil, err
 			}
+			for f := range e.Ops {
+				if t.generated[f] {
+					return nil, nil, storage.Errorf(storage.CodeReadOnlyField, "%s.%s is a generated column: it can be read, not written", t.Name, f)
+				}
+			}
 			for f, typ := range add {
 				if missing[e.Collection] == nil {
 					missing[e.Collection] = map[string]string{}
@@ -420,6 +472,17 @@ func (s *Store) conform(ctx context.Context, events []event.Event) ([]event.Even
 		}
 	}
 	return nil, nil, storage.Errorf(storage.CodeInternal, "new fields did not appear in the catalog")
+}
+
+// anyDefaults reports a table with column defaults: its new rows are
+// inserted one by one, reading back the defaults (see insertWithDefaults).
+func anyDefaults(tables map[string]*table) bool {
+	for _, t := range tables {
+		if len(t.defaults) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func allCreations(evs []event.Event) bool {
@@ -513,16 +576,35 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 	if len(fresh) == 0 {
 		return sortedStates(states), nil // everything was already stored
 	}
+	touched := map[event.ID]bool{}
+	for i := range fresh {
+		touched[fresh[i].Entity] = true
+	}
 	b := &pgx.Batch{}
 	b.Queue(markAPIWrite)
+	marked := false
+	for id := range touched {
+		st := states[id]
+		t := tables[st.Collection]
+		if before[id] == nil && !st.Deleted && len(t.defaults) > 0 {
+			// Insert now, so that the defaults it gets go into the
+			// creation event before that is queued.
+			if !marked {
+				if _, err := tx.Exec(ctx, markAPIWrite); err != nil {
+					return nil, pgError(err)
+				}
+				marked = true
+			}
+			if err := s.insertWithDefaults(ctx, tx, t, st, fresh); err != nil {
+				return nil, err
+			}
+			delete(touched, id)
+		}
+	}
 	for i := range fresh {
 		if err := queueEvent(b, &fresh[i]); err != nil {
 			return nil, err
 		}
-	}
-	touched := map[event.ID]bool{}
-	for i := range fresh {
-		touched[fresh[i].Entity] = true
 	}
 	for id := range touched {
 		st := states[id]
@@ -585,16 +667,30 @@ func pgError(err error) error {
 		switch pe.Code {
 		case "AK001", "AK003":
 			code = storage.CodeInvalidEvent
-		case "AK002", "22P02", "22003", "42804", "22021", "22P05":
+		case "AK002", "22P02", "42804", "22021", "22P05", "22007", "22023", "22004":
 			code = storage.CodeTypeMismatch
+		case "22003", "22008", "22015", "22P01":
+			// numeric or integer out of range, datetime or interval field overflow
+			code = storage.CodeOutOfRange
+		case "22001":
+			code = storage.CodeValueTooLong
 		case "AK004", "23505", "40001", "40P01":
 			code = storage.CodeConflict
 		case "AK005":
 			code = storage.CodeNoCollection
 		case "AK006":
 			code = storage.CodeBadName
-		case "23502", "23503", "23514":
+		case "23502", "23503", "23514", "23P01", "23001":
 			code = storage.CodeConstraint
+		case "428C9":
+			code = storage.CodeReadOnlyField
+		default:
+			// Any other data exception is a value Postgres would not take.
+			if strings.HasPrefix(pe.Code, "22") {
+				code = storage.CodeTypeMismatch
+			} else if strings.HasPrefix(pe.Code, "23") {
+				code = storage.CodeConstraint
+			}
 		}
 		msg := pe.Message
 		if pe.Hint != "" {
@@ -618,9 +714,24 @@ func isUniqueViolation(err error) bool {
 
 // Fetch implements storage.Fetcher: the query runs as parameterised SQL.
 func (s *Store) Fetch(ctx context.Context, collection string, q *query.Query) ([]*entity.State, error) {
-	return s.fetch(ctx, s.pool, collection, func(t *table) (string, []any, error) {
-		return q.Select(t.Collection, t.sqlSchema)
-	})
+	return s.fetch(ctx, s.pool, collection, selectSQL(q))
+}
+
+// selectSQL returns the statement that runs q over a collection's table,
+// selecting t.columns (query.Select's statement, with the adapter's select
+// list).
+func selectSQL(q *query.Query) func(t *table) (string, []any, error) {
+	return func(t *table) (string, []any, error) {
+		s, err := q.SQL(t.Collection, 1)
+		if err != nil {
+			return "", nil, err
+		}
+		stmt := "select " + t.columns + " from " + t.ident + " where " + s.Where + " order by " + s.OrderBy
+		if s.Limit != "" {
+			stmt += " " + s.Limit
+		}
+		return stmt, s.Args, nil
+	}
 }
 
 // fetch runs on db (the pool, or a transaction) the statement that build

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +11,10 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/value"
 )
@@ -36,20 +37,7 @@ func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 	dest = append(dest, &id, &head, &versions)
 	cells := make([]any, len(t.Fields))
 	for i, f := range t.Fields {
-		switch f.Type {
-		case value.Text, value.Ref:
-			cells[i] = new(pgtype.Text)
-		case value.Int:
-			cells[i] = new(pgtype.Int8)
-		case value.Float:
-			cells[i] = new(pgtype.Float8)
-		case value.Bool:
-			cells[i] = new(pgtype.Bool)
-		case value.Bytes, value.JSON:
-			cells[i] = new([]byte)
-		case value.Time:
-			cells[i] = new(pgtype.Timestamptz)
-		}
+		cells[i] = newCell(f.Type)
 		dest = append(dest, cells[i])
 	}
 	nfields := len(t.Fields)
@@ -79,46 +67,9 @@ func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 		}
 	}
 	for i, f := range t.Fields {
-		var v value.Value
-		switch c := cells[i].(type) {
-		case *pgtype.Text:
-			if c.Valid {
-				v = value.TextOf(c.String)
-				if f.Type == value.Ref {
-					v = value.RefOf(c.String)
-				}
-			}
-		case *pgtype.Int8:
-			if c.Valid {
-				v = value.IntOf(c.Int64)
-			}
-		case *pgtype.Float8:
-			if c.Valid {
-				v = value.FloatOf(c.Float64)
-			}
-		case *pgtype.Bool:
-			if c.Valid {
-				v = value.BoolOf(c.Bool)
-			}
-		case *pgtype.Timestamptz:
-			if c.Valid && c.InfinityModifier != pgtype.Finite {
-				// The triggers refuse infinite timestamps; one that got in
-				// around them is reported, not read back as year 1.
-				return nil, storage.Errorf(storage.CodeTypeMismatch, "%s %s: %s is an infinite timestamp", t.Name, id, f.Name)
-			}
-			if c.Valid {
-				v = value.TimeOf(c.Time)
-			}
-		case *[]byte:
-			if *c != nil {
-				if f.Type == value.JSON {
-					if v, err = value.JSONOf(*c); err != nil {
-						return nil, storage.Errorf(storage.CodeInternal, "%s %s: %s: %v", t.Name, id, f.Name, err)
-					}
-				} else {
-					v = value.BytesOf(*c)
-				}
-			}
+		v, err := cellValue(cells[i], f.Type)
+		if err != nil {
+			return nil, storage.Errorf(storage.CodeTypeMismatch, "%s %s: %s: %v", t.Name, id, f.Name, err)
 		}
 		if !v.IsNull() {
 			st.Values[f.Name] = v
@@ -220,12 +171,16 @@ func queueRow(b *pgx.Batch, t *table, before, after *entity.State) error {
 		if before != nil && value.Equal(v, before.Values[f.Name]) {
 			continue
 		}
-		if !v.IsNull() && v.Type() != f.Type {
+		if !v.IsNull() && v.Type() != f.Type.ValueType() {
 			return storage.Errorf(storage.CodeTypeMismatch, "%s.%s is %s, not %s", t.Name, f.Name, f.Type, v.Type())
 		}
-		args = append(args, sqlArg(v))
+		if t.generated[f.Name] {
+			continue // storage.Conform refuses writes; a NULL from a merge is not one
+		}
+		arg, cast := writeCast(v, f, t.colTypes[f.Name])
+		args = append(args, arg)
 		cols = append(cols, pgx.Identifier{f.Name}.Sanitize())
-		params = append(params, fmt.Sprintf("$%d::%s", len(args), f.Type.Column()))
+		params = append(params, fmt.Sprintf("$%d%s", len(args), cast))
 	}
 	if before == nil {
 		b.Queue(fmt.Sprintf("insert into %s (id, _head, _versions%s) values ($1, $2, $3%s)",
@@ -257,4 +212,66 @@ func sqlArg(v value.Value) any {
 		return v.JSONText()
 	}
 	return v.Go()
+}
+
+// insertWithDefaults inserts a new row of a table whose columns have
+// defaults, leaving out the fields the state does not set so that Postgres
+// fills them in, as for a SQL INSERT; the defaults it gives (now(), a
+// sequence's next value, a constant) are read back and recorded as values
+// the entity's creation event set — in st, and in that event among fresh
+// (whose insert is queued, not sent) — so that replaying the history gives
+// the row.
+func (s *Store) insertWithDefaults(ctx context.Context, tx pgx.Tx, t *table, st *entity.State, fresh []event.Event) error {
+	var missing []schema.Field
+	for _, name := range t.defaults {
+		if _, set := st.Values[name]; !set {
+			f, _ := t.Field(name)
+			missing = append(missing, f)
+		}
+	}
+	b := &pgx.Batch{}
+	if err := queueRow(b, t, nil, st); err != nil {
+		return err
+	}
+	q := b.QueuedQueries[0]
+	if len(missing) == 0 {
+		_, err := tx.Exec(ctx, q.SQL, q.Arguments...)
+		return pgError(err)
+	}
+	returning := make([]string, len(missing))
+	cells := make([]any, len(missing))
+	for i, f := range missing {
+		returning[i] = readExpr(pgx.Identifier{f.Name}.Sanitize(), f.Type)
+		cells[i] = newCell(f.Type)
+	}
+	if err := tx.QueryRow(ctx, q.SQL+" returning "+strings.Join(returning, ", "), q.Arguments...).Scan(cells...); err != nil {
+		return pgError(err)
+	}
+	var creation *event.Event
+	for i := range fresh {
+		if fresh[i].Entity == st.ID && fresh[i].IsCreation() {
+			creation = &fresh[i]
+		}
+	}
+	for i, f := range missing {
+		v, err := cellValue(cells[i], f.Type)
+		if err != nil {
+			return storage.Errorf(storage.CodeTypeMismatch, "%s.%s: its default: %v", t.Name, f.Name, err)
+		}
+		if v.IsNull() {
+			continue
+		}
+		if creation == nil {
+			// The creation was stored before (a deleted entity replayed):
+			// the row gets the default, as in SQL, but no event records it.
+			return storage.Errorf(storage.CodeConflict, "%s %s: cannot record the default of %s for an entity created earlier", t.Name, st.ID, f.Name)
+		}
+		if creation.Ops == nil {
+			creation.Ops = map[string]value.Value{}
+		}
+		creation.Ops[f.Name] = v
+		st.Values[f.Name] = v
+		st.Versions[f.Name] = creation.ID
+	}
+	return nil
 }

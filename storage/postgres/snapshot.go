@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -69,18 +70,48 @@ func (s Snapshot) Visible(xid uint32) bool {
 // ONLY transaction whose first statement reads pg_current_snapshot() and
 // then pg_current_wal_insert_lsn(), and returns the rows together with that
 // snapshot: the rows are exactly what the snapshot sees.
+//
+// A collection that does not exist yet reads as empty, with the snapshot:
+// when the catalog has no such collection in the snapshot, every transaction
+// that creates it or writes its first rows commits later and is not
+// Visible, so a live query started now receives them all from the stream.
+//
+// The catalog entry is loaded before the transaction starts: loading it
+// takes a pool connection of its own, and a transaction waiting for one
+// while holding another would deadlock a small pool under concurrent
+// subscriptions.
 func (s *Store) FetchSnapshot(ctx context.Context, collection string, q *query.Query) ([]*entity.State, Snapshot, error) {
-	var out []*entity.State
-	snap, err := s.inSnapshot(ctx, func(tx pgx.Tx) (err error) {
-		out, err = s.fetch(ctx, tx, collection, func(t *table) (string, []any, error) {
-			return q.Select(t.Collection, t.sqlSchema)
-		})
-		return err
-	})
-	if err != nil {
-		return nil, Snapshot{}, err
+	if err := event.ValidCollectionName(collection); err != nil {
+		return nil, Snapshot{}, storage.Errorf(storage.CodeBadName, "%v", err)
 	}
-	return out, snap, nil
+	for attempt := 0; ; attempt++ {
+		_, err := s.table(ctx, collection)
+		missing := errors.Is(err, storage.ErrNoCollection)
+		if err != nil && !missing {
+			return nil, Snapshot{}, err
+		}
+		var out []*entity.State
+		appeared := false
+		snap, err := s.inSnapshot(ctx, func(tx pgx.Tx) (err error) {
+			if missing {
+				// Missing a moment ago: still missing in this snapshot
+				// means empty; created in between, read it again.
+				return tx.QueryRow(ctx, "select exists (select from ankurah.collections where name = $1)", collection).Scan(&appeared)
+			}
+			out, err = s.fetch(ctx, tx, collection, selectSQL(q))
+			return err
+		})
+		if err != nil {
+			return nil, Snapshot{}, err
+		}
+		if appeared && attempt < 3 {
+			continue
+		}
+		if appeared {
+			return nil, Snapshot{}, storage.Errorf(storage.CodeConflict, "collection %q was being created while the live query started; retry", collection)
+		}
+		return out, snap, nil
+	}
 }
 
 // GetSnapshot is Get (states by id, in the order of ids, missing ones left

@@ -27,17 +27,26 @@ import (
 //	timestamptz  TEXT in value.TimeLayout, UTC, microseconds. Fixed width
 //	             and four-digit years (value.CheckTime) make text order time
 //	             order, and SQLite's date functions read it.
-//	jsonb        TEXT, compact JSON (SQLite's json_* functions read it)
+//	jsonb, json  TEXT, compact JSON (SQLite's json_* functions read it)
+//	smallint, integer  INTEGER
+//	real         REAL (a float4 widened exactly), NaN and -0 as for double
+//	numeric      TEXT, the canonical decimal ("1.50", "NaN"): exact, and
+//	             compared by the evaluator in Go, never by SQLite
+//	uuid, date, time, timestamp, interval, char(n), enum
+//	             TEXT: the string of the value's natural JSON
+//	             (a0eebc99-…, 2024-01-02, 12:30:00.5, 2024-01-02T03:04:05,
+//	             P1M, "a  ", the label)
+//	arrays       TEXT, their natural JSON ([1,null,3])
 //
 // A missing value is NULL.
 
 // cell returns the SQLite value that stores v.
 func cell(v value.Value) any {
-	switch v.Type() {
+	switch v.Type().Kind() {
 	case value.Text, value.Ref:
 		return v.Text()
-	case value.JSON:
-		return v.JSONText()
+	case value.JSON, value.Array:
+		return v.Raw()
 	case value.Int:
 		return v.Int()
 	case value.Bool:
@@ -45,7 +54,12 @@ func cell(v value.Value) any {
 			return int64(1)
 		}
 		return int64(0)
-	case value.Float:
+	case value.Numeric, value.UUID, value.Char, value.Enum:
+		return v.Raw()
+	case value.Date, value.TimeOfDay, value.Timestamp, value.Interval:
+		j := v.AppendJSON(nil)
+		return string(j[1 : len(j)-1]) // the JSON string's content: no escapes in these
+	case value.Float, value.Real:
 		f := v.Float()
 		if math.IsNaN(f) || f == 0 && math.Signbit(f) {
 			return binary.BigEndian.AppendUint64(make([]byte, 0, 8), math.Float64bits(f))
@@ -65,9 +79,10 @@ func fromCell(c any, t value.Type) (value.Value, error) {
 	if c == nil {
 		return value.NullValue, nil
 	}
+	k := t.Kind()
 	switch c := c.(type) {
 	case string:
-		switch t {
+		switch k {
 		case value.Text:
 			return value.TextOf(c), nil
 		case value.Ref:
@@ -80,9 +95,13 @@ func fromCell(c any, t value.Type) (value.Value, error) {
 				return value.NullValue, fmt.Errorf("timestamptz: %w", err)
 			}
 			return value.TimeOf(tm), nil
+		case value.Array:
+			return value.Decode([]byte(c), t)
+		case value.Numeric, value.UUID, value.Char, value.Enum, value.Date, value.TimeOfDay, value.Timestamp, value.Interval:
+			return value.FromText(c, t)
 		}
 	case int64:
-		switch t {
+		switch k {
 		case value.Int:
 			return value.IntOf(c), nil
 		case value.Bool:
@@ -91,15 +110,20 @@ func fromCell(c any, t value.Type) (value.Value, error) {
 			}
 		}
 	case float64:
-		if t == value.Float {
+		switch k {
+		case value.Float:
 			return value.FloatOf(c), nil
+		case value.Real:
+			return value.RealOf(float32(c)), nil
 		}
 	case []byte:
 		switch {
-		case t == value.Bytes:
+		case k == value.Bytes:
 			return value.BytesOf(c), nil
-		case t == value.Float && len(c) == 8:
+		case k == value.Float && len(c) == 8:
 			return value.FloatOf(math.Float64frombits(binary.BigEndian.Uint64(c))), nil
+		case k == value.Real && len(c) == 8:
+			return value.RealOf(float32(math.Float64frombits(binary.BigEndian.Uint64(c)))), nil
 		}
 	}
 	return value.NullValue, fmt.Errorf("a %s column holds %T %.40v", t, c, c)

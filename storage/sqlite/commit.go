@@ -287,7 +287,7 @@ func (w *writeTx) writeRow(hadRow bool, st *entity.State) error {
 	args = append(args, st.ID.String(), idsJSON(st.Head), string(appendVersions(nil, st.Versions)))
 	for _, f := range t.Fields {
 		v := st.Values[f.Name]
-		if !v.IsNull() && v.Type() != f.Type {
+		if !v.IsNull() && v.Type() != f.Type.ValueType() {
 			return storage.Errorf(storage.CodeTypeMismatch, "%s.%s is %s, not %s", t.Name, f.Name, f.Type, v.Type())
 		}
 		args = append(args, cell(v))

@@ -104,15 +104,15 @@ func quote(name string) string {
 // affinity (https://sqlite.org/datatype3.html) never converts what codec.go
 // stores in it. The catalog keeps the field's real type.
 func columnType(t value.Type) string {
-	switch t {
+	switch t.Kind() {
 	case value.Int, value.Bool:
 		return "integer"
-	case value.Float:
+	case value.Float, value.Real:
 		return "real"
 	case value.Bytes:
 		return "blob"
 	}
-	return "text" // text, ref, timestamptz (value.TimeLayout) and jsonb
+	return "text" // text-like, numeric, times (see codec.go), json, arrays
 }
 
 func createTableSQL(ident string) string {

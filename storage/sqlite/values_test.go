@@ -22,6 +22,30 @@ func mustJSON(s string) value.Value {
 	return v
 }
 
+func mustParseType(s string) value.Type {
+	t, err := value.ParseType(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func mustFrom(s string, t value.Type) value.Value {
+	v, err := value.FromText(s, t)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func mustArray(t string, es ...value.Value) value.Value {
+	v, err := value.ArrayOf(mustParseType(t), es)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 // Every value reads back equal (floats bit for bit) from its column, also
 // after reopening, and is stored in the SQLite storage class codec.go
 // documents, so that SQL over the file sees what it expects.
@@ -56,6 +80,24 @@ func TestValuesRoundTrip(t *testing.T) {
 		{v: mustJSON(`"s"`), class: "text"},
 		{v: mustJSON(`{"b": 1.50, "a": [true, null, "x"]}`), class: "text"},
 		// The jsonb document null is stored as NULL (storage.Conform), so it has no row here.
+		// The types beyond the first eight.
+		{v: value.RealOf(0.1), class: "real"},
+		{v: value.RealOf(float32(math.Copysign(0, -1))), class: "blob"},
+		{v: value.RealOf(float32(math.Inf(-1))), class: "real"},
+		{v: mustFrom("1.50", value.Numeric), class: "text"},
+		{v: mustFrom("-12345678901234567890.123456789", value.Numeric), class: "text"},
+		{v: mustFrom("NaN", value.Numeric), class: "text"},
+		{v: mustFrom("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", value.UUID), class: "text"},
+		{v: mustFrom("0001-01-01", value.Date), class: "text"},
+		{v: mustFrom("24:00:00", value.TimeOfDay), class: "text"},
+		{v: mustFrom("12:34:56.000001", value.TimeOfDay), class: "text"},
+		{v: mustFrom("2024-01-02T03:04:05.5", value.Timestamp), class: "text"},
+		{v: mustFrom("P1Y-2M3DT-4H5M-6.5S", value.Interval), class: "text"},
+		{v: value.CharOf("a  "), class: "text"},
+		{v: mustFrom("ok", mustParseType("enum('sad', 'ok', 'happy')")), class: "text"},
+		{v: mustArray("integer[]", value.IntOf(1), value.NullValue), class: "text"},
+		{v: mustArray("text[]", value.TextOf(`"q"`), value.TextOf("")), class: "text"},
+		{v: mustArray("numeric[]"), class: "text"},
 	}
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "store.db")

@@ -187,7 +187,7 @@ func (col *Collection[T]) Subscribe(ctx context.Context, fn func(ChangeSet[T]), 
 	}
 	switch err := c.syncSub(ctx, t, gen, s); {
 	case err == nil:
-	case isConnErr(err):
+	case IsDisconnected(err):
 		// The server will answer after the reconnection; the cache now.
 		c.mu.Lock()
 		c.core.startFromCache(s)
@@ -377,7 +377,7 @@ func (lq *LiveQuery[T]) Update(ctx context.Context, q string, args ...any) error
 	switch {
 	case err == nil:
 		return nil
-	case isConnErr(err):
+	case IsDisconnected(err):
 		c.mu.Lock()
 		if l.text == q && !s.synced {
 			c.core.updateOffline(s, q, wargs, parsed, m)
@@ -422,7 +422,9 @@ func (lq *LiveQuery[T]) Close() error {
 // EncodeArgs converts query arguments to their wire (JSON) form, the form
 // both the server and the client's local evaluation bind. Accepted: nil,
 // strings, integers, floats (finite), bools, time.Time (sent as RFC 3339
-// text, which compares with timestamptz), value.Value of those types,
+// text, which compares with timestamptz), value.Value of those types and
+// of the others (a numeric as an exact JSON number, a uuid, date, time,
+// timestamp, interval or enum value as its text, an array as its text),
 // pointers to them, and a slice or array of them for IN (?). bytea values
 // cannot travel as arguments in protocol v1.
 func EncodeArgs(args ...any) ([]json.RawMessage, error) {
@@ -477,6 +479,24 @@ func argJSON(a any, top bool) (any, error) {
 			return x.Bool(), nil
 		case value.Time:
 			return x.Time().Format(time.RFC3339Nano), nil
+		case value.Real:
+			return argJSON(x.Float(), top)
+		case value.Numeric:
+			if strings.ContainsAny(x.Text(), "NI") {
+				return x.Text(), nil // NaN, Infinity: text in numeric form
+			}
+			return json.RawMessage(x.Text()), nil // a JSON number, read exactly by the server
+		}
+		switch x.Type().Kind() {
+		case value.UUID, value.Date, value.TimeOfDay, value.Timestamp, value.Interval, value.Enum, value.Char:
+			// Their text, which compares with fields of their type.
+			var s string
+			if err := json.Unmarshal(x.AppendJSON(nil), &s); err != nil {
+				return nil, err
+			}
+			return s, nil
+		case value.Array:
+			return x.PGText(), nil // an array's text ('{1,2}'): a JSON array is an IN list
 		}
 		return nil, fmt.Errorf("a %s value cannot be a query argument", x.Type())
 	}

@@ -40,6 +40,8 @@ export type ConnectionStatus =
 
 export interface ConnectionState {
   readonly status: ConnectionStatus;
+  /** The server's address (the url option). */
+  readonly url: string;
   /** Failed attempts since the last session. */
   readonly attempt: number;
   /** Why the last connection ended or failed, if it did. */
@@ -69,6 +71,14 @@ export interface ConnectionOptions {
   backoff?: BackoffOptions;
   /** How long to wait for welcome (default 10 s). */
   handshakeTimeoutMs?: number;
+  /**
+   * The client's own check that the connection is alive: after `intervalMs`
+   * (default 20 s) without any frame from the server it sends a `ping`
+   * request, and when nothing at all arrives within `timeoutMs` (default
+   * 15 s) after that, it drops the connection (code `keepalive_timeout`) and
+   * reconnects. `false` turns it off.
+   */
+  keepalive?: { intervalMs?: number; timeoutMs?: number } | false;
   /** Random numbers in [0, 1) for jitter (tests pass their own). */
   random?: () => number;
 }
@@ -105,7 +115,7 @@ interface Pending {
 }
 
 export class Connection {
-  private readonly _state: WritableSignal<ConnectionState> = signal<ConnectionState>({ status: 'connecting', attempt: 0 });
+  private readonly _state: WritableSignal<ConnectionState>;
   private ws: WebSocketLike | null = null;
   private welcome: Welcome | null = null;
   private ready = false;
@@ -120,9 +130,37 @@ export class Connection {
   private hooks: SessionHooks | null = null;
   private readonly random: () => number;
   private readonly onOnline = (): void => this.retryNow();
+  private readonly factory: WebSocketFactory;
+  /** When the last frame arrived, and when the unanswered keepalive ping went out (0: none). */
+  private lastHeard = 0;
+  private pingAt = 0;
+  private aliveTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /**
+   * Throws AnkurahError `bad_url` for an address that is not ws:// or
+   * wss://, and `no_websocket` when there is no WebSocket to use (Node
+   * before 22 without the webSocket option): retrying cannot fix either.
+   */
   constructor(private readonly opts: ConnectionOptions) {
     this.random = opts.random ?? Math.random;
+    let u: URL | undefined;
+    try {
+      u = new URL(opts.url);
+    } catch {
+      // reported below
+    }
+    if (!u || (u.protocol !== 'ws:' && u.protocol !== 'wss:')) {
+      throw new AnkurahError(ClientCodes.badUrl, `${JSON.stringify(opts.url)} is not a WebSocket address (ws://host:port/ws or wss://…)`);
+    }
+    const WS = (globalThis as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
+    if (!opts.webSocket && typeof WS !== 'function') {
+      throw new AnkurahError(
+        ClientCodes.noWebSocket,
+        'no WebSocket here: pass the webSocket option (e.g. url => new WebSocket(url) with the "ws" package) or use Node 22+',
+      );
+    }
+    this.factory = opts.webSocket ?? ((url) => new WS!(url));
+    this._state = signal<ConnectionState>({ status: 'connecting', url: opts.url, attempt: 0 });
   }
 
   /** The connection's state, as a signal. */
@@ -146,10 +184,11 @@ export class Connection {
     const ws = this.ws;
     this.ws = null;
     ws?.close(1000, 'client closed');
+    clearTimeout(this.aliveTimer);
     const err = new AnkurahError(ClientCodes.closed, 'the client was closed');
     for (const p of this.queue.splice(0)) p.cb(err, undefined);
     this.inFlight.clear();
-    this._state.set({ status: 'closed', attempt: this.attempt });
+    this._state.set({ status: 'closed', url: this.opts.url, attempt: this.attempt });
   }
 
   /** Sends a request; the promise settles with its one answer. */
@@ -189,19 +228,18 @@ export class Connection {
   }
 
   private connect(): void {
-    const factory = this.opts.webSocket ?? ((url: string) => new WebSocket(url) as unknown as WebSocketLike);
     let ws: WebSocketLike;
     try {
-      ws = factory(this.opts.url);
+      ws = this.factory(this.opts.url);
     } catch (e) {
-      this.lose(new AnkurahError('connect_failed', `cannot open ${this.opts.url}: ${String(e)}`));
+      this.lose(new AnkurahError(ClientCodes.connectFailed, `cannot connect to ${this.opts.url}: ${String(e)}`));
       return;
     }
     this.ws = ws;
     const handshakeTimer = setTimeout(() => {
       if (this.ws === ws && !this.welcome) {
         ws.close(4000, 'handshake timeout');
-        this.lose(new AnkurahError('handshake_timeout', 'the server did not answer hello'));
+        this.lose(new AnkurahError('handshake_timeout', `${this.opts.url} did not answer hello`));
       }
     }, this.opts.handshakeTimeoutMs ?? 10_000);
     ws.onopen = () => {
@@ -212,6 +250,7 @@ export class Connection {
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
+      this.lastHeard = Date.now();
       let frame: ServerFrame;
       try {
         frame = JSON.parse(String(ev.data)) as ServerFrame;
@@ -229,7 +268,15 @@ export class Connection {
       clearTimeout(handshakeTimer);
       if (this.ws !== ws) return;
       const reason = ev.reason ? `: ${ev.reason}` : '';
-      this.lose(new AnkurahError(ev.code === 4001 ? 'slow_consumer' : 'disconnected', `connection closed (${ev.code}${reason})`));
+      // Browsers do not say why a connection failed (refused, no route, TLS):
+      // the close code and the address are all there is to show.
+      this.lose(
+        ev.code === 4001
+          ? new AnkurahError('slow_consumer', `${this.opts.url} dropped this client for falling behind (4001${reason})`)
+          : this.welcome
+            ? new AnkurahError(ClientCodes.disconnected, `lost the connection to ${this.opts.url} (${ev.code}${reason})`)
+            : new AnkurahError(ClientCodes.connectFailed, `cannot connect to ${this.opts.url} (closed with ${ev.code}${reason} before the handshake)`),
+      );
     };
     ws.onerror = () => {
       // onclose follows with the details.
@@ -245,8 +292,11 @@ export class Connection {
         if (this.ws !== ws) return;
         this.ready = true;
         this.attempt = 0;
-        this._state.set({ status: 'connected', attempt: 0, welcome });
+        this._state.set({ status: 'connected', url: this.opts.url, attempt: 0, welcome });
         for (const p of this.queue) if (p.sentAs === 0) this.transmit(p);
+        this.lastHeard = Date.now();
+        this.pingAt = 0;
+        this.keepAlive(ws);
       },
       (err: unknown) => {
         if (this.ws !== ws) return;
@@ -277,6 +327,36 @@ export class Connection {
     }
   }
 
+  /**
+   * The keepalive: a ping after a silence, and the connection is dropped
+   * when the silence outlasts the ping's timeout. Any frame counts as life,
+   * since requests are answered in order and a ping may wait behind a slow
+   * one.
+   */
+  private keepAlive(ws: WebSocketLike): void {
+    const ka = this.opts.keepalive;
+    if (ka === false) return;
+    const interval = ka?.intervalMs ?? 20_000;
+    const timeout = ka?.timeoutMs ?? 15_000;
+    const check = (): void => {
+      if (this.ws !== ws || !this.ready) return;
+      const now = Date.now();
+      if (this.pingAt > 0 && this.lastHeard < this.pingAt) {
+        if (now - this.pingAt >= timeout) {
+          return this.fail(ws, new AnkurahError(ClientCodes.keepaliveTimeout, `${this.opts.url} did not answer for ${Math.round((now - this.lastHeard) / 1000)} s: the connection is dead`));
+        }
+      } else if (now - this.lastHeard >= interval) {
+        this.pingAt = now;
+        this.send({ type: 'ping' }, () => {});
+      } else {
+        this.pingAt = 0;
+      }
+      this.aliveTimer = setTimeout(check, this.pingAt > 0 ? this.pingAt + timeout - now : this.lastHeard + interval - now);
+    };
+    clearTimeout(this.aliveTimer);
+    this.aliveTimer = setTimeout(check, interval);
+  }
+
   private fail(ws: WebSocketLike, err: AnkurahError): void {
     ws.close(4000, err.code);
     this.lose(err);
@@ -285,6 +365,7 @@ export class Connection {
   /** The session ended: fail or keep its requests, tell the owner, schedule a retry. */
   private lose(err: AnkurahError): void {
     const hadSession = this.welcome !== null;
+    clearTimeout(this.aliveTimer);
     this.ws = null;
     this.welcome = null;
     this.ready = false;
@@ -297,13 +378,13 @@ export class Connection {
       p.sentAs = 0;
       if (!p.persistent) {
         this.queue.splice(i, 1);
-        p.cb(new AnkurahError('disconnected', `connection lost before the answer (${err.message})`), undefined);
+        p.cb(new AnkurahError(ClientCodes.disconnected, `connection lost before the answer (${err.message})`), undefined);
       }
     }
     if (hadSession) this.hooks!.lost();
     if (this.closed) return;
     const delay = this.backoff(this.attempt++);
-    this._state.set({ status: this.everConnected() ? 'reconnecting' : 'connecting', attempt: this.attempt, error: err, retryAt: Date.now() + delay });
+    this._state.set({ status: this.everConnected() ? 'reconnecting' : 'connecting', url: this.opts.url, attempt: this.attempt, error: err, retryAt: Date.now() + delay });
     this.timer = setTimeout(() => this.connect(), delay);
   }
 

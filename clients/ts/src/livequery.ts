@@ -15,7 +15,8 @@ import type { Connection } from './connection.js';
 import type { Model, View } from './model.js';
 import { argsToWire, type ChangeItem, type EntityId, type JsonValue, type QueryArg, type SubscribeResult } from './protocol.js';
 import { compile, type Matcher } from './query/eval.js';
-import { parse } from './query/parse.js';
+import { parse, type Query } from './query/parse.js';
+import { checkFields, type CheckedQuery } from './querycheck.js';
 import { recordOf } from './record.js';
 import type { ReadSignal } from './signal.js';
 import type { EntityState, EntityStore, StoreChange } from './store.js';
@@ -29,6 +30,8 @@ export type LiveQueryStatus =
   | 'idle'
   /** Subscribed (or waiting for a connection); the first result has not arrived. */
   | 'loading'
+  /** The rows are the last result kept in the durable store: the server has not confirmed them yet. */
+  | 'cached'
   /** The result set is current. */
   | 'live'
   /** The server refused the query; see error. */
@@ -67,6 +70,12 @@ export interface LiveQueryHost {
   nextSubName(): string;
   activate(lq: LiveQuery<object>): void;
   deactivate(lq: LiveQuery<object>): void;
+  /** The durable store's copy of live query results, if there is one. */
+  readonly cache: {
+    /** Loads the members last confirmed for a query (and their states into the store). */
+    load(key: string): Promise<EntityId[] | undefined>;
+    save(key: string, ids: readonly EntityId[]): void;
+  } | null;
 }
 
 export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot<V>> {
@@ -90,6 +99,9 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
   private offStore: (() => void) | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private active = false;
+  /** Reading the durable cache: subscribing waits for it, so that `known` includes what it holds. */
+  private loadingCache = 0;
+  private membersChanged = false;
 
   constructor(
     private readonly host: LiveQueryHost,
@@ -99,7 +111,7 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
   ) {
     this.queryText = query;
     this.wireArgs = argsToWire(args);
-    this.compileLocal();
+    this.matcher = this.compileLocal(query, this.wireArgs);
   }
 
   /** The query text and arguments it runs. */
@@ -131,16 +143,17 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
   }
 
   /** Changes the query; the entities already held are declared `known`, so the server resends only what differs. */
-  update(query: string, args: readonly QueryArg[] = []): void {
+  update<Q extends string>(query: CheckedQuery<Q, V>, args: readonly QueryArg[] = []): void {
     const wire = argsToWire(args);
     if (query === this.queryText && JSON.stringify(wire) === JSON.stringify(this.wireArgs)) return;
+    const matcher = this.compileLocal(query, wire);
     this.queryText = query;
     this.wireArgs = wire;
-    this.compileLocal();
+    this.matcher = matcher;
     if (!this.active) return;
     this.endSubscription();
     this.setSnapshot({ ...this.snapshot, status: 'loading', error: null });
-    this.startSubscription();
+    this.begin();
   }
 
   /** Ends the subscription now, whoever still watches. */
@@ -165,11 +178,19 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     };
   }
 
-  private compileLocal(): void {
+  /** The local matcher; throws `unknown_field` for a field the model lacks. */
+  private compileLocal(text: string, args: JsonValue[]): Matcher | null {
+    let q: Query;
     try {
-      this.matcher = compile(parse(this.queryText), this.wireArgs);
+      q = parse(text);
     } catch {
-      this.matcher = null; // the server will say what is wrong
+      return null; // the server will say what is wrong
+    }
+    checkFields(this.model as Model<object>, q);
+    try {
+      return compile(q, args);
+    } catch {
+      return null;
     }
   }
 
@@ -178,7 +199,33 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     this.offStore = this.host.store.onChange((c) => this.onStoreChange(c));
     this.host.activate(this as LiveQuery<object>);
     this.setSnapshot({ ...this.snapshot, status: 'loading' });
-    this.startSubscription();
+    this.begin();
+  }
+
+  private get cacheKey(): string {
+    return `${this.model.collection}\n${this.queryText}\n${JSON.stringify(this.wireArgs)}`;
+  }
+
+  /** Shows the cached result, if any and if nothing newer came first, then subscribes. */
+  private begin(): void {
+    const cache = this.host.cache;
+    if (!cache) return this.startSubscription();
+    const token = ++this.loadingCache;
+    const key = this.cacheKey;
+    const go = (ids: EntityId[] | undefined): void => {
+      if (token !== this.loadingCache || !this.active) return;
+      this.loadingCache = 0;
+      if (ids && this.snapshot.status === 'loading') {
+        this.serverIds.clear();
+        for (const id of ids) this.serverIds.add(id);
+        this.initialDue = !this.received;
+        this.received = true;
+        this.snapshot = { ...this.snapshot, status: 'cached' };
+        this.flush(true);
+      }
+      this.startSubscription();
+    };
+    cache.load(key).then(go, () => go(undefined));
   }
 
   private deactivate(): void {
@@ -194,13 +241,14 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     this.hold(new Set());
     this.byId = new Map();
     this.received = false;
+    this.loadingCache = 0;
     this.snapshot = { rows: [], status: 'idle', error: null };
   }
 
   /** Subscribes on the current session, unless already done or there is none (the client calls again after setup). */
   startSubscription(): void {
     const session = this.host.session();
-    if (!this.active || session === 0 || this.subscribedIn === session) return;
+    if (!this.active || session === 0 || this.subscribedIn === session || this.loadingCache) return;
     this.subscribedIn = session;
     const sub = this.host.nextSubName();
     this.sub = sub;
@@ -269,6 +317,7 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
       // `removed` lists known ids that left: they are simply not in serverIds.
       this.dirty = true;
     });
+    this.membersChanged = true;
     this.flush(true);
   }
 
@@ -280,6 +329,7 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     else this.serverIds.add(id);
     this.echo.delete(id);
     this.dirty = true;
+    this.membersChanged = true;
   }
 
   private onStoreChange(c: StoreChange): void {
@@ -317,6 +367,10 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
   flush(force = false): void {
     if (!(this.dirty || force) || !this.active) return;
     this.dirty = false;
+    if (this.membersChanged && this.snapshot.status === 'live') {
+      this.membersChanged = false;
+      this.host.cache?.save(this.cacheKey, [...this.serverIds]);
+    }
     const store = this.host.store;
     const m = this.matcher;
     const candidates = new Set<EntityId>([...this.serverIds, ...this.echo.keys(), ...store.pendingIds(this.model.collection)]);

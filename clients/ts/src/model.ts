@@ -8,6 +8,7 @@
  */
 import { AnkurahError, ClientCodes } from './errors.js';
 import type { EntityId, FieldType, JsonValue, WireCollection, WireValues } from './protocol.js';
+import { parseFieldType, parseUUID, type TypeInfo } from './types.js';
 
 /** How a field is stored and whether NULL is a value of its TypeScript type. */
 export interface FieldSpec {
@@ -21,7 +22,13 @@ export interface FieldSpec {
   readonly nullable?: boolean;
 }
 
-/** The TypeScript type of each field type. */
+/**
+ * The TypeScript type of each field type without modifiers (docs/types.md):
+ * numeric is a string so that it stays exact; date, time, timestamp and
+ * interval are their ISO text (a Date would invent a time zone); an enum is
+ * its label; an array is an array of its element's type, with null for a
+ * NULL element.
+ */
 export interface FieldTypes {
   text: string;
   bigint: number;
@@ -31,6 +38,18 @@ export interface FieldTypes {
   timestamptz: Date;
   jsonb: JsonValue;
   ref: EntityId;
+  smallint: number;
+  integer: number;
+  numeric: string;
+  real: number;
+  varchar: string;
+  bpchar: string;
+  uuid: string;
+  date: string;
+  time: string;
+  timestamp: string;
+  interval: string;
+  json: JsonValue;
 }
 
 /** A model: a collection and its typed fields. V is the values interface (generated). */
@@ -67,34 +86,58 @@ export function modelSchema(model: Model<object>): WireCollection {
 const GO_ZERO_TIME = -62135596800000;
 
 function zero(type: FieldType): unknown {
-  switch (type) {
+  const info = parseFieldType(type);
+  switch (info?.kind) {
     case 'text':
     case 'ref':
+    case 'char':
+    case 'uuid':
+    case 'enum':
+    case 'num':
+    case 'date':
+    case 'tod':
+    case 'ts':
       return '';
-    case 'bigint':
-    case 'double precision':
+    case 'iv':
+      return 'PT0S';
+    case 'int':
+    case 'float':
+    case 'real':
       return 0;
-    case 'boolean':
+    case 'bool':
       return false;
-    case 'bytea':
+    case 'bytes':
       return new Uint8Array(0);
-    case 'timestamptz':
+    case 'time':
       return new Date(GO_ZERO_TIME);
-    case 'jsonb':
-      return null;
+    case 'array':
+      return [];
   }
+  return null;
 }
 
 /** Decodes one wire value into its TypeScript value. */
 export function decodeField(spec: FieldSpec, v: JsonValue | undefined): unknown {
   if (v === null || v === undefined) return spec.nullable ? null : zero(spec.type);
-  switch (spec.type) {
-    case 'double precision':
+  return decodeValue(parseFieldType(spec.type), v);
+}
+
+function decodeValue(info: TypeInfo | null, v: JsonValue): unknown {
+  if (v === null) return null;
+  switch (info?.kind) {
+    case 'float':
+    case 'real':
       return typeof v === 'string' ? Number(v) : v; // "NaN", "Infinity", "-Infinity"
-    case 'bytea':
+    case 'bytes':
       return hexToBytes(String(v));
-    case 'timestamptz':
+    case 'time':
       return new Date(String(v));
+    case 'num':
+      return String(v); // a string on the wire; exact
+    case 'array': {
+      const elem = info.elem ?? null;
+      return Array.isArray(v) ? v.map((e) => decodeValue(elem, e)) : v;
+    }
   }
   return v;
 }
@@ -102,26 +145,62 @@ export function decodeField(spec: FieldSpec, v: JsonValue | undefined): unknown 
 /** Encodes a TypeScript value as the wire value of a field. */
 export function encodeField(name: string, spec: FieldSpec, v: unknown): JsonValue {
   if (v === null || v === undefined) return null;
-  const bad = (): never => {
+  const info = parseFieldType(spec.type);
+  const out = info ? encodeValue(info, v) : undefined;
+  if (out === undefined) {
     throw new AnkurahError(ClientCodes.usage, `field ${name} (${spec.type}) cannot hold ${typeof v === 'object' ? Object.prototype.toString.call(v) : JSON.stringify(v)}`);
-  };
-  switch (spec.type) {
+  }
+  return out;
+}
+
+/** A value's wire form for a field of type info, or undefined when it cannot hold it. */
+function encodeValue(info: TypeInfo, v: unknown): JsonValue | undefined {
+  if (v === null) return null;
+  switch (info.kind) {
     case 'text':
     case 'ref':
-      return typeof v === 'string' ? v : bad();
-    case 'bigint':
-      return typeof v === 'number' && Number.isSafeInteger(v) ? v : bad();
-    case 'double precision':
-      if (typeof v !== 'number') return bad();
+    case 'char':
+    case 'date':
+    case 'tod':
+    case 'iv':
+      return typeof v === 'string' ? v : undefined;
+    case 'uuid':
+      return typeof v === 'string' && parseUUID(v) !== null ? v : undefined;
+    case 'enum':
+      return typeof v === 'string' && (info.labels ?? []).includes(v) ? v : undefined;
+    case 'int':
+      return typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
+    case 'float':
+    case 'real':
+      if (typeof v !== 'number') return undefined;
       return Number.isFinite(v) ? v : String(v);
-    case 'boolean':
-      return typeof v === 'boolean' ? v : bad();
-    case 'bytea':
-      return v instanceof Uint8Array ? '\\x' + bytesToHex(v) : bad();
-    case 'timestamptz':
-      return v instanceof Date && !Number.isNaN(v.getTime()) ? formatTime(v) : bad();
-    case 'jsonb':
+    case 'num':
+      // A string keeps every digit; a number travels as its shortest form.
+      if (typeof v === 'string') return /^(-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|NaN|-?Infinity)$/.test(v) ? v : undefined;
+      return typeof v === 'number' ? (Number.isFinite(v) ? v : String(v)) : undefined;
+    case 'bool':
+      return typeof v === 'boolean' ? v : undefined;
+    case 'bytes':
+      return v instanceof Uint8Array ? '\\x' + bytesToHex(v) : undefined;
+    case 'time':
+      return v instanceof Date && !Number.isNaN(v.getTime()) ? formatTime(v) : undefined;
+    case 'ts':
+      // Text, or a Date whose UTC wall clock is the timestamp.
+      if (typeof v === 'string') return v;
+      return v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().replace(/\.?0*Z$/, '') : undefined;
+    case 'json':
       return v as JsonValue;
+    case 'array': {
+      if (!Array.isArray(v) || !info.elem) return undefined;
+      const elem = info.elem;
+      const out: JsonValue[] = [];
+      for (const e of v) {
+        const w = e === null || e === undefined ? null : encodeValue(elem, e);
+        if (w === undefined) return undefined;
+        out.push(w);
+      }
+      return out;
+    }
   }
 }
 

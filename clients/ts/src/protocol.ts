@@ -42,8 +42,8 @@ export interface WireEvent {
   delete?: boolean;
 }
 
-/** The field types a collection schema may name. */
-export type FieldType =
+/** A field type without modifiers or brackets (docs/types.md). */
+export type BaseFieldType =
   | 'text'
   | 'bigint'
   | 'double precision'
@@ -51,7 +51,30 @@ export type FieldType =
   | 'bytea'
   | 'timestamptz'
   | 'jsonb'
-  | 'ref';
+  | 'ref'
+  | 'smallint'
+  | 'integer'
+  | 'numeric'
+  | `numeric(${number},${number})`
+  | 'real'
+  | 'varchar'
+  | `varchar(${number})`
+  | `char(${number})`
+  | 'bpchar'
+  | 'uuid'
+  | 'date'
+  | 'time'
+  | `time(${number})`
+  | 'timestamp'
+  | `timestamp(${number})`
+  | `timestamptz(${number})`
+  | 'interval'
+  | `interval(${number})`
+  | 'json'
+  | `enum(${string})`;
+
+/** The field types a collection schema may name: the canonical names, and one-dimensional arrays of them. */
+export type FieldType = BaseFieldType | `${BaseFieldType}[]`;
 
 export interface WireField {
   name: string;
@@ -100,7 +123,10 @@ export type ServerFrame =
   | { type: 'error'; id?: number; error: WireError }
   | { type: 'changes'; items: ChangeItem[] };
 
-/** A query argument: bound to a `?` in order. An array binds `IN (?)`. */
+/**
+ * A query argument: bound to a `?` in order. An array binds `IN (?)`; to
+ * compare with an array field, pass the array's text ('{1,2}').
+ */
 export type QueryScalar = string | number | boolean | null | Date;
 export type QueryArg = QueryScalar | readonly QueryScalar[];
 
@@ -114,7 +140,8 @@ export type Request =
   | { type: 'get_events'; ids?: EventId[]; collection?: string; entity_id?: EntityId }
   | { type: 'commit'; events: WireEvent[] }
   | { type: 'register_schema'; collections: WireCollection[] }
-  | { type: 'collections' };
+  | { type: 'collections' }
+  | { type: 'ping' };
 
 /** The result of `subscribe` and `update_subscription`. */
 export interface SubscribeResult {

@@ -69,7 +69,8 @@ export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
 
 export class EntityStore {
   private readonly confirmed = new Map<EntityId, EntityState>();
-  private readonly pending: { tx: number; events: readonly WireEvent[] }[] = [];
+  /** Pending transactions in key order (keys are ULIDs: the order they were made in, across tabs). */
+  private readonly pending: { tx: string; events: readonly WireEvent[] }[] = [];
   /** Entity id → number of pending events touching it. */
   private readonly pendingCount = new Map<EntityId, number>();
   private readonly visibleCache = new Map<EntityId, EntityState | undefined>();
@@ -172,9 +173,11 @@ export class EntityStore {
   }
 
   /** Adds a local transaction's events to the overlay. */
-  addPending(tx: number, events: readonly WireEvent[]): void {
+  addPending(tx: string, events: readonly WireEvent[]): void {
     this.batch(() => {
-      this.pending.push({ tx, events });
+      let i = this.pending.length;
+      while (i > 0 && this.pending[i - 1]!.tx > tx) i--;
+      this.pending.splice(i, 0, { tx, events });
       for (const e of events) {
         this.pendingCount.set(e.entity_id, (this.pendingCount.get(e.entity_id) ?? 0) + 1);
         this.touch(e.entity_id);
@@ -183,7 +186,7 @@ export class EntityStore {
   }
 
   /** Removes a transaction from the overlay once the server has answered it. */
-  settle(tx: number, accepted: boolean): void {
+  settle(tx: string, accepted: boolean): void {
     const i = this.pending.findIndex((p) => p.tx === tx);
     if (i < 0) return;
     const [p] = this.pending.splice(i, 1);

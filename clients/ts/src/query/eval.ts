@@ -34,7 +34,8 @@ function argValue(a: JsonValue, n: number, inList = false): Bound {
   if (a === null) return { t: 'null' };
   if (typeof a === 'boolean') return { t: 'bool', b: a };
   if (typeof a === 'string') return { t: 'text', s: a };
-  if (typeof a === 'number') return isIntLiteral(a) ? { t: 'int', n: a } : { t: 'float', n: a };
+  // A number with a fraction (or beyond 64 bits) is an exact numeric, as the server reads it.
+  if (typeof a === 'number') return isIntLiteral(a) ? { t: 'int', n: a } : { t: 'num', s: String(a) };
   if (Array.isArray(a) && !inList) return a.map((x) => argValue(x, n, true) as Value);
   throw badArgument(`argument ${n}: ${Array.isArray(a) ? 'arrays may not nest' : 'an object cannot be a query argument'}`);
 }
@@ -203,7 +204,8 @@ function compileExpr(e: Expr, scalar: (o: Operand) => Value, bound: readonly Bou
       return (r) => {
         const it = get(r);
         if (it.t === 'null' || pat.t === 'null') return null;
-        const res = (it.t === 'text' || it.t === 'jstring') && matchLike(toks, it.s);
+        // A char(n) matches with its padding, as Postgres's bpcharlike does.
+        const res = (it.t === 'text' || it.t === 'char' || it.t === 'jstring') && matchLike(toks, it.s);
         return neg ? !res : res;
       };
     }

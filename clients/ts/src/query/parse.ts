@@ -167,14 +167,13 @@ function lexNumber(src: string, pos: number): Token {
     if (identPart.test(r) || r === '.') throw parseError(i, `malformed number: unexpected ${JSON.stringify(r)} after ${src.slice(pos, i)}`);
   }
   const text = src.slice(pos, i);
-  if (isFloat) {
-    const f = Number(text);
-    if (!Number.isFinite(f)) throw parseError(pos, `number ${text} is out of the range of double precision`);
-    return { kind: 'float', pos, end: i, text, num: f };
+  if (!isFloat) {
+    const big = BigInt(text);
+    if (big >= INT64_MIN && big <= INT64_MAX) return { kind: 'int', pos, end: i, text, num: Number(big) };
+    // An integer beyond 64 bits is an exact numeric, like a decimal.
   }
-  const big = BigInt(text);
-  if (big < INT64_MIN || big > INT64_MAX) throw parseError(pos, `integer ${text} is out of the 64-bit range`);
-  return { kind: 'int', pos, end: i, text, num: Number(big) };
+  if (/[eE]/.test(text) && Math.abs(Number(text.split(/[eE]/)[1])) > 131072) throw parseError(pos, `number ${text} is out of range`);
+  return { kind: 'float', pos, end: i, text };
 }
 
 function describe(t: Token): string {
@@ -396,7 +395,7 @@ class Parser {
     if (t.kind === 'param') o = this.param();
     else if (t.kind === 'string') o = { value: { t: 'text', s: t.text } };
     else if (t.kind === 'int') o = { value: { t: 'int', n: t.num! } };
-    else if (t.kind === 'float') o = { value: { t: 'float', n: t.num! } };
+    else if (t.kind === 'float') o = { value: { t: 'num', s: t.text } }; // a decimal literal is an exact numeric
     else if (is(t, 'TRUE') || is(t, 'FALSE')) o = { value: { t: 'bool', b: is(t, 'TRUE') } };
     else if (is(t, 'NULL')) o = { value: { t: 'null' } };
     else throw this.expected("a value (a 'string', a number, TRUE, FALSE, NULL or ?)");

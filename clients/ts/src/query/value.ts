@@ -1,30 +1,47 @@
 /**
  * Typed values for the in-memory evaluator, and how they compare. This is
- * the TypeScript twin of Go's query/compare.go; docs/query-language.md is
- * the one specification both follow.
+ * the TypeScript twin of Go's query/compare.go and typed.go;
+ * docs/query-language.md and docs/types.md are the one specification both
+ * follow.
  *
  * Known, documented differences from the Go evaluator (the server's answer
  * always replaces the client's guess, so they only ever affect optimistic
  * display): bigint values and JSON numbers are JavaScript numbers, exact
- * only up to 2^53; JSON numbers compare as doubles, not exact decimals.
+ * only up to 2^53 (numeric values are exact: they stay decimal text); a
+ * number literal is rounded to a real through a double (Go rounds a
+ * decimal once).
  */
 import type { FieldType, JsonValue } from '../protocol.js';
+import { compareDecimal, intervalSpan, parseClock, parseDate, parseFieldType, parseUUID, type TypeInfo } from '../types.js';
 
 /** A field value as the evaluator sees it. `text` also carries refs and ids. */
 export type Value =
   | { readonly t: 'null' }
   | { readonly t: 'text'; readonly s: string }
+  | { readonly t: 'char'; readonly s: string } // char(n): trailing blanks do not count
   | { readonly t: 'int'; readonly n: number }
   | { readonly t: 'float'; readonly n: number }
+  | { readonly t: 'real'; readonly n: number }
+  | { readonly t: 'num'; readonly s: string } // numeric, and decimal literals: exact decimal text
   | { readonly t: 'bool'; readonly b: boolean }
   | { readonly t: 'bytes'; readonly hex: string }
-  | { readonly t: 'time'; readonly ms: number; readonly us: number }
+  | { readonly t: 'time'; readonly ms: number; readonly us: number } // timestamptz: an instant
+  | { readonly t: 'ts'; readonly ms: number; readonly us: number } // timestamp: a wall clock, read as UTC
+  | { readonly t: 'date'; readonly s: string } // YYYY-MM-DD
+  | { readonly t: 'tod'; readonly us: number } // time of day, in microseconds
+  | { readonly t: 'iv'; readonly days: number; readonly rem: number } // interval: its span (see intervalSpan)
+  | { readonly t: 'uuid'; readonly s: string } // canonical lowercase
+  | { readonly t: 'enum'; readonly s: string; readonly ord: number; readonly labels: readonly string[] }
+  | { readonly t: 'arr'; readonly elems: readonly Value[]; readonly elem: TypeInfo }
   | { readonly t: 'json'; readonly j: JsonValue };
 
 export const NULL: Value = { t: 'null' };
 
 /** Type order for the rare in-memory mixture of types in one field (Go's value.Type order). */
-const typeRank: Record<Value['t'], number> = { null: 0, text: 1, int: 2, float: 3, bool: 4, bytes: 5, time: 6, json: 7 };
+const typeRank: Record<Value['t'], number> = {
+  null: 0, text: 1, int: 2, float: 3, bool: 4, bytes: 5, time: 6, json: 7, num: 9, real: 10, uuid: 11, date: 12, tod: 13,
+  ts: 14, iv: 15, char: 16, enum: 17, arr: 18,
+};
 
 /**
  * Returns the typed value of a wire (JSON) value for a field of the given
@@ -33,27 +50,8 @@ const typeRank: Record<Value['t'], number> = { null: 0, text: 1, int: 2, float: 
  */
 export function fromWire(v: JsonValue | undefined, type?: FieldType): Value {
   if (v === null || v === undefined) return NULL;
-  switch (type) {
-    case 'text':
-    case 'ref':
-      return typeof v === 'string' ? { t: 'text', s: v } : NULL;
-    case 'bigint':
-      return typeof v === 'number' ? { t: 'int', n: v } : NULL;
-    case 'double precision':
-      if (typeof v === 'number') return { t: 'float', n: v };
-      if (v === 'NaN') return { t: 'float', n: NaN };
-      if (v === 'Infinity') return { t: 'float', n: Infinity };
-      if (v === '-Infinity') return { t: 'float', n: -Infinity };
-      return NULL;
-    case 'boolean':
-      return typeof v === 'boolean' ? { t: 'bool', b: v } : NULL;
-    case 'bytea':
-      return typeof v === 'string' && v.startsWith('\\x') ? { t: 'bytes', hex: v.slice(2).toLowerCase() } : NULL;
-    case 'timestamptz':
-      return (typeof v === 'string' && parseTime(v)) || NULL;
-    case 'jsonb':
-      return { t: 'json', j: v };
-  }
+  const info = type === undefined ? null : parseFieldType(type);
+  if (info) return typed(v, info);
   switch (typeof v) {
     case 'string':
       return { t: 'text', s: v };
@@ -63,6 +61,85 @@ export function fromWire(v: JsonValue | undefined, type?: FieldType): Value {
       return { t: 'bool', b: v };
   }
   return { t: 'json', j: v };
+}
+
+/** The value of JSON v for a field of type info (NULL when v is not of that type). */
+export function typed(v: JsonValue, info: TypeInfo): Value {
+  if (v === null) return NULL;
+  if (info.kind === 'json') return { t: 'json', j: v };
+  if (info.kind === 'array') {
+    if (!Array.isArray(v) || !info.elem) return NULL;
+    const elem = info.elem;
+    return { t: 'arr', elems: v.map((e) => typed(e, elem)), elem };
+  }
+  switch (typeof v) {
+    case 'number':
+      switch (info.kind) {
+        case 'int':
+          return { t: 'int', n: v };
+        case 'float':
+          return { t: 'float', n: v };
+        case 'real':
+          return { t: 'real', n: Math.fround(v) }; // the float4 its shortest text stands for
+        case 'num':
+          return { t: 'num', s: String(v) };
+      }
+      return NULL;
+    case 'boolean':
+      return info.kind === 'bool' ? { t: 'bool', b: v } : NULL;
+    case 'string':
+      return fromText(v, info) ?? NULL;
+  }
+  return NULL;
+}
+
+/** The value a string stands for in a field of type info, or null. */
+export function fromText(s: string, info: TypeInfo): Value | null {
+  switch (info.kind) {
+    case 'text':
+    case 'ref':
+      return { t: 'text', s };
+    case 'char':
+      return { t: 'char', s };
+    case 'float':
+    case 'real':
+      if (s === 'NaN') return { t: info.kind, n: NaN };
+      if (s === 'Infinity') return { t: info.kind, n: Infinity };
+      if (s === '-Infinity') return { t: info.kind, n: -Infinity };
+      return null;
+    case 'num':
+      return /^(-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|NaN|-?Infinity)$/.test(s) ? { t: 'num', s } : null;
+    case 'bytes':
+      return s.startsWith('\\x') ? { t: 'bytes', hex: s.slice(2).toLowerCase() } : null;
+    case 'time': {
+      const t = parseTime(s);
+      return t && t.t === 'time' ? t : null;
+    }
+    case 'ts':
+      return parseTimestamp(s);
+    case 'date':
+      return parseDate(s) === null ? null : { t: 'date', s };
+    case 'tod': {
+      const us = parseClock(s);
+      return us === null ? null : { t: 'tod', us };
+    }
+    case 'iv': {
+      const sp = intervalSpan(s);
+      return sp === null ? null : { t: 'iv', ...sp };
+    }
+    case 'uuid': {
+      const u = parseUUID(s);
+      return u === null ? null : { t: 'uuid', s: u };
+    }
+    case 'enum': {
+      const labels = info.labels ?? [];
+      const ord = labels.indexOf(s);
+      return ord < 0 ? null : { t: 'enum', s, ord, labels };
+    }
+    case 'array':
+      return info.elem ? parseArrayText(s, info.elem) : null;
+  }
+  return null;
 }
 
 /**
@@ -92,6 +169,109 @@ export function parseTime(s: string): Value | null {
   }
   const micros = (frac + '000000').slice(0, 6);
   return { t: 'time', ms: ms + +micros.slice(0, 3), us: +micros.slice(3) };
+}
+
+/**
+ * Parses a timestamp without time zone: YYYY-MM-DD, 'T' or a space, a
+ * clock; with an RFC 3339 offset it is converted to UTC.
+ */
+export function parseTimestamp(s: string): Value | null {
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:\d{2})?$/i.exec(s);
+  if (!m || parseDate(m[1]!) === null) return null;
+  const us = parseClock(m[2]!);
+  if (us === null || us >= 86_400_000_000) return null;
+  let ms = Date.parse(m[1]! + 'T00:00:00Z') + Math.floor(us / 1000);
+  if (m[3] && m[3].toUpperCase() !== 'Z') {
+    const sign = m[3][0] === '-' ? -1 : 1;
+    ms -= sign * (+m[3].slice(1, 3) * 60 + +m[3].slice(4, 6)) * 60_000;
+  }
+  return { t: 'ts', ms, us: us % 1000 };
+}
+
+/** Parses a one-dimensional Postgres array literal ({a,"b c",NULL}) of an element type. */
+export function parseArrayText(s: string, elem: TypeInfo): Value | null {
+  let p = s;
+  if (p.startsWith('[')) {
+    const i = p.indexOf('=');
+    if (i < 0) return null;
+    p = p.slice(i + 1);
+  }
+  if (!p.startsWith('{') || !p.endsWith('}')) return null;
+  const body = p.slice(1, -1);
+  const elems: Value[] = [];
+  if (body.trim() === '') return { t: 'arr', elems, elem };
+  let i = 0;
+  for (;;) {
+    while (/\s/.test(body[i] ?? '')) i++;
+    let text = '';
+    let quoted = false;
+    if (body[i] === '"') {
+      quoted = true;
+      i++;
+      for (;;) {
+        const c = body[i];
+        if (c === undefined) return null;
+        if (c === '\\') {
+          if (body[i + 1] === undefined) return null;
+          text += body[i + 1];
+          i += 2;
+        } else if (c === '"') {
+          i++;
+          break;
+        } else {
+          text += c;
+          i++;
+        }
+      }
+    } else {
+      while (i < body.length && body[i] !== ',') {
+        const c = body[i]!;
+        if (c === '"' || c === '{' || c === '}') return null;
+        if (c === '\\') {
+          text += body[i + 1] ?? '';
+          i += 2;
+          quoted = true;
+        } else {
+          text += c;
+          i++;
+        }
+      }
+      text = text.trimEnd();
+      if (text === '') return null;
+    }
+    if (!quoted && text.toUpperCase() === 'NULL') elems.push(NULL);
+    else {
+      const v = elemFromText(text, elem);
+      if (v === null) return null;
+      elems.push(v);
+    }
+    while (/\s/.test(body[i] ?? '')) i++;
+    if (i >= body.length) return { t: 'arr', elems, elem };
+    if (body[i] !== ',') return null;
+    i++;
+  }
+}
+
+/** An array element's value from its text (Postgres's output, which for numbers is not JSON). */
+function elemFromText(s: string, info: TypeInfo): Value | null {
+  switch (info.kind) {
+    case 'int':
+      return /^-?\d+$/.test(s) ? { t: 'int', n: Number(s) } : null;
+    case 'float':
+    case 'real': {
+      const n = Number(s);
+      return s !== '' && !Number.isNaN(n) ? { t: info.kind, n } : fromText(s, info);
+    }
+    case 'bool':
+      return s === 't' || s === 'true' ? { t: 'bool', b: true } : s === 'f' || s === 'false' ? { t: 'bool', b: false } : null;
+    case 'json':
+      try {
+        return { t: 'json', j: JSON.parse(s) as JsonValue };
+      } catch {
+        return null;
+      }
+  }
+  return fromText(s, info);
 }
 
 /**
@@ -131,6 +311,8 @@ function compareTime(a: { ms: number; us: number }, b: { ms: number; us: number 
   return a.ms !== b.ms ? Math.sign(a.ms - b.ms) : Math.sign(a.us - b.us);
 }
 
+const rtrim = (s: string): string => s.replace(/ +$/, '');
+
 /**
  * An item is a field value seen through a path: a typed value, or a piece of
  * JSON with its kind. JSON null is NULL.
@@ -165,19 +347,39 @@ export function resolve(v: Value, keys: readonly string[]): Item {
   return keys.length > 0 ? NULL : v;
 }
 
-/** A compiled literal: the value and, for text, the instant it names (if any). */
+/** A compiled literal: the value and, for text, what else it stands for. */
 export interface Literal {
   readonly v: Value;
   readonly time: { ms: number; us: number } | null;
+  /** Text: its readings as a timestamp, date, time of day, interval, uuid, numeric (those it parses as). */
+  readonly alts: { readonly [k in Value['t']]?: Value };
 }
+
+const altKinds: readonly TypeInfo[] = (['ts', 'date', 'tod', 'iv', 'uuid', 'num'] as const).map((kind) => ({ kind }));
 
 export function literal(v: Value): Literal {
   const t = v.t === 'text' ? parseTime(v.s) : null;
-  return { v, time: t && t.t === 'time' ? t : null };
+  const alts: { [k in Value['t']]?: Value } = {};
+  if (v.t === 'text' && v.s.length <= 200) {
+    for (const info of altKinds) {
+      const a = fromText(v.s, info);
+      if (a) alts[a.t] = a;
+    }
+  }
+  return { v, time: t && t.t === 'time' ? t : null, alts };
 }
 
 /** How an item relates to a literal: an order, unknown (NULL), or a type mismatch. */
 export type Outcome = number | 'null' | 'mismatch';
+
+const isNumber = (v: Value): v is Extract<Value, { t: 'int' | 'float' | 'real' }> | Extract<Value, { t: 'num' }> =>
+  v.t === 'int' || v.t === 'float' || v.t === 'real' || v.t === 'num';
+
+/** A number as a double. */
+const asFloat = (v: Value): number => (v.t === 'num' ? Number(v.s) : v.t === 'int' || v.t === 'float' || v.t === 'real' ? v.n : NaN);
+
+/** A number as decimal text (a double's shortest form). */
+const asDecimal = (v: Value): string => (v.t === 'num' ? v.s : String(asFloat(v)));
 
 /**
  * Compares an item with a literal. Types compare only within a family
@@ -187,24 +389,104 @@ export type Outcome = number | 'null' | 'mismatch';
 export function compareLiteral(it: Item, l: Literal): Outcome {
   const lv = l.v;
   if (it.t === 'null' || lv.t === 'null') return 'null';
-  const numeric = lv.t === 'int' || lv.t === 'float';
   switch (it.t) {
-    case 'text':
     case 'jstring':
       return lv.t === 'text' ? compareText(it.s, lv.s) : 'mismatch';
-    case 'int':
-      if (lv.t === 'int') return Math.sign(it.n - lv.n);
-      return lv.t === 'float' ? compareFloat(it.n, lv.n) : 'mismatch';
-    case 'float':
     case 'jnumber':
-      return numeric ? compareFloat(it.n, lv.n) : 'mismatch';
-    case 'bool':
+      return isNumber(lv) ? compareDecimal(String(it.n), asDecimal(lv)) : 'mismatch';
     case 'jbool':
       return lv.t === 'bool' ? compareBool(it.b, lv.b) : 'mismatch';
+    case 'jarray':
+    case 'jobject':
+    case 'json':
+      return 'mismatch';
+    case 'int':
+      if (lv.t === 'int') return Math.sign(it.n - lv.n);
+      if (lv.t === 'num') return compareDecimal(String(it.n), lv.s);
+      return isNumber(lv) ? compareFloat(it.n, asFloat(lv)) : 'mismatch';
+    case 'float':
+      return isNumber(lv) ? compareFloat(it.n, asFloat(lv)) : 'mismatch';
+    case 'real':
+      // A real compares at real precision: the literal rounded to a real.
+      return isNumber(lv) ? compareFloat(it.n, Math.fround(asFloat(lv))) : 'mismatch';
+    case 'num':
+      if (isNumber(lv)) return compareDecimal(it.s, asDecimal(lv));
+      return l.alts.num && l.alts.num.t === 'num' ? compareDecimal(it.s, l.alts.num.s) : 'mismatch';
+    case 'text':
+      if (lv.t === 'text') return compareText(it.s, lv.s);
+      return lv.t === 'char' ? compareText(it.s, rtrim(lv.s)) : 'mismatch';
+    case 'char':
+      return lv.t === 'text' || lv.t === 'char' ? compareText(rtrim(it.s), rtrim(lv.s)) : 'mismatch';
     case 'time':
-      return lv.t === 'text' && l.time ? compareTime(it, l.time) : 'mismatch';
+      if (lv.t === 'text') return l.time ? compareTime(it, l.time) : 'mismatch';
+      return lv.t === 'time' || lv.t === 'ts' ? compareTime(it, lv) : 'mismatch';
+    case 'enum': {
+      // By declaration order; text that is no label is another type.
+      if (lv.t !== 'text' && lv.t !== 'enum') return 'mismatch';
+      const ord = it.labels.indexOf(lv.s);
+      return ord < 0 ? 'mismatch' : Math.sign(it.ord - ord);
+    }
+    case 'arr': {
+      if (it.elem.kind === 'json') return 'mismatch'; // arrays of json do not compare
+      const other = lv.t === 'arr' ? lv : lv.t === 'text' ? parseArrayText(lv.s, it.elem) : null;
+      return other && other.t === 'arr' ? cmpSame(it, other) : 'mismatch';
+    }
   }
-  return 'mismatch';
+  // The remaining kinds compare with a value of their own kind, or with
+  // text in their form.
+  const same = lv.t === it.t ? lv : lv.t === 'text' ? l.alts[it.t] : it.t === 'ts' && lv.t === 'time' ? { ...lv, t: 'ts' as const } : undefined;
+  return same ? cmpSame(it, same) : 'mismatch';
+}
+
+/** Orders two non-NULL values of one kind. */
+function cmpSame(a: Value, b: Value): number {
+  switch (a.t) {
+    case 'text':
+    case 'date':
+    case 'uuid':
+      return compareText(a.s, (b as { s: string }).s);
+    case 'char':
+      return compareText(rtrim(a.s), rtrim((b as { s: string }).s));
+    case 'int':
+    case 'float':
+    case 'real':
+      return compareFloat(a.n, asFloat(b));
+    case 'num':
+      return compareDecimal(a.s, asDecimal(b));
+    case 'bool':
+      return compareBool(a.b, (b as { b: boolean }).b);
+    case 'bytes':
+      return compareText(a.hex, (b as { hex: string }).hex);
+    case 'time':
+    case 'ts':
+      return compareTime(a, b as { ms: number; us: number });
+    case 'tod':
+      return Math.sign(a.us - (b as { us: number }).us);
+    case 'iv': {
+      const o = b as { days: number; rem: number };
+      return a.days !== o.days ? Math.sign(a.days - o.days) : Math.sign(a.rem - o.rem);
+    }
+    case 'enum':
+      return Math.sign(a.ord - (b as { ord: number }).ord);
+    case 'arr': {
+      const o = (b as { elems: readonly Value[] }).elems;
+      for (let i = 0; i < a.elems.length && i < o.length; i++) {
+        const x = a.elems[i]!;
+        const y = o[i]!;
+        const xn = x.t === 'null';
+        const yn = y.t === 'null';
+        if (xn || yn) {
+          const c = compareBool(xn, yn);
+          if (c !== 0) return c;
+          continue;
+        }
+        const c = cmpSame(x, y);
+        if (c !== 0) return c;
+      }
+      return Math.sign(a.elems.length - o.length);
+    }
+  }
+  return 0;
 }
 
 const jsonRank: Partial<Record<Item['t'], number>> = { jstring: 1, jnumber: 2, jbool: 3, jarray: 4, jobject: 5 };
@@ -227,23 +509,14 @@ export function compareSort(a: Item, b: Item): number {
     if (a.t === 'jbool' && b.t === 'jbool') return compareBool(a.b, b.b);
     return 0;
   }
-  if (a.t !== b.t) {
+  const va = a as Value;
+  const vb = b as Value;
+  if (va.t !== vb.t) {
     // Only an in-memory mixture gets here: numbers together, else by type.
-    if ((a.t === 'int' || a.t === 'float') && (b.t === 'int' || b.t === 'float')) return compareFloat(a.n, b.n);
-    return typeRank[a.t as Value['t']] - typeRank[b.t as Value['t']];
+    if (isNumber(va) && isNumber(vb)) return compareFloat(asFloat(va), asFloat(vb));
+    return typeRank[va.t] - typeRank[vb.t];
   }
-  switch (a.t) {
-    case 'text':
-      return compareText(a.s, (b as { s: string }).s);
-    case 'bytes':
-      return compareText(a.hex, (b as { hex: string }).hex);
-    case 'int':
-    case 'float':
-      return compareFloat(a.n, (b as { n: number }).n);
-    case 'bool':
-      return compareBool(a.b, (b as { b: boolean }).b);
-    case 'time':
-      return compareTime(a, b as { ms: number; us: number });
-  }
-  return 0;
+  if (va.t === 'json') return 0;
+  if (va.t === 'arr' && va.elem.kind === 'json') return 0; // arrays of json do not order
+  return cmpSame(va, vb);
 }
