@@ -54,6 +54,11 @@ func (s *Store) commitCreations(ctx context.Context, evs []event.Event, tables m
 		if _, err := st.Apply(e, func(event.ID) bool { return false }); err != nil {
 			return nil, storage.Coded(err)
 		}
+		if check := storage.WriteCheckFrom(ctx); check != nil {
+			if err := check(e, nil, st); err != nil {
+				return nil, err
+			}
+		}
 		c.events = append(c.events, e)
 		c.states = append(c.states, st)
 	}

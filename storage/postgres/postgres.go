@@ -569,7 +569,7 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 	fresh, err := storage.Merge(states, evs, func(ent, id event.ID) bool {
 		o, ok := known[id]
 		return ok && o.entity == ent && o.collection == states[ent].Collection
-	})
+	}, storage.WriteCheckFrom(ctx))
 	if err != nil {
 		return nil, err
 	}

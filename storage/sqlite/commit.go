@@ -33,7 +33,7 @@ func (s *Store) Commit(ctx context.Context, events []event.Event) ([]*entity.Sta
 		if err != nil {
 			return err
 		}
-		fresh, err := storage.Merge(l.states, evs, l.known)
+		fresh, err := storage.Merge(l.states, evs, l.known, storage.WriteCheckFrom(ctx))
 		if err != nil {
 			return err
 		}
