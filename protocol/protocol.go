@@ -131,6 +131,8 @@ type Event struct {
 	Parents    []string                   `json:"parents"`
 	Operations map[string]json.RawMessage `json:"operations"`
 	Delete     bool                       `json:"delete,omitempty"`
+	// Author is who made the change (set by the server; ignored in commits).
+	Author string `json:"author,omitempty"`
 }
 
 // Entity is an entity's state on the wire.

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"JSONNullDocument", testJSONNullDocument},
 		{"FetchBeforeTheCollectionExists", testFetchBeforeCollection},
 		{"WriteCheck", testWriteCheck},
+		{"Author", testAuthor},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -603,4 +604,38 @@ func testWriteCheck(t *testing.T, s storage.Store) {
 		t.Fatalf("refused edit: %v", err)
 	}
 	wantValues(t, get(t, s, b.Entity), map[string]value.Value{"name": value.TextOf("b")})
+}
+
+// An event's author is stored and read back with it; no author reads as "".
+func testAuthor(t *testing.T, s storage.Store) {
+	ctx := setup(t, s)
+	c := create(map[string]value.Value{"name": value.TextOf("a")})
+	c.Author = "alice@example.com"
+	e := edit(c.Entity, event.Head{c.ID}, map[string]value.Value{"name": value.TextOf("b")})
+	commit(t, s, c)
+	commit(t, s, e)
+	hist, err := s.History(ctx, "album", c.Entity)
+	if err != nil || len(hist) != 2 {
+		t.Fatalf("history %v %v", hist, err)
+	}
+	if hist[0].Author != "alice@example.com" || hist[1].Author != "" {
+		t.Fatalf("authors %q, %q", hist[0].Author, hist[1].Author)
+	}
+	evs, err := s.Events(ctx, []event.ID{c.ID})
+	if err != nil || len(evs) != 1 || evs[0].Author != "alice@example.com" {
+		t.Fatalf("events %v %v", evs, err)
+	}
+	// A batch of creations (a grouped fast path on Postgres) keeps each author.
+	x, y := create(map[string]value.Value{"name": value.TextOf("x")}), create(map[string]value.Value{"name": value.TextOf("y")})
+	x.Author, y.Author = "x", "y"
+	commit(t, s, x, y)
+	evs, err = s.Events(ctx, []event.ID{x.ID, y.ID})
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("events %v %v", evs, err)
+	}
+	for _, ev := range evs {
+		if want := map[event.ID]string{x.ID: "x", y.ID: "y"}[ev.ID]; ev.Author != want {
+			t.Fatalf("author of %s is %q, want %q", ev.ID, ev.Author, want)
+		}
+	}
 }
