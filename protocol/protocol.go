@@ -12,6 +12,7 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Version is the protocol version this package speaks.
@@ -32,6 +33,9 @@ const (
 	// TypePing asks for an empty result: a client's own keepalive (browsers
 	// cannot send WebSocket pings).
 	TypePing = "ping"
+	// TypeAuth replaces the connection's token (a refresh, before it
+	// expires) without touching its subscriptions.
+	TypeAuth = "auth"
 )
 
 // Frame types sent by servers.
@@ -40,6 +44,9 @@ const (
 	TypeResult  = "result"
 	TypeError   = "error"
 	TypeChanges = "changes"
+	// TypeTokenExpiring says the connection's token expires soon: send a
+	// fresh one with auth, or the connection ends (close 4003).
+	TypeTokenExpiring = "token_expiring"
 )
 
 // Error codes of the protocol layer. Storage and query codes (no_collection,
@@ -63,6 +70,7 @@ const (
 	CodeTokenExpired     = "token_expired"     // the connection's token expired without a refresh
 	CodePermissionDenied = "permission_denied" // the policy does not allow this principal to do this
 	CodeRateLimited      = "rate_limited"      // the connection sent more than its limit allows
+	CodeTooComplex       = "too_complex"       // a query or schema change over the server's limits
 )
 
 // WebSocket close statuses of our own (4000–4999 is the application range).
@@ -101,7 +109,7 @@ type Request struct {
 	Type string `json:"type"`
 	ID   uint64 `json:"id,omitempty"`
 
-	// hello
+	// hello, auth
 	Protocol int    `json:"protocol,omitempty"`
 	Token    string `json:"token,omitempty"`
 	Client   string `json:"client,omitempty"`
@@ -171,6 +179,22 @@ type Welcome struct {
 	Server   string `json:"server"`
 	Session  string `json:"session"`
 	Limits   Limits `json:"limits"`
+	// Subject is who the connection acts for (its token's sub), absent for
+	// an anonymous connection; ExpiresAt is when its token expires.
+	Subject   string     `json:"subject,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// TokenExpiring is the push that asks for a fresh token.
+type TokenExpiring struct {
+	Type      string    `json:"type"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AuthResult answers auth: who the connection now acts for.
+type AuthResult struct {
+	Subject   string     `json:"subject,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // Item is one entry of a changes frame.

@@ -19,6 +19,7 @@ type Grant struct {
 	read, write       query.Expr
 	readAll, writeAll bool
 	writeMatch        *query.Matcher
+	readMatch         *query.Matcher
 	hidden            map[string]bool
 	schema            bool
 }
@@ -74,7 +75,34 @@ func (p *Policy) Grant(pr *Principal, collection string) (*Grant, error) {
 		}
 		g.writeMatch = m
 	}
+	if g.read != nil && !g.readAll {
+		m, err := (&query.Query{}).And(g.read).Compile()
+		if err != nil {
+			return nil, err
+		}
+		g.readMatch = m
+	}
 	return g, nil
+}
+
+// Readable reports whether the principal may read an entity in this state
+// (get by id, history, events).
+func (g *Grant) Readable(r query.Record) bool {
+	switch {
+	case g.read == nil:
+		return false
+	case g.readAll:
+		return true
+	}
+	return g.readMatch.Match(r)
+}
+
+// HiddenFields returns the hidden fields, sorted; nil when none.
+func (g *Grant) HiddenFields() []string {
+	if len(g.hidden) == 0 {
+		return nil
+	}
+	return sortedKeys(g.hidden)
 }
 
 // anyOf combines rules with OR: nil for none, allAllowed when one is TRUE.
