@@ -63,11 +63,11 @@ type subscription struct {
 	// read grant (authz.go), and hidden are the fields the client may not
 	// see. When the grant changes, next and nextHidden wait for the
 	// refill that reads the live query again with them.
-	query            *query.Query
-	hidden           []string
-	next             *query.Query
-	nextHidden       []string
-	viewKey          string // viewKey(hidden)
+	query      *query.Query
+	hidden     []string
+	next       *query.Query
+	nextHidden []string
+	viewKey    string // viewKey(hidden)
 }
 
 func newHub(b Backend, m *metrics) *hub {
