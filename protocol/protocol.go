@@ -219,6 +219,10 @@ type ServerFrame struct {
 	Server   string `json:"server,omitempty"`
 	Session  string `json:"session,omitempty"`
 	Limits   Limits `json:"limits,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+
+	// welcome, token_expiring
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // SubscribeResult is the result of subscribe and update_subscription.
