@@ -199,7 +199,7 @@ func (p *PostgresBackend) typed(c *schema.Collection, coll, field string, v valu
 }
 
 func (p *PostgresBackend) eventOf(ctx context.Context, row replication.EventRow, schemas map[string]*schema.Collection) (event.Event, error) {
-	e := event.Event{ID: row.ID, Collection: row.Collection, Entity: row.Entity, Parents: row.Parents, Delete: row.Tombstone}
+	e := event.Event{ID: row.ID, Collection: row.Collection, Entity: row.Entity, Parents: row.Parents, Delete: row.Tombstone, Author: row.Author}
 	var ops map[string]json.RawMessage
 	if err := json.Unmarshal(row.Operations, &ops); err != nil {
 		return e, err

@@ -88,6 +88,10 @@ type Handler interface {
 	// Ended says that the server ended a subscription it could no longer
 	// maintain (e.g. a LIMIT window it could not refill), and why.
 	Ended(sub string, err *protocol.Error)
+	// TokenExpiring says that the connection's token expires at the given
+	// time: send a fresh one (auth) before then, or the server ends the
+	// connection.
+	TokenExpiring(at time.Time)
 }
 
 // Conn is an open protocol session. It is safe for concurrent use.
@@ -123,6 +127,9 @@ type Push struct {
 	// could not refill), and Err says why; Items is empty then.
 	Ended string
 	Err   *protocol.Error
+	// Expiring, when not zero, is a token_expiring push: the connection's
+	// token expires then (Items is empty).
+	Expiring time.Time
 }
 
 // Dial connects to a server's /ws endpoint and performs the handshake.
@@ -166,7 +173,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Conn, error) {
 	}
 	c := &Conn{
 		ws:           ws,
-		welcome:      protocol.Welcome{Type: f.Type, Protocol: f.Protocol, Server: f.Server, Session: f.Session, Limits: f.Limits},
+		welcome:      protocol.Welcome{Type: f.Type, Protocol: f.Protocol, Server: f.Server, Session: f.Session, Limits: f.Limits, Subject: f.Subject, ExpiresAt: f.ExpiresAt},
 		handler:      opts.Handler,
 		writeTimeout: opts.WriteTimeout,
 		pending:      map[uint64]callback{},
@@ -255,6 +262,10 @@ func (c *Conn) read() {
 			default:
 				fn(c.seq, f.Result, nil)
 			}
+		case f.Type == protocol.TypeTokenExpiring && f.ExpiresAt != nil:
+			if !c.push(Push{Seq: c.seq, Expiring: *f.ExpiresAt}) {
+				c.ws.CloseNow()
+			}
 		case f.Type == protocol.TypeError && f.Error != nil && f.Sub != "":
 			if !c.push(Push{Seq: c.seq, Ended: f.Sub, Err: f.Error}) {
 				c.ws.CloseNow()
@@ -275,9 +286,12 @@ func (c *Conn) read() {
 // delivery (the caller no longer reads Changes).
 func (c *Conn) push(p Push) bool {
 	if c.handler != nil {
-		if p.Ended != "" {
+		switch {
+		case !p.Expiring.IsZero():
+			c.handler.TokenExpiring(p.Expiring)
+		case p.Ended != "":
 			c.handler.Ended(p.Ended, p.Err)
-		} else {
+		default:
 			c.handler.Changes(p.Items)
 		}
 		return true

@@ -89,6 +89,7 @@ func (l *orderLog) Changes(items []protocol.Item) {
 	}
 }
 func (l *orderLog) Ended(sub string, err *protocol.Error) { l.add("ended " + sub) }
+func (l *orderLog) TokenExpiring(at time.Time)            { l.add("token expiring") }
 
 // TestHandlerOrder: with a Handler, answers (Send's callbacks) and pushes
 // are handed over on one goroutine in the server's order — each

@@ -334,7 +334,7 @@ func (s *Store) History(ctx context.Context, collection string, id event.ID) ([]
 // row writes come with their events already recorded (see sql/functions.sql).
 const markAPIWrite = "select set_config('ankurah.writer', 'api', true)"
 
-const eventColumns = "select id, collection, entity_id, parents, operations, tombstone from ankurah.events"
+const eventColumns = "select id, collection, entity_id, parents, operations, tombstone, coalesce(author, '') from ankurah.events"
 
 func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...any) ([]event.Event, error) {
 	rows, err := q.Query(ctx, sql, args...)
@@ -342,14 +342,14 @@ func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...
 		return nil, pgError(err)
 	}
 	type raw struct {
-		id, coll, ent string
-		parents       []string
-		ops           []byte
-		tomb          bool
+		id, coll, ent, author string
+		parents               []string
+		ops                   []byte
+		tomb                  bool
 	}
 	var rs []raw
 	var r raw
-	_, err = pgx.ForEachRow(rows, []any{&r.id, &r.coll, &r.ent, &r.parents, &r.ops, &r.tomb}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&r.id, &r.coll, &r.ent, &r.parents, &r.ops, &r.tomb, &r.author}, func() error {
 		rs = append(rs, r)
 		return nil
 	})
@@ -362,7 +362,7 @@ func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...
 		if err != nil {
 			return nil, err
 		}
-		e, err := decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb)
+		e, err := decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb, r.author)
 		if err != nil {
 			return nil, err
 		}
@@ -371,7 +371,7 @@ func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...
 			if t, err = s.load(ctx, r.coll); err != nil {
 				return nil, err
 			}
-			if e, err = decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb); err != nil {
+			if e, err = decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb, r.author); err != nil {
 				return nil, err
 			}
 		}
@@ -569,7 +569,7 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 	fresh, err := storage.Merge(states, evs, func(ent, id event.ID) bool {
 		o, ok := known[id]
 		return ok && o.entity == ent && o.collection == states[ent].Collection
-	})
+	}, storage.WriteCheckFrom(ctx))
 	if err != nil {
 		return nil, err
 	}

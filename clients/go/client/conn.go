@@ -25,7 +25,11 @@ func (c *Client) dial(ctx context.Context) (transport, error) {
 	if c.url == "" {
 		return nil, errors.New("ankurah client: no server url")
 	}
-	t, err := wire.Dial(ctx, c.url, wire.Options{Token: c.opts.Token, Client: c.opts.ClientName, Handler: pushes{c}})
+	token, err := c.token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := wire.Dial(ctx, c.url, wire.Options{Token: token, Client: c.opts.ClientName, Handler: pushes{c}})
 	if err != nil {
 		return nil, fmt.Errorf("ankurah client: %w", err)
 	}
