@@ -140,6 +140,7 @@ func (c *Client) serve(t transport) {
 	c.conn = nil
 	c.lastErr = t.Err()
 	c.core.disconnected()
+	c.settle(false) // watches see synced turn off
 	for _, s := range c.core.subs {
 		if l, ok := s.owner.(*liveState); ok && l.isRdy {
 			// Ready again once the resubscription has been answered.
