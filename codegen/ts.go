@@ -12,6 +12,9 @@
 //	var Models = []any{Album{}, Artist{}}
 //
 // See RunGenTS for the command and TS for the library function.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package codegen
 
 import (

@@ -8,6 +8,9 @@
 // same way on every node. The result depends only on the set of events
 // applied, never on their order. A tombstone wins over everything: once any
 // applied event deletes the entity, it stays deleted.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package entity
 
 import (

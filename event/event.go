@@ -25,6 +25,11 @@ type Event struct {
 	Parents    Head                   `json:"parents"`
 	Ops        map[string]value.Value `json:"operations"`
 	Delete     bool                   `json:"delete,omitempty"`
+	// Author is who made the change: the subject of the token of the
+	// connection that committed it, or the Postgres role of a plain SQL
+	// write; "" when unknown (a server without authentication). A server
+	// sets it; what a client sends is replaced.
+	Author string `json:"author,omitempty"`
 }
 
 // IsCreation reports whether e creates its entity.
@@ -72,8 +77,14 @@ func (e *Event) Validate() error {
 			return bad("%v", err)
 		}
 	}
+	if len(e.Author) > MaxAuthor || !utf8.ValidString(e.Author) || strings.ContainsRune(e.Author, 0) {
+		return bad("author: at most %d bytes of UTF-8 text without NUL", MaxAuthor)
+	}
 	return nil
 }
+
+// MaxAuthor bounds an event's author (a token subject or a role name).
+const MaxAuthor = 256
 
 // ValidFieldName checks a field name: 1 to 63 bytes of valid UTF-8 without
 // control characters (a Postgres identifier: an adopted table's columns

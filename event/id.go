@@ -9,6 +9,9 @@
 // wins" resolves concurrent writes identically everywhere while a causal
 // descendant always beats its ancestors; and a walk back through history can
 // stop at ids below the one it looks for.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package event
 
 import (

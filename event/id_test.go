@@ -343,7 +343,7 @@ func TestGeneratorAfterExactBranches(t *testing.T) {
 		t.Errorf("second = %v, want %v (step 1)", second, want)
 	}
 	g = event.NewGeneratorWith(fixedClock(ulid.Time(ms)), constReader(0xff))
-	first = g.New() // ms, random all ones
+	g.New() // ms, random all ones
 	second = g.New()
 	// all ones + 2^32 carries into the time part.
 	want := event.ID(ulid.MustNew(ms+1, bytes.NewReader([]byte{0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})))

@@ -1,6 +1,9 @@
 // Package migrations installs and upgrades Ankurah's schema in Postgres: the
 // goose migrations embedded here, then the functions and triggers of package
 // package sql. Apply is idempotent and safe when several processes run it at once.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package migrations
 
 import (

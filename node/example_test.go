@@ -39,3 +39,34 @@ func Example() {
 	fmt.Println(view.Value().Title, view.Value().ReleaseYear, len(history), "events")
 	// Output: Origin of Symmetry 2002 2 events
 }
+
+// Fetch runs a query (docs/query-language.md) with ? placeholders: on
+// Postgres as parameterised SQL, on the other stores in memory, with the
+// same rows in the same order.
+func ExampleCollection_Fetch() {
+	ctx := context.Background()
+	n := node.New(memory.New())
+	records, err := node.Register[Record](ctx, n)
+	if err != nil {
+		panic(err)
+	}
+	tx := n.Begin()
+	for _, r := range []Record{{"Showbiz", 1999}, {"Origin of Symmetry", 2001}, {"Absolution", 2003}} {
+		if _, err := records.Create(tx, r); err != nil {
+			panic(err)
+		}
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		panic(err)
+	}
+	views, err := records.Fetch(ctx, "release_year >= ? ORDER BY release_year DESC LIMIT 2", 2000)
+	if err != nil {
+		panic(err)
+	}
+	for _, v := range views {
+		fmt.Println(v.Value().ReleaseYear, v.Value().Title)
+	}
+	// Output:
+	// 2003 Absolution
+	// 2001 Origin of Symmetry
+}

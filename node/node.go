@@ -4,6 +4,9 @@
 //
 // The same API serves a server program and a client program; only the store
 // behind the node differs.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package node
 
 import (

@@ -157,7 +157,7 @@ func EventFromWire(w Event, types TypeOf, now time.Time) (event.Event, *Error) {
 	if t := id.Time(); t.After(now.Add(MaxClockSkew)) {
 		return bad("its time (%s) is more than %s ahead of the server's clock", t.Format(time.RFC3339), MaxClockSkew)
 	}
-	e := event.Event{ID: id, Collection: w.Collection, Entity: ent, Parents: parents, Delete: w.Delete}
+	e := event.Event{ID: id, Collection: w.Collection, Entity: ent, Parents: parents, Delete: w.Delete, Author: w.Author}
 	if len(w.Operations) > 0 {
 		e.Ops = make(map[string]value.Value, len(w.Operations))
 	}
@@ -194,6 +194,10 @@ func AppendEvent(b []byte, e *event.Event) []byte {
 	b = appendValues(b, e.Ops, true)
 	if e.Delete {
 		b = append(b, `,"delete":true`...)
+	}
+	if e.Author != "" {
+		b = append(b, `,"author":`...)
+		b = appendJSONString(b, e.Author)
 	}
 	return append(b, '}')
 }
@@ -298,7 +302,7 @@ func StateFromWire(w Entity, types TypeOf) (*entity.State, error) {
 
 // EventToWire converts an event into its wire form.
 func EventToWire(e *event.Event) Event {
-	w := Event{ID: e.ID.String(), Collection: e.Collection, EntityID: e.Entity.String(), Parents: e.Parents.Strings(), Delete: e.Delete,
+	w := Event{ID: e.ID.String(), Collection: e.Collection, EntityID: e.Entity.String(), Parents: e.Parents.Strings(), Delete: e.Delete, Author: e.Author,
 		Operations: make(map[string]json.RawMessage, len(e.Ops))}
 	if w.Parents == nil {
 		w.Parents = []string{}

@@ -4,11 +4,15 @@
 //
 // Decoding is strict about what it accepts and exact about why it refuses:
 // every refusal is an *Error with a stable code that goes back to the client.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package protocol
 
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Version is the protocol version this package speaks.
@@ -26,6 +30,12 @@ const (
 	TypeCommit             = "commit"
 	TypeRegisterSchema     = "register_schema"
 	TypeCollections        = "collections"
+	// TypePing asks for an empty result: a client's own keepalive (browsers
+	// cannot send WebSocket pings).
+	TypePing = "ping"
+	// TypeAuth replaces the connection's token (a refresh, before it
+	// expires) without touching its subscriptions.
+	TypeAuth = "auth"
 )
 
 // Frame types sent by servers.
@@ -35,6 +45,9 @@ const (
 	TypeError   = "error"
 	TypeChanges = "changes"
 	TypeSchema  = "schema" // a collection's schema changed (made with SQL: a field added, dropped, renamed or retyped, the table renamed or dropped)
+	// TypeTokenExpiring says the connection's token expires soon: send a
+	// fresh one with auth, or the connection ends (close 4003).
+	TypeTokenExpiring = "token_expiring"
 )
 
 // Error codes of the protocol layer. Storage and query codes (no_collection,
@@ -53,12 +66,19 @@ const (
 	CodeSlowConsumer          = "slow_consumer"
 	CodeShuttingDown          = "shutting_down"
 	CodeInternal              = "internal"
+	// Authentication and authorisation (docs/security.md).
+	CodeUnauthenticated  = "unauthenticated"   // no token where one is needed, or one that does not verify
+	CodeTokenExpired     = "token_expired"     // the connection's token expired without a refresh
+	CodePermissionDenied = "permission_denied" // the policy does not allow this principal to do this
+	CodeRateLimited      = "rate_limited"      // the connection sent more than its limit allows
+	CodeTooComplex       = "too_complex"       // a query or schema change over the server's limits
 )
 
 // WebSocket close statuses of our own (4000–4999 is the application range).
 const (
 	CloseSlowConsumer    = 4001
 	CloseHandshakeFailed = 4002
+	CloseTokenExpired    = 4003
 )
 
 // Limits on what one request may carry.
@@ -90,7 +110,7 @@ type Request struct {
 	Type string `json:"type"`
 	ID   uint64 `json:"id,omitempty"`
 
-	// hello
+	// hello, auth
 	Protocol int    `json:"protocol,omitempty"`
 	Token    string `json:"token,omitempty"`
 	Client   string `json:"client,omitempty"`
@@ -120,6 +140,8 @@ type Event struct {
 	Parents    []string                   `json:"parents"`
 	Operations map[string]json.RawMessage `json:"operations"`
 	Delete     bool                       `json:"delete,omitempty"`
+	// Author is who made the change (set by the server; ignored in commits).
+	Author string `json:"author,omitempty"`
 }
 
 // Entity is an entity's state on the wire.
@@ -175,6 +197,22 @@ type Welcome struct {
 	Server   string `json:"server"`
 	Session  string `json:"session"`
 	Limits   Limits `json:"limits"`
+	// Subject is who the connection acts for (its token's sub), absent for
+	// an anonymous connection; ExpiresAt is when its token expires.
+	Subject   string     `json:"subject,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// TokenExpiring is the push that asks for a fresh token.
+type TokenExpiring struct {
+	Type      string    `json:"type"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AuthResult answers auth: who the connection now acts for.
+type AuthResult struct {
+	Subject   string     `json:"subject,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // Item is one entry of a changes frame.
@@ -203,6 +241,10 @@ type ServerFrame struct {
 	Server   string `json:"server,omitempty"`
 	Session  string `json:"session,omitempty"`
 	Limits   Limits `json:"limits,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+
+	// welcome, token_expiring
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // SubscribeResult is the result of subscribe and update_subscription.

@@ -14,4 +14,7 @@
 // written down in docs/query-language.md. The differential test
 // (diff_test.go) checks both executions against each other on random
 // tables and queries in a real Postgres.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package query

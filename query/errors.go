@@ -38,6 +38,10 @@ type Error struct {
 	Code    string
 	Offset  int
 	Message string
+	// Field and Fields, for CodeUnknownField only: the field the query
+	// names, and the fields the collection has (id first).
+	Field  string
+	Fields []string
 }
 
 func (e *Error) Error() string {

@@ -1,6 +1,8 @@
 package query
 
 import (
+	"strings"
+
 	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/value"
 )
@@ -77,17 +79,26 @@ func (q *Query) Fields() []string {
 	return out
 }
 
-// Check reports, as an *Error with CodeUnknownField at the path's offset,
-// the first field that collection c does not have. Evaluation and SQL
-// accept such fields (they are NULL); Check is for callers who would rather
-// reject a query that names a field by mistake.
+// Check reports, as an *Error with CodeUnknownField at the path's offset
+// (with Field and the collection's Fields set), the first field that
+// collection c does not have. Evaluation and SQL accept such fields (they
+// are NULL); Check is for callers who would rather reject a query that
+// names a field by mistake, e.g. the Go client against a typed model.
 func (q *Query) Check(c schema.Collection) error {
-	var err error
+	var err *Error
 	visitPaths(q, func(p Path) {
 		if _, ok := c.Field(p.Field()); err == nil && !ok && p.Field() != "id" {
-			err = errorf(CodeUnknownField, p.Pos, "collection %s has no field %s", c.Name, quoteIdent(p.Field()))
+			fields := []string{"id"}
+			for _, f := range c.Fields {
+				fields = append(fields, f.Name)
+			}
+			err = errorf(CodeUnknownField, p.Pos, "collection %s has no field %s; its fields are %s", c.Name, quoteIdent(p.Field()), strings.Join(fields, ", "))
+			err.Field, err.Fields = p.Field(), fields
 		}
 	})
+	if err == nil {
+		return nil
+	}
 	return err
 }
 

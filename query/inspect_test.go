@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -40,8 +41,11 @@ func TestFieldsAndCheck(t *testing.T) {
 	}
 	err := q.Check(testSchema)
 	var qe *Error
-	if !errors.As(err, &qe) || qe.Code != CodeUnknownField || qe.Offset != 36 {
-		t.Errorf("Check = %v, want unknown_field at 36", err)
+	if !errors.As(err, &qe) || qe.Code != CodeUnknownField || qe.Offset != 36 || qe.Field != "nope" || qe.Fields[0] != "id" || len(qe.Fields) != len(testSchema.Fields)+1 {
+		t.Errorf("Check = %v (%+v), want unknown_field at 36 with the field and the collection's fields", err, qe)
+	}
+	if want := "query: unknown_field at offset 36: collection " + testSchema.Name + " has no field nope; its fields are id, "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("message %q, want it to start with %q", err.Error(), want)
 	}
 	if err := MustParse(`name = 'a' ORDER BY id`).Check(testSchema); err != nil {
 		t.Errorf("Check of known fields: %v", err)

@@ -121,7 +121,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("SlotName %q: want 1 to 63 lowercase letters, digits and _", c.SlotName))
 	}
 	if !publicationRE.MatchString(c.Publication) {
-		errs = append(errs, fmt.Errorf("Publication %q: want a lowercase name of letters, digits and _ (at most 63, not starting with a digit)", c.Publication))
+		errs = append(errs, fmt.Errorf("invalid Publication %q: want a lowercase name of letters, digits and _ (at most 63, not starting with a digit)", c.Publication))
 	}
 	if c.StandbyTimeout < 0 {
 		errs = append(errs, fmt.Errorf("StandbyTimeout %v: must be positive", c.StandbyTimeout))

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/leakcheck"
 	"github.com/ankurah/ankurah-go/internal/pgtest"
 	"github.com/ankurah/ankurah-go/replication"
 )
@@ -124,10 +124,13 @@ func TestPermanentErrors(t *testing.T) {
 	}
 
 	cfg := testConfig(t, url, nil)
-	cfg.SlotName = "phys_" + strings.TrimPrefix(cfg.WithDefaults().SlotName, "ankurah_")
-	exec(t, pool, `select pg_create_physical_replication_slot($1)`, cfg.SlotName)
-	t.Cleanup(func() {
-		_, _ = pool.Exec(context.Background(), `select pg_drop_replication_slot($1)`, cfg.SlotName)
+	physical := "phys_" + strings.TrimPrefix(cfg.WithDefaults().SlotName, "ankurah_")
+	cfg.SlotName = physical
+	exec(t, pool, `select pg_create_physical_replication_slot($1)`, physical)
+	t.Cleanup(func() { // a physical slot belongs to no database: dropping the test's does not drop it
+		if _, err := pool.Exec(context.Background(), `select pg_drop_replication_slot($1)`, physical); err != nil {
+			t.Errorf("drop %s: %v", physical, err)
+		}
 	})
 	if err := run(cfg); err == nil || !strings.Contains(err.Error(), "want a logical pgoutput slot") {
 		t.Errorf("physical slot of the same name: %v", err)
@@ -186,7 +189,7 @@ func TestRunLifecycle(t *testing.T) {
 func TestNoGoroutineLeak(t *testing.T) {
 	url, pool := newDB(t)
 	exec(t, pool, `select ankurah.create_collection('note', '{"body":"text"}')`)
-	before := runtime.NumGoroutine()
+	before := leakcheck.Count()
 	for range 3 {
 		rec := newRecorder()
 		c := start(t, testConfig(t, url, nil), rec.handle)
@@ -197,13 +200,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(waitTimeout)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for a condition
+	if err := leakcheck.Wait(before, waitTimeout); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -4,6 +4,9 @@
 // (see docs/replication.md), and the preflight check (Gather, Evaluate) that
 // tells an operator whether a server can feed Ankurah and exactly what to
 // change when it cannot.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package replication
 
 import (

@@ -4,6 +4,9 @@
 // Naming: a struct Album is collection "album", a field ReleaseYear is column
 // "release_year". The tag `ankurah:"name"` overrides a name, `ankurah:"-"`
 // skips a field, and `ankurah:",json"` stores any value as jsonb.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package schema
 
 import (

@@ -22,13 +22,11 @@ type Backend interface {
 	Commit(ctx context.Context, events []event.Event) ([]*entity.State, error)
 	// Read returns a query's result set and the snapshot it was read in,
 	// so that the fan-out can tell which streamed transactions the result
-	// already reflects.
+	// already reflects. It serves new subscriptions and the refills of
+	// LIMIT windows, always outside the fan-out's lock and concurrently
+	// with Run's stream: the snapshot may be behind the stream or ahead of
+	// it.
 	Read(ctx context.Context, collection string, q *query.Query) ([]*entity.State, Snapshot, error)
-	// Refill refills LIMIT windows (see reactor.Refill). When the rows may
-	// be ahead of the stream, it returns the snapshot they were read in, so
-	// that the stream's older changes to them are not applied on top (nil:
-	// the rows are exactly at the stream's position).
-	Refill(ctx context.Context, collection string, q *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, Snapshot, error)
 	// Run streams committed transactions to publish, one at a time and in
 	// commit order, until ctx ends (then it returns nil) or the stream
 	// fails for good. A transaction is not acknowledged to its source

@@ -146,8 +146,11 @@ func TestUpdateSubscription(t *testing.T) {
 // every subscriber's set equals the query run against the store.
 func TestConcurrentWritersAndSubscribers(t *testing.T) {
 	writers, changes, subscribers := 20, 500, 50
-	if testing.Short() {
+	switch {
+	case testing.Short():
 		writers, changes, subscribers = 4, 50, 10
+	case raceEnabled: // several times slower: keep every query kind, fewer writes
+		writers, changes, subscribers = 8, 200, 24
 	}
 	forEachKind(t, servertest.Kinds, func(t *testing.T, env *servertest.Env) {
 		setup := dial(t, env)

@@ -135,6 +135,11 @@ func TestHostileFrames(t *testing.T) {
 	if f := c.recv(); f.Type != "result" || f.ID != 99 {
 		t.Fatalf("after the hostile frames the connection still answers: %+v", f)
 	}
+	// ping (a client's own keepalive) answers an empty result.
+	c.send(`{"type":"ping","id":100}`)
+	if f := c.recv(); f.Type != "result" || f.ID != 100 || string(f.Result) != "{}" {
+		t.Fatalf("ping: %+v (result %s)", f, f.Result)
+	}
 
 	// A frame over the limit closes that connection with 1009.
 	big := dialRaw(t, env, true)

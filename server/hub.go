@@ -25,11 +25,15 @@ const ringSize = 4096
 // re-examined against its snapshot (see subscribe).
 const ringSlack = 64
 
+// refillWorkers is how many stale LIMIT windows are read again at once.
+const refillWorkers = 4
+
 // hub is the fan-out: the reactor with every connection's subscriptions,
 // fed one committed transaction at a time. One lock orders everything that
 // must be ordered: a batch's frames are queued to every session before the
 // next batch is looked at, and a subscription's result is queued before
-// any change that follows it.
+// any change that follows it. No database I/O happens under it (see
+// doc.go for the lock order, and refill for the LIMIT windows).
 type hub struct {
 	backend  Backend
 	metrics  *metrics
@@ -38,21 +42,16 @@ type hub struct {
 	mu      sync.Mutex
 	reactor *reactor.Reactor
 	subs    map[*reactor.Subscription]*subscription
-	byQuery map[*query.Query]*reactor.Subscription
 	filters map[*reactor.Subscription]Snapshot // snapshots still ahead of the stream
-	// Entities a window refill read from a snapshot ahead of the stream:
-	// the stream's changes that snapshot includes are older than what the
-	// subscription holds, and are skipped for it.
-	entityFilters map[*reactor.Subscription]map[event.ID]Snapshot
-	refills       []refill // refills of the transaction being applied
-	ring          [ringSize]*Batch
-	seq           uint64 // batches published
-}
-
-type refill struct {
-	q      *query.Query
-	states []*entity.State
-	snap   Snapshot
+	// stale holds the LIMIT windows that lost members the reactor could
+	// not replace, by the hub sequence number of the batch that found them
+	// short. They are frozen as they were before that batch — no change
+	// reaches them — until refill replaces them.
+	stale   map[*reactor.Subscription]uint64
+	refills []*subscription // stale windows for the refill workers, in order
+	wake    chan struct{}   // a token while refills is not empty
+	ring    [ringSize]*Batch
+	seq     uint64 // batches published
 }
 
 // subscription is one live query of one session.
@@ -60,88 +59,38 @@ type subscription struct {
 	sess     *session
 	name     string
 	nameJSON []byte
-	rs       *reactor.Subscription
+	rs       *reactor.Subscription // replaced when a stale window is read again
+	// query is the client's query; rs runs it narrowed by the session's
+	// read grant (authz.go), and hidden are the fields the client may not
+	// see. When the grant changes, next and nextHidden wait for the
+	// refill that reads the live query again with them.
+	query      *query.Query
+	hidden     []string
+	next       *query.Query
+	nextHidden []string
+	viewKey    string // viewKey(hidden)
 }
 
 func newHub(b Backend, m *metrics) *hub {
-	h := &hub{backend: b, metrics: m, subs: map[*reactor.Subscription]*subscription{}, byQuery: map[*query.Query]*reactor.Subscription{},
-		filters: map[*reactor.Subscription]Snapshot{}, entityFilters: map[*reactor.Subscription]map[event.ID]Snapshot{}}
-	// The reactor refills under the hub's lock (it runs inside Apply).
-	h.reactor = reactor.New(func(ctx context.Context, coll string, q *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, error) {
-		states, snap, err := b.Refill(ctx, coll, q, m, after, n)
-		if err == nil && snap != nil && len(states) > 0 {
-			h.refills = append(h.refills, refill{q, states, snap})
-		}
-		return states, err
-	})
-	return h
+	return &hub{backend: b, metrics: m, reactor: reactor.New(nil), subs: map[*reactor.Subscription]*subscription{},
+		filters: map[*reactor.Subscription]Snapshot{}, stale: map[*reactor.Subscription]uint64{}, wake: make(chan struct{}, 1)}
 }
 
 // skip says whether a change must not reach a subscription: the snapshot
-// its result set was read from, or the one a refilled member was read
-// from, already includes the change's transaction.
+// its result set was read from already includes the change's transaction,
+// or the subscription is a stale window waiting to be read again.
 func (h *hub) skip(b *Batch) func(*reactor.Subscription, *reactor.Change) bool {
-	return func(rs *reactor.Subscription, ch *reactor.Change) bool {
-		if snap := h.filters[rs]; snap != nil && snap.Includes(b) {
+	return func(rs *reactor.Subscription, _ *reactor.Change) bool {
+		if _, frozen := h.stale[rs]; frozen {
 			return true
 		}
-		snap := h.entityFilters[rs][ch.ID]
+		snap := h.filters[rs]
 		return snap != nil && snap.Includes(b)
 	}
 }
 
-// settle updates the entity filters after a transaction: members that just
-// entered from a refill get their snapshot's filter; members that left
-// lose theirs; filters the stream has passed go.
-func (h *hub) settle(b *Batch, items map[*reactor.Subscription][]reactor.Item) {
-	for _, r := range h.refills {
-		rs := h.byQuery[r.q]
-		if rs == nil {
-			continue
-		}
-		// Only members that entered as the refill's copy were read ahead
-		// of the stream: an entity that also changed in this transaction
-		// entered with the stream's state, which the filter must not hide
-		// later changes from.
-		refilled := make(map[*entity.State]bool, len(r.states))
-		for _, st := range r.states {
-			refilled[st] = true
-		}
-		for _, it := range items[rs] {
-			if it.Kind == reactor.Add && refilled[it.State] {
-				if h.entityFilters[rs] == nil {
-					h.entityFilters[rs] = map[event.ID]Snapshot{}
-				}
-				h.entityFilters[rs][it.ID] = r.snap
-			}
-		}
-	}
-	h.refills = h.refills[:0]
-	for rs, its := range items {
-		if f := h.entityFilters[rs]; f != nil {
-			for _, it := range its {
-				if it.Kind == reactor.Remove {
-					delete(f, it.ID)
-				}
-			}
-		}
-	}
-	if b == nil {
-		return
-	}
-	for rs, f := range h.entityFilters {
-		for id, snap := range f {
-			if snap.Precedes(b) {
-				delete(f, id)
-			}
-		}
-		if len(f) == 0 {
-			delete(h.entityFilters, rs)
-		}
-	}
-}
-
-// publish fans one committed transaction out to the sessions.
+// publish fans one committed transaction out to the sessions. Backends
+// call it one transaction at a time, in commit order.
 func (h *hub) publish(ctx context.Context, b *Batch) {
 	if b.received.IsZero() {
 		b.received = time.Now()
@@ -154,7 +103,6 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	h.applySchemaLocked(b)
 
 	res := h.reactor.ApplyBatch(ctx, b.changes, h.skip(b))
-	h.settle(b, res.Items)
 	for rs, snap := range h.filters {
 		if snap.Precedes(b) {
 			delete(h.filters, rs)
@@ -162,6 +110,9 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	}
 	for rs, err := range res.Failed {
 		h.endLocked(h.subs[rs], err)
+	}
+	for _, rs := range res.Stale {
+		h.freezeLocked(rs, h.seq)
 	}
 
 	enc := newBatchEncoder(b)
@@ -178,7 +129,7 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 			} else {
 				f = append(f, ',')
 			}
-			f = enc.appendItem(f, sub.nameJSON, it)
+			f = enc.appendItem(f, sub, it)
 		}
 		frames[sub.sess] = f
 	}
@@ -189,25 +140,32 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 }
 
 // batchEncoder encodes each entity state and each entity's events once per
-// batch; every recipient's frame shares those bytes.
+// batch and view (the fields a recipient may see); every recipient's frame
+// with that view shares those bytes.
 type batchEncoder struct {
 	b      *Batch
 	now    map[event.ID]*entity.State // each changed entity's state after the batch (nil: deleted without a state)
-	states map[*entity.State][]byte
-	events map[event.ID][]byte
+	states map[viewed[*entity.State]][]byte
+	events map[viewed[event.ID]][]byte
+}
+
+// viewed is a cache key: a thing as a view shows it.
+type viewed[T comparable] struct {
+	of   T
+	view string
 }
 
 func newBatchEncoder(b *Batch) *batchEncoder {
-	e := &batchEncoder{b: b, now: make(map[event.ID]*entity.State, len(b.changes)), states: map[*entity.State][]byte{}, events: map[event.ID][]byte{}}
+	e := &batchEncoder{b: b, now: make(map[event.ID]*entity.State, len(b.changes)), states: map[viewed[*entity.State]][]byte{}, events: map[viewed[event.ID]][]byte{}}
 	for _, ch := range b.changes {
 		e.now[ch.ID] = ch.New
 	}
 	return e
 }
 
-func (e *batchEncoder) appendItem(f, sub []byte, it reactor.Item) []byte {
+func (e *batchEncoder) appendItem(f []byte, sub *subscription, it reactor.Item) []byte {
 	f = append(f, `{"sub":`...)
-	f = append(f, sub...)
+	f = append(f, sub.nameJSON...)
 	f = append(f, `,"kind":"`...)
 	f = append(f, it.Kind.String()...)
 	f = append(f, `","entity":`...)
@@ -223,24 +181,26 @@ func (e *batchEncoder) appendItem(f, sub []byte, it reactor.Item) []byte {
 		}
 		s = now
 	}
-	st := e.states[s]
+	sk := viewed[*entity.State]{s, sub.viewKey}
+	st := e.states[sk]
 	if st == nil {
-		st = protocol.AppendEntity(nil, s)
-		e.states[s] = st
+		st = protocol.AppendEntity(nil, view(s, sub.hidden))
+		e.states[sk] = st
 	}
 	f = append(f, st...)
 	if evs := e.b.events[it.ID]; len(evs) > 0 {
-		enc := e.events[it.ID]
+		ek := viewed[event.ID]{it.ID, sub.viewKey}
+		enc := e.events[ek]
 		if enc == nil {
 			enc = append(enc, '[')
 			for i := range evs {
 				if i > 0 {
 					enc = append(enc, ',')
 				}
-				enc = protocol.AppendEvent(enc, &evs[i])
+				enc = protocol.AppendEvent(enc, viewEvent(&evs[i], sub.hidden))
 			}
 			enc = append(enc, ']')
-			e.events[it.ID] = enc
+			e.events[ek] = enc
 		}
 		f = append(f, `,"events":`...)
 		f = append(f, enc...)
@@ -251,10 +211,8 @@ func (e *batchEncoder) appendItem(f, sub []byte, it reactor.Item) []byte {
 // subscribe starts (or, with replace, changes) a session's live query and
 // queues its result. The initial result set is read outside the lock, from a
 // snapshot; then, under the lock, the subscription is brought up to the
-// stream: batches the hub has published that the snapshot does not include
-// are applied to it, and batches still to come that it does include will be
-// skipped for it (filters). So nothing is lost, applied twice, or stale.
-func (h *hub) subscribe(ctx context.Context, sess *session, reqID uint64, name, collection string, q *query.Query, known map[event.ID]event.Head, replace bool) error {
+// stream (catchUpLocked). So nothing is lost, applied twice, or stale.
+func (h *hub) subscribe(ctx context.Context, sess *session, reqID uint64, name, collection string, userQ *query.Query, known map[event.ID]event.Head, replace bool) error {
 	select {
 	case <-h.backend.Ready():
 	case <-ctx.Done():
@@ -280,6 +238,10 @@ func (h *hub) subscribe(ctx context.Context, sess *session, reqID uint64, name, 
 		registered := h.seq
 		h.mu.Unlock()
 
+		q, hidden, err := sess.authorizeQuery(collection, userQ)
+		if err != nil {
+			return err
+		}
 		states, snap, err := h.backend.Read(ctx, collection, q)
 		if err != nil {
 			return err
@@ -293,23 +255,24 @@ func (h *hub) subscribe(ctx context.Context, sess *session, reqID uint64, name, 
 			}
 			return protocol.Errorf(protocol.CodeInternal, "the change stream moved too fast to start the subscription; retry")
 		}
-		err = h.activateLocked(ctx, sess, reqID, name, collection, q, states, snap, known, registered, replace)
+		err = h.activateLocked(ctx, sess, reqID, name, collection, userQ, q, hidden, states, snap, known, registered, replace)
 		h.mu.Unlock()
 		return err
 	}
 }
 
-func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, name, collection string, q *query.Query, states []*entity.State, snap Snapshot, known map[event.ID]event.Head, registered uint64, replace bool) error {
-	if sess.closed {
-		return nil // the session ended while reading; nothing to answer
-	}
-	rs, err := h.reactor.Subscribe(collection, q, states)
+// catchUpLocked registers a live query whose result set was read from
+// snap, and brings it up to the stream: every batch published since
+// (registered, the hub's position before the read, minus a slack) that the
+// snapshot does not include is applied to it, in order; batches still to
+// come that it includes will be skipped for it (filters). If a batch
+// leaves it a short LIMIT window, it stops there and reports that batch
+// (staleAt, 0 when none): the subscription is then exactly as of before it.
+func (h *hub) catchUpLocked(ctx context.Context, collection string, q *query.Query, states []*entity.State, snap Snapshot, registered uint64) (rs *reactor.Subscription, staleAt uint64, err error) {
+	rs, err = h.reactor.Subscribe(collection, q, states)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	h.byQuery[q] = rs
-	// Catch up with the stream: every recent batch the snapshot does not
-	// include, in order.
 	from := uint64(1)
 	if registered > ringSlack {
 		from = registered - ringSlack
@@ -324,20 +287,33 @@ func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, n
 		if b == nil || snap.Includes(b) {
 			continue
 		}
-		items, err := h.reactor.ApplyTo(ctx, rs, b.changes, h.skip(b))
-		h.settle(nil, map[*reactor.Subscription][]reactor.Item{rs: items})
+		_, err := h.reactor.ApplyTo(ctx, rs, b.changes, nil)
+		if errors.Is(err, reactor.ErrStale) {
+			staleAt = seq
+			break
+		}
 		if err != nil {
 			h.reactor.Unsubscribe(rs)
-			delete(h.entityFilters, rs)
-			delete(h.byQuery, q)
-			return fmt.Errorf("bringing the subscription up to date: %w", err)
+			return nil, 0, fmt.Errorf("bringing the subscription up to date: %w", err)
 		}
 	}
 	if last == nil || !snap.Precedes(last) {
 		h.filters[rs] = snap
 	}
+	return rs, staleAt, nil
+}
 
-	sub := &subscription{sess: sess, name: name, nameJSON: strconv.AppendQuote(nil, name), rs: rs}
+func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, name, collection string, userQ, q *query.Query, hidden []string, states []*entity.State, snap Snapshot, known map[event.ID]event.Head, registered uint64, replace bool) error {
+	if sess.closed {
+		return nil // the session ended while reading; nothing to answer
+	}
+	rs, staleAt, err := h.catchUpLocked(ctx, collection, q, states, snap, registered)
+	if err != nil {
+		return err
+	}
+
+	sub := &subscription{sess: sess, name: name, nameJSON: strconv.AppendQuote(nil, name), rs: rs,
+		query: userQ, hidden: hidden, viewKey: viewKey(hidden)}
 	var removed []event.ID
 	if replace {
 		old := sess.subs[name]
@@ -375,7 +351,7 @@ func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, n
 		if h, ok := known[st.ID]; ok && h.Equal(st.Head) {
 			f = protocol.AppendUnchanged(f, st)
 		} else {
-			f = protocol.AppendEntity(f, st)
+			f = protocol.AppendEntity(f, view(st, hidden))
 		}
 	}
 	f = append(f, `],"removed":[`...)
@@ -389,6 +365,9 @@ func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, n
 	}
 	f = append(f, "]}}"...)
 	sess.enqueue(f)
+	if staleAt != 0 {
+		h.freezeLocked(rs, staleAt) // the answer is as of before a batch that emptied part of the window: read it again
+	}
 	return nil
 }
 
@@ -423,9 +402,8 @@ func (h *hub) endLocked(sub *subscription, cause error) {
 func (h *hub) dropLocked(sub *subscription) {
 	h.reactor.Unsubscribe(sub.rs)
 	delete(h.subs, sub.rs)
-	delete(h.byQuery, sub.rs.Query())
 	delete(h.filters, sub.rs)
-	delete(h.entityFilters, sub.rs)
+	delete(h.stale, sub.rs)
 	if sub.sess.subs[sub.name] == sub {
 		delete(sub.sess.subs, sub.name)
 	}

@@ -95,13 +95,6 @@ func (l *LocalBackend) Read(ctx context.Context, collection string, q *query.Que
 	return states, localSnapshot(l.seq), err
 }
 
-// Refill scans the store. It runs while a commit is being published, under
-// the commit lock, so the store is exactly at the stream's position.
-func (l *LocalBackend) Refill(ctx context.Context, collection string, q *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, Snapshot, error) {
-	states, err := reactor.ScanRefill(l.store)(ctx, collection, q, m, after, n)
-	return states, nil, err
-}
-
 // Run attaches the live queries and waits for ctx.
 func (l *LocalBackend) Run(ctx context.Context, publish func(context.Context, *Batch)) error {
 	l.mu.Lock()

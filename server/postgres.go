@@ -70,17 +70,6 @@ func (p *PostgresBackend) Read(ctx context.Context, collection string, q *query.
 	return states, pgSnapshot(snap), nil
 }
 
-// Refill reads the next members of a LIMIT window with a SQL tuple cursor,
-// in a snapshot: the database may already hold changes the stream has not
-// delivered yet.
-func (p *PostgresBackend) Refill(ctx context.Context, collection string, q *query.Query, _ *query.Matcher, after *entity.State, n int) ([]*entity.State, Snapshot, error) {
-	states, snap, err := p.store.RefillSnapshot(ctx, collection, q, after, n)
-	if err != nil {
-		return nil, nil, err
-	}
-	return states, pgSnapshot(snap), nil
-}
-
 // Run streams from the slot until ctx ends. Meanwhile it keeps the catalog
 // in line with the tables (see syncCatalog).
 func (p *PostgresBackend) Run(ctx context.Context, publish func(context.Context, *Batch)) error {
@@ -423,7 +412,7 @@ func (p *PostgresBackend) typed(c *schema.Collection, coll, field string, v valu
 }
 
 func (p *PostgresBackend) eventOf(ctx context.Context, row replication.EventRow, schemas map[string]*schema.Collection) (event.Event, error) {
-	e := event.Event{ID: row.ID, Collection: row.Collection, Entity: row.Entity, Parents: row.Parents, Delete: row.Tombstone}
+	e := event.Event{ID: row.ID, Collection: row.Collection, Entity: row.Entity, Parents: row.Parents, Delete: row.Tombstone, Author: row.Author}
 	var ops map[string]json.RawMessage
 	if err := json.Unmarshal(row.Operations, &ops); err != nil {
 		return e, err

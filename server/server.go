@@ -1,12 +1,3 @@
-// Package server is Ankurah's WebSocket endpoint: protocol v1 sessions
-// (docs/protocol.md) over a Backend, the fan-out that pushes every committed
-// change to the live queries it affects, and the operational endpoints
-// (/healthz, /readyz, /metrics).
-//
-// Every connection has one reader, which handles its requests in order, and
-// one writer draining a bounded queue. The fan-out never blocks on a client:
-// a client whose queue is full is disconnected as a slow consumer, told why,
-// and counted.
 package server
 
 import (
@@ -23,9 +14,11 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/protocol"
+	"github.com/ankurah/ankurah-go/server/auth"
 )
 
 // ServerName is what the server calls itself in welcome.
@@ -40,6 +33,8 @@ type Server struct {
 	log     *slog.Logger
 	ids     *event.Generator
 
+	policies auth.Source // the policy in force (auth.AllowAll without one)
+
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	closing  bool
@@ -53,7 +48,10 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("server config: %w", err)
 	}
-	s := &Server{cfg: cfg, backend: backend, log: cfg.Logger, ids: event.NewGenerator(), sessions: map[*session]struct{}{}}
+	s := &Server{cfg: cfg, backend: backend, log: cfg.Logger, ids: event.NewGenerator(), sessions: map[*session]struct{}{}, policies: cfg.Policy}
+	if s.policies == nil {
+		s.policies = auth.Static(auth.AllowAll())
+	}
 	s.metrics = newMetrics()
 	s.hub = newHub(backend, s.metrics)
 	s.hub.sessions = s.liveSessions
@@ -73,9 +71,20 @@ func (s *Server) liveSessions() []*session {
 }
 
 // Run streams the backend's committed transactions into the live queries
-// until ctx ends or the stream fails for good.
+// until ctx ends or the stream fails for good. It also runs the workers
+// that refill LIMIT windows, and returns once they and the stream have
+// ended.
 func (s *Server) Run(ctx context.Context) error {
-	return s.backend.Run(ctx, s.hub.publish)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	refills, policy := make(chan struct{}), make(chan struct{})
+	go func() { s.hub.runRefills(ctx); close(refills) }()
+	go func() { s.watchPolicy(ctx); close(policy) }()
+	err := s.backend.Run(ctx, s.hub.publish)
+	cancel()
+	<-refills
+	<-policy
+	return err
 }
 
 // Handler returns the HTTP routes: /ws, /healthz, /readyz, /metrics.
@@ -99,29 +108,49 @@ func (s *Server) ListenAndServe(ctx context.Context, drainTimeout time.Duration)
 	return s.Serve(ctx, ln, drainTimeout)
 }
 
-// Serve is ListenAndServe on a listener.
+// Serve is ListenAndServe on a listener. It owns the goroutines it starts
+// and returns only after both have finished: the HTTP server's, and the
+// change stream's (Run) — so when Serve returns, the replication consumer
+// has sent its final acknowledgement and released its slot.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drainTimeout time.Duration) error {
+	if err := s.cfg.checkExposure(ln.Addr().String()); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 2)
-	go func() { errc <- s.Run(ctx) }()
-	go func() { errc <- hs.Serve(ln) }()
+	runDone := make(chan error, 1)
+	httpDone := make(chan error, 1)
+	go func() { runDone <- s.Run(ctx) }()
+	go func() { httpDone <- hs.Serve(ln) }()
 	s.log.Info("ankurah serving", "ws", "ws://"+ln.Addr().String()+"/ws")
-	var runErr error
+	var runErr, httpErr error
+	ran, served := false, false
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
-		if errors.Is(runErr, http.ErrServerClosed) {
-			runErr = nil
-		}
+	case runErr = <-runDone:
+		ran = true
+	case httpErr = <-httpDone:
+		served = true
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer scancel()
 	_ = hs.Shutdown(sctx)
 	s.Shutdown(sctx)
 	cancel()
-	return runErr
+	if !served {
+		httpErr = <-httpDone
+	}
+	if !ran {
+		runErr = <-runDone
+	}
+	if errors.Is(httpErr, http.ErrServerClosed) {
+		httpErr = nil
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return httpErr
 }
 
 // Shutdown ends every session gracefully — each receives what is already
@@ -156,7 +185,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(int64(s.cfg.MaxFrameBytes))
 	sess := &session{srv: s, ws: ws, id: s.ids.New().String(), out: newFrameQueue(s.cfg.QueueFrames),
-		quit: make(chan struct{}), subs: map[string]*subscription{}}
+		quit: make(chan struct{}), subs: map[string]*subscription{},
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.RequestsPerSecond), s.cfg.RequestBurst)}
 	sess.log = s.log.With("session", sess.id, "remote", r.RemoteAddr)
 
 	s.mu.Lock()
@@ -170,6 +200,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.metrics.connections.Add(1)
 	defer func() {
+		sess.stopAuth()
 		s.hub.closeSession(sess)
 		s.mu.Lock()
 		delete(s.sessions, sess)
@@ -213,6 +244,9 @@ func (s *Server) wireError(sess *session, err error) *protocol.Error {
 		return protocol.Errorf(protocol.CodeShuttingDown, "the session is closing")
 	}
 	perr := protocol.ErrorFrom(err)
+	if perr.Code == protocol.CodePermissionDenied {
+		s.metrics.denied.Add(1)
+	}
 	if perr.Code == protocol.CodeInternal {
 		sess.log.Error("request failed", "err", err)
 		return protocol.Errorf(protocol.CodeInternal, "internal server error (session %s); the server log has the details", sess.id)

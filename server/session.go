@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/protocol"
@@ -32,6 +33,9 @@ type session struct {
 	reason string
 	last   []byte
 	drain  bool // write what is queued before closing (graceful shutdown)
+
+	auth    sessionAuth   // who it acts for (authz.go)
+	limiter *rate.Limiter // requests per second
 
 	// Guarded by the hub's lock.
 	subs   map[string]*subscription
@@ -132,13 +136,25 @@ func (s *session) end(status websocket.StatusCode, reason string, perr *protocol
 // fires (which is what the library does when a write's context ends):
 // a context with a timeout per frame cost as much CPU as the write's
 // system call.
+//
+// Pings run on a goroutine of their own, since a ping waits for its pong
+// (which the reader receives); write owns it: at most one is in flight, and
+// write returns only after it has ended (closing the connection ends it).
 func (s *session) write(ctx context.Context) {
+	var pings sync.WaitGroup
+	var pinging atomic.Bool
+	defer pings.Wait() // deferred first, so it runs after CloseNow
 	defer s.ws.CloseNow()
 	ping := time.NewTicker(s.srv.cfg.PingInterval)
 	defer ping.Stop()
 	var timedOut atomic.Bool
 	deadline := time.AfterFunc(time.Hour, func() {
 		timedOut.Store(true)
+		// Say why before cutting: once the connection is cut, the reader
+		// fails too and would end the session first, as a plain close.
+		if s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
+			s.srv.metrics.slowConsumers.Add(1)
+		}
 		s.ws.CloseNow()
 	})
 	deadline.Stop()
@@ -147,10 +163,7 @@ func (s *session) write(ctx context.Context) {
 		deadline.Reset(s.srv.cfg.WriteTimeout)
 		err := s.ws.Write(context.Background(), websocket.MessageText, f)
 		deadline.Stop()
-		if err != nil || timedOut.Load() { // a timer that fired has cut the connection
-			if timedOut.Load() && s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
-				s.srv.metrics.slowConsumers.Add(1)
-			}
+		if err != nil || timedOut.Load() { // a timer that fired has ended the session and cut the connection
 			s.end(websocket.StatusGoingAway, "", nil, false)
 			return false
 		}
@@ -168,13 +181,18 @@ func (s *session) write(ctx context.Context) {
 			}
 			s.out.release(batch)
 		case <-ping.C:
-			go func() { // Ping waits for the pong, which the reader receives
+			if pinging.Load() {
+				continue // the last ping still waits for its pong
+			}
+			pinging.Store(true)
+			pings.Go(func() {
+				defer pinging.Store(false)
 				pctx, cancel := context.WithTimeout(ctx, s.srv.cfg.WriteTimeout)
 				defer cancel()
 				if err := s.ws.Ping(pctx); err != nil {
 					s.end(websocket.StatusGoingAway, "", nil, false)
 				}
-			}()
+			})
 		case <-s.quit:
 			if s.drain {
 				for _, f := range s.out.take() {
@@ -223,7 +241,18 @@ func (s *session) read(ctx context.Context) {
 			continue
 		}
 		if req.Type == protocol.TypeHello {
-			s.reply(req.ID, protocol.Errorf(protocol.CodeBadRequest, "the session is already open"))
+			s.reply(req.ID, protocol.Errorf(protocol.CodeBadRequest, "the session is already open; send auth to replace the token"))
+			continue
+		}
+		if !s.limiter.Allow() {
+			s.srv.metrics.rateLimited.Add(1)
+			s.reply(req.ID, protocol.Errorf(protocol.CodeRateLimited, "more than %d requests per second; slow down", s.srv.cfg.RequestsPerSecond))
+			continue
+		}
+		if req.Type == protocol.TypeAuth {
+			if err := s.refreshToken(ctx, req.ID, req.Token); err != nil {
+				s.reply(req.ID, s.srv.wireError(s, err))
+			}
 			continue
 		}
 		if err := s.srv.handle(ctx, s, req); err != nil {
@@ -249,9 +278,24 @@ func (s *session) handshake(ctx context.Context) bool {
 		s.end(protocol.CloseHandshakeFailed, "handshake_failed", protocol.Errorf(protocol.CodeUnsupportedProtocol, "this server speaks protocol 1"), false)
 		return false
 	}
+	p, err := s.srv.authenticate(hctx, req.Token, false)
+	if err != nil {
+		s.srv.metrics.authFailures.Add(1)
+		s.end(protocol.CloseHandshakeFailed, "unauthenticated", s.srv.wireError(s, err), false)
+		return false
+	}
+	s.setPrincipal(p)
 	w := protocol.Welcome{Type: protocol.TypeWelcome, Protocol: protocol.Version, Server: ServerName, Session: s.id, Limits: protocol.Limits{
-		MaxFrameBytes: s.srv.cfg.MaxFrameBytes, MaxSubscriptions: s.srv.cfg.MaxSubscriptions, MaxCommitEvents: s.srv.cfg.MaxCommitEvents}}
+		MaxFrameBytes: s.srv.cfg.MaxFrameBytes, MaxSubscriptions: s.srv.cfg.MaxSubscriptions, MaxCommitEvents: s.srv.cfg.MaxCommitEvents},
+		Subject: p.Subject}
+	if !p.Expires.IsZero() {
+		t := p.Expires.UTC()
+		w.ExpiresAt = &t
+	}
 	s.enqueue(appendJSON(nil, w))
+	if p.Subject != "" {
+		s.log = s.log.With("subject", p.Subject)
+	}
 	if req.Client != "" {
 		s.log = s.log.With("client", req.Client)
 	}

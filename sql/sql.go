@@ -2,6 +2,9 @@
 // functions and triggers of schema ankurah (functions.sql). Table definitions
 // are goose migrations in package migrations, which applies this file after
 // them.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package sql
 
 import _ "embed"

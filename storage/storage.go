@@ -2,6 +2,9 @@
 // (Postgres, in-memory, and later the embedded default), and the rules they
 // share: validating a commit's events against the collection schema and
 // merging them into entity states.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package storage
 
 import (
@@ -251,12 +254,35 @@ func checkText(v value.Value) error {
 	return nil
 }
 
+// WriteCheck authorises one event of a commit, given its entity's state
+// just before it (nil when the event creates the entity) and just after it
+// (nil when it deletes the entity). A store's Commit calls the check that
+// its context carries (WithWriteCheck) for every event it applies, inside
+// the commit — with the rows locked on Postgres, under the commit lock
+// elsewhere — so that the states checked are the states written. An error
+// fails the whole commit; nothing is written.
+type WriteCheck func(e *event.Event, before, after *entity.State) error
+
+type writeCheckKey struct{}
+
+// WithWriteCheck returns a context whose commits run check on every event.
+func WithWriteCheck(ctx context.Context, check WriteCheck) context.Context {
+	return context.WithValue(ctx, writeCheckKey{}, check)
+}
+
+// WriteCheckFrom returns the check a commit's context carries, or nil.
+func WriteCheckFrom(ctx context.Context) WriteCheck {
+	c, _ := ctx.Value(writeCheckKey{}).(WriteCheck)
+	return c
+}
+
 // Merge applies a commit's events to the states they touch, parents first.
 // states holds the current state of each entity (entity.New for ones not
 // yet created); known reports whether an event of the given entity is
-// already stored. It returns the events that were new (to be stored) in
+// already stored; check, when not nil, authorises each event that applies
+// (see WriteCheck). It returns the events that were new (to be stored) in
 // apply order. Nothing in states is changed on error.
-func Merge(states map[event.ID]*entity.State, events []event.Event, known func(entityID, id event.ID) bool) ([]event.Event, error) {
+func Merge(states map[event.ID]*entity.State, events []event.Event, known func(entityID, id event.ID) bool, check WriteCheck) ([]event.Event, error) {
 	sorted := append([]event.Event(nil), events...)
 	entity.SortForApply(sorted)
 	work := make(map[event.ID]*entity.State, len(states))
@@ -277,6 +303,10 @@ func Merge(states map[event.ID]*entity.State, events []event.Event, known func(e
 			work[e.Entity] = st
 		}
 		ent := e.Entity
+		var before *entity.State
+		if check != nil && st.Exists() {
+			before = st.Clone()
+		}
 		applied, err := st.Apply(e, func(id event.ID) bool {
 			if owner, ok := inBatch[id]; ok {
 				return owner == ent
@@ -287,6 +317,15 @@ func Merge(states map[event.ID]*entity.State, events []event.Event, known func(e
 			return nil, Coded(err)
 		}
 		if applied {
+			if check != nil {
+				after := st
+				if st.Deleted {
+					after = nil
+				}
+				if err := check(e, before, after); err != nil {
+					return nil, err
+				}
+			}
 			inBatch[e.ID] = ent
 			fresh = append(fresh, *e)
 		}

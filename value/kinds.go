@@ -2,7 +2,6 @@ package value
 
 import (
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -196,5 +195,3 @@ func (v Value) Len() int {
 	raws, _ := splitJSONArray(v.s)
 	return len(raws)
 }
-
-func floatBits(f float64) uint64 { return math.Float64bits(f) }

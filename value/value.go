@@ -8,6 +8,9 @@
 // exact, strings for text, times, uuids and intervals, the value itself for
 // JSON), which is what the events table, the wire protocol and the CLI show,
 // and Postgres text forms for binding and reading columns.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package value
 
 import (

@@ -20,15 +20,6 @@ func mustJSON(t testing.TB, s string) value.Value {
 	return v
 }
 
-func mustTime(t testing.TB, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatalf("time.Parse(%q): %v", s, err)
-	}
-	return tm
-}
-
 // describe shows a value with its type, for failure messages.
 func describe(v value.Value) string {
 	return v.Type().String() + " " + v.String()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ankurah/ankurah-go/internal/pgdb"
 	"github.com/ankurah/ankurah-go/internal/pgtest"
 )
 
@@ -219,5 +220,9 @@ func bareDatabase(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pgtest.DropDatabase(t, name) })
-	return pgtest.WithDatabase(admin, name)
+	u, err := pgdb.WithDatabase(admin, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -119,6 +119,7 @@ func toolCommand(name string, args []string, minArgs, maxArgs int, summary, doc 
 		name: name, args: args, summary: summary, doc: doc, minArgs: minArgs, maxArgs: maxArgs,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) error {
 			u := fs.String("url", envOr(e.getenv, "ANKURAH_URL", DefaultURL), "the server's WebSocket `URL` (env ANKURAH_URL)")
+			token := e.getenv("ANKURAH_TOKEN") // never a flag: command lines are visible to every user of the machine
 			return func(ctx context.Context, pos []string) error {
 				if err := checkWSURL(*u); err != nil {
 					return err
@@ -151,7 +152,7 @@ func toolCommand(name string, args []string, minArgs, maxArgs int, summary, doc 
 						return err
 					}
 				}
-				conn, err := wire.Dial(ctx, *u, wire.Options{Client: "ankurah-cli/" + name})
+				conn, err := wire.Dial(ctx, *u, wire.Options{Client: "ankurah-cli/" + name, Token: token})
 				if err != nil {
 					if ctx.Err() != nil {
 						return ctx.Err()
@@ -233,6 +234,9 @@ func dialFailure(u string, err error) error {
 	var dnsErr *net.DNSError
 	var perr *protocol.Error
 	switch {
+	case errors.As(err, &perr) && (perr.Code == protocol.CodeUnauthenticated || perr.Code == protocol.CodeTokenExpired):
+		f.msg += ": it refused the session: " + perr.Message
+		return f.withFix("set ANKURAH_TOKEN to a token this server accepts (for local testing: ankurah token --sub NAME --role ROLE)")
 	case errors.As(err, &perr):
 		f.msg += ": it refused the session: " + perr.Message
 		return f

@@ -21,7 +21,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -84,32 +83,24 @@ func run(ctx context.Context, w io.Writer, databaseURL, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	// The change stream (srv.Run) and the HTTP endpoint; stopped, in that
-	// order of waiting, before the store closes.
-	runCtx, stopRun := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- srv.Run(runCtx) }()
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan struct{})
-	go func() { _ = hs.Serve(ln); close(served) }()
-	runErr := error(nil)
-	running := true // srv.Run has not returned (its result is still in ran)
+	// Serve runs the change stream and the HTTP endpoint, and returns once
+	// both have ended (on Postgres: after the final acknowledgement and the
+	// slot's release), before the store closes.
+	serveCtx, stopServe := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(serveCtx, ln, time.Second) }()
+	serving := true // Serve has not returned (its result is still in served)
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-		<-served
-		srv.Shutdown(sctx)
-		stopRun()
-		if running {
-			<-ran
+		stopServe()
+		if serving {
+			<-served
 		}
 	}()
 	select {
 	case <-backend.Ready():
-	case runErr = <-ran:
-		running = false
-		return fmt.Errorf("the change stream stopped: %w", runErr)
+	case err := <-served: // Serve returns early when its change stream fails
+		serving = false
+		return fmt.Errorf("the change stream stopped: %w", err)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -241,24 +232,12 @@ func openBackend(ctx context.Context, databaseURL, dataDir string, log *slog.Log
 	}
 }
 
-// dropSlot drops a replication slot once its walsender has let go of it
-// (Postgres ends the walsender a moment after the stream's connection
-// closes, and refuses to drop an active slot).
+// dropSlot drops the example's replication slot. It runs after Serve has
+// returned, and Serve returns only after the replication consumer has
+// ended its stream, so the slot is no longer active.
 func dropSlot(pool *pgxpool.Pool, slot string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for {
-		if _, err := pool.Exec(ctx, "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active", slot); err != nil {
-			return err
-		}
-		var exists bool
-		if err := pool.QueryRow(ctx, "select exists (select from pg_replication_slots where slot_name = $1)", slot).Scan(&exists); err != nil || !exists {
-			return err
-		}
-		select { // still active: poll the catalog until the walsender exits
-		case <-time.After(20 * time.Millisecond):
-		case <-ctx.Done():
-			return fmt.Errorf("slot %s still active: %w", slot, ctx.Err())
-		}
-	}
+	_, err := pool.Exec(ctx, "select pg_drop_replication_slot($1)", slot)
+	return err
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ankurah/ankurah-go/internal/leakcheck"
 	"github.com/ankurah/ankurah-go/internal/pgtest"
 )
 
@@ -147,7 +148,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	leakcheck.Main(m)
 }
 
 // readmeTranscript returns the output the README shows for

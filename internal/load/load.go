@@ -33,29 +33,31 @@ package load
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
-	"net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ankurah/ankurah-go/internal/pgdb"
 	"github.com/ankurah/ankurah-go/migrations"
 	"github.com/ankurah/ankurah-go/replication"
 	"github.com/ankurah/ankurah-go/server"
+	"github.com/ankurah/ankurah-go/server/auth"
 	"github.com/ankurah/ankurah-go/storage/postgres"
 )
 
@@ -74,27 +76,45 @@ const (
 	ModeThroughput = "throughput" // a Backlog drained at full speed
 )
 
-// Config describes a run. Zero fields take the defaults of WithDefaults.
+// Defaults of Config.
+const (
+	DefaultBacklog  = 50_000
+	DefaultConns    = 1000
+	DefaultSubs     = 10
+	DefaultKeys     = 1000
+	DefaultRate     = 1000
+	DefaultWriters  = 4
+	DefaultDuration = 20 * time.Second
+	DefaultWarmup   = 2 * time.Second
+)
+
+// Config describes a run. The zero value of every field but DatabaseURL
+// means its default: WithDefaults fills them in (on a copy), and Validate
+// reports every problem at once.
 type Config struct {
 	// Mode is ModeLatency (default) or ModeThroughput.
 	Mode string
-	// Backlog is the number of writes of a throughput run (default 50,000).
+	// Backlog is the number of writes of a throughput run. Default
+	// DefaultBacklog (50,000).
 	Backlog int
 	// DatabaseURL is a Postgres server (wal_level=logical); the run
 	// creates a scratch database on it, and drops it afterwards.
 	DatabaseURL string
-	// Conns WebSocket connections with Subs subscriptions each over Keys keys
-	// (default 1,000 keys; in throughput mode Conns·Subs, so that every
-	// change matches exactly one subscription).
+	// Conns WebSocket connections with Subs subscriptions each over Keys
+	// keys. Defaults DefaultConns (1,000), DefaultSubs (10) and DefaultKeys
+	// (1,000 keys; in throughput mode Conns·Subs, so that every change
+	// matches exactly one subscription).
 	Conns, Subs, Keys int
 	// Rate writes per second for Duration, after Warmup (writes made during
 	// the warm-up are delivered but not counted), by Writers connections.
+	// Defaults DefaultRate (1,000/s), DefaultDuration (20 s), DefaultWarmup
+	// (2 s), DefaultWriters (4).
 	Rate             int
 	Duration, Warmup time.Duration
 	Writers          int
 	// Inserts is the fraction of writes that INSERT a new row (with a
 	// random key); the others UPDATE the payload of the row created for a
-	// random key before the subscriptions.
+	// random key before the subscriptions. Default 0: updates only.
 	Inserts float64
 	// Seed makes the writes' keys and kinds repeatable (0: random).
 	Seed uint64
@@ -110,12 +130,19 @@ type Config struct {
 	CPUProfile io.Writer
 	// KeepDatabase leaves the scratch database (its slots are dropped).
 	KeepDatabase bool
+	// Policy runs the server with token checks and a per-user read rule,
+	// owner = $jwt.sub: connection i acts for user u<i>, and every row is
+	// owned by the user whose connection subscribes to its key, so that
+	// each change still matches exactly one subscription (throughput mode
+	// only). Without it the same rows, with the same owners, are served
+	// with no policy — the baseline. Default false.
+	Policy bool
 	// Log receives progress lines, the server's warnings and the client
 	// process's stderr (default: discarded).
 	Log io.Writer
 }
 
-// WithDefaults fills unset fields.
+// WithDefaults returns c with every unset field set to its default.
 func (c Config) WithDefaults() Config {
 	def := func(p *int, v int) {
 		if *p == 0 {
@@ -125,20 +152,20 @@ func (c Config) WithDefaults() Config {
 	if c.Mode == "" {
 		c.Mode = ModeLatency
 	}
-	def(&c.Conns, 1000)
-	def(&c.Subs, 10)
+	def(&c.Conns, DefaultConns)
+	def(&c.Subs, DefaultSubs)
 	if c.Mode == ModeThroughput {
 		def(&c.Keys, c.Conns*c.Subs)
 	}
-	def(&c.Keys, 1000)
-	def(&c.Backlog, 50_000)
-	def(&c.Rate, 1000)
-	def(&c.Writers, 4)
+	def(&c.Keys, DefaultKeys)
+	def(&c.Backlog, DefaultBacklog)
+	def(&c.Rate, DefaultRate)
+	def(&c.Writers, DefaultWriters)
 	if c.Duration == 0 {
-		c.Duration = 20 * time.Second
+		c.Duration = DefaultDuration
 	}
 	if c.Warmup == 0 {
-		c.Warmup = 2 * time.Second
+		c.Warmup = DefaultWarmup
 	}
 	if c.Seed == 0 {
 		c.Seed = mrand.Uint64()
@@ -152,8 +179,10 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate reports every problem at once.
+// Validate reports every problem with the configuration (defaults applied)
+// at once.
 func (c Config) Validate() error {
+	c = c.WithDefaults()
 	var errs []error
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("no database URL"))
@@ -167,6 +196,9 @@ func (c Config) Validate() error {
 		if v < 1 {
 			errs = append(errs, fmt.Errorf("%s must be at least 1 (got %d)", name, v))
 		}
+	}
+	if c.Policy && c.Mode != ModeThroughput {
+		errs = append(errs, errors.New("a policy run needs the throughput mode (one subscriber per key, its owner)"))
 	}
 	if c.Subs > server.DefaultMaxSubscriptions {
 		errs = append(errs, fmt.Errorf("at most %d subscriptions per connection (the server's limit)", server.DefaultMaxSubscriptions))
@@ -242,8 +274,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	rep = &Report{Config: cfg, CPUs: runtime.NumCPU(), LoadAvg: loadAvg()}
 
 	// A scratch database, dropped at the end with its slots.
-	suffix := randomSuffix()
-	dbName := "ankurah_bench_" + suffix
+	dbName := pgdb.RandomName("ankurah_bench_")
 	admin, err := pgx.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -252,16 +283,18 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err := admin.QueryRow(ctx, "show server_version").Scan(&rep.Postgres); err != nil {
 		return nil, err
 	}
-	if _, err := admin.Exec(ctx, "create database "+dbName); err != nil {
-		return nil, fmt.Errorf("create scratch database: %w", err)
+	if err := pgdb.Create(ctx, admin, dbName, ""); err != nil {
+		return nil, fmt.Errorf("scratch database: %w", err)
 	}
 	logf("scratch database %s", dbName)
 	defer func() {
-		if derr := dropDatabase(admin, dbName, cfg.KeepDatabase); derr != nil && err == nil {
+		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if derr := pgdb.Drop(dctx, admin, dbName, cfg.KeepDatabase); derr != nil && err == nil {
 			err = derr
 		}
 	}()
-	dbURL, err := withDatabase(cfg.DatabaseURL, dbName)
+	dbURL, err := pgdb.WithDatabase(cfg.DatabaseURL, dbName)
 	if err != nil {
 		return nil, err
 	}
@@ -275,14 +308,14 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, err
 	}
 	defer db.Close()
-	if _, err := db.Exec(ctx, `select ankurah.create_collection($1, '{"key":"bigint","payload":"text"}')`, Collection); err != nil {
+	if _, err := db.Exec(ctx, `select ankurah.create_collection($1, '{"key":"bigint","payload":"text","owner":"text"}')`, Collection); err != nil {
 		return nil, fmt.Errorf("create collection: %w", err)
 	}
 	if _, err := db.Exec(ctx, "create index on "+Collection+" (key)"); err != nil {
 		return nil, err
 	}
 	rowIDs := make([]string, cfg.Keys)
-	rows, err := db.Query(ctx, "insert into "+Collection+" (key, payload) select g, 'init' from generate_series(0, $1::bigint - 1) g returning key, id", cfg.Keys)
+	rows, err := db.Query(ctx, "insert into "+Collection+" (key, payload, owner) select g, 'init', 'u' || (g / $2::bigint) from generate_series(0, $1::bigint - 1) g returning key, id", cfg.Keys, cfg.Subs)
 	if err != nil {
 		return nil, err
 	}
@@ -300,12 +333,19 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	defer srvPool.Close()
 	backend, err := server.NewPostgres(postgres.New(srvPool, postgres.Options{}), replication.Config{
-		DatabaseURL: dbURL, SlotName: "ankurah_bench_" + suffix + "_server", Logger: srvLog})
+		DatabaseURL: dbURL, SlotName: dbName + "_server", Logger: srvLog})
 	if err != nil {
 		return nil, err
 	}
 	gated := &gatedBackend{PostgresBackend: backend}
-	srv, err := server.New(server.Config{Logger: srvLog}, gated)
+	srvCfg := server.Config{Logger: srvLog}
+	var tokens []string
+	if cfg.Policy {
+		if tokens, err = withPolicy(ctx, &srvCfg, cfg.Conns); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := server.New(srvCfg, gated)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +376,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	plan := newPlan(cfg, total)
 	rep.WarmupWrites = warm
-	floorSlot := "ankurah_bench_" + suffix + "_floor"
+	floorSlot := dbName + "_floor"
 
 	// The floor: a bare consumer with its own slot, timestamping each
 	// transaction as its handler gets it.
@@ -398,7 +438,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	time.Sleep(200 * time.Millisecond) // let start-up garbage settle
 	rep.ServerBase = ReadMem()
 	logf("opening %d connections", cfg.Conns)
-	r, err := wk.do(command{Op: "connect", URL: wsURL, Conns: cfg.Conns})
+	r, err := wk.do(command{Op: "connect", URL: wsURL, Conns: cfg.Conns, Tokens: tokens})
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -540,10 +580,11 @@ type plan struct {
 	key        []int
 	insert     []bool
 	subsPerKey []int
+	subs       int // subscriptions per connection: key k's owner is u<k/subs>
 }
 
 func newPlan(cfg Config, total int) *plan {
-	p := &plan{key: make([]int, total), insert: make([]bool, total), subsPerKey: make([]int, cfg.Keys)}
+	p := &plan{key: make([]int, total), insert: make([]bool, total), subsPerKey: make([]int, cfg.Keys), subs: cfg.Subs}
 	rng := mrand.New(mrand.NewPCG(cfg.Seed, 0x616e6b))
 	for i := range total {
 		p.key[i] = rng.IntN(cfg.Keys)
@@ -561,7 +602,7 @@ func newPlan(cfg Config, total int) *plan {
 func (p *plan) write(ctx context.Context, db *pgxpool.Pool, rowIDs []string, seq int) error {
 	var err error
 	if p.insert[seq] {
-		_, err = db.Exec(ctx, "insert into "+Collection+" (key, payload) values ($1, $2)", p.key[seq], Marker(int64(seq)))
+		_, err = db.Exec(ctx, "insert into "+Collection+" (key, payload, owner) values ($1, $2, 'u' || ($1::bigint / $3::bigint))", p.key[seq], Marker(int64(seq)), p.subs)
 	} else {
 		_, err = db.Exec(ctx, "update "+Collection+" set payload = $1 where id = $2", Marker(int64(seq)), rowIDs[p.key[seq]])
 	}
@@ -603,53 +644,6 @@ func waitReady(ctx context.Context, ready <-chan struct{}, done <-chan error) er
 	}
 }
 
-func randomSuffix() string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func withDatabase(base, db string) (string, error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", fmt.Errorf("the database URL must be a postgres:// URL (got %q)", base)
-	}
-	u.Path = "/" + db
-	return u.String(), nil
-}
-
-// dropDatabase drops the scratch database's replication slots (a slot
-// keeps its database) and, unless keep, the database.
-func dropDatabase(admin *pgx.Conn, name string, keep bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for { // a walsender may take a moment to release its slot
-		var left int
-		err := admin.QueryRow(ctx, `select count(pg_drop_replication_slot(slot_name) is null) from pg_replication_slots where database = $1 and not active`, name).Scan(&left)
-		if err != nil {
-			return fmt.Errorf("drop slots: %w", err)
-		}
-		var active int
-		if err := admin.QueryRow(ctx, `select count(*) from pg_replication_slots where database = $1`, name).Scan(&active); err != nil {
-			return err
-		}
-		if active == 0 {
-			break
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("replication slots of %s still active", name)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the catalog, bounded by ctx
-	}
-	if keep {
-		return nil
-	}
-	if _, err := admin.Exec(ctx, "drop database if exists "+name+" with (force)"); err != nil {
-		return fmt.Errorf("drop scratch database: %w", err)
-	}
-	return nil
-}
-
 func loadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -660,4 +654,32 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// withPolicy gives a server token checks and the per-user rule of a policy
+// run (see Config.Policy), and returns connection i's token (user u<i>).
+func withPolicy(ctx context.Context, cfg *server.Config, conns int) ([]string, error) {
+	secret := make([]byte, 48)
+	if _, err := crand.Read(secret); err != nil {
+		return nil, err
+	}
+	v, err := auth.NewVerifier(ctx, auth.TokenConfig{Secret: secret})
+	if err != nil {
+		return nil, err
+	}
+	rule := "owner = $jwt.sub"
+	p, err := auth.CompilePolicy(auth.PolicyFile{DefaultRole: "user", Roles: map[string]auth.RoleRules{
+		"user": {Collections: map[string]auth.CollectionRules{Collection: {Read: &rule}}}}})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Tokens, cfg.Policy = v, auth.Static(p)
+	exp := time.Now().Add(24 * time.Hour).Unix()
+	tokens := make([]string, conns)
+	for i := range tokens {
+		if tokens[i], err = jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "u" + strconv.Itoa(i), "exp": exp}).SignedString(secret); err != nil {
+			return nil, err
+		}
+	}
+	return tokens, nil
 }

@@ -9,12 +9,10 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ankurah/ankurah-go/internal/pgdb"
 	"github.com/ankurah/ankurah-go/migrations"
 	pgsql "github.com/ankurah/ankurah-go/sql"
 )
@@ -60,21 +59,24 @@ func NewDatabase(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("pgtest: template: %v", err)
 	}
-	name := "t_" + randomSuffix()
-	if _, err := conn.Exec(ctx, fmt.Sprintf("create database %s template %s", name, tpl)); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
+	name := pgdb.RandomName("t_")
+	if err := pgdb.Create(ctx, conn, name, tpl); err != nil {
+		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() { DropDatabase(t, name) })
-	return WithDatabase(admin, name)
+	u, err := pgdb.WithDatabase(admin, name)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return u
 }
 
-// DropDatabase drops a test database, first dropping any replication slots
-// left in it (a slot keeps its database alive). A walsender can outlive its
-// client by a moment, keeping its slot active: the drop waits up to 10 s
-// for the database's slots to go inactive (longer means a test left a
-// consumer running, which is reported).
+// DropDatabase drops a test database and its replication slots (see
+// pgdb.Drop), giving a walsender that outlives its client 30 s to let go of
+// its slot; a slot still held then means a test left a consumer running,
+// which is reported.
 func DropDatabase(t testing.TB, name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, os.Getenv(EnvURL))
 	if err != nil {
@@ -82,20 +84,8 @@ func DropDatabase(t testing.TB, name string) {
 		return
 	}
 	defer conn.Close(context.Background())
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		var active int
-		if err := conn.QueryRow(ctx, `select count(*) from pg_replication_slots where database = $1 and active`, name).Scan(&active); err != nil {
-			t.Errorf("pgtest: drop %s: %v", name, err)
-			return
-		}
-		if active == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // polling the catalog, bounded by the deadline
-	}
-	_, _ = conn.Exec(ctx, `select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = $1 and not active`, name)
-	if _, err := conn.Exec(ctx, fmt.Sprintf("drop database if exists %s with (force)", name)); err != nil {
-		t.Errorf("pgtest: drop %s: %v", name, err)
+	if err := pgdb.Drop(ctx, conn, name, false); err != nil {
+		t.Errorf("pgtest: %v", err)
 	}
 }
 
@@ -108,22 +98,6 @@ func Pool(t testing.TB, url string) *pgxpool.Pool {
 	}
 	t.Cleanup(p.Close)
 	return p
-}
-
-// WithDatabase returns base with its database name replaced.
-func WithDatabase(base, db string) string {
-	u, err := url.Parse(base)
-	if err != nil {
-		panic(err)
-	}
-	u.Path = "/" + db
-	return u.String()
-}
-
-func randomSuffix() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // schemaHash names the template after the schema it holds, so a change to the
@@ -157,14 +131,18 @@ func template(ctx context.Context, conn *pgx.Conn, admin string) (string, error)
 		return name, nil
 	}
 	if err == nil { // a half-built template from a crashed run
-		if _, err := conn.Exec(ctx, fmt.Sprintf("drop database %s with (force)", name)); err != nil {
+		if err := pgdb.Drop(ctx, conn, name, false); err != nil {
 			return "", err
 		}
 	}
-	if _, err := conn.Exec(ctx, fmt.Sprintf("create database %s", name)); err != nil {
+	if err := pgdb.Create(ctx, conn, name, ""); err != nil {
 		return "", err
 	}
-	if err := migrations.Apply(ctx, WithDatabase(admin, name), nil); err != nil {
+	u, err := pgdb.WithDatabase(admin, name)
+	if err != nil {
+		return "", err
+	}
+	if err := migrations.Apply(ctx, u, nil); err != nil {
 		return "", err
 	}
 	if _, err := conn.Exec(ctx, fmt.Sprintf("alter database %s with is_template true", name)); err != nil {

@@ -7,12 +7,21 @@
 // visits the subscriptions whose values it carries (and those it was already
 // a member of); queries without such conjuncts are checked on every change
 // of their collection. The index only preselects candidates: the compiled
-// query decides. Each subscription keeps its members, so a removal is exact,
-// and a LIMIT window is refilled from storage when a member leaves it.
+// query decides. Each subscription keeps its members, so a removal is exact.
+//
+// A LIMIT window that loses members needs the rows that follow it, which
+// the reactor does not hold. With a Refill source it reads them while
+// applying (the tests, the client's simulation); without one (the server)
+// it leaves such a window as it was before the transaction and reports it
+// stale, and its owner reads it again outside any lock (see server/hub.go).
+//
+// Lock order: Reactor.mu is a leaf; a Refill runs under it, so a Refill
+// must not call back into the reactor.
 package reactor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -54,6 +63,11 @@ type Item struct {
 // id). It is called when a member leaves a full LIMIT window.
 type Refill func(ctx context.Context, collection string, q *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, error)
 
+// ErrStale is returned by ApplyTo (and Apply) for a LIMIT window that lost
+// members the reactor cannot replace because it has no Refill source: the
+// window is left as it was before the transaction and must be read again.
+var ErrStale = errors.New("reactor: the LIMIT window needs rows from storage")
+
 // Reactor holds the subscriptions. It is safe for concurrent use; Apply
 // calls are serialised so that change sets follow commit order.
 type Reactor struct {
@@ -64,7 +78,8 @@ type Reactor struct {
 	epoch  uint64 // see candidates
 }
 
-// New returns an empty reactor. refill may be nil when no subscription uses LIMIT.
+// New returns an empty reactor. With a nil refill, windows that need rows
+// from storage are reported stale (Result.Stale) instead.
 func New(refill Refill) *Reactor {
 	return &Reactor{colls: map[string]*collIndex{}, refill: refill}
 }
@@ -243,6 +258,9 @@ func (r *Reactor) Apply(ctx context.Context, changes []Change) (map[*Subscriptio
 	for s, err := range res.Failed {
 		return nil, fmt.Errorf("subscription %d: %w", s.id, err)
 	}
+	for _, s := range res.Stale {
+		return nil, fmt.Errorf("subscription %d: %w", s.id, ErrStale)
+	}
 	return res.Items, nil
 }
 
@@ -253,6 +271,11 @@ type Result struct {
 	// refilled. They are left as they were before the transaction and
 	// must be ended (their result sets can no longer be trusted).
 	Failed map[*Subscription]error
+	// Stale holds, in subscription order, the LIMIT windows that need rows
+	// from storage when the reactor has no Refill source. They are left as
+	// they were before the transaction; their owner must stop applying
+	// changes to them and read them again (see ErrStale).
+	Stale []*Subscription
 }
 
 // ApplyBatch is Apply for a server: skip (when not nil) names the changes a
@@ -273,7 +296,9 @@ func (r *Reactor) ApplyBatch(ctx context.Context, changes []Change, skip func(*S
 
 // ApplyTo applies a transaction to one subscription only: a server uses it
 // to bring a new subscription from its snapshot up to the transactions the
-// other subscriptions have already seen. skip is as for ApplyBatch.
+// other subscriptions have already seen. skip is as for ApplyBatch. It
+// returns ErrStale, leaving s as it was, when s is a window that needs rows
+// from storage and the reactor has no Refill source.
 func (r *Reactor) ApplyTo(ctx context.Context, s *Subscription, changes []Change, skip func(*Subscription, *Change) bool) ([]Item, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -284,6 +309,9 @@ func (r *Reactor) ApplyTo(ctx context.Context, s *Subscription, changes []Change
 	})
 	if err := res.Failed[s]; err != nil {
 		return nil, err
+	}
+	if len(res.Stale) > 0 {
+		return nil, ErrStale
 	}
 	return res.Items[s], nil
 }
@@ -309,6 +337,10 @@ func (r *Reactor) apply(ctx context.Context, changes []Change, candidates func(*
 	}
 	for s, chs := range windows {
 		items, err := r.applyWindow(ctx, s, chs)
+		if errors.Is(err, ErrStale) {
+			res.Stale = append(res.Stale, s)
+			continue
+		}
 		if err != nil {
 			if res.Failed == nil {
 				res.Failed = map[*Subscription]error{}
@@ -320,7 +352,18 @@ func (r *Reactor) apply(ctx context.Context, changes []Change, candidates func(*
 			res.Items[s] = items
 		}
 	}
+	slices.SortFunc(res.Stale, func(a, b *Subscription) int { return cmpID(a.id, b.id) })
 	return res
+}
+
+func cmpID(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // applyOne applies one change to a subscription without LIMIT, updating its
@@ -416,7 +459,7 @@ func (r *Reactor) window(ctx context.Context, s *Subscription, next map[event.ID
 		}
 		if len(within) < s.limit {
 			if r.refill == nil {
-				return nil, fmt.Errorf("a LIMIT window needs refilling but the reactor has no refill source")
+				return nil, ErrStale
 			}
 			// Storage may be ahead of the changes applied so far (Postgres
 			// refills read the database, not the stream): a member that

@@ -2,6 +2,7 @@ package reactor_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -411,5 +412,69 @@ func TestRefillAheadOfTheStream(t *testing.T) {
 	members := re.Members(s)
 	if len(members) != 2 || members[0] != b || members[1].ID != c.ID {
 		t.Fatalf("members %v; want b at the stream's state, then c", members)
+	}
+}
+
+// TestStaleWithoutRefillSource: without a refill source (the server's
+// reactor), a full window that loses members it cannot replace is reported
+// stale and left exactly as it was before the transaction — also when the
+// same transaction changes other members — while subscriptions without
+// LIMIT and windows that stay full get their items.
+func TestStaleWithoutRefillSource(t *testing.T) {
+	t.Parallel()
+	album := func(year int64) *entity.State {
+		st := entity.New("album", event.NewID())
+		st.Head = event.Head{st.ID}
+		st.Values["year"] = value.IntOf(year)
+		return st
+	}
+	moved := func(st *entity.State, year int64) *entity.State {
+		c := st.Clone()
+		c.Values["year"] = value.IntOf(year)
+		return c
+	}
+	a, b, c := album(1), album(2), album(3)
+	for _, tc := range []struct {
+		name    string
+		changes []reactor.Change
+		stale   bool
+	}{
+		{"a member leaves", []reactor.Change{{Collection: "album", ID: a.ID, New: moved(a, 10)}}, true},
+		{"a member is deleted, another edited", []reactor.Change{
+			{Collection: "album", ID: b.ID, New: moved(b, 0)},
+			{Collection: "album", ID: a.ID, New: nil}}, true},
+		{"a member moves within the window", []reactor.Change{{Collection: "album", ID: b.ID, New: moved(b, 0)}}, false},
+		{"an entity enters at the top", []reactor.Change{{Collection: "album", ID: c.ID, New: moved(c, 0)}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			re := reactor.New(nil)
+			win, err := re.Subscribe("album", query.MustParse("ORDER BY year LIMIT 2"), []*entity.State{a, b})
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, err := re.Subscribe("album", query.MustParse(""), []*entity.State{a, b, c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := re.ApplyBatch(context.Background(), tc.changes, nil)
+			if got := slices.Contains(res.Stale, win); got != tc.stale {
+				t.Fatalf("stale %v, want %v (items %v)", got, tc.stale, res.Items[win])
+			}
+			if len(res.Items[all]) != len(tc.changes) {
+				t.Errorf("the query without LIMIT got %d items for %d changes", len(res.Items[all]), len(tc.changes))
+			}
+			if !tc.stale {
+				return
+			}
+			if len(res.Items[win]) != 0 {
+				t.Errorf("a stale window got items: %v", res.Items[win])
+			}
+			if m := re.Members(win); len(m) != 2 || m[0] != a || m[1] != b {
+				t.Errorf("a stale window changed: %v", m)
+			}
+			if _, err := re.ApplyTo(context.Background(), win, tc.changes, nil); !errors.Is(err, reactor.ErrStale) {
+				t.Errorf("ApplyTo: %v, want ErrStale", err)
+			}
+		})
 	}
 }

@@ -6,11 +6,9 @@ package servertest
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -56,7 +54,6 @@ type Env struct {
 	Dir string
 
 	t       testing.TB
-	cfg     server.Config
 	stop    func()
 	mem     storage.Store // the memory store survives a Restart
 	Options Options
@@ -67,6 +64,10 @@ type Options struct {
 	Config server.Config
 	// Logs receives the server's logs (default: the test's output at warn).
 	Logs io.Writer
+	// Wrap, when set, wraps the backend the server is given (e.g. to
+	// interleave its reads with its stream in a test). Env.Backend stays
+	// the unwrapped one.
+	Wrap func(server.Backend) server.Backend
 }
 
 // Start starts a server of the given kind and stops it when the test ends.
@@ -133,7 +134,11 @@ func (e *Env) start(addr string) {
 	}
 	cfg := e.Options.Config
 	cfg.Logger = log
-	srv, err := server.New(cfg, e.Backend)
+	backend := e.Backend
+	if e.Options.Wrap != nil {
+		backend = e.Options.Wrap(backend)
+	}
+	srv, err := server.New(cfg, backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,30 +159,23 @@ func (e *Env) start(addr string) {
 	e.URL = "ws://" + e.Addr + "/ws"
 
 	ctx, cancel := context.WithCancel(context.Background())
-	runDone := make(chan error, 1)
-	go func() { runDone <- srv.Run(ctx) }()
-	hs := &http.Server{Handler: srv.Handler()}
-	serveDone := make(chan struct{})
-	go func() { _ = hs.Serve(ln); close(serveDone) }()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln, 5*time.Second) }()
 	select {
 	case <-e.Backend.Ready():
-	case err := <-runDone:
+	case err := <-served:
 		cancel()
-		t.Fatalf("servertest: the change stream did not start: %v", err)
+		t.Fatalf("servertest: the server stopped before its change stream started: %v", err)
 	case <-time.After(30 * time.Second):
 		cancel()
+		<-served
 		t.Fatal("servertest: the change stream did not start within 30s")
 	}
 	e.stop = func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = hs.Shutdown(sctx)
-		srv.Shutdown(sctx)
 		cancel()
-		if err := <-runDone; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("servertest: the change stream ended with %v", err)
+		if err := <-served; err != nil {
+			t.Errorf("servertest: the server ended with %v", err)
 		}
-		<-serveDone
 		if closeStore != nil {
 			_ = closeStore()
 		}

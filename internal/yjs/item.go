@@ -105,16 +105,6 @@ func isCountable(k contentKind) bool {
 	return k != contentDeleted && k != contentFormat
 }
 
-// splittable reports whether content of this kind can be cut (the others
-// always have length 1).
-func splittable(k contentKind) bool {
-	switch k {
-	case contentDeleted, contentJSON, contentString, contentAny:
-		return true
-	}
-	return false
-}
-
 // spliceContent cuts the content at offset units: it keeps the left part and
 // puts the right part in right (Yjs's content.splice). it.length must still be
 // the length before the cut. For strings a cut inside a surrogate pair leaves U+FFFD on

@@ -91,7 +91,12 @@ func (d *Doc) findIndexCleanStart(tx *txn, client, clock uint64) int {
 
 // getItemCleanStart returns the struct that starts at id.
 func (d *Doc) getItemCleanStart(tx *txn, id ID) *item {
-	return d.clients[id.Client][d.findIndexCleanStart(tx, id.Client, id.Clock)]
+	// The index first: findIndexCleanStart may split an item and so replace
+	// d.clients[id.Client], and Go does not order the evaluation of the map
+	// read against the call within one expression (with -race it read the
+	// old slice first).
+	i := d.findIndexCleanStart(tx, id.Client, id.Clock)
+	return d.clients[id.Client][i]
 }
 
 // getItemCleanEnd returns the struct that ends at id (a GC struct is not

@@ -1,5 +1,8 @@
 // Package memory is the in-memory storage adapter: for tests, for client
 // caches, and as the reference the other adapters are checked against.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package memory
 
 import (
@@ -159,7 +162,7 @@ func (s *Store) Scan(_ context.Context, collection string, fn func(*entity.State
 }
 
 // Commit implements storage.Store.
-func (s *Store) Commit(_ context.Context, events []event.Event) ([]*entity.State, error) {
+func (s *Store) Commit(ctx context.Context, events []event.Event) ([]*entity.State, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	evs := make([]event.Event, len(events))
@@ -196,7 +199,7 @@ func (s *Store) Commit(_ context.Context, events []event.Event) ([]*entity.State
 	fresh, err := storage.Merge(states, evs, func(ent, id event.ID) bool {
 		e, ok := s.events[id]
 		return ok && e.Entity == ent && e.Collection == states[ent].Collection
-	})
+	}, storage.WriteCheckFrom(ctx))
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,11 @@ func (s *Store) commitCreations(ctx context.Context, evs []event.Event, tables m
 		if _, err := st.Apply(e, func(event.ID) bool { return false }); err != nil {
 			return nil, storage.Coded(err)
 		}
+		if check := storage.WriteCheckFrom(ctx); check != nil {
+			if err := check(e, nil, st); err != nil {
+				return nil, err
+			}
+		}
 		c.events = append(c.events, e)
 		c.states = append(c.states, st)
 	}
@@ -145,6 +150,7 @@ func (c *creation) result(ctx context.Context, s *Store, err error) ([]*entity.S
 // errRetryAlone so that each commit learns its own fate.
 func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 	var ids, colls, ops []string
+	var authors []*string
 	rows := map[*table][]*entity.State{}
 	for _, c := range cs {
 		for j, st := range c.states {
@@ -152,6 +158,7 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 			ids = append(ids, st.ID.String())
 			colls = append(colls, st.Collection)
 			ops = append(ops, string(opsJSON(e.Ops)))
+			authors = append(authors, nullable(e.Author))
 			t := c.tables[st.Collection]
 			rows[t] = append(rows[t], st)
 		}
@@ -171,9 +178,9 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 		}
 		return pgError(s.pool.SendBatch(ctx, b).Close())
 	}
-	b.Queue(`insert into ankurah.events (id, collection, entity_id, operations)
-		select u.id, u.coll, u.id, u.ops::jsonb from unnest($1::text[], $2::text[], $3::text[]) as u(id, coll, ops)`,
-		ids, colls, ops)
+	b.Queue(`insert into ankurah.events (id, collection, entity_id, operations, author)
+		select u.id, u.coll, u.id, u.ops::jsonb, u.author from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as u(id, coll, ops, author)`,
+		ids, colls, ops, authors)
 	for t, sts := range rows {
 		b.Queue(markAPIWrite, apiMark(t))
 		queueRowsInsert(b, t, sts)
@@ -245,13 +252,4 @@ func sqlText(v value.Value) *string {
 	}
 	s := v.PGText()
 	return &s
-}
-
-func hexString(raw string) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 2*len(raw))
-	for i := 0; i < len(raw); i++ {
-		out[2*i], out[2*i+1] = digits[raw[i]>>4], digits[raw[i]&0xf]
-	}
-	return string(out)
 }

@@ -7,6 +7,9 @@
 // the shared merge rule, so concurrent API commits and plain SQL writes to the
 // same entity serialise and converge. Commits that only create entities take
 // a fast path: one round trip, no locks.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package postgres
 
 import (
@@ -30,11 +33,38 @@ import (
 	"github.com/ankurah/ankurah-go/storage"
 )
 
-// Options configure the adapter.
+// DefaultSchema is Options.Schema's default.
+const DefaultSchema = "public"
+
+// Options configure the adapter. The zero value of every field means its
+// default: WithDefaults fills them in (on a copy), and Validate reports
+// every problem at once. New applies the defaults; it does not fail, so a
+// program that takes options from its user validates them first (a schema
+// name Postgres refuses would otherwise fail the first collection created).
 type Options struct {
-	// Schema is the Postgres schema that holds new collection tables
-	// ("public" when empty). Existing collections stay where they are.
+	// Schema is the Postgres schema that holds new collection tables.
+	// Default DefaultSchema ("public"). Existing collections stay where
+	// they are.
 	Schema string
+}
+
+// WithDefaults returns o with every unset field set to its default.
+func (o Options) WithDefaults() Options {
+	if o.Schema == "" {
+		o.Schema = DefaultSchema
+	}
+	return o
+}
+
+// Validate reports every problem with the options (defaults applied) at
+// once.
+func (o Options) Validate() error {
+	o = o.WithDefaults()
+	var errs []error
+	if len(o.Schema) > 63 || strings.ContainsRune(o.Schema, 0) {
+		errs = append(errs, fmt.Errorf("postgres: Schema %q: at most 63 bytes, no NUL", o.Schema))
+	}
+	return errors.Join(errs...)
 }
 
 // Store is the Postgres adapter. It is safe for concurrent use.
@@ -89,9 +119,7 @@ var (
 // New returns an adapter over pool. The database must be migrated (see
 // package migrations).
 func New(pool *pgxpool.Pool, opts Options) *Store {
-	if opts.Schema == "" {
-		opts.Schema = "public"
-	}
+	opts = opts.WithDefaults()
 	return &Store{pool: pool, schema: opts.Schema, catalog: map[string]*table{}, gen: event.NewGenerator()}
 }
 
@@ -426,7 +454,7 @@ func (s *Store) History(ctx context.Context, collection string, id event.ID) ([]
 	return s.queryEvents(ctx, s.pool, eventColumns+" where entity_id = $1 and collection = $2 order by id", id.String(), collection)
 }
 
-const eventColumns = "select id, collection, entity_id, parents, operations, tombstone from ankurah.events"
+const eventColumns = "select id, collection, entity_id, parents, operations, tombstone, coalesce(author, '') from ankurah.events"
 
 func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...any) ([]event.Event, error) {
 	rows, err := q.Query(ctx, sql, args...)
@@ -434,14 +462,14 @@ func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...
 		return nil, pgError(err)
 	}
 	type raw struct {
-		id, coll, ent string
-		parents       []string
-		ops           []byte
-		tomb          bool
+		id, coll, ent, author string
+		parents               []string
+		ops                   []byte
+		tomb                  bool
 	}
 	var rs []raw
 	var r raw
-	_, err = pgx.ForEachRow(rows, []any{&r.id, &r.coll, &r.ent, &r.parents, &r.ops, &r.tomb}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&r.id, &r.coll, &r.ent, &r.parents, &r.ops, &r.tomb, &r.author}, func() error {
 		rs = append(rs, r)
 		return nil
 	})
@@ -454,7 +482,7 @@ func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...
 		if err != nil {
 			return nil, err
 		}
-		e, err := decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb)
+		e, err := decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb, r.author)
 		if err != nil {
 			return nil, err
 		}
@@ -463,7 +491,7 @@ func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...
 			if t, err = s.load(ctx, r.coll); err != nil {
 				return nil, err
 			}
-			if e, err = decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb); err != nil {
+			if e, err = decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb, r.author); err != nil {
 				return nil, err
 			}
 		}
@@ -675,7 +703,7 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 	fresh, err := storage.Merge(states, evs, func(ent, id event.ID) bool {
 		o, ok := known[id]
 		return ok && o.entity == ent && o.collection == states[ent].Collection
-	})
+	}, storage.WriteCheckFrom(ctx))
 	if err != nil {
 		return nil, err
 	}

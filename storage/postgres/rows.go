@@ -89,7 +89,7 @@ func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 
 // decodeEvent builds an event from its ankurah.events row, typing the
 // operations by the collection's fields.
-func decodeEvent(t *table, id, ent string, parents []string, ops []byte, tomb bool) (event.Event, error) {
+func decodeEvent(t *table, id, ent string, parents []string, ops []byte, tomb bool, author string) (event.Event, error) {
 	bad := func(err error) (event.Event, error) {
 		return event.Event{}, storage.Errorf(storage.CodeInternal, "event %s: %v", id, err)
 	}
@@ -106,6 +106,7 @@ func decodeEvent(t *table, id, ent string, parents []string, ops []byte, tomb bo
 	}
 	e.Collection = t.Name
 	e.Delete = tomb
+	e.Author = author
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(ops, &raw); err != nil {
 		return bad(err)
@@ -192,9 +193,9 @@ func opsJSON(ops map[string]value.Value) []byte {
 
 // queueEvent adds the insert of one event to the batch.
 func queueEvent(b *pgx.Batch, e *event.Event) error {
-	b.Queue(`insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone)
-		values ($1, $2, $3, $4, $5::jsonb, $6)`,
-		e.ID.String(), e.Collection, e.Entity.String(), e.Parents.Strings(), string(opsJSON(e.Ops)), e.Delete)
+	b.Queue(`insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone, author)
+		values ($1, $2, $3, $4, $5::jsonb, $6, $7)`,
+		e.ID.String(), e.Collection, e.Entity.String(), e.Parents.Strings(), string(opsJSON(e.Ops)), e.Delete, nullable(e.Author))
 	return nil
 }
 
@@ -221,6 +222,14 @@ func queueSQLEvent(b *pgx.Batch, e *event.Event) {
 	b.Queue(`insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone, origin, author)
 		values ($1, $2, $3, $4, $5::jsonb, false, 'sql', session_user)`,
 		e.ID.String(), e.Collection, e.Entity.String(), e.Parents.Strings(), string(opsJSON(e.Ops)))
+}
+
+// nullable is NULL for "", else s.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // queueRow adds the write that takes a row from before (nil: no row) to

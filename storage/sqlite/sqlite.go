@@ -7,7 +7,7 @@
 //
 //	_ankurah_collections  name, table_name     one row per collection
 //	_ankurah_fields       collection, name, type ("text", "bigint", …)
-//	_ankurah_events       id, collection, entity_id, parents, operations,
+//	_ankurah_events       id, collection, entity_id, parents, operations, author,
 //	                      tombstone; append-only, indexed by (entity_id, id)
 //	<collection>          id, _head, _versions, then one typed column per
 //	                      field; one row per existing (not deleted) entity
@@ -26,6 +26,9 @@
 // ErrAlreadyOpen). Other processes may open it at the same time: SQLite's file
 // locks serialise their writes, and each commit notices another process's
 // schema changes (PRAGMA data_version) before it uses its cached catalog.
+//
+// This package is part of the module's public API: docs/api.md says what
+// its compatibility promise covers.
 package sqlite
 
 import (
@@ -68,17 +71,47 @@ func (s Sync) pragma() (string, error) {
 	return "", fmt.Errorf("sqlite: unknown Sync %d", int(s))
 }
 
-// Options configure a Store. The zero value is durable and sensible.
+// DefaultBusyTimeout is Options.BusyTimeout's default.
+const DefaultBusyTimeout = 5 * time.Second
+
+// Options configure a Store. The zero value of every field means its
+// default (durable and sensible): WithDefaults fills them in (on a copy),
+// and Validate reports every problem at once. Open does both.
 type Options struct {
-	// Sync is the durability of a commit; SyncFull when zero.
+	// Sync is the durability of a commit. Default SyncFull.
 	Sync Sync
 	// BusyTimeout is how long a commit waits while another process holds
-	// the file's write lock; 5s when zero.
+	// the file's write lock. Default DefaultBusyTimeout (5 s).
 	BusyTimeout time.Duration
-	// MaxReaders caps the read connections; 0 means no cap. Scan holds a
-	// connection while it calls its callback, so with a cap, nested reads
+	// MaxReaders caps the read connections. Default 0: no cap. Scan holds
+	// a connection while it calls its callback, so with a cap, nested reads
 	// from inside many concurrent Scans can wait for each other.
 	MaxReaders int
+}
+
+// WithDefaults returns o with every unset field set to its default.
+func (o Options) WithDefaults() Options {
+	if o.BusyTimeout == 0 {
+		o.BusyTimeout = DefaultBusyTimeout
+	}
+	return o
+}
+
+// Validate reports every problem with the options (defaults applied) at
+// once.
+func (o Options) Validate() error {
+	o = o.WithDefaults()
+	var errs []error
+	if _, err := o.Sync.pragma(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.BusyTimeout < 0 {
+		errs = append(errs, fmt.Errorf("sqlite: BusyTimeout %v: must be positive", o.BusyTimeout))
+	}
+	if o.MaxReaders < 0 {
+		errs = append(errs, fmt.Errorf("sqlite: MaxReaders %d: must be 0 (no cap) or more", o.MaxReaders))
+	}
+	return errors.Join(errs...)
 }
 
 // ErrAlreadyOpen is returned by Open for a file this process has open already.
@@ -120,13 +153,11 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	mode, err := opts.Sync.pragma()
-	if err != nil {
+	opts = opts.WithDefaults()
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.BusyTimeout <= 0 {
-		opts.BusyTimeout = 5 * time.Second
-	}
+	mode, _ := opts.Sync.pragma()
 	var s *Store
 	reg, err := register(abs, func() error {
 		s, err = open(abs, mode, opts)

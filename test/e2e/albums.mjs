@@ -2,7 +2,7 @@
 // Run by test/e2e/run.sh, which builds everything and sets TEST_DATABASE_URL
 // (a throwaway cluster) and ANKURAH_BIN (the server binary).
 import { execFile, spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -103,8 +103,17 @@ function serveStatic(dir) {
 const pageErrors = [];
 let refused = 0;
 
-async function openPage(browser, url, name) {
-  const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
+/** Opens the page in a new browser context (its own storage), or in the given context (a tab of the same origin). */
+async function openPage(browser, url, name, context) {
+  const page = context ? await context.newPage() : await browser.newPage({ viewport: { width: 900, height: 640 } });
+  watchPage(page, name);
+  await page.goto(url);
+  await connected(page);
+  await page.waitForSelector('[data-testid=status][data-status=live]');
+  return page;
+}
+
+function watchPage(page, name) {
   page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
@@ -112,10 +121,6 @@ async function openPage(browser, url, name) {
     if (m.text().includes('ERR_CONNECTION_REFUSED')) refused++;
     else console.log(`  [${name} console] ${m.text()}`);
   });
-  await page.goto(url);
-  await connected(page);
-  await page.waitForSelector('[data-testid=status][data-status=live]');
-  return page;
 }
 
 const connected = (page) => page.waitForSelector('[data-testid=connection][data-status=connected]', { timeout: 30_000 });
@@ -155,6 +160,31 @@ async function add(page, name, artist, year) {
 
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
+/** The SQL statements of the README's web section (its sql block), as written. */
+function readmeWebSQL() {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const web = readme.slice(readme.indexOf('## Web: TypeScript and React'));
+  const block = /```sql\n([\s\S]*?)```/.exec(web.slice(0, web.indexOf('\n## ', 5)));
+  if (!block) throw new Error("the README's web section has no sql block");
+  return block[1].split(';').map((q) => q.trim()).filter(Boolean);
+}
+
+/** Records the commit frames a page sends (event ids of each), across reloads. */
+function recordCommits(page, into) {
+  page.on('websocket', (ws) =>
+    ws.on('framesent', ({ payload }) => {
+      try {
+        const f = JSON.parse(String(payload));
+        if (f.type === 'commit') into.push(f.events.map((e) => e.id));
+      } catch {
+        // not ours to judge here
+      }
+    }),
+  );
+}
+
+const visibleText = (page, sel) => page.locator(sel).innerText({ timeout: 15_000 });
+
 // ── the checks ─────────────────────────────────────────────────────────────
 
 let failed = false;
@@ -183,7 +213,31 @@ const browser = await chromium.launch({
 let a;
 let b;
 try {
-  a = await openPage(browser, pageURL, 'page A');
+  await check("an unreachable server: the page shows its address and the error, not only in a tooltip", async () => {
+    const deadPort = await freePort();
+    const deadURL = `ws://127.0.0.1:${deadPort}/ws`;
+    const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
+    watchPage(page, 'unreachable');
+    await page.goto(`http://127.0.0.1:${web.address().port}/?server=${encodeURIComponent(deadURL)}`);
+    const problem = await visibleText(page, '[data-testid=connection-error]');
+    if (!problem.includes(deadURL) || !problem.includes('connect_failed')) throw new Error(`the page says ${JSON.stringify(problem)}`);
+    // Suspense's fallback names the server too, instead of an endless "Loading…".
+    const fallback = await visibleText(page, '[data-testid=suspense-fallback]');
+    if (!fallback.includes(deadURL)) throw new Error(`the fallback says ${JSON.stringify(fallback)}`);
+    await page.screenshot({ path: path.join(out, 'albums-unreachable.png'), fullPage: true });
+    await page.close();
+    console.log(`     ${JSON.stringify(problem)}`);
+  });
+
+  await check("the README's web steps work in the order written on a fresh database", async () => {
+    // Fresh: no page has connected yet, so the collection does not exist.
+    if ((await sql(`select to_regclass('album') is null`)) !== 't') throw new Error('the database is not fresh');
+    a = await openPage(browser, pageURL, 'page A'); // "Open the page"
+    for (const q of readmeWebSQL()) await sql(q); // "Then, in psql"
+    await until('the README rows on the page', async () => same(await rows(a), ['Showbiz|Muse|2000']));
+    await sql(`delete from album where name = 'Showbiz'`);
+    await until('the page to be empty again', async () => (await rows(a)).length === 0);
+  });
 
   await check('a row INSERTed with plain SQL appears on the page', async () => {
     await sql(`insert into album (name, artist, year) values ('Origin of Symmetry', 'Muse', 2001)`);
@@ -242,18 +296,35 @@ try {
     await sql(`insert into album (name, artist, year) values ('Black Holes and Revelations', 'Muse', 2006)`);
     await add(a, 'Drones', 'Muse', 2015);
     await until('the offline add on page A', async () => (await rows(a)).includes('Drones|Muse|2015'));
+    // The mutation hook says it is saving (not confirmed) while the server is away.
+    await a.waitForSelector('[data-testid=add-status][data-status=pending]');
+    const saving = await visibleText(a, '[data-testid=add-status]');
+    if (saving !== 'Saving…') throw new Error(`the add form says ${JSON.stringify(saving)} while offline`);
+    // An edit too, then reload the page: the pending writes are still there,
+    // shown from IndexedDB before any server answers.
+    await (await edit(a, 'Origin of Symmetry', { artist: 'Muse (offline)' })).locator('button[type=submit]').click();
+    await until('the offline edit on page A', async () => (await rows(a)).some((r) => r.startsWith('Origin of Symmetry|Muse (offline)|')));
+    const before = await rows(a);
+    await a.reload();
+    await a.waitForSelector('[data-testid=status][data-status=cached]');
+    const after = await rows(a);
+    if (!same(after, before)) throw new Error(`after the reload the page shows ${JSON.stringify(after)}, before it showed ${JSON.stringify(before)}`);
+    const pendingRows = await a.$$eval('[data-testid=album-row].pending td.name', (tds) => tds.map((td) => td.textContent));
+    if (!pendingRows.includes('Drones') || !pendingRows.includes('Origin of Symmetry')) throw new Error(`pending rows after the reload: ${JSON.stringify(pendingRows)}`);
     // Let both pages fail a few reconnection attempts (backing off) before the server is back.
     const attempts = async (page) => Number(await page.getAttribute('[data-testid=connection]', 'data-attempt'));
     await until('both pages to fail reconnecting twice', async () => (await attempts(a)) >= 3 && (await attempts(b)) >= 3);
     const badge = await a.textContent('[data-testid=connection]');
-    if (!/Reconnecting… \(attempt \d+/.test(badge ?? '')) throw new Error(`the connection indicator says ${JSON.stringify(badge)} while the server is down`);
+    if (!/(Reconnecting|Connecting)… \(attempt \d+/.test(badge ?? "")) throw new Error(`the connection indicator says ${JSON.stringify(badge)} while the server is down`); // Connecting: page A was reloaded
     await a.screenshot({ path: path.join(out, 'albums-reconnecting.png'), fullPage: true });
     server = await startServer(port);
     await Promise.all([connected(a), connected(b)]);
     await until('both pages and SQL to agree after the restart', async () => {
       const [ra, rb, rs] = await Promise.all([rows(a), rows(b), sqlRows()]);
-      return same(ra, rb) && same(ra, rs) && ra.includes('Drones|Muse|2015') && ra.includes('Black Holes and Revelations|Muse|2006');
+      return same(ra, rb) && same(ra, rs) && ra.includes('Drones|Muse|2015') && ra.includes('Black Holes and Revelations|Muse|2006') && ra.some((r) => r.startsWith('Origin of Symmetry|Muse (offline)|'));
     }, 30_000);
+    if ((await sql(`select count(*) from album where name = 'Drones'`)) !== '1') throw new Error('Drones is not in SQL exactly once');
+    await a.waitForSelector('[data-testid=status][data-status=live]');
     // Live again, not just resynchronised: a SQL write after the restart reaches both pages.
     await sql(`update album set year = 2016 where name = 'Drones'`);
     await until('a SQL write after the restart on both pages', async () => {
@@ -261,6 +332,56 @@ try {
       return ra.includes('Drones|Muse|2016') && rb.includes('Drones|Muse|2016');
     });
     console.log(`     ${refused} refused connection attempts while the server was down`);
+  });
+
+  await check('the mutation hook shows a refused commit with its code, and Retry sends it again', async () => {
+    await sql(`alter table album add constraint e2e_year_range check (year < 3000)`);
+    await add(a, 'Far future', 'Nobody', 5000);
+    await a.waitForSelector('[data-testid=add-status][data-status=error]');
+    const said = await visibleText(a, '[data-testid=add-status] .error');
+    if (!said.includes('constraint_violation')) throw new Error(`the add form says ${JSON.stringify(said)}`);
+    await until('the refused row to leave the page', async () => !(await rows(a)).some((r) => r.startsWith('Far future|')));
+    await sql(`alter table album drop constraint e2e_year_range`);
+    await a.locator('[data-testid=add-status] button', { hasText: 'Retry' }).click();
+    await a.waitForSelector('[data-testid=add-status][data-status=success]');
+    await until('the retried row in SQL', async () => (await sql(`select count(*) from album where name = 'Far future' and year = 5000`)) === '1');
+  });
+
+  await check('two tabs offline and online: each sees the other at once, no commit is sent twice', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 900, height: 640 } });
+    const frames = [];
+    const t1 = await ctx.newPage();
+    const t2 = await ctx.newPage();
+    for (const [t, name] of [[t1, 'tab 1'], [t2, 'tab 2']]) {
+      watchPage(t, name);
+      recordCommits(t, frames);
+      await t.goto(pageURL);
+      await connected(t);
+      await t.waitForSelector('[data-testid=status][data-status=live]');
+    }
+    await stopServer(server, 'SIGKILL');
+    await Promise.all([t1, t2].map((t) => t.waitForSelector('[data-testid=connection]:not([data-status=connected])', { timeout: 15_000 })));
+    await add(t1, 'Tab one', 'Muse', 2021);
+    await until('tab 2 to show tab 1\'s add at once', async () => (await rows(t2)).includes('Tab one|Muse|2021'));
+    await add(t2, 'Tab two', 'Muse', 2022);
+    await until('tab 1 to show tab 2\'s add at once', async () => (await rows(t1)).includes('Tab two|Muse|2022'));
+    await (await edit(t2, 'Tab one', { year: 2023 })).locator('button[type=submit]').click(); // builds on tab 1's pending commit
+    await until('tab 1 to show tab 2\'s edit', async () => (await rows(t1)).includes('Tab one|Muse|2023'));
+    // Tab 1 reloads while offline: its commit is taken over (by tab 2, or by its new page), not lost.
+    await t1.reload();
+    await t1.waitForSelector('[data-testid=status][data-status=cached]');
+    if (frames.length > 0) throw new Error(`commits were sent while the server was down: ${JSON.stringify(frames)}`);
+    server = await startServer(port);
+    await until('both tabs and SQL to agree', async () => {
+      const [r1, r2, rs] = await Promise.all([rows(t1), rows(t2), sqlRows()]);
+      return same(r1, r2) && same(r1, rs) && r1.includes('Tab one|Muse|2023') && r1.includes('Tab two|Muse|2022');
+    }, 30_000);
+    const ids = frames.flat();
+    if (frames.length !== 3 || new Set(ids).size !== ids.length) throw new Error(`commit frames: ${JSON.stringify(frames)}`);
+    const counts = await sql(`select string_agg(name || '=' || n, ',' order by name) from (select name, count(*) n from album where name like 'Tab %' group by name) x`);
+    if (counts !== 'Tab one=1,Tab two=1') throw new Error(`in SQL: ${counts}`);
+    console.log(`     ${frames.length} commit frames from two tabs, each event sent once`);
+    await ctx.close();
   });
 
   await a.screenshot({ path: path.join(out, 'albums.png'), fullPage: true });

@@ -1,110 +1,13 @@
-// Package client is Ankurah's Go client: an ephemeral node with the same API
-// as a server-side node (node.Node — Begin, Create, Get, Edit, Delete,
-// Commit, Rollback, Fetch, typed collections), plus live queries, over a
-// WebSocket connection (protocol v1, docs/protocol.md) that it keeps open,
-// reconnecting with backoff and jitter.
-//
-//	c, err := client.Dial(ctx, "ws://127.0.0.1:9797/ws", client.Options{})
-//	albums, err := client.Register[Album](ctx, c)
-//	lq, err := albums.Subscribe(ctx, func(cs client.ChangeSet[Album]) { fmt.Println(cs) },
-//		"name = ?", "Origin of Symmetry")
-//	tx := c.Begin()
-//	albums.Create(tx, Album{Name: "Showbiz", Year: 1999})
-//	tx.Commit(ctx)
-//
-// The client keeps the entities its live queries watch. A local commit is
-// applied at once (optimistically: reads, transactions and the client's own
-// live queries see it) and queued for the server, which confirms it or
-// rejects it (the change is then rolled back). Commits made while
-// disconnected stay queued and are sent in order after reconnecting; with
-// Options.CacheFile the queue and the cache survive a restart. On reconnect
-// every live query resubscribes with the heads it holds, so that only what
-// changed comes back.
-//
-// See docs/go-client.md.
 package client
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"math/rand/v2"
-	"slices"
 	"sync"
-	"time"
 
-	"github.com/ankurah/ankurah-go/event"
-	"github.com/ankurah/ankurah-go/internal/wire"
 	"github.com/ankurah/ankurah-go/node"
-	"github.com/ankurah/ankurah-go/protocol"
-	"github.com/ankurah/ankurah-go/schema"
-	"github.com/ankurah/ankurah-go/storage"
 )
-
-// Options configure a client. The zero value is usable.
-type Options struct {
-	// Token is sent in the handshake (a JWT once authorisation exists).
-	Token string
-	// ClientName names the program in the server's logs, e.g. "my-app/1.0".
-	ClientName string
-	// CacheFile, when set, keeps the cache and the queue of unconfirmed
-	// commits in this file, so that they survive a restart. One client
-	// at a time may use a file.
-	CacheFile string
-	// MinBackoff and MaxBackoff bound the wait between reconnection
-	// attempts (doubling from min to max, with jitter). Defaults 100 ms and 10 s.
-	MinBackoff, MaxBackoff time.Duration
-	// DialTimeout bounds one connection attempt. Default 10 s.
-	DialTimeout time.Duration
-	// Logger receives the client's logs. Default slog.Default().
-	Logger *slog.Logger
-	// OnRejected, when set, is called (from an internal goroutine) for
-	// every queued commit or schema registration the server refused; the
-	// local change has been rolled back.
-	OnRejected func(*RejectedError)
-
-	// dial replaces the WebSocket transport (tests).
-	dial func(ctx context.Context, h pushHandler) (transport, error)
-}
-
-func (o Options) withDefaults() Options {
-	if o.MinBackoff <= 0 {
-		o.MinBackoff = 100 * time.Millisecond
-	}
-	if o.MaxBackoff < o.MinBackoff {
-		o.MaxBackoff = max(10*time.Second, o.MinBackoff)
-	}
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = 10 * time.Second
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	return o
-}
-
-// RejectedError is a queued commit (or schema registration) the server
-// refused. Its local effects have been rolled back.
-type RejectedError struct {
-	Events []event.Event      // the transaction's events (nil for a schema)
-	Schema *schema.Collection // the schema registration (nil for a commit)
-	Err    error              // the server's answer, usually a *protocol.Error
-}
-
-func (e *RejectedError) Error() string {
-	if e.Schema != nil {
-		return fmt.Sprintf("ankurah client: the server refused to register collection %s: %v", e.Schema.Name, e.Err)
-	}
-	return fmt.Sprintf("ankurah client: the server rejected a transaction of %d event(s): %v", len(e.Events), e.Err)
-}
-
-func (e *RejectedError) Unwrap() error { return e.Err }
-
-// ErrClosed is returned by a client that has been closed.
-var ErrClosed = errors.New("ankurah client: closed")
 
 // Client is a connection to an Ankurah server and the local node over it.
 // It is safe for concurrent use.
@@ -129,6 +32,7 @@ type Client struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	deliv  *group // the delivery goroutines: live queries', watches', rejq's
 	rejq   *queue[*RejectedError]
 
 	schemaFns []func(SchemaChange) // see schema_change.go; guarded by mu
@@ -179,8 +83,11 @@ func Open(url string, opts Options) (*Client, error) {
 }
 
 func newClient(url string, opts Options) (*Client, error) {
-	opts = opts.withDefaults()
-	c := &Client{url: url, opts: opts, log: opts.Logger, core: newCore(), stateCh: make(chan struct{}), waiters: map[uint64]chan error{}}
+	opts = opts.WithDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{url: url, opts: opts, log: opts.Logger, core: newCore(), stateCh: make(chan struct{}), waiters: map[uint64]chan error{}, deliv: newGroup()}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if opts.CacheFile != "" {
 		f, recs, err := openCache(opts.CacheFile)
@@ -197,11 +104,11 @@ func newClient(url string, opts Options) (*Client, error) {
 		c.core.persist = true
 	}
 	c.node = node.New(&store{c: c})
-	c.rejq = newQueue(func(r *RejectedError) {
+	c.rejq = newQueue(c.deliv, func(r *RejectedError) {
 		if c.opts.OnRejected != nil {
-			c.opts.OnRejected(r)
+			c.deliv.call(func() { c.opts.OnRejected(r) })
 		}
-	})
+	}, nil)
 	return c, nil
 }
 
@@ -224,8 +131,11 @@ func (c *Client) Node() *node.Node { return c.node }
 // Begin starts a transaction (c.Node().Begin()).
 func (c *Client) Begin() *node.Tx { return c.node.Begin() }
 
-// Close ends the connection and the live queries, and closes the cache
-// file. Unconfirmed commits stay in the cache file, if there is one.
+// Close ends the connection, the live queries and the watches, and closes
+// the cache file. Unconfirmed commits stay in the cache file, if there is
+// one. It returns once every goroutine the client started has ended, except
+// those running a callback of the application (which may be the caller):
+// they end when it returns.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -247,6 +157,7 @@ func (c *Client) Close() error {
 		}
 	}
 	c.rejq.close()
+	c.deliv.wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for seq, w := range c.waiters {
@@ -326,12 +237,18 @@ func (c *Client) broadcast() {
 	c.stateCh = make(chan struct{})
 }
 
-// settle hands what the core produced to the live queries and the cache
-// file. Lock held.
+// settle hands what the core produced to the live queries, their watches
+// and the cache file. Lock held.
 func (c *Client) settle(sync bool) {
 	for _, n := range c.core.takeNotes() {
 		if l, ok := n.sub.owner.(*liveState); ok {
 			l.notify(n.cs)
+			l.wakeWatches()
+		}
+	}
+	for _, s := range c.core.takeTouched() {
+		if l, ok := s.owner.(*liveState); ok {
+			l.wakeWatches()
 		}
 	}
 	if c.file == nil || c.fileErr != nil {
@@ -348,391 +265,5 @@ func (c *Client) settle(sync bool) {
 	if err != nil {
 		c.fileErr = err
 		c.log.Error("ankurah client: writing the cache file failed; the cache is no longer durable", "file", c.opts.CacheFile, "err", err)
-	}
-}
-
-// ---- connection ----
-
-func (c *Client) dial(ctx context.Context) (transport, error) {
-	if c.opts.dial != nil {
-		return c.opts.dial(ctx, c)
-	}
-	if c.url == "" {
-		return nil, errors.New("ankurah client: no server url")
-	}
-	t, err := dialWS(ctx, c.url, &c.opts, c)
-	if err != nil {
-		return nil, fmt.Errorf("ankurah client: %w", err)
-	}
-	return t, nil
-}
-
-// run keeps a connection open until the client closes.
-func (c *Client) run(first transport) {
-	defer c.wg.Done()
-	if c.url == "" && first == nil && c.opts.dial == nil {
-		<-c.ctx.Done()
-		return
-	}
-	backoff := c.opts.MinBackoff
-	t := first
-	for c.ctx.Err() == nil {
-		if t == nil {
-			dctx, cancel := context.WithTimeout(c.ctx, c.opts.DialTimeout)
-			var err error
-			t, err = c.dial(dctx)
-			cancel()
-			if err != nil {
-				if c.ctx.Err() != nil {
-					return
-				}
-				c.mu.Lock()
-				c.lastErr = err
-				c.mu.Unlock()
-				c.log.Debug("ankurah client: connection attempt failed", "url", c.url, "err", err, "retry_in", backoff)
-				wait := backoff/2 + rand.N(backoff/2+1)
-				timer := time.NewTimer(wait)
-				select {
-				case <-timer.C:
-				case <-c.ctx.Done():
-					timer.Stop()
-					return
-				}
-				backoff = min(2*backoff, c.opts.MaxBackoff)
-				continue
-			}
-		}
-		backoff = c.opts.MinBackoff
-		c.serve(t)
-		t = nil
-	}
-}
-
-// serve runs one connection until it ends.
-func (c *Client) serve(t transport) {
-	defer t.close()
-	// Schemas first: pushed values are decoded with them.
-	err := call(c.ctx, t, &protocol.Request{Type: protocol.TypeCollections}, func(raw json.RawMessage) error {
-		var res protocol.CollectionsResult
-		if err := json.Unmarshal(raw, &res); err != nil {
-			return err
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for _, w := range res.Collections {
-			sc, perr := protocol.CollectionFromWire(w)
-			if perr != nil {
-				return perr
-			}
-			c.core.adoptSchema(sc)
-		}
-		c.settle(false)
-		return nil
-	})
-	if err != nil {
-		c.mu.Lock()
-		c.lastErr = err
-		c.broadcast()
-		c.mu.Unlock()
-		return
-	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.conn = t
-	c.gen++
-	c.lastErr = nil
-	gen := c.gen
-	var subs []*sub
-	for _, name := range slices.Sorted(maps.Keys(c.core.subs)) {
-		subs = append(subs, c.core.subs[name])
-	}
-	c.broadcast()
-	c.mu.Unlock()
-
-	var wg sync.WaitGroup
-	for _, s := range subs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.syncSub(c.ctx, t, gen, s); err != nil && !isConnErr(err) && c.ctx.Err() == nil {
-				c.log.Warn("ankurah client: resubscribing failed", "sub", s.name, "err", err)
-			}
-		}()
-	}
-	select {
-	case <-t.done():
-	case <-c.ctx.Done():
-	}
-	wg.Wait()
-	c.mu.Lock()
-	c.conn = nil
-	c.lastErr = t.err()
-	c.core.disconnected()
-	for _, s := range c.core.subs {
-		if l, ok := s.owner.(*liveState); ok && l.isRdy {
-			// Ready again once the resubscription has been answered.
-			l.isRdy = false
-			l.ready = make(chan struct{})
-		}
-	}
-	c.broadcast()
-	c.mu.Unlock()
-}
-
-// current returns the open connection and its generation (nil if none).
-func (c *Client) current() (transport, uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.conn, c.gen
-}
-
-// isConnErr reports whether err means the connection ended (the request's
-// fate is unknown; it is safe to send again after reconnecting).
-func isConnErr(err error) bool {
-	return errors.Is(err, wire.ErrClosed)
-}
-
-// pushed implements pushHandler: one changes frame, in order.
-func (c *Client) pushed(items []protocol.Item) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.core.pushed(items); err != nil {
-		c.log.Error("ankurah client: could not apply pushed changes", "err", err)
-	}
-	c.settle(false)
-}
-
-// subEnded implements pushHandler: the server ended a subscription it
-// could no longer maintain. The client subscribes again.
-func (c *Client) subEnded(name string, perr *protocol.Error) {
-	if schemaEnded(perr) {
-		c.log.Warn("ankurah client: a schema change ended a live query; subscribe again with the new names", "sub", name, "err", perr)
-		return
-	}
-	c.mu.Lock()
-	s := c.core.subs[name]
-	var l *liveState
-	if s != nil {
-		l, _ = s.owner.(*liveState)
-	}
-	if l != nil {
-		l.conn = 0
-	}
-	t, gen := c.conn, c.gen
-	c.mu.Unlock()
-	if s == nil || t == nil {
-		return
-	}
-	c.log.Warn("ankurah client: the server ended a subscription; subscribing again", "sub", name, "err", perr)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		if err := c.syncSub(c.ctx, t, gen, s); err != nil && !isConnErr(err) && c.ctx.Err() == nil {
-			c.log.Warn("ankurah client: resubscribing failed", "sub", name, "err", err)
-		}
-	}()
-}
-
-// ---- the outbox ----
-
-// sendLoop sends queued commits and schema registrations one at a time, in
-// order, whenever a connection is open.
-func (c *Client) sendLoop() {
-	defer c.wg.Done()
-	retry := c.opts.MinBackoff
-	attempts := 0
-	for {
-		c.mu.Lock()
-		for !c.closed && (c.conn == nil || c.core.next() == nil) {
-			ch := c.stateCh
-			c.mu.Unlock()
-			<-ch
-			c.mu.Lock()
-		}
-		if c.closed {
-			c.mu.Unlock()
-			return
-		}
-		item, t := c.core.next(), c.conn
-		c.mu.Unlock()
-
-		req := &protocol.Request{Type: protocol.TypeCommit, Events: wireEvents(item.events)}
-		if item.schema != nil {
-			req = &protocol.Request{Type: protocol.TypeRegisterSchema, Collections: []protocol.Collection{protocol.CollectionToWire(*item.schema)}}
-		}
-		err := call(c.ctx, t, req, func(raw json.RawMessage) error {
-			var res struct {
-				protocol.EntitiesResult
-				protocol.CollectionsResult
-			}
-			if err := json.Unmarshal(raw, &res); err != nil {
-				return err
-			}
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			err := c.core.confirmed(item.seq, res.Entities, res.Collections)
-			c.answer(item.seq, nil)
-			c.settle(false) // a lost "done" record only means a resend, which the server skips
-			c.broadcast()
-			return err
-		})
-		switch {
-		case err == nil:
-			attempts, retry = 0, c.opts.MinBackoff
-			continue
-		case c.ctx.Err() != nil:
-			return
-		case isConnErr(err):
-			// Unknown fate: send it again on the next connection (the
-			// server skips events it already has).
-			c.waitFor(c.ctx, func() bool { return c.conn != t })
-			continue
-		}
-		var perr *protocol.Error
-		retryable := errors.As(err, &perr) && (perr.Code == storage.CodeConflict || perr.Code == protocol.CodeShuttingDown ||
-			perr.Code == protocol.CodeInternal && attempts < 5)
-		if retryable {
-			attempts++
-			c.log.Warn("ankurah client: commit failed, retrying", "err", err, "attempt", attempts)
-			timer := time.NewTimer(retry/2 + rand.N(retry/2+1))
-			select {
-			case <-timer.C:
-			case <-c.ctx.Done():
-				timer.Stop()
-				return
-			}
-			retry = min(2*retry, c.opts.MaxBackoff)
-			continue
-		}
-		if errors.Is(err, errTooLarge) {
-			err = protocol.Errorf(protocol.CodeBadRequest, "%s", err.Error())
-		}
-		attempts, retry = 0, c.opts.MinBackoff
-		c.mu.Lock()
-		if it := c.core.rejected(item.seq); it != nil {
-			rej := &RejectedError{Events: it.events, Schema: it.schema, Err: err}
-			c.log.Warn("ankurah client: the server rejected a queued change; rolled back", "err", err)
-			c.answer(item.seq, rej)
-			c.rejq.push(rej)
-		}
-		c.settle(false)
-		c.broadcast()
-		c.mu.Unlock()
-	}
-}
-
-// answer wakes a caller waiting for a queued item. Lock held.
-func (c *Client) answer(seq uint64, err error) {
-	if w := c.waiters[seq]; w != nil {
-		w <- err
-		delete(c.waiters, seq)
-	}
-}
-
-// waitAnswer waits for the server's answer to queued item seq.
-func (c *Client) waitAnswer(ctx context.Context, seq uint64, w chan error) error {
-	select {
-	case err := <-w:
-		return err
-	case <-ctx.Done():
-		c.mu.Lock()
-		delete(c.waiters, seq)
-		c.mu.Unlock()
-		return &NotConfirmedError{Err: ctx.Err()}
-	}
-}
-
-// NotConfirmedError: a commit made with Confirmed(ctx) whose context ended
-// before the server answered. The commit is applied locally and still
-// queued; it is sent when the client can.
-type NotConfirmedError struct{ Err error }
-
-func (e *NotConfirmedError) Error() string {
-	return "ankurah client: committed locally and queued, but not yet confirmed by the server: " + e.Err.Error()
-}
-
-func (e *NotConfirmedError) Unwrap() error { return e.Err }
-
-type confirmKey struct{}
-
-// Confirmed returns a context that makes a commit wait for the server's
-// answer: tx.Commit(client.Confirmed(ctx)) returns nil once the server has
-// stored the transaction, a *RejectedError if it refused it (the local
-// change is rolled back), or a *NotConfirmedError if ctx ended first (the
-// commit stays queued). Without it, Commit returns as soon as the change is
-// applied locally and queued.
-func Confirmed(ctx context.Context) context.Context {
-	return context.WithValue(ctx, confirmKey{}, true)
-}
-
-func wantsConfirmation(ctx context.Context) bool {
-	v, _ := ctx.Value(confirmKey{}).(bool)
-	return v
-}
-
-// queue delivers values to fn from one goroutine, in order, never blocking
-// the producer.
-type queue[T any] struct {
-	mu     sync.Mutex
-	items  []T
-	wake   chan struct{}
-	done   chan struct{}
-	closed bool
-	fn     func(T)
-}
-
-func newQueue[T any](fn func(T)) *queue[T] {
-	q := &queue[T]{wake: make(chan struct{}, 1), done: make(chan struct{}), fn: fn}
-	go q.run()
-	return q
-}
-
-func (q *queue[T]) push(v T) {
-	q.mu.Lock()
-	if !q.closed {
-		q.items = append(q.items, v)
-	}
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (q *queue[T]) run() {
-	defer close(q.done)
-	for {
-		q.mu.Lock()
-		for len(q.items) == 0 {
-			if q.closed {
-				q.mu.Unlock()
-				return
-			}
-			q.mu.Unlock()
-			<-q.wake
-			q.mu.Lock()
-		}
-		v := q.items[0]
-		var zero T
-		q.items[0] = zero
-		q.items = q.items[1:]
-		q.mu.Unlock()
-		q.fn(v)
-	}
-}
-
-// close stops the queue: items not yet delivered are dropped. It does not
-// wait for a delivery in progress (which may be the caller).
-func (q *queue[T]) close() {
-	q.mu.Lock()
-	q.closed = true
-	q.items = nil
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/internal/servertest"
+	"github.com/ankurah/ankurah-go/internal/wire"
 	"github.com/ankurah/ankurah-go/node"
 	"github.com/ankurah/ankurah-go/protocol"
 )
@@ -23,7 +24,7 @@ type recorder struct {
 	url     string
 	blocked atomic.Bool
 	mu      sync.Mutex
-	conn    *wsConn
+	conn    *wire.Conn
 	subs    []recordedSub
 }
 
@@ -33,15 +34,15 @@ type recordedSub struct {
 }
 
 type recordingConn struct {
-	*wsConn
+	*wire.Conn
 	r *recorder
 }
 
-func (r *recorder) dial(ctx context.Context, h pushHandler) (transport, error) {
+func (r *recorder) dial(ctx context.Context, h wire.Handler) (transport, error) {
 	if r.blocked.Load() {
 		return nil, errors.New("network unreachable (test)")
 	}
-	c, err := dialWS(ctx, r.url, &Options{}, h)
+	c, err := wire.Dial(ctx, r.url, wire.Options{Handler: h})
 	if err != nil {
 		return nil, err
 	}
@@ -58,18 +59,18 @@ func (r *recorder) cut() {
 	c := r.conn
 	r.mu.Unlock()
 	if c != nil {
-		c.ws.CloseNow()
+		c.CloseNow()
 	}
 }
 
 func (r *recorder) restore() { r.blocked.Store(false) }
 
-func (t recordingConn) send(ctx context.Context, req *protocol.Request, fn func(json.RawMessage, error)) error {
+func (t recordingConn) Send(req *protocol.Request, fn func(json.RawMessage, error)) error {
 	if req.Type != protocol.TypeSubscribe {
-		return t.wsConn.send(ctx, req, fn)
+		return t.Conn.Send(req, fn)
 	}
 	sent := *req
-	return t.wsConn.send(ctx, req, func(raw json.RawMessage, err error) {
+	return t.Conn.Send(req, func(raw json.RawMessage, err error) {
 		var res protocol.SubscribeResult
 		if err == nil {
 			_ = json.Unmarshal(raw, &res)

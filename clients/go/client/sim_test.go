@@ -12,13 +12,13 @@ package client
 // change sets add up to the right result set.
 //
 // The server replica reads in one of two modes (-sim.backend): "local"
-// (the default) reads subscriptions and LIMIT refills exactly at the
-// stream's position, as server.LocalBackend does; "postgres" reads them
-// from the store's present, ahead of a lagging stream, as the Postgres
-// backend does, and skips the stream's older changes for them with the
-// snapshot filters of server/hub.go (modelled here: the hub itself is not
-// importable). The "postgres" mode finds server bugs that are not fixed
-// yet (docs/go-client.md, "Reads ahead of the stream").
+// reads subscriptions and LIMIT refills exactly at the stream's position,
+// as server.LocalBackend does; "postgres" reads them from the store's
+// present, ahead of a lagging stream, as the Postgres backend does, and
+// skips the stream's older changes for them with the snapshot filters of
+// server/hub.go. In both, a LIMIT window that needs rows from storage is
+// frozen, read again and swapped in as separate steps, as server/refill.go
+// does (modelled here: the hub itself is not importable).
 //
 // Replay a failure with the seed it prints:
 //
@@ -80,8 +80,11 @@ func TestSimulation(t *testing.T) {
 		return
 	}
 	seeds := *simSeeds
-	if testing.Short() {
+	switch {
+	case testing.Short():
 		seeds /= 5
+	case raceEnabled: // the race detector slows each seed down several times
+		seeds /= 3
 	}
 	// Two workers: the seeds are independent.
 	var mu sync.Mutex
@@ -243,6 +246,12 @@ func (s *sim) step(live bool) bool {
 	if len(s.srv.repl) > 0 {
 		add(15, s.srv.fanout)
 	}
+	if slices.ContainsFunc(s.srv.refills, func(r *simRefill) bool { return !r.read }) {
+		add(10, s.srv.readRefill)
+	}
+	if slices.ContainsFunc(s.srv.refills, func(r *simRefill) bool { return r.read }) {
+		add(10, s.srv.swapRefill)
+	}
 	if live {
 		add(4, func() { s.srv.write(false) })
 	}
@@ -288,25 +297,30 @@ type simServer struct {
 	owner   map[*reactor.Subscription]*simConn
 	names   map[*reactor.Subscription]string
 	repl    []simBatch // committed, not yet fanned out (replication lag)
+	fanned  []simBatch // fanned out, in order (the hub's ring)
 	entropy rngReader
-	// streamed holds every entity's state as of the stream (the fan-out
-	// position): what a refill consistent with the stream reads.
-	streamed map[event.ID]*entity.State
 
 	// ahead: subscriptions and refills read the store's present, ahead of
-	// the stream (the Postgres backend), filtered as server/hub.go does.
+	// the stream (the Postgres backend), filtered as server/hub.go does;
+	// otherwise they read at the stream's position (the local backends).
 	// A snapshot is the sequence number of the last committed batch it
 	// includes.
 	ahead     bool
-	seq       uint64 // batches committed
-	byQuery   map[*query.Query]*reactor.Subscription
-	subFilter map[*reactor.Subscription]uint64              // hub.filters
-	entFilter map[*reactor.Subscription]map[event.ID]uint64 // hub.entityFilters
-	refills   []simRefill                                   // hub.refills
+	seq       uint64                           // batches committed
+	subFilter map[*reactor.Subscription]uint64 // hub.filters
+	// LIMIT windows are refilled as server/refill.go does: frozen by the
+	// batch that found them short (hub.stale), read again later, then
+	// brought up to the stream and swapped in — the read and the swap are
+	// separate steps, with the stream moving in between.
+	stale   map[*reactor.Subscription]uint64 // hub.stale
+	refills []*simRefill                     // hub.refills, with their reads
 }
 
+// simRefill is a stale window waiting to be read again (read false) or to be
+// swapped in (read true).
 type simRefill struct {
-	q      *query.Query
+	rs     *reactor.Subscription
+	read   bool
 	states []*entity.State
 	snap   uint64
 }
@@ -331,38 +345,8 @@ func newSimServer(s *sim, ahead bool) *simServer {
 		panic(err)
 	}
 	srv := &simServer{s: s, store: st, owner: map[*reactor.Subscription]*simConn{}, names: map[*reactor.Subscription]string{},
-		entropy: rngReader{s.rng}, streamed: map[event.ID]*entity.State{}, ahead: ahead,
-		byQuery: map[*query.Query]*reactor.Subscription{}, subFilter: map[*reactor.Subscription]uint64{},
-		entFilter: map[*reactor.Subscription]map[event.ID]uint64{}}
-	scan := reactor.ScanRefill(st)
-	refill := func(ctx context.Context, coll string, q *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, error) {
-		// The store's present: every committed batch (PostgresBackend.Refill).
-		out, err := scan(ctx, coll, q, m, after, n)
-		if srv.s.trace {
-			var got []string
-			for _, st := range out {
-				got = append(got, fmt.Sprintf("%s%v", st.ID.String()[20:], st.Values))
-			}
-			srv.s.tracef("server: refill %s after %s%v (n=%d, store at #%d, stream at #%d): %v", q, after.ID.String()[20:], after.Values, n, srv.seq, srv.streamedSeq(), got)
-		}
-		if err == nil && len(out) > 0 && srv.seq > srv.streamedSeq() {
-			srv.refills = append(srv.refills, simRefill{q: q, states: out, snap: srv.seq})
-		}
-		return out, err
-	}
-	if !ahead {
-		refill = func(_ context.Context, _ string, _ *query.Query, m *query.Matcher, after *entity.State, n int) ([]*entity.State, error) {
-			var out []*entity.State
-			for _, st := range srv.streamed {
-				if st.Exists() && m.Match(st) && m.Compare(st, after) > 0 {
-					out = append(out, st)
-				}
-			}
-			slices.SortFunc(out, func(a, b *entity.State) int { return m.Compare(a, b) })
-			return out[:min(n, len(out))], nil
-		}
-	}
-	srv.react = reactor.New(refill)
+		entropy: rngReader{s.rng}, ahead: ahead, subFilter: map[*reactor.Subscription]uint64{}, stale: map[*reactor.Subscription]uint64{}}
+	srv.react = reactor.New(nil) // as the hub's: windows that need rows go stale
 	srv.ids = event.NewGeneratorWith(func() time.Time { return s.now }, srv.entropy)
 	return srv
 }
@@ -422,66 +406,162 @@ func (srv *simServer) streamedSeq() uint64 {
 	return srv.seq
 }
 
-// skip is hub.skip: the change is in a snapshot the subscription's result
-// set, or the refilled member, was read from.
+// skip is hub.skip: the change is in the snapshot the subscription's
+// result set was read from, or the subscription is a frozen window.
 func (srv *simServer) skip(b simBatch) func(*reactor.Subscription, *reactor.Change) bool {
 	return func(rs *reactor.Subscription, ch *reactor.Change) bool {
+		if _, frozen := srv.stale[rs]; frozen {
+			return true
+		}
 		if snap, ok := srv.subFilter[rs]; ok && b.seq <= snap {
 			srv.s.tracef("server: #%d skipped for %s (%s): its result set was read at #%d", b.seq, srv.names[rs], rs.Query(), snap)
 			return true
 		}
-		snap, ok := srv.entFilter[rs][ch.ID]
-		if ok && b.seq <= snap {
-			srv.s.tracef("server: #%d skipped for %s (%s): member %s was refilled at #%d", b.seq, srv.names[rs], rs.Query(), ch.ID.String()[20:], snap)
-		}
-		return ok && b.seq <= snap
+		return false
 	}
 }
 
-// settle is hub.settle: members that entered from a refill read ahead get
-// its filter, members that left lose theirs, filters the stream has
-// passed go.
-func (srv *simServer) settle(seq uint64, items map[*reactor.Subscription][]reactor.Item) {
-	for _, r := range srv.refills {
-		rs := srv.byQuery[r.q]
-		if rs == nil {
+// freeze is hub.freezeLocked: a window the reactor found short stays as it
+// was before batch seq until it is read again.
+func (srv *simServer) freeze(rs *reactor.Subscription, seq uint64) {
+	if _, ok := srv.stale[rs]; ok || srv.owner[rs] == nil {
+		return
+	}
+	srv.s.tracef("server: %s (%s) is short after #%d: frozen until refilled", srv.names[rs], rs.Query(), seq)
+	srv.stale[rs] = seq
+	srv.refills = append(srv.refills, &simRefill{rs: rs})
+}
+
+// readRefill is the first half of hub.refill: the oldest stale window is
+// read again, outside the lock — ahead of the stream, or (local) at its
+// position.
+func (srv *simServer) readRefill() {
+	for i, r := range srv.refills {
+		if r.read {
 			continue
 		}
-		refilled := map[*entity.State]bool{}
-		for _, st := range r.states {
-			refilled[st] = true
+		if _, ok := srv.stale[r.rs]; !ok {
+			srv.refills = slices.Delete(srv.refills, i, i+1) // dropped meanwhile
+			return
 		}
-		for _, it := range items[rs] {
-			if it.Kind == reactor.Add && refilled[it.State] {
-				if srv.entFilter[rs] == nil {
-					srv.entFilter[rs] = map[event.ID]uint64{}
+		if !srv.ahead {
+			for len(srv.repl) > 0 {
+				srv.fanout()
+			}
+		}
+		states, err := storage.Fetch(context.Background(), srv.store, r.rs.Collection(), r.rs.Query())
+		if err != nil {
+			srv.s.fail("server: refill read: %v", err)
+			return
+		}
+		r.read, r.states, r.snap = true, states, srv.seq
+		srv.s.tracef("server: refill of %s read at #%d (stream at #%d)", srv.names[r.rs], r.snap, srv.streamedSeq())
+		return
+	}
+}
+
+// swapRefill is the second half of hub.refill (catchUpLocked and
+// swapLocked): the rows read start a new subscription, which the fanned-out
+// batches the read does not include bring up to the stream; the client gets
+// the difference from the frozen window in one frame.
+func (srv *simServer) swapRefill() {
+	i := slices.IndexFunc(srv.refills, func(r *simRefill) bool { return r.read })
+	r := srv.refills[i]
+	srv.refills = slices.Delete(srv.refills, i, i+1)
+	old := r.rs
+	frozenAt, ok := srv.stale[old]
+	if !ok {
+		return // dropped or replaced meanwhile
+	}
+	next, err := srv.react.Subscribe(old.Collection(), old.Query(), r.states)
+	if err != nil {
+		srv.s.fail("server: refill: %v", err)
+		return
+	}
+	var staleAt uint64
+	for _, b := range srv.fanned {
+		if b.seq <= r.snap {
+			continue
+		}
+		if _, err := srv.react.ApplyTo(context.Background(), next, b.changes, nil); errors.Is(err, reactor.ErrStale) {
+			staleAt = b.seq
+			break
+		} else if err != nil {
+			srv.s.fail("server: refill catch-up: %v", err)
+			return
+		}
+	}
+	if r.snap > srv.streamedSeq() {
+		srv.subFilter[next] = r.snap
+	}
+	before, after := srv.react.Members(old), srv.react.Members(next)
+	was := map[event.ID]*entity.State{}
+	for _, st := range before {
+		was[st.ID] = st
+	}
+	is := map[event.ID]bool{}
+	for _, st := range after {
+		is[st.ID] = true
+	}
+	now := map[event.ID]*entity.State{}
+	for _, st := range before {
+		if !is[st.ID] {
+			now[st.ID] = st
+		}
+	}
+	for _, b := range srv.fanned {
+		if b.seq < frozenAt {
+			continue
+		}
+		for _, ch := range b.changes {
+			if st, ok := now[ch.ID]; ok {
+				if ch.New == nil {
+					c := *st
+					c.Deleted = true
+					now[ch.ID] = &c
+				} else {
+					now[ch.ID] = ch.New
 				}
-				srv.entFilter[rs][it.ID] = r.snap
 			}
 		}
 	}
-	srv.refills = srv.refills[:0]
-	for rs, its := range items {
-		for _, it := range its {
-			if it.Kind == reactor.Remove {
-				delete(srv.entFilter[rs], it.ID)
-			}
+	conn, name := srv.owner[old], srv.names[old]
+	var items [][]byte
+	item := func(kind reactor.Kind, st *entity.State) {
+		f := fmt.Appendf(nil, `{"sub":%q,"kind":%q,"entity":`, name, kind.String())
+		items = append(items, append(protocol.AppendEntity(f, st), '}'))
+	}
+	for _, st := range before {
+		if !is[st.ID] {
+			item(reactor.Remove, now[st.ID])
 		}
 	}
-	for rs, f := range srv.entFilter {
-		for id, snap := range f {
-			if snap < seq {
-				delete(f, id)
-			}
-		}
-		if len(f) == 0 {
-			delete(srv.entFilter, rs)
+	for _, st := range after {
+		if o := was[st.ID]; o != nil && !o.Head.Equal(st.Head) {
+			item(reactor.Update, st)
 		}
 	}
-	for rs, snap := range srv.subFilter {
-		if snap < seq {
-			delete(srv.subFilter, rs)
+	for _, st := range after {
+		if was[st.ID] == nil {
+			item(reactor.Add, st)
 		}
+	}
+	srv.unsubscribe(old)
+	conn.subs[name] = next
+	srv.owner[next], srv.names[next] = conn, name
+	srv.s.tracef("server: refill of %s swapped in: %d item(s), stale again at #%d", name, len(items), staleAt)
+	if len(items) > 0 && conn.alive {
+		f := []byte(`{"type":"changes","items":[`)
+		for j, it := range items {
+			if j > 0 {
+				f = append(f, ',')
+			}
+			f = append(f, it...)
+		}
+		conn.down = append(conn.down, append(f, "]}"...))
+	}
+	if staleAt != 0 {
+		srv.freeze(next, staleAt)
 	}
 }
 
@@ -490,9 +570,8 @@ func (srv *simServer) unsubscribe(rs *reactor.Subscription) {
 	srv.react.Unsubscribe(rs)
 	delete(srv.owner, rs)
 	delete(srv.names, rs)
-	delete(srv.byQuery, rs.Query())
 	delete(srv.subFilter, rs)
-	delete(srv.entFilter, rs)
+	delete(srv.stale, rs)
 }
 
 // write is a server-side write (think: a plain SQL UPDATE): an edit of an
@@ -618,7 +697,6 @@ func (srv *simServer) handle(conn *simConn, frame []byte) {
 			srv.replyError(conn, id, err)
 			return
 		}
-		srv.byQuery[q] = rs
 		if srv.seq > srv.streamedSeq() {
 			// Read ahead of the stream: its changes up to here are in
 			// the result (hub.filters).
@@ -677,16 +755,21 @@ func (srv *simServer) handle(conn *simConn, frame []byte) {
 func (srv *simServer) fanout() {
 	b := srv.repl[0]
 	srv.repl = srv.repl[1:]
-	for _, ch := range b.changes {
-		srv.streamed[ch.ID] = ch.New
-	}
+	srv.fanned = append(srv.fanned, b)
 	result := srv.react.ApplyBatch(context.Background(), b.changes, srv.skip(b))
 	for _, err := range result.Failed {
 		srv.s.fail("reactor: %v", err)
 		return
 	}
+	for rs, snap := range srv.subFilter {
+		if snap < b.seq {
+			delete(srv.subFilter, rs)
+		}
+	}
+	for _, rs := range result.Stale {
+		srv.freeze(rs, b.seq)
+	}
 	res := result.Items
-	srv.settle(b.seq, res)
 	deleted := map[event.ID]bool{}
 	for _, ch := range b.changes {
 		if ch.New == nil || ch.New.Deleted {
@@ -750,7 +833,7 @@ type simClient struct {
 	partitioned bool
 	inflight    uint64
 	nextReq     uint64
-	handlers    map[uint64]func(serverFrame)
+	handlers    map[uint64]func(protocol.ServerFrame)
 	mirrors     map[string]*mirror
 	window      []json.RawMessage // the window's current arguments
 }
@@ -763,7 +846,7 @@ type mirror struct {
 
 func (s *sim) newClient(i int) *simClient {
 	skew := time.Duration(s.rng.IntN(10_000)-5_000) * time.Millisecond
-	c := &simClient{s: s, id: i, core: newCore(), handlers: map[uint64]func(serverFrame){}, mirrors: map[string]*mirror{}}
+	c := &simClient{s: s, id: i, core: newCore(), handlers: map[uint64]func(protocol.ServerFrame){}, mirrors: map[string]*mirror{}}
 	c.ids = event.NewGeneratorWith(func() time.Time { return s.now.Add(skew) }, rngReader{s.rng})
 	if _, err := c.core.mergeSchema(simSchema); err != nil {
 		panic(err)
@@ -828,7 +911,7 @@ func (c *simClient) notes() {
 	}
 }
 
-func (c *simClient) request(req *protocol.Request, fn func(serverFrame)) {
+func (c *simClient) request(req *protocol.Request, fn func(protocol.ServerFrame)) {
 	c.nextReq++
 	req.ID = c.nextReq
 	data, err := json.Marshal(req)
@@ -863,7 +946,7 @@ func (s *sim) subscribe(c *simClient, sb *sub, typ string) {
 	if typ == protocol.TypeSubscribe {
 		req.Collection, req.Known = sb.coll, c.core.known(sb)
 	}
-	c.request(req, func(f serverFrame) {
+	c.request(req, func(f protocol.ServerFrame) {
 		if f.Type == protocol.TypeError {
 			s.fail("c%d: %s %s: %v", c.id, typ, sb.name, f.Error)
 			return
@@ -909,7 +992,7 @@ func (s *sim) deliverDown(c *simClient) {
 		times = 2 // a duplicated frame
 	}
 	for range times {
-		var sf serverFrame
+		var sf protocol.ServerFrame
 		if err := json.Unmarshal(f, &sf); err != nil {
 			s.fail("c%d: undecodable frame: %v", c.id, err)
 			return
@@ -958,7 +1041,7 @@ func (s *sim) resend(c *simClient) {
 func (s *sim) sendItem(c *simClient, item *outItem) {
 	seq := item.seq
 	evs := item.events
-	c.request(&protocol.Request{Type: protocol.TypeCommit, Events: wireEvents(evs)}, func(f serverFrame) {
+	c.request(&protocol.Request{Type: protocol.TypeCommit, Events: wireEvents(evs)}, func(f protocol.ServerFrame) {
 		if f.Type == protocol.TypeError {
 			s.fail("c%d: commit #%d rejected: %v", c.id, seq, f.Error)
 			return

@@ -133,7 +133,7 @@ func (s *store) Get(ctx context.Context, collection string, ids []event.ID) ([]*
 			c.settle(false)
 			return err
 		})
-		if err != nil && !isConnErr(err) {
+		if err != nil && !IsDisconnected(err) {
 			return nil, err
 		}
 	}
@@ -180,7 +180,7 @@ func (s *store) Fetch(ctx context.Context, collection string, q *query.Query) ([
 			c.settle(false)
 			return err
 		})
-		if err == nil || !isConnErr(err) {
+		if err == nil || !IsDisconnected(err) {
 			return out, err
 		}
 	}
@@ -230,7 +230,7 @@ func (s *store) Events(ctx context.Context, ids []event.ID) ([]event.Event, erro
 		need = need[len(chunk):]
 		evs, err := c.getEvents(ctx, t, &protocol.Request{Type: protocol.TypeGetEvents, IDs: chunk})
 		if err != nil {
-			if isConnErr(err) {
+			if IsDisconnected(err) {
 				break
 			}
 			return nil, err
@@ -292,7 +292,7 @@ func (s *store) History(ctx context.Context, collection string, id event.ID) ([]
 			entity.SortForApply(evs)
 			return evs, nil
 		}
-		if !isConnErr(err) {
+		if !IsDisconnected(err) {
 			return nil, err
 		}
 	}

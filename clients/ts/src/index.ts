@@ -3,7 +3,10 @@
  * typed models for Ankurah servers, over the wire protocol v1
  * (docs/protocol.md). React hooks are in '@ankurah/client/react'.
  */
-export { Client, type ClientOptions } from './client.js';
+export { Client, type ClientOptions, type StorageState } from './client.js';
+export { indexedDBStore, type IndexedDBStoreOptions } from './idb.js';
+export type { LocalStore, OutboxEntry, StoredEntity } from './persist.js';
+export type { CheckedQuery, QueryFields } from './querycheck.js';
 export {
   Connection,
   type BackoffOptions,

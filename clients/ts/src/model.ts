@@ -8,7 +8,7 @@
  */
 import { AnkurahError, ClientCodes } from './errors.js';
 import type { EntityId, FieldType, JsonValue, WireCollection, WireValues } from './protocol.js';
-import { parseFieldType, parseUUID, type TypeInfo } from './types.js';
+import { NUMERIC_TEXT, parseFieldType, parseUUID, type TypeInfo } from './types.js';
 
 /** How a field is stored and whether NULL is a value of its TypeScript type. */
 export interface FieldSpec {
@@ -182,7 +182,7 @@ function encodeValue(info: TypeInfo, v: unknown): JsonValue | undefined {
       return Number.isFinite(v) ? v : String(v);
     case 'num':
       // A string keeps every digit; a number travels as its shortest form.
-      if (typeof v === 'string') return /^(-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|NaN|-?Infinity)$/.test(v) ? v : undefined;
+      if (typeof v === 'string') return NUMERIC_TEXT.test(v) ? v : undefined;
       return typeof v === 'number' ? (Number.isFinite(v) ? v : String(v)) : undefined;
     case 'bool':
       return typeof v === 'boolean' ? v : undefined;

@@ -159,7 +159,8 @@ export type Request =
   | { type: 'get_events'; ids?: EventId[]; collection?: string; entity_id?: EntityId }
   | { type: 'commit'; events: WireEvent[] }
   | { type: 'register_schema'; collections: WireCollection[] }
-  | { type: 'collections' };
+  | { type: 'collections' }
+  | { type: 'ping' };
 
 /** The result of `subscribe` and `update_subscription`. */
 export interface SubscribeResult {

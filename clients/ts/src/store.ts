@@ -32,7 +32,8 @@ export interface StoreChange {
   readonly rolledBack: readonly EntityId[];
 }
 
-function maxId(head: readonly EventId[]): EventId {
+/** The largest id of a head: a later state of an entity never has a smaller one. */
+export function maxId(head: readonly EventId[]): EventId {
   let m = '';
   for (const h of head) if (h > m) m = h;
   return m;
@@ -68,67 +69,68 @@ export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
 }
 
 export class EntityStore {
-  private readonly confirmed = new Map<EntityId, EntityState>();
-  private readonly pending: { tx: number; events: readonly WireEvent[] }[] = [];
+  readonly #confirmed = new Map<EntityId, EntityState>();
+  /** Pending transactions in key order (keys are ULIDs: the order they were made in, across tabs). */
+  readonly #pending: { tx: string; events: readonly WireEvent[] }[] = [];
   /** Entity id → number of pending events touching it. */
-  private readonly pendingCount = new Map<EntityId, number>();
-  private readonly visibleCache = new Map<EntityId, EntityState | undefined>();
+  readonly #pendingCount = new Map<EntityId, number>();
+  readonly #visibleCache = new Map<EntityId, EntityState | undefined>();
   /** Entities whose visible state must be recomputed (the old one is kept to reuse if equal). */
-  private readonly stale = new Set<EntityId>();
+  readonly #stale = new Set<EntityId>();
   /** Entity id → how many holders (live queries) keep it. */
-  private readonly refs = new Map<EntityId, number>();
-  private readonly listeners = new Set<(c: StoreChange) => void>();
+  readonly #refs = new Map<EntityId, number>();
+  readonly #listeners = new Set<(c: StoreChange) => void>();
 
-  private depth = 0;
-  private changed = new Set<EntityId>();
-  private confirmedIds: EntityId[] = [];
-  private rolledBackIds: EntityId[] = [];
+  #depth = 0;
+  #changed = new Set<EntityId>();
+  #confirmedIds: EntityId[] = [];
+  #rolledBackIds: EntityId[] = [];
 
   /** Calls fn for every batch of changes. */
   onChange(fn: (c: StoreChange) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 
   /** Groups the changes fn makes into one notification. */
   batch<R>(fn: () => R): R {
-    this.depth++;
+    this.#depth++;
     try {
       return fn();
     } finally {
-      if (--this.depth === 0) this.flush();
+      if (--this.#depth === 0) this.#flush();
     }
   }
 
-  private flush(): void {
-    while (this.changed.size > 0 || this.confirmedIds.length > 0 || this.rolledBackIds.length > 0) {
-      const change: StoreChange = { ids: this.changed, confirmed: this.confirmedIds, rolledBack: this.rolledBackIds };
-      this.changed = new Set();
-      this.confirmedIds = [];
-      this.rolledBackIds = [];
-      this.depth++; // listeners may change more; deliver that as a next round
+  #flush(): void {
+    while (this.#changed.size > 0 || this.#confirmedIds.length > 0 || this.#rolledBackIds.length > 0) {
+      const change: StoreChange = { ids: this.#changed, confirmed: this.#confirmedIds, rolledBack: this.#rolledBackIds };
+      this.#changed = new Set();
+      this.#confirmedIds = [];
+      this.#rolledBackIds = [];
+      this.#depth++; // listeners may change more; deliver that as a next round
       try {
-        for (const fn of [...this.listeners]) fn(change);
+        for (const fn of [...this.#listeners]) fn(change);
       } finally {
-        this.depth--;
+        this.#depth--;
       }
-      for (const id of [...change.confirmed, ...change.rolledBack]) this.evictIfUnused(id);
+      for (const id of [...change.confirmed, ...change.rolledBack]) this.#evictIfUnused(id);
     }
   }
 
-  private touch(id: EntityId): void {
-    this.stale.add(id);
-    this.changed.add(id);
+  #touch(id: EntityId): void {
+    this.#stale.add(id);
+    this.#changed.add(id);
   }
 
   /** The state the application sees, or undefined when the entity is not held. */
   visible(id: EntityId): EntityState | undefined {
-    const old = this.visibleCache.get(id);
-    if (!this.stale.has(id) && (old || this.visibleCache.has(id))) return old;
-    this.stale.delete(id);
-    let s = this.confirmed.get(id);
-    if (this.pendingCount.has(id)) {
-      for (const p of this.pending) {
+    const old = this.#visibleCache.get(id);
+    if (!this.#stale.has(id) && (old || this.#visibleCache.has(id))) return old;
+    this.#stale.delete(id);
+    let s = this.#confirmed.get(id);
+    if (this.#pendingCount.has(id)) {
+      for (const p of this.#pending) {
         for (const e of p.events) if (e.entity_id === id) s = applyEvent(s, e);
       }
     }
@@ -136,13 +138,13 @@ export class EntityStore {
     // React renders) keep their identity, e.g. when the echo of our own
     // commit arrives before its answer.
     if (old && s && old.pending === s.pending && sameState(old, s)) s = old;
-    this.visibleCache.set(id, s);
+    this.#visibleCache.set(id, s);
     return s;
   }
 
   /** The last state the server confirmed. */
   confirmedState(id: EntityId): EntityState | undefined {
-    return this.confirmed.get(id);
+    return this.#confirmed.get(id);
   }
 
   /**
@@ -154,7 +156,7 @@ export class EntityStore {
    */
   applyServer(w: WireEntity, collection: string): void {
     if (w.unchanged) return;
-    const cur = this.confirmed.get(w.id);
+    const cur = this.#confirmed.get(w.id);
     if (cur && maxId(w.head) < maxId(cur.head)) return;
     if (cur && sameState(cur, w)) return; // e.g. the echo of our own confirmed commit: keep the same object
     const next: EntityState = {
@@ -166,73 +168,71 @@ export class EntityStore {
       pending: false,
     };
     this.batch(() => {
-      this.confirmed.set(w.id, next);
-      this.touch(w.id);
+      this.#confirmed.set(w.id, next);
+      this.#touch(w.id);
     });
   }
 
   /** Adds a local transaction's events to the overlay. */
-  addPending(tx: number, events: readonly WireEvent[]): void {
+  addPending(tx: string, events: readonly WireEvent[]): void {
     this.batch(() => {
-      this.pending.push({ tx, events });
+      let i = this.#pending.length;
+      while (i > 0 && this.#pending[i - 1]!.tx > tx) i--;
+      this.#pending.splice(i, 0, { tx, events });
       for (const e of events) {
-        this.pendingCount.set(e.entity_id, (this.pendingCount.get(e.entity_id) ?? 0) + 1);
-        this.touch(e.entity_id);
+        this.#pendingCount.set(e.entity_id, (this.#pendingCount.get(e.entity_id) ?? 0) + 1);
+        this.#touch(e.entity_id);
       }
     });
   }
 
   /** Removes a transaction from the overlay once the server has answered it. */
-  settle(tx: number, accepted: boolean): void {
-    const i = this.pending.findIndex((p) => p.tx === tx);
+  settle(tx: string, accepted: boolean): void {
+    const i = this.#pending.findIndex((p) => p.tx === tx);
     if (i < 0) return;
-    const [p] = this.pending.splice(i, 1);
+    const [p] = this.#pending.splice(i, 1);
     this.batch(() => {
       for (const e of p!.events) {
-        const n = (this.pendingCount.get(e.entity_id) ?? 1) - 1;
-        if (n === 0) this.pendingCount.delete(e.entity_id);
-        else this.pendingCount.set(e.entity_id, n);
-        this.touch(e.entity_id);
-        (accepted ? this.confirmedIds : this.rolledBackIds).push(e.entity_id);
+        const n = (this.#pendingCount.get(e.entity_id) ?? 1) - 1;
+        if (n === 0) this.#pendingCount.delete(e.entity_id);
+        else this.#pendingCount.set(e.entity_id, n);
+        this.#touch(e.entity_id);
+        (accepted ? this.#confirmedIds : this.#rolledBackIds).push(e.entity_id);
       }
     });
-  }
-
-  hasPending(id: EntityId): boolean {
-    return this.pendingCount.has(id);
   }
 
   /** Entities of the collection with pending local events. */
   pendingIds(collection: string): EntityId[] {
     const out: EntityId[] = [];
-    for (const id of this.pendingCount.keys()) if (this.visible(id)?.collection === collection) out.push(id);
+    for (const id of this.#pendingCount.keys()) if (this.visible(id)?.collection === collection) out.push(id);
     return out;
   }
 
   /** Keeps an entity's state while a holder needs it. */
   retain(id: EntityId): void {
-    this.refs.set(id, (this.refs.get(id) ?? 0) + 1);
+    this.#refs.set(id, (this.#refs.get(id) ?? 0) + 1);
   }
 
   release(id: EntityId): void {
-    const n = (this.refs.get(id) ?? 1) - 1;
+    const n = (this.#refs.get(id) ?? 1) - 1;
     if (n > 0) {
-      this.refs.set(id, n);
+      this.#refs.set(id, n);
       return;
     }
-    this.refs.delete(id);
-    this.evictIfUnused(id);
+    this.#refs.delete(id);
+    this.#evictIfUnused(id);
   }
 
-  private evictIfUnused(id: EntityId): void {
-    if (this.refs.has(id) || this.pendingCount.has(id)) return;
-    this.confirmed.delete(id);
-    this.visibleCache.delete(id);
-    this.stale.delete(id);
+  #evictIfUnused(id: EntityId): void {
+    if (this.#refs.has(id) || this.#pendingCount.has(id)) return;
+    this.#confirmed.delete(id);
+    this.#visibleCache.delete(id);
+    this.#stale.delete(id);
   }
 
   /** The number of entities held (for tests and diagnostics). */
   get size(): number {
-    return this.confirmed.size;
+    return this.#confirmed.size;
   }
 }

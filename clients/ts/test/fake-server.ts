@@ -54,8 +54,12 @@ export class FakeSocket implements WebSocketLike {
     setTimeout(() => this.onclose?.({ code, reason }), 0);
   }
 
+  /** Frames delivered to the client. */
+  readonly delivered: Frame[] = [];
+
   /** Delivers a frame to the client as a separate task, as a real socket does. */
   deliver(f: unknown): void {
+    this.delivered.push(f as Frame);
     setTimeout(() => {
       if (this.readyState === 1) this.onmessage?.({ data: JSON.stringify(f) });
     }, 0);
@@ -79,6 +83,11 @@ export class FakeServer {
   readonly hide = new Set<string>();
   /** Entities the fake puts in every result of their collection, whatever the query says. */
   readonly force = new Set<string>();
+  /** Hold commit requests (unanswered) until releaseCommits(). */
+  holdCommits = false;
+  private heldCommits: (() => void)[] = [];
+  /** Read nothing and answer nothing on open sockets (a dead peer behind a live TCP connection). */
+  silent = false;
   /** Make the next commits fail with this code. */
   failCommits: string | null = null;
   private readonly ids = new IdGenerator();
@@ -114,13 +123,18 @@ export class FakeServer {
     }
   }
 
+  releaseCommits(): void {
+    this.holdCommits = false;
+    for (const f of this.heldCommits.splice(0)) f();
+  }
+
   releaseChanges(): void {
     this.holdChanges = false;
     for (const f of this.held.splice(0)) f();
   }
 
   receive(s: FakeSocket, f: Frame): void {
-    if (s.readyState !== 1) return;
+    if (s.readyState !== 1 || this.silent) return;
     if (!s.welcomed) {
       if (f.type !== 'hello') {
         s.deliver({ type: 'error', error: { code: 'handshake_required', message: 'say hello first' } });
@@ -129,6 +143,10 @@ export class FakeServer {
       }
       s.welcomed = true;
       s.deliver({ type: 'welcome', protocol: 1, server: 'fake/0', session: this.ids.next(), limits: { max_frame_bytes: 1 << 20, max_subscriptions: 1000, max_commit_events: 1000 } });
+      return;
+    }
+    if (f.type === 'commit' && this.holdCommits) {
+      this.heldCommits.push(() => this.receive(s, f));
       return;
     }
     const id = f.id!;
@@ -165,6 +183,8 @@ export class FakeServer {
             removed: Object.keys(known).filter((k) => !sub.members.has(k)),
           });
         }
+        case 'ping':
+          return ok({});
         case 'unsubscribe':
           if (!s.subs.delete(f.sub as string)) return err('unknown_subscription', 'not active');
           return ok({});

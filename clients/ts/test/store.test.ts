@@ -22,22 +22,22 @@ describe('entity store', () => {
     s.onChange((c) => changes.push(c));
     s.retain(E1);
     s.applyServer({ id: E1, head: [E1], values: { name: 'a', year: 1 } }, 'album');
-    s.addPending(1, [{ id: E2, collection: 'album', entity_id: E1, parents: [E1], operations: { year: null, name: 'b' } }]);
+    s.addPending('1', [{ id: E2, collection: 'album', entity_id: E1, parents: [E1], operations: { year: null, name: 'b' } }]);
     expect(s.visible(E1)).toMatchObject({ values: { name: 'b' }, head: [E2], pending: true });
     expect(s.confirmedState(E1)?.values).toEqual({ name: 'a', year: 1 });
-    s.settle(1, false);
+    s.settle('1', false);
     expect(s.visible(E1)).toMatchObject({ values: { name: 'a', year: 1 }, pending: false });
     expect(changes.at(-1)).toMatchObject({ rolledBack: [E1] });
   });
 
   it('shows a local creation and forgets it when nobody holds it after confirmation', () => {
     const s = new EntityStore();
-    s.addPending(1, [{ id: E3, collection: 'album', entity_id: E3, parents: [], operations: { name: 'n' } }]);
+    s.addPending('1', [{ id: E3, collection: 'album', entity_id: E3, parents: [], operations: { name: 'n' } }]);
     expect(s.pendingIds('album')).toEqual([E3]);
     expect(s.visible(E3)?.values).toEqual({ name: 'n' });
     s.batch(() => {
       s.applyServer({ id: E3, head: [E3], values: { name: 'n' } }, 'album');
-      s.settle(1, true);
+      s.settle('1', true);
     });
     expect(s.visible(E3)).toBeUndefined();
     expect(s.size).toBe(0);
@@ -50,7 +50,7 @@ describe('entity store', () => {
     s.retain(E1);
     s.batch(() => {
       s.applyServer({ id: E1, head: [E1], values: {} }, 'album');
-      s.addPending(7, [{ id: E2, collection: 'album', entity_id: E1, parents: [E1], operations: {}, delete: true }]);
+      s.addPending('7', [{ id: E2, collection: 'album', entity_id: E1, parents: [E1], operations: {}, delete: true }]);
     });
     expect(calls).toBe(1);
     expect(s.visible(E1)?.deleted).toBe(true);

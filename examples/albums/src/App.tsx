@@ -1,24 +1,28 @@
-import { useLiveQuery } from '@ankurah/client/react';
-import { useState } from 'react';
+import { AnkurahError } from '@ankurah/client';
+import { useSuspenseLiveQuery } from '@ankurah/client/react';
+import { Component, Suspense, useDeferredValue, useState, type ReactNode } from 'react';
 import { AddAlbum } from './AddAlbum';
 import { AlbumRow } from './AlbumRow';
-import { ConnectionBadge } from './ConnectionBadge';
+import { ConnectionBadge, ConnectionProblem } from './ConnectionBadge';
 import { Album } from './generated';
 
 /** Albums from a year on, newest first, kept live by the server. */
 export function App({ server }: { server: string }) {
   const [from, setFrom] = useState(0);
+  // The list suspends for a new selection; deferring the value keeps the
+  // current rows on screen meanwhile.
+  const deferred = useDeferredValue(from);
   const [error, setError] = useState<string | null>(null);
-  const { rows, status, error: queryError } = useLiveQuery(Album, 'year >= ? ORDER BY year DESC, name', [from]);
   const onError = (e: unknown) => setError(e instanceof Error ? e.message : String(e));
 
   return (
     <main>
       <header>
         <h1>Albums</h1>
-        <ConnectionBadge server={server} />
+        <ConnectionBadge />
       </header>
-      <AddAlbum onError={onError} />
+      <ConnectionProblem />
+      <AddAlbum />
       <label className="filter">
         From year <input type="number" value={from} onChange={(e) => setFrom(Number(e.target.value) || 0)} aria-label="From year" />
       </label>
@@ -27,7 +31,19 @@ export function App({ server }: { server: string }) {
           {error}
         </p>
       )}
-      {queryError && <p className="error" role="alert">{queryError.message}</p>}
+      <ErrorBoundary>
+        <Suspense fallback={<Loading server={server} />}>
+          <Albums from={deferred} onError={onError} />
+        </Suspense>
+      </ErrorBoundary>
+    </main>
+  );
+}
+
+function Albums({ from, onError }: { from: number; onError: (e: unknown) => void }) {
+  const { rows, status } = useSuspenseLiveQuery(Album, 'year >= ? ORDER BY year DESC, name', [from]);
+  return (
+    <>
       <table>
         <thead>
           <tr>
@@ -44,8 +60,39 @@ export function App({ server }: { server: string }) {
         </tbody>
       </table>
       <p className="status" data-testid="status" data-status={status}>
-        {status === 'loading' ? 'Loading…' : `${rows.length} album${rows.length === 1 ? '' : 's'}`} · double-click a row to edit
+        {rows.length} album{rows.length === 1 ? '' : 's'}
+        {status === 'cached' && ' (saved on this device; not yet confirmed by the server)'} · double-click a row to edit
       </p>
-    </main>
+    </>
   );
+}
+
+/** What Suspense shows until the first rows are there: where they come from. */
+function Loading({ server }: { server: string }) {
+  return (
+    <p className="status" data-testid="suspense-fallback">
+      Loading albums from <code>{server}</code>…
+    </p>
+  );
+}
+
+/** Errors the list cannot render past, with their code (e.g. a query the server refuses). */
+class ErrorBoundary extends Component<{ children: ReactNode }, { error: unknown }> {
+  override state = { error: null as unknown };
+  static getDerivedStateFromError(error: unknown) {
+    return { error };
+  }
+  override render() {
+    const e = this.state.error;
+    if (!e) return this.props.children;
+    const code = e instanceof AnkurahError ? e.code : 'internal';
+    return (
+      <p className="error" role="alert" data-testid="list-error" data-code={code}>
+        {code}: {e instanceof Error ? e.message : String(e)}{' '}
+        <button type="button" onClick={() => this.setState({ error: null })}>
+          Try again
+        </button>
+      </p>
+    );
+  }
 }

@@ -1,8 +1,8 @@
-import { useConnectionState } from '@ankurah/client/react';
+import { useConnectionState, useStorageState } from '@ankurah/client/react';
 import { useEffect, useState } from 'react';
 
 /** Says at a glance whether the page is live, and if not, what it is doing about it. */
-export function ConnectionBadge({ server }: { server: string }) {
+export function ConnectionBadge() {
   const state = useConnectionState();
   const now = useNow(state.retryAt !== undefined);
   let text: string;
@@ -21,9 +21,35 @@ export function ConnectionBadge({ server }: { server: string }) {
       text = 'Closed';
   }
   return (
-    <span className={`badge badge-${state.status}`} data-testid="connection" data-status={state.status} data-attempt={state.attempt} title={`${server}${state.error ? ` — ${state.error.message}` : ''}`}>
+    <span className={`badge badge-${state.status}`} data-testid="connection" data-status={state.status} data-attempt={state.attempt}>
       <span className="dot" aria-hidden /> {text}
     </span>
+  );
+}
+
+/**
+ * While the server cannot be reached: its address and the last error, on
+ * the page (the badge only says that something is wrong). Writes made
+ * meanwhile are kept and sent when it is back.
+ */
+export function ConnectionProblem() {
+  const state = useConnectionState();
+  const storage = useStorageState();
+  return (
+    <>
+      {state.status !== 'connected' && state.error && (
+        <p className="problem" role="status" data-testid="connection-error" data-code={state.error.code}>
+          {state.error.message.includes(state.url) ? '' : `${state.url}: `}
+          {state.error.message} ({state.error.code}). Changes you make are kept on this device and sent when the server is
+          back.
+        </p>
+      )}
+      {storage.error && (
+        <p className="problem" role="status" data-testid="storage-error" data-code={storage.error.code}>
+          Local storage: {storage.error.message} ({storage.error.code})
+        </p>
+      )}
+    </>
   );
 }
 

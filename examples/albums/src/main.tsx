@@ -1,4 +1,4 @@
-import { Client } from '@ankurah/client';
+import { AnkurahError, Client, indexedDBStore } from '@ankurah/client';
 import { AnkurahProvider } from '@ankurah/client/react';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -13,12 +13,28 @@ function serverURL(): string {
   return `${scheme}://${location.hostname || '127.0.0.1'}:9797/ws`;
 }
 
-const client = new Client({ url: serverURL(), clientName: 'albums-example/0.1' });
-
-createRoot(document.getElementById('root')!).render(
-  <StrictMode>
-    <AnkurahProvider client={client}>
-      <App server={serverURL()} />
-    </AnkurahProvider>
-  </StrictMode>,
-);
+const root = createRoot(document.getElementById('root')!);
+const url = serverURL();
+try {
+  // The cache and the unsent commits live in IndexedDB: the page works
+  // offline, across reloads, and its tabs share one outbox.
+  const client = new Client({ url, clientName: 'albums-example/0.1', storage: indexedDBStore() });
+  root.render(
+    <StrictMode>
+      <AnkurahProvider client={client}>
+        <App server={url} />
+      </AnkurahProvider>
+    </StrictMode>,
+  );
+} catch (e) {
+  // A server address that can never work (bad_url) is said on the page.
+  const err = e instanceof AnkurahError ? e : new AnkurahError('internal', String(e));
+  root.render(
+    <main>
+      <h1>Albums</h1>
+      <p className="error" role="alert" data-testid="connection-error">
+        {err.code}: {err.message}
+      </p>
+    </main>,
+  );
+}

@@ -1,0 +1,58 @@
+// Package server is Ankurah's WebSocket endpoint: protocol v1 sessions
+// (docs/protocol.md) over a Backend, the fan-out that pushes every committed
+// change to the live queries it affects, and the operational endpoints
+// (/healthz, /readyz, /metrics). It is part of the module's public API
+// (docs/api.md says what is stable).
+//
+// Every connection has one reader, which handles its requests in order, and
+// one writer draining a bounded queue. The fan-out never blocks on a client:
+// a client whose queue is full is disconnected as a slow consumer, told why,
+// and counted.
+//
+// # Goroutines and their owners
+//
+// Whoever starts a goroutine waits for it:
+//
+//   - Serve starts the HTTP server and Run, and returns after both.
+//   - Run runs the backend's change stream and the workers that refill LIMIT
+//     windows (hub.runRefills), and returns after all of them; for Postgres
+//     that is after the replication consumer's final acknowledgement and
+//     the release of its slot.
+//   - serveWS (one per connection) starts the session's reader and writer
+//     and returns after both; the writer starts at most one ping at a time
+//     and waits for it before returning.
+//   - Shutdown waits for every connection's serveWS (Server.wg).
+//
+// # Locks
+//
+// Locks are taken in this order, never the other way round (an arrow reads
+// "may be held while taking"):
+//
+//	LocalBackend.mu → hub.mu → Reactor.mu
+//	                  hub.mu → frameQueue.mu
+//	                  hub.mu → metrics.mu
+//	Server.mu → the WebSocket close (CloseNow, when Shutdown's drain times out)
+//
+// What each guards:
+//
+//   - LocalBackend.mu orders a local store's commits, their publication and
+//     its snapshot reads: publish runs under it.
+//   - hub.mu orders the fan-out: publish, subscribe and unsubscribe, session
+//     teardown, and each step of a window refill. Session.subs and
+//     session.closed are guarded by it. No database I/O happens under it:
+//     reads (Backend.Read, for a subscription or a refill) and commits run
+//     before it is taken, and the reactor runs without a refill source
+//     (refill.go explains how a refill stays consistent with the stream).
+//     The only I/O under it is the log line of a rare event (a slow
+//     consumer, a subscription ended by an error).
+//   - Reactor.mu (internal/reactor) is a leaf under hub.mu.
+//   - frameQueue.mu guards one session's outgoing queue; enqueue takes it
+//     with or without hub.mu, and nothing is taken under it.
+//   - metrics.mu guards the histograms; nothing is taken under it.
+//   - Server.mu guards the session set and the closing flag. Ending a
+//     session under it only closes a channel (session.end); cutting the
+//     connections when a drain times out closes sockets under it.
+//
+// No lock is held while writing to a WebSocket: a session's writer owns its
+// socket and takes no lock around a write.
+package server
