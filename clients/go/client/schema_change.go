@@ -18,11 +18,6 @@ type SchemaChange struct {
 	Dropped bool
 }
 
-// schemaPushHandler receives schema frames, in order with the changes.
-type schemaPushHandler interface {
-	schemaChanged(ch protocol.SchemaChange, coll *protocol.Collection)
-}
-
 // OnSchemaChange calls fn (from the connection's reader goroutine, in
 // order with the changes; fn must not block) for every schema change the
 // server pushes. The client's own copy of the schema follows the change
