@@ -25,7 +25,7 @@ import (
 // line "…" standing for any lines.
 func TestReadmeExistingDatabase(t *testing.T) {
 	t.Parallel()
-	steps := readmeSteps(t, "## Use it on your existing database", "## Web: TypeScript and React")
+	steps := readmeSteps(t, "## Use it on your existing database", "## Put it in front of users")
 	db := bareDatabase(t) // a new user's: no Ankurah schema yet
 	home := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -144,7 +144,7 @@ func TestAdoptedTableFromTheGoClient(t *testing.T) {
 	if _, err := orders.Fetch(ctx, "customer = 'ann'"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := orders.Fetch(ctx, "amount > 1"); storage.CodeOf(err) == storage.CodeInternal {
+	if _, err := orders.Fetch(ctx, "amount > 1"); client.Code(err) == storage.CodeInternal {
 		t.Fatal(err)
 	}
 }
