@@ -1,7 +1,7 @@
 # Ankurah for Go. `make test` is what CI runs (see .ci/run).
 GO ?= go
 
-.PHONY: bench-policy test lint vet tidy staticcheck ts-test yjs-test e2e build image bench bench-commit bench-load bench-throughput bench-embedded fuzz
+.PHONY: bench-policy test lint vet tidy staticcheck ts-test yjs-test e2e build image bench bench-commit bench-load bench-throughput bench-embedded bench-adopt fuzz
 
 # say prints what a long step is doing before it starts.
 say = @echo "== $(1)" >&2
@@ -61,6 +61,10 @@ image:
 ## bench-commit: API commits vs raw INSERTs, interleaved runs and their median ratio
 bench-commit:
 	./test/bench-commit.sh
+
+## bench-adopt: trigger overhead on an adopted table (pgbench, mixed INSERT/UPDATE/DELETE, adopted vs plain in the same run) and the backfill rate on 1M rows (docs/benchmarks.md)
+bench-adopt: build
+	./test/bench-adopt.sh
 
 ## bench-load: write→client latency with 1,000 connections × 10 subscriptions at 1,000 writes/s, and the bare consumer's (ankurah bench)
 bench-load: build

@@ -185,7 +185,7 @@ func AppendEvent(b []byte, e *event.Event) []byte {
 	b = append(b, `{"id":"`...)
 	b = append(b, e.ID.String()...)
 	b = append(b, `","collection":`...)
-	b = strconv.AppendQuote(b, e.Collection)
+	b = appendJSONString(b, e.Collection)
 	b = append(b, `,"entity_id":"`...)
 	b = append(b, e.Entity.String()...)
 	b = append(b, `","parents":`...)
@@ -321,7 +321,7 @@ func CollectionFromWire(w Collection) (schema.Collection, *Error) {
 		if err != nil {
 			return schema.Collection{}, Errorf(CodeBadRequest, "collection %q, field %q: %s", clip(w.Name), clip(f.Name), err.Error())
 		}
-		c.Fields = append(c.Fields, schema.Field{Name: f.Name, Type: t})
+		c.Fields = append(c.Fields, schema.Field{Name: f.Name, Type: t, Refers: f.Refers})
 	}
 	if err := c.Validate(); err != nil {
 		return schema.Collection{}, Errorf(storage.CodeBadName, "%s", err.Error())
@@ -333,7 +333,7 @@ func CollectionFromWire(w Collection) (schema.Collection, *Error) {
 func CollectionToWire(c schema.Collection) Collection {
 	w := Collection{Name: c.Name, Fields: make([]Field, len(c.Fields))}
 	for i, f := range c.Fields {
-		w.Fields[i] = Field{Name: f.Name, Type: f.Type.String()}
+		w.Fields[i] = Field{Name: f.Name, Type: f.Type.String(), Refers: f.Refers}
 	}
 	return w
 }

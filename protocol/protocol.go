@@ -44,6 +44,7 @@ const (
 	TypeResult  = "result"
 	TypeError   = "error"
 	TypeChanges = "changes"
+	TypeSchema  = "schema" // a collection's schema changed (made with SQL: a field added, dropped, renamed or retyped, the table renamed or dropped)
 	// TypeTokenExpiring says the connection's token expires soon: send a
 	// fresh one with auth, or the connection ends (close 4003).
 	TypeTokenExpiring = "token_expiring"
@@ -160,9 +161,26 @@ type Collection struct {
 }
 
 // Field is one typed field; Type is a type name (text, bigint, …).
+// Refers names the collection whose keys a field's values are (a foreign
+// key between adopted tables; the values stay the app's keys).
 type Field struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Refers string `json:"refers,omitempty"`
+}
+
+// SchemaChange is one change of a collection's schema, pushed in a
+// schema frame: Kind is add_field, drop_field, rename_field,
+// retype_field, rename_table, drop_table, adopt or key_changed.
+type SchemaChange struct {
+	ID         string `json:"id"` // a ULID: changes are ordered by it
+	Collection string `json:"collection"`
+	Kind       string `json:"kind"`
+	Field      string `json:"field,omitempty"`    // the field (after a rename, its new name)
+	OldName    string `json:"old_name,omitempty"` // rename_field: the old field name; rename_table: the old schema.table
+	OldType    string `json:"old_type,omitempty"`
+	NewType    string `json:"new_type,omitempty"`
+	Detail     string `json:"detail,omitempty"`
 }
 
 // Limits are what a server tells a client in its welcome.
@@ -213,6 +231,10 @@ type ServerFrame struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	Error  *Error          `json:"error,omitempty"`
 	Items  []Item          `json:"items,omitempty"`
+
+	// schema
+	Change     *SchemaChange `json:"change,omitempty"`
+	Collection *Collection   `json:"collection,omitempty"` // the collection's schema after the change (absent: the collection was dropped)
 
 	// welcome
 	Protocol int    `json:"protocol,omitempty"`

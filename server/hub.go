@@ -35,8 +35,9 @@ const refillWorkers = 4
 // any change that follows it. No database I/O happens under it (see
 // doc.go for the lock order, and refill for the LIMIT windows).
 type hub struct {
-	backend Backend
-	metrics *metrics
+	backend  Backend
+	metrics  *metrics
+	sessions func() []*session // every live session (schema changes go to all)
 
 	mu      sync.Mutex
 	reactor *reactor.Reactor
@@ -99,6 +100,7 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	h.seq++
 	b.hubSeq = h.seq
 	h.ring[h.seq%ringSize] = b
+	h.applySchemaLocked(b)
 
 	res := h.reactor.ApplyBatch(ctx, b.changes, h.skip(b))
 	for rs, snap := range h.filters {

@@ -54,7 +54,20 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	}
 	s.metrics = newMetrics()
 	s.hub = newHub(backend, s.metrics)
+	s.hub.sessions = s.liveSessions
 	return s, nil
+}
+
+// liveSessions returns every session (for frames that go to all of them).
+// The hub calls it with its lock held: the hub's lock comes before s.mu.
+func (s *Server) liveSessions() []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		out = append(out, sess)
+	}
+	return out
 }
 
 // Run streams the backend's committed transactions into the live queries

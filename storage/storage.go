@@ -69,6 +69,12 @@ const (
 	CodeOutOfRange     = "out_of_range"         // a value of the right type outside its field's range (smallint, numeric(5,2), real, years)
 	CodeValueTooLong   = "value_too_long"       // text longer than its varchar(n) or char(n) field
 	CodeReadOnlyField  = "read_only_field"      // a write to a generated column
+	CodeUnknownField   = "unknown_field"        // a field an adopted table has no column for (Ankurah does not alter an app's tables)
+	CodeNameTaken      = "name_taken"           // a collection named like an existing table that is not a collection (adopt it instead)
+	CodeTooManyFields  = "too_many_fields"      // Postgres's limit of 1,600 columns per table
+	CodeSchemaChanged  = "schema_changed"       // the collection's schema changed under the request (a field or the table dropped, renamed or retyped)
+	CodeNotAdoptable   = "not_adoptable"        // a table that cannot be adopted as it is (the message says why)
+	CodePermission     = "permission_denied"    // the database role may not do this (e.g. mark API writes without role ankurah_writer)
 	CodeInternal       = "internal"
 )
 
@@ -168,6 +174,9 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 			if v.IsNull() {
 				continue
 			}
+			if err := CheckNewName("field", name); err != nil {
+				return nil, Errorf(CodeBadName, "collection %s has no field %q, and %v", c.Name, name, err)
+			}
 			if newFields == nil {
 				newFields = map[string]value.Type{}
 			}
@@ -184,6 +193,25 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 		e.Ops[name] = conv
 	}
 	return newFields, nil
+}
+
+// CheckNewName refuses the name of a collection or field to be created
+// unless it is plain (lowercase letters, digits and _, starting with a
+// letter: event.IsPlainName). Names that exist already — an adopted
+// table's and its columns' — may be any identifier; new ones may not, so
+// that every store creates the same names.
+func CheckNewName(kind, name string) error {
+	if event.IsPlainName(name) {
+		return nil
+	}
+	if kind == "field" {
+		if err := event.ValidFieldName(name); err != nil {
+			return err
+		}
+	} else if err := event.ValidCollectionName(name); err != nil {
+		return err
+	}
+	return fmt.Errorf("a new %s's name uses lowercase letters, digits and _, starting with a letter (not %q)", kind, name)
 }
 
 // ConvertCode is the code of a value.Convert error: out_of_range,

@@ -49,7 +49,7 @@ type envVar struct {
 
 // envVars are every ANKURAH_* variable the binary reads.
 var envVars = []envVar{
-	{"ANKURAH_DATABASE_URL", "default for --database-url: a postgres:// URL", []string{"serve", "migrate", "check", "bench"}},
+	{"ANKURAH_DATABASE_URL", "default for --database-url: a postgres:// URL", []string{"serve", "migrate", "check", "adopt", "bench"}},
 	{"ANKURAH_LISTEN", "default for --listen: " + defaultListen, []string{"serve", "health"}},
 	{"ANKURAH_DATA_DIR", "default for --data-dir: ./ankurah-data", []string{"serve"}},
 	{"ANKURAH_SLOT", "default for --slot: ankurah_<host>_<database>", []string{"serve"}},
@@ -72,7 +72,7 @@ var envVars = []envVar{
 // commands, in the order the overview lists them.
 func commands() []*command {
 	return []*command{
-		serveCommand(), migrateCommand(), checkCommand(), healthCommand(), genCommand(), benchCommand(), tokenCommand(),
+		serveCommand(), migrateCommand(), checkCommand(), adoptCommand(), healthCommand(), genCommand(), benchCommand(), tokenCommand(),
 		subscribeCommand(), queryCommand(), getCommand(), putCommand(), deleteCommand(),
 		versionCommand(),
 	}

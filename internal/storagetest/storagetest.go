@@ -537,7 +537,7 @@ func testFetchBeforeCollection(t *testing.T, s storage.Store) {
 	if err != nil || len(got) != 0 {
 		t.Fatalf("fetch before the collection exists: %v, %v", got, err)
 	}
-	if _, err := storage.Fetch(ctx, s, "Album", q); storage.CodeOf(err) != storage.CodeBadName {
+	if _, err := storage.Fetch(ctx, s, "_album", q); storage.CodeOf(err) != storage.CodeBadName {
 		t.Fatalf("fetch of an invalid name: %v, want bad_name", err)
 	}
 	setup(t, s)

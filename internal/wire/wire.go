@@ -92,6 +92,8 @@ type Handler interface {
 	// time: send a fresh one (auth) before then, or the server ends the
 	// connection.
 	TokenExpiring(at time.Time)
+	// Schema is a schema frame: a collection's schema changed (with SQL).
+	Schema(f *protocol.ServerFrame)
 }
 
 // Conn is an open protocol session. It is safe for concurrent use.
@@ -127,6 +129,10 @@ type Push struct {
 	// could not refill), and Err says why; Items is empty then.
 	Ended string
 	Err   *protocol.Error
+	// Schema is a schema frame (a collection's schema changed, made with
+	// SQL); Items is empty then. Schema.Collection is the collection's
+	// schema after the change, nil when it was dropped.
+	Schema *protocol.ServerFrame
 	// Expiring, when not zero, is a token_expiring push: the connection's
 	// token expires then (Items is empty).
 	Expiring time.Time
@@ -248,6 +254,10 @@ func (c *Conn) read() {
 			if !c.push(Push{Seq: c.seq, Items: f.Items}) {
 				c.ws.CloseNow()
 			}
+		case f.Type == protocol.TypeSchema:
+			if !c.push(Push{Seq: c.seq, Schema: &f}) {
+				c.ws.CloseNow()
+			}
 		case f.ID != 0:
 			c.mu.Lock()
 			fn := c.pending[f.ID]
@@ -287,6 +297,8 @@ func (c *Conn) read() {
 func (c *Conn) push(p Push) bool {
 	if c.handler != nil {
 		switch {
+		case p.Schema != nil:
+			c.handler.Schema(p.Schema)
 		case !p.Expiring.IsZero():
 			c.handler.TokenExpiring(p.Expiring)
 		case p.Ended != "":

@@ -56,11 +56,20 @@ func (s *Store) EnsureCollection(_ context.Context, c schema.Collection) (schema
 func (s *Store) ensure(name string, fields map[string]value.Type) error {
 	cur := s.collections[name]
 	for f, t := range fields {
-		if have, ok := cur[f]; ok && have != t {
+		have, ok := cur[f]
+		if ok && have != t {
 			return storage.Errorf(storage.CodeTypeMismatch, "field %s.%s is %s, not %s", name, f, have, t)
+		}
+		if !ok {
+			if err := storage.CheckNewName("field", f); err != nil {
+				return storage.Errorf(storage.CodeBadName, "%v", err)
+			}
 		}
 	}
 	if cur == nil {
+		if err := storage.CheckNewName("collection", name); err != nil {
+			return storage.Errorf(storage.CodeBadName, "%v", err)
+		}
 		cur = map[string]value.Type{}
 		s.collections[name] = cur
 	}

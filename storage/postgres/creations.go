@@ -164,7 +164,6 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 		}
 	}
 	b := &pgx.Batch{}
-	b.Queue(markAPIWrite)
 	if len(ids) == 1 {
 		// A lone creation: plain single-row statements with typed
 		// parameters are cheaper than unnesting one-element arrays.
@@ -173,6 +172,7 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 		if err := queueEvent(b, c.events[0]); err != nil {
 			return err
 		}
+		b.Queue(markAPIWrite, apiMark(c.tables[st.Collection]))
 		if err := queueRow(b, c.tables[st.Collection], nil, st); err != nil {
 			return err
 		}
@@ -182,6 +182,7 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 		select u.id, u.coll, u.id, u.ops::jsonb, u.author from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as u(id, coll, ops, author)`,
 		ids, colls, ops, authors)
 	for t, sts := range rows {
+		b.Queue(markAPIWrite, apiMark(t))
 		queueRowsInsert(b, t, sts)
 	}
 	err := s.pool.SendBatch(ctx, b).Close()
@@ -219,7 +220,7 @@ func queueRowsInsert(b *pgx.Batch, t *table, sts []*entity.State) {
 		args = append(args, col)
 		alias := "f" + strconv.Itoa(fi)
 		names = append(names, alias)
-		sql.WriteString(", " + pgx.Identifier{f.Name}.Sanitize())
+		sql.WriteString(", " + t.colIdent(f.Name))
 		_, cast := writeCast(value.NullValue, f, t.colTypes[f.Name])
 		sel.WriteString(", u." + alias + strings.TrimPrefix(cast, "::text"))
 		un.WriteString(", $" + strconv.Itoa(len(args)) + "::text[]")
@@ -236,7 +237,7 @@ func versionsJSON(st *entity.State) string {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = strconv.AppendQuote(buf, k)
+		buf = value.TextOf(k).AppendJSON(buf)
 		buf = append(buf, ':', '"')
 		buf = append(buf, st.Versions[k].String()...)
 		buf = append(buf, '"')

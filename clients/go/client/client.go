@@ -34,6 +34,8 @@ type Client struct {
 	wg     sync.WaitGroup
 	deliv  *group // the delivery goroutines: live queries', watches', rejq's
 	rejq   *queue[*RejectedError]
+
+	schemaFns []func(SchemaChange) // see schema_change.go; guarded by mu
 }
 
 // Dial connects to a server (e.g. "ws://127.0.0.1:9797/ws") and returns

@@ -172,6 +172,10 @@ func (c *Client) pushed(items []protocol.Item) {
 // subEnded: the server ended a subscription it could no longer maintain
 // (from pushes). The client subscribes again.
 func (c *Client) subEnded(name string, perr *protocol.Error) {
+	if schemaEnded(perr) {
+		c.log.Warn("ankurah client: a schema change ended a live query; subscribe again with the new names", "sub", name, "err", perr)
+		return
+	}
 	c.mu.Lock()
 	s := c.core.subs[name]
 	var l *liveState

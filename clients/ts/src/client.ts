@@ -17,7 +17,7 @@ import { checkFields, type CheckedQuery } from './querycheck.js';
 import { parse } from './query/parse.js';
 import { ECHO_MS, LiveQuery, type LiveQueryHost } from './livequery.js';
 import { modelSchema, type Model, type View } from './model.js';
-import { argsToWire, type ChangeItem, type EntitiesResult, type EntityId, type EventId, type QueryArg, type WireEntity, type WireEvent } from './protocol.js';
+import { argsToWire, type ChangeItem, type EntitiesResult, type EntityId, type EventId, type QueryArg, type SchemaChange, type WireCollection, type WireEntity, type WireEvent } from './protocol.js';
 import type { ReadSignal } from './signal.js';
 import { EntityStore, type EntityState } from './store.js';
 import { Transaction, type TransactionHost } from './transaction.js';
@@ -132,7 +132,35 @@ export class Client {
       setup: () => this.#setup(),
       changes: (items) => this.#changes(items),
       lost: () => this.#lost(),
+      schema: (change, collection) => this.#schemaChanged(change, collection),
+      subEnded: (sub, err) => this.#routes.get(sub)?.ended(err),
     });
+  }
+
+  readonly #schemaListeners = new Set<(change: SchemaChange, collection: WireCollection | null) => void>();
+  readonly #serverSchemas = new Map<string, WireCollection | null>();
+
+  /**
+   * Calls fn for every change of a collection's schema the server pushes
+   * (made with SQL: a field added, dropped, renamed or retyped, the table
+   * renamed or dropped), with the collection's schema after it (null when
+   * it was dropped). A live query whose query names a field dropped,
+   * renamed or retyped ends with error code `schema_changed`: make a new
+   * one with the new names. Returns a function that stops the calls.
+   */
+  onSchemaChange(fn: (change: SchemaChange, collection: WireCollection | null) => void): () => void {
+    this.#schemaListeners.add(fn);
+    return () => void this.#schemaListeners.delete(fn);
+  }
+
+  /** The collection's schema as the server last pushed it (undefined: no change pushed; null: dropped). */
+  serverSchema(collection: string): WireCollection | null | undefined {
+    return this.#serverSchemas.get(collection);
+  }
+
+  #schemaChanged(change: SchemaChange, collection: WireCollection | null): void {
+    this.#serverSchemas.set(change.collection, collection);
+    for (const fn of [...this.#schemaListeners]) fn(change, collection);
   }
 
   /** The durable store's state as a signal (status, error). */

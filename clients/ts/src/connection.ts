@@ -11,7 +11,7 @@
  * themselves after reconnecting).
  */
 import { AnkurahError, ClientCodes } from './errors.js';
-import { PROTOCOL_VERSION, type ChangeItem, type Request, type ServerFrame, type Welcome } from './protocol.js';
+import { PROTOCOL_VERSION, type ChangeItem, type Request, type SchemaChange, type ServerFrame, type Welcome, type WireCollection } from './protocol.js';
 import { signal, type ReadSignal, type WritableSignal } from './signal.js';
 
 /** The part of the WebSocket API the client uses (browsers', Node 22's, or the `ws` package's). */
@@ -94,6 +94,10 @@ export interface SessionHooks {
   changes(items: ChangeItem[]): void;
   /** The session ended (before reconnecting). */
   lost(): void;
+  /** A `schema` frame: a collection's schema changed (collection: its schema after, null when dropped). */
+  schema?(change: SchemaChange, collection: WireCollection | null): void;
+  /** The server ended a subscription it can no longer maintain (e.g. schema_changed). */
+  subEnded?(sub: string, err: AnkurahError): void;
 }
 
 export interface RequestOptions {
@@ -313,8 +317,15 @@ export class Connection {
       case 'changes':
         if (this.#welcome) this.#hooks!.changes(frame.items ?? []);
         return;
+      case 'schema':
+        if (this.#welcome) this.#hooks!.schema?.(frame.change, frame.collection ?? null);
+        return;
       case 'result':
       case 'error': {
+        if (frame.type === 'error' && frame.sub && !frame.id) {
+          this.#hooks!.subEnded?.(frame.sub, AnkurahError.fromWire(frame.error));
+          return;
+        }
         if (frame.id === undefined || frame.id === 0) {
           // An error about the session itself (slow_consumer, handshake): the close follows.
           if (frame.type === 'error') this.#state.update((s) => ({ ...s, error: AnkurahError.fromWire(frame.error) }));

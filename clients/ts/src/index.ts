@@ -27,6 +27,7 @@ export type {
   JsonValue,
   QueryArg,
   QueryScalar,
+  SchemaChange,
   WireCollection,
   WireEntity,
   WireEvent,

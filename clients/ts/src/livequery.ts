@@ -301,6 +301,13 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     }
   }
 
+  /** The server ended the subscription (e.g. schema_changed): keep the rows, show the error. */
+  ended(err: AnkurahError): void {
+    if (this.#sub) this.#host.route(this.#sub, undefined);
+    this.#sub = '';
+    this.#fail(err);
+  }
+
   #fail(err: AnkurahError): void {
     this.#setSnapshot({ ...this.#snapshot, status: 'error', error: err });
   }

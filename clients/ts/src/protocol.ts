@@ -79,6 +79,8 @@ export type FieldType = BaseFieldType | `${BaseFieldType}[]`;
 export interface WireField {
   name: string;
   type: FieldType;
+  /** The collection whose keys the field's values are (a foreign key between adopted tables). */
+  refers?: string;
 }
 
 export interface WireCollection {
@@ -120,8 +122,25 @@ export interface ChangeItem {
 export type ServerFrame =
   | Welcome
   | { type: 'result'; id: number; result: unknown }
-  | { type: 'error'; id?: number; error: WireError }
-  | { type: 'changes'; items: ChangeItem[] };
+  | { type: 'error'; id?: number; sub?: string; error: WireError }
+  | { type: 'changes'; items: ChangeItem[] }
+  | { type: 'schema'; change: SchemaChange; collection?: WireCollection };
+
+/**
+ * A change of a collection's schema made on the server's database with SQL
+ * (a `schema` frame): `kind` is add_field, drop_field, rename_field,
+ * retype_field, rename_table, drop_table, adopt or key_changed.
+ */
+export interface SchemaChange {
+  id: string;
+  collection: string;
+  kind: string;
+  field?: string;
+  old_name?: string;
+  old_type?: string;
+  new_type?: string;
+  detail?: string;
+}
 
 /**
  * A query argument: bound to a `?` in order. An array binds `IN (?)`; to
