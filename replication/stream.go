@@ -48,6 +48,27 @@ func (c *Consumer) runSession(ctx context.Context) (started time.Time, err error
 	if slot.created {
 		c.log.Info("replication: created slot", "slot", c.cfg.SlotName, "consistent_point", slot.confirmedFlush.String())
 	}
+	c.mu.Lock()
+	streamed := c.streamed
+	c.mu.Unlock()
+	if slot.created && (streamed || c.cfg.StartLSN != 0) {
+		// Whatever committed between what was delivered and the new
+		// slot's consistent point is gone from the stream.
+		gap := Gap{Slot: c.cfg.SlotName, From: max(c.progress.position(), c.cfg.StartLSN), To: slot.confirmedFlush, Reason: "dropped"}
+		if slot.invalidated {
+			gap.Reason = "invalidated"
+		}
+		c.log.Warn("replication: the slot lost transactions (it was "+gap.Reason+"); streaming resumes from its new consistent point",
+			"slot", gap.Slot, "from", gap.From.String(), "to", gap.To.String())
+		if c.cfg.OnGap != nil {
+			if err := c.cfg.OnGap(ctx, gap); err != nil {
+				if ctx.Err() != nil {
+					return started, ctx.Err()
+				}
+				return started, &HandlerError{EndLSN: gap.To, Err: fmt.Errorf("handling a gap in the stream: %w", err)}
+			}
+		}
+	}
 	from := c.progress.reset(max(slot.confirmedFlush, c.cfg.StartLSN))
 	err = pglogrepl.StartReplication(ctx, conn, c.cfg.SlotName, pglogrepl.LSN(from), pglogrepl.StartReplicationOptions{
 		Mode:       pglogrepl.LogicalReplication,
@@ -57,6 +78,9 @@ func (c *Consumer) runSession(ctx context.Context) (started time.Time, err error
 		return started, fmt.Errorf("replication: START_REPLICATION: %w", err)
 	}
 	started = time.Now()
+	c.mu.Lock()
+	c.streamed = true
+	c.mu.Unlock()
 	c.log.Info("replication: streaming", "slot", c.cfg.SlotName, "publication", c.cfg.Publication, "from", from.String())
 	c.markReady()
 
@@ -197,7 +221,7 @@ func (s *session) copyData(ctx context.Context, data []byte) error {
 // enqueue hands a transaction to the delivery goroutine. While the queue is
 // full it keeps sending status updates, so the server sees a live client.
 func (s *session) enqueue(ctx context.Context, tx *Transaction) error {
-	s.c.progress.handed()
+	s.c.progress.handed(tx.EndLSN)
 	select {
 	case s.queue <- tx:
 		return nil
@@ -239,7 +263,9 @@ func (s *session) sendStatus() error {
 }
 
 // deliver is the delivery goroutine: it calls the handler for each queued
-// transaction, in order, and acknowledges it when the handler returns nil.
+// transaction, in order, and acknowledges it when the handler returns nil
+// (with DeferAck, when Ack says so; one with nothing for the handler at
+// once).
 // On a handler error it cancels the session with a *HandlerError. It stops
 // when stop is closed (after the call in progress) or ctx ends.
 func (c *Consumer) deliver(ctx context.Context, fail context.CancelCauseFunc, queue <-chan *Transaction, stop <-chan struct{}) {
@@ -255,18 +281,22 @@ func (c *Consumer) deliver(ctx context.Context, fail context.CancelCauseFunc, qu
 				return
 			default:
 			}
-			if !tx.empty() {
-				if err := c.handler(ctx, tx); err != nil {
-					if ctx.Err() != nil {
-						return // shutting down: the handler was interrupted, not wrong
-					}
-					herr := &HandlerError{XID: tx.XID, EndLSN: tx.EndLSN, Err: err}
-					c.log.Error("replication: handler failed; stopping", "xid", tx.XID, "end_lsn", tx.EndLSN.String(), "err", err)
-					fail(herr)
-					return
-				}
+			if tx.empty() {
+				c.progress.skip(tx.EndLSN)
+				continue
 			}
-			c.progress.done(tx.EndLSN)
+			if err := c.handler(ctx, tx); err != nil {
+				if ctx.Err() != nil {
+					return // shutting down: the handler was interrupted, not wrong
+				}
+				herr := &HandlerError{XID: tx.XID, EndLSN: tx.EndLSN, Err: err}
+				c.log.Error("replication: handler failed; stopping", "xid", tx.XID, "end_lsn", tx.EndLSN.String(), "err", err)
+				fail(herr)
+				return
+			}
+			if !c.cfg.DeferAck {
+				c.progress.done(tx.EndLSN)
+			}
 		}
 	}
 }
