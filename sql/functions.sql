@@ -13,6 +13,7 @@
 --   AK006  bad collection or field name
 --   AK007  TRUNCATE (it would bypass the event history)
 --   AK008  ankurah.events is append-only
+--   AK020  a ytext field's document is out of step with its column (text.sql)
 
 -- ---------------------------------------------------------------------------
 -- ULIDs: 26 characters of Crockford base32, uppercase.
@@ -268,6 +269,7 @@ begin
         when 'timestamp' then 'timestamp' when 'timestamp without time zone' then 'timestamp'
         when 'timestamptz' then 'timestamptz' when 'timestamp with time zone' then 'timestamptz'
         when 'interval' then 'interval'
+        when 'ytext' then 'ytext'
       end;
     elsif base in ('numeric', 'decimal') and args ~ '^-?[0-9]{1,5}(,-?[0-9]{1,5})?$' then
       p := split_part(args, ',', 1)::int;
@@ -301,6 +303,9 @@ begin
   if arr then
     if out = 'ref' then
       raise exception using errcode = 'AK002', message = format('type %L: arrays of refs are not supported (use text[])', t);
+    end if;
+    if out = 'ytext' then
+      raise exception using errcode = 'AK002', message = format('type %L: arrays of ytext are not supported (a ytext field is one document)', t);
     end if;
     if out like '%[]' then
       raise exception using errcode = 'AK002', message = format('type %L: arrays of arrays are not supported', t);
@@ -416,7 +421,7 @@ begin
   if named is null then
     raise exception using errcode = 'AK002',
       message = format('unknown field type %L', t),
-      hint = 'use text, varchar(n), char(n), smallint, integer, bigint, numeric(p,s), real, double precision, boolean, bytea, uuid, date, time, timestamp, timestamptz, interval, json, jsonb, ref, enum(''label'', …), the name of an enum or domain type, or one of these followed by []';
+      hint = 'use text, varchar(n), char(n), smallint, integer, bigint, numeric(p,s), real, double precision, boolean, bytea, uuid, date, time, timestamp, timestamptz, interval, json, jsonb, ref, enum(''label'', …), ytext, the name of an enum or domain type, or one of these followed by []';
   end if;
   return ankurah.field_type_of(named, -1);
 end $$;
@@ -456,8 +461,8 @@ begin
     end if;
     return format('%I.%I', sch, tname) || case when arr then '[]' else '' end;
   end if;
-  if base in ('text', 'ref', 'varchar', 'bpchar') or base ~ '^(varchar|char)\(' then
-    return case when base = 'ref' then 'text' else base end || case when arr then '[]' else '' end || ' collate "C"';
+  if base in ('text', 'ref', 'varchar', 'bpchar', 'ytext') or base ~ '^(varchar|char)\(' then
+    return case when base in ('ref', 'ytext') then 'text' else base end || case when arr then '[]' else '' end || ' collate "C"';
   end if;
   return ft;
 end $$;
@@ -737,6 +742,7 @@ begin
       from jsonb_each(newj) n
       where n.key <> 'id' and left(n.key, 1) <> '_' and n.value <> 'null'::jsonb;
     -- (A generated column is NULL in a BEFORE trigger's NEW: left out above.)
+    ops := ankurah.ytext_ops(TG_TABLE_NAME, NEW.id, ops, null); -- ytext fields: Yjs edits (text.sql)
     -- The creation event's id is the entity's id.
     insert into ankurah.events (id, collection, entity_id, parents, operations, origin, author)
       values (NEW.id, TG_TABLE_NAME, NEW.id, '{}', ops, 'sql', session_user);
@@ -774,6 +780,7 @@ begin
   if ops = '{}' then
     return NEW; -- nothing changed: no event
   end if;
+  ops := ankurah.ytext_ops(TG_TABLE_NAME, NEW.id, ops, oldj); -- ytext fields: Yjs edits (text.sql)
   ev := ankurah.new_ulid((select max(h collate "C") from unnest(OLD._head) h));
   insert into ankurah.events (id, collection, entity_id, parents, operations, origin, author)
     values (ev, TG_TABLE_NAME, NEW.id, OLD._head, ops, 'sql', session_user);
@@ -785,6 +792,7 @@ end $$;
 create or replace function ankurah.on_delete() returns trigger
 language plpgsql as $$
 begin
+  perform ankurah.ytext_forget(TG_TABLE_NAME, OLD.id);
   insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone, origin, author)
     values (ankurah.new_ulid((select max(h collate "C") from unnest(OLD._head) h)),
             TG_TABLE_NAME, OLD.id, OLD._head, '{}', true, 'sql', session_user);

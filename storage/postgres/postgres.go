@@ -87,6 +87,7 @@ type table struct {
 	colTypes  map[string]string // field → its column's Postgres type (format_type)
 	generated map[string]bool   // fields whose columns are generated: readable, never written
 	defaults  []string          // fields whose columns have a default (not generated ones)
+	texts     []string          // ytext fields, whose documents are in ankurah.ytext (text.go)
 }
 
 var (
@@ -208,6 +209,7 @@ func (s *Store) load(ctx context.Context, name string) (*table, error) {
 	if err != nil {
 		return nil, pgError(err)
 	}
+	t.texts = textFields(t)
 	// Each read expression gets an alias of its own: an ORDER BY "price"
 	// must name the column, not an output column "price" that is its text.
 	t.columns = "id, _head, _versions"
@@ -273,15 +275,21 @@ func (s *Store) selectStates(ctx context.Context, q querier, t *table, ids []eve
 	}
 	defer rows.Close()
 	out := make(map[event.ID]*entity.State, len(ids))
+	list := make([]*entity.State, 0, len(ids))
 	for rows.Next() {
 		st, err := scanState(t, rows, true)
 		if err != nil {
 			return nil, err
 		}
 		out[st.ID] = st
+		list = append(list, st)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, pgError(err)
+	}
+	rows.Close()
+	if err := s.attachDocs(ctx, q, t, list); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -308,16 +316,37 @@ func (s *Store) scan(ctx context.Context, t *table, fn func(*entity.State) bool)
 		return pgError(err)
 	}
 	defer rows.Close()
+	// States go to fn in chunks, each with its documents read at once.
+	var chunk []*entity.State
+	flush := func() (bool, error) {
+		if err := s.attachDocs(ctx, s.pool, t, chunk); err != nil {
+			return false, err
+		}
+		for _, st := range chunk {
+			if !fn(st) {
+				return false, nil
+			}
+		}
+		chunk = chunk[:0]
+		return true, nil
+	}
 	for rows.Next() {
 		st, err := scanState(t, rows, true)
 		if err != nil {
 			return err
 		}
-		if !fn(st) {
-			return nil
+		chunk = append(chunk, st)
+		if len(chunk) == 256 {
+			if more, err := flush(); !more || err != nil {
+				return err
+			}
 		}
 	}
-	return pgError(rows.Err())
+	if err := rows.Err(); err != nil {
+		return pgError(err)
+	}
+	_, err = flush()
+	return err
 }
 
 // Events implements storage.Store and event.Source.
@@ -768,5 +797,12 @@ func (s *Store) fetch(ctx context.Context, db querier, collection string, build 
 		}
 		out = append(out, st)
 	}
-	return out, pgError(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, pgError(err)
+	}
+	rows.Close()
+	if err := s.attachDocs(ctx, db, t, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
