@@ -195,11 +195,17 @@ func (s *State) applyOps(e *event.Event, texts map[string]ytext.Doc) {
 // checking e against the entity's history: for a replica's optimistic view
 // of its own unconfirmed events, whose parents it assumes. Unlike Apply, a
 // Yjs update that waits for content not here is kept waiting in the
-// document (as Yjs keeps it), not refused.
+// document (as Yjs keeps it), not refused; a ytext field whose text s holds
+// without its document keeps its text.
 func (s *State) ApplyUnchecked(e *event.Event) error {
 	var texts map[string]ytext.Doc
 	for f, v := range e.Ops {
 		if v.Type() != value.YUpdate {
+			continue
+		}
+		if s.Docs[f] == nil && !s.Values[f].IsNull() {
+			// A text held without its document (a replica that has not
+			// fetched it) cannot take an update: it keeps its text.
 			continue
 		}
 		d, err := ytext.Merge(s.Docs[f], v.YUpdate())

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/ankurah/ankurah-go/entity"
@@ -107,7 +108,7 @@ func (s *Server) handle(ctx context.Context, sess *session, req *protocol.Reques
 		if err != nil {
 			return err
 		}
-		sess.enqueue(entitiesResult(req.ID, states))
+		sess.enqueue(commitResult(req.ID, states, req.Events))
 
 	case protocol.TypeRegisterSchema:
 		out := make([]protocol.Collection, 0, len(req.Collections))
@@ -211,6 +212,36 @@ func entitiesResult(id uint64, states []*entity.State) []byte {
 			f = append(f, ',')
 		}
 		f = protocol.AppendEntity(f, st)
+	}
+	return append(f, "]}}"...)
+}
+
+// commitResult is entitiesResult for a commit: an entity whose head is
+// made of the commit's own events goes without the Yjs documents of its
+// ytext fields — the client that made those events from its documents holds
+// what the server holds — so that a keystroke's commit is not answered with
+// the whole document. An entity the commit merged with others' events
+// carries them.
+func commitResult(id uint64, states []*entity.State, committed []protocol.Event) []byte {
+	own := make(map[string]bool, len(committed))
+	for _, e := range committed {
+		own[strings.ToUpper(e.ID)] = true
+	}
+	f := appendResultHead(nil, id)
+	f = append(f, `{"entities":[`...)
+	for i, st := range states {
+		if i > 0 {
+			f = append(f, ',')
+		}
+		mine := len(st.Docs) > 0
+		for _, h := range st.Head {
+			mine = mine && own[h.String()]
+		}
+		if mine {
+			f = protocol.AppendEntityValues(f, st)
+		} else {
+			f = protocol.AppendEntity(f, st)
+		}
 	}
 	return append(f, "]}}"...)
 }

@@ -133,12 +133,13 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 type batchEncoder struct {
 	b      *Batch
 	now    map[event.ID]*entity.State // each changed entity's state after the batch (nil: deleted without a state)
-	states map[*entity.State][]byte
+	states map[*entity.State][]byte // with the documents of ytext fields
+	values map[*entity.State][]byte // without them
 	events map[event.ID][]byte
 }
 
 func newBatchEncoder(b *Batch) *batchEncoder {
-	e := &batchEncoder{b: b, now: make(map[event.ID]*entity.State, len(b.changes)), states: map[*entity.State][]byte{}, events: map[event.ID][]byte{}}
+	e := &batchEncoder{b: b, now: make(map[event.ID]*entity.State, len(b.changes)), states: map[*entity.State][]byte{}, values: map[*entity.State][]byte{}, events: map[event.ID][]byte{}}
 	for _, ch := range b.changes {
 		e.now[ch.ID] = ch.New
 	}
@@ -163,13 +164,23 @@ func (e *batchEncoder) appendItem(f, sub []byte, it reactor.Item) []byte {
 		}
 		s = now
 	}
-	st := e.states[s]
+	// The Yjs documents of ytext fields go with an entity that enters the
+	// result set, and with a change that has no events; otherwise the
+	// events carry the updates, and a keystroke costs its update, not the
+	// whole document (docs/protocol.md).
+	evs := e.b.events[it.ID]
+	light := it.Kind != reactor.Add && len(evs) > 0
+	cache, encode := e.states, protocol.AppendEntity
+	if light {
+		cache, encode = e.values, protocol.AppendEntityValues
+	}
+	st := cache[s]
 	if st == nil {
-		st = protocol.AppendEntity(nil, s)
-		e.states[s] = st
+		st = encode(nil, s)
+		cache[s] = st
 	}
 	f = append(f, st...)
-	if evs := e.b.events[it.ID]; len(evs) > 0 {
+	if len(evs) > 0 {
 		enc := e.events[it.ID]
 		if enc == nil {
 			enc = append(enc, '[')
