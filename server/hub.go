@@ -133,8 +133,8 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 type batchEncoder struct {
 	b      *Batch
 	now    map[event.ID]*entity.State // each changed entity's state after the batch (nil: deleted without a state)
-	states map[*entity.State][]byte // with the documents of ytext fields
-	values map[*entity.State][]byte // without them
+	states map[*entity.State][]byte   // with the documents of ytext fields
+	values map[*entity.State][]byte   // without them
 	events map[event.ID][]byte
 }
 

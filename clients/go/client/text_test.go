@@ -3,8 +3,8 @@ package client_test
 import (
 	"strconv"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	client "github.com/ankurah/ankurah-go/clients/go/client"
 	"github.com/ankurah/ankurah-go/event"
