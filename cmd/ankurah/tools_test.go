@@ -142,7 +142,7 @@ func TestServeFirstStart(t *testing.T) {
 	slot := "cli_first_start"
 	srv, url, lines := startServeLog(t, "--database-url", db, "--slot", slot)
 	want := []string{
-		"ankurah: installed Ankurah's schema (version 1)",
+		"ankurah: installed Ankurah's schema (version 3)",
 		"ankurah: creating replication slot " + slot + " (it holds WAL for this server while it is away; drop it with pg_drop_replication_slot('" + slot + "') when you retire the server)",
 	}
 	if len(lines) != 3 || lines[0] != want[0] || lines[1] != want[1] || !strings.Contains(lines[2], `msg="ankurah serving"`) {

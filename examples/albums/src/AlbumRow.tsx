@@ -2,6 +2,7 @@ import { isPending } from '@ankurah/client';
 import { useClient } from '@ankurah/client/react';
 import { useState, type FormEvent } from 'react';
 import { Album, type AlbumView } from './generated';
+import { NotesEditor } from './NotesEditor';
 
 /** One album: its fields, or inline inputs while editing; plus delete. */
 export function AlbumRow({ album, onError }: { album: AlbumView; onError: (e: unknown) => void }) {
@@ -30,7 +31,7 @@ export function AlbumRow({ album, onError }: { album: AlbumView; onError: (e: un
   if (editing) {
     return (
       <tr data-testid="album-row" data-id={album.id} className="editing">
-        <td colSpan={4}>
+        <td colSpan={5}>
           <form className="edit" onSubmit={save} onKeyDown={(e) => e.key === 'Escape' && setBase(null)}>
             <input name="name" aria-label="Album" value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} autoFocus />
             <input name="artist" aria-label="Artist" value={draft.artist} onChange={(e) => setDraft({ ...draft, artist: e.target.value })} />
@@ -47,6 +48,9 @@ export function AlbumRow({ album, onError }: { album: AlbumView; onError: (e: un
       <td className="name" onDoubleClick={edit}>{album.name}</td>
       <td className="artist" onDoubleClick={edit}>{album.artist}</td>
       <td className="year" onDoubleClick={edit}>{album.year || ''}</td>
+      <td className="notes">
+        <NotesEditor album={album} />
+      </td>
       <td className="actions">
         <button onClick={edit}>Edit</button>
         <button onClick={() => client.delete(Album, album).catch(onError)} aria-label={`Delete ${album.name}`}>Delete</button>

@@ -50,6 +50,7 @@ function Albums({ from, onError }: { from: number; onError: (e: unknown) => void
             <th>Album</th>
             <th>Artist</th>
             <th>Year</th>
+            <th>Notes</th>
             <th />
           </tr>
         </thead>
