@@ -316,10 +316,13 @@ try {
     await until('the first keystrokes in SQL', async () => !['', '<null>'].includes(await sqlNotes(name)), 20_000);
     await sql(`update album set notes = 'psql: ' || notes where name = '${name}'`);
     await typing;
+    let seen = [];
     const final = await until('both pages and SQL to agree on the notes', async () => {
-      const [va, vb, vs] = await Promise.all([ta.inputValue(), tb.inputValue(), sqlNotes(name)]);
+      const [va, vb, vs] = (seen = await Promise.all([ta.inputValue(), tb.inputValue(), sqlNotes(name)]));
       return va === vb && va === vs && va.includes(sa) && va.includes(sb) && va.includes('psql: ') && va.length === sa.length + sb.length + 'psql: '.length && va;
-    }, 30_000);
+    }, 30_000).catch((e) => {
+      throw new Error(`${e.message}: page A ${JSON.stringify(seen[0])}, page B ${JSON.stringify(seen[1])}, SQL ${JSON.stringify(seen[2])}`);
+    });
     // Every keystroke became an event with a Yjs update, merged on the server; the psql edit one with origin sql.
     const kinds = await sql(`select string_agg(distinct e.origin || ':' || ((e.operations -> 'notes') ? 'yjs')::text, ',') from ankurah.events e join album al on al.id = e.entity_id where al.name = '${name}' and e.operations ? 'notes'`);
     if (!kinds.includes('sql:true') || !kinds.includes('api:true') || kinds.includes('false')) throw new Error(`the notes' events: ${kinds}`);

@@ -18,7 +18,14 @@ export function NotesEditor({ album }: { album: AlbumView }) {
   const ref = useRef<HTMLTextAreaElement>(null);
 
   // The document is made again after the server refused one of our edits.
-  useEffect(() => onTextReplaced(client, Album, album.id, 'notes', setText), [client, album.id]);
+  useEffect(
+    () =>
+      onTextReplaced(client, Album, album.id, 'notes', (t) => {
+        console.error(`notes of ${album.name}: an edit was refused; the text is the server's again`);
+        setText(t);
+      }),
+    [client, album.id, album.name],
+  );
 
   useEffect(() => {
     const ta = ref.current!;
