@@ -129,6 +129,7 @@ export class Client {
       setup: () => this.setup(),
       changes: (items) => this.changes(items),
       lost: () => this.lost(),
+      ended: (sub, err) => this.routes.get(sub)?.ended(err),
     });
   }
 

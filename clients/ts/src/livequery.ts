@@ -287,6 +287,12 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     this.sub = '';
   }
 
+  /** The server ended the subscription: an error until the query changes or the next session subscribes again. */
+  ended(err: AnkurahError): void {
+    this.sessionLost();
+    this.fail(err);
+  }
+
   private endSubscription(): void {
     const sub = this.sub;
     this.sub = '';

@@ -40,6 +40,8 @@ export interface WireEvent {
   parents: EventId[];
   operations: WireValues;
   delete?: boolean;
+  /** Who made it, set by the server (ignored in commits): the token's subject for API writes, the SQL role for SQL writes. */
+  author?: string;
 }
 
 /** A field type without modifiers or brackets (docs/types.md). */
@@ -99,6 +101,10 @@ export interface Welcome {
   server: string;
   session: string;
   limits: Limits;
+  /** Whom the session acts for (its token's `sub`); absent when anonymous. */
+  subject?: string;
+  /** When the session's token expires (RFC 3339); the client updates it after a refresh. */
+  expires_at?: string;
 }
 
 /** The body of an `error` frame. */
@@ -120,8 +126,9 @@ export interface ChangeItem {
 export type ServerFrame =
   | Welcome
   | { type: 'result'; id: number; result: unknown }
-  | { type: 'error'; id?: number; error: WireError }
-  | { type: 'changes'; items: ChangeItem[] };
+  | { type: 'error'; id?: number; sub?: string; error: WireError }
+  | { type: 'changes'; items: ChangeItem[] }
+  | { type: 'token_expiring'; expires_at: string };
 
 /**
  * A query argument: bound to a `?` in order. An array binds `IN (?)`; to
@@ -141,7 +148,8 @@ export type Request =
   | { type: 'commit'; events: WireEvent[] }
   | { type: 'register_schema'; collections: WireCollection[] }
   | { type: 'collections' }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  | { type: 'auth'; token: string };
 
 /** The result of `subscribe` and `update_subscription`. */
 export interface SubscribeResult {
@@ -153,6 +161,12 @@ export interface SubscribeResult {
 /** The result of `fetch`, `get` and `commit`. */
 export interface EntitiesResult {
   entities: WireEntity[];
+}
+
+/** The result of `auth`: whom the session acts for now, and until when. */
+export interface AuthResult {
+  subject?: string;
+  expires_at?: string;
 }
 
 /** The result of `get_events`. */
