@@ -50,6 +50,7 @@ func benchCommand() *command {
 			fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the writes' keys and kinds (0: random)")
 			fs.StringVar(&cfg.Clients, "clients", load.ClientsProcess, `where the client connections live: "process" (a child process) or "inproc" (this process; memory figures then include the clients)`)
 			fs.BoolVar(&cfg.KeepDatabase, "keep-database", false, "keep the scratch database")
+			fs.BoolVar(&cfg.Policy, "policy", false, "throughput mode: serve with token checks and the per-user read rule owner = $jwt.sub (the baseline is the same run without it)")
 			cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's process during the measured phase to this `file`")
 			asJSON := fs.Bool("json", false, "print the report as JSON")
 			verbose := fs.Bool("v", false, "print progress and the server's warnings to stderr")
