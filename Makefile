@@ -1,7 +1,7 @@
 # Ankurah for Go. `make test` is what CI runs (see .ci/run).
 GO ?= go
 
-.PHONY: test lint vet tidy staticcheck ts-test yjs-test e2e build image bench bench-commit bench-load bench-throughput bench-embedded fuzz
+.PHONY: bench-policy test lint vet tidy staticcheck ts-test yjs-test e2e build image bench bench-commit bench-load bench-throughput bench-embedded bench-adopt fuzz
 
 # say prints what a long step is doing before it starts.
 say = @echo "== $(1)" >&2
@@ -62,6 +62,10 @@ image:
 bench-commit:
 	./test/bench-commit.sh
 
+## bench-adopt: trigger overhead on an adopted table (pgbench, mixed INSERT/UPDATE/DELETE, adopted vs plain in the same run) and the backfill rate on 1M rows (docs/benchmarks.md)
+bench-adopt: build
+	./test/bench-adopt.sh
+
 ## bench-load: write→client latency with 1,000 connections × 10 subscriptions at 1,000 writes/s, and the bare consumer's (ankurah bench)
 bench-load: build
 	./test/with-postgres.sh sh -c 'bin/ankurah bench --database-url "$$TEST_DATABASE_URL" $(BENCH_FLAGS)'
@@ -69,6 +73,11 @@ bench-load: build
 ## bench-throughput: a backlog drained through 1k, 10k and 100k subscriptions, against a bare consumer (ankurah bench --mode throughput)
 bench-throughput: build
 	./test/with-postgres.sh sh -c 'for s in 1 10 100; do bin/ankurah bench --database-url "$$TEST_DATABASE_URL" --mode throughput --conns 1000 --subs $$s $(BENCH_FLAGS) || exit 1; done'
+
+## bench-policy: 10,000 subscriptions draining a backlog with the per-user rule owner = $jwt.sub and without a policy, alternating, three rounds; then the cost of verifying a token
+bench-policy: build
+	./test/with-postgres.sh sh -c 'for r in 1 2 3; do for p in "" --policy; do bin/ankurah bench --database-url "$$TEST_DATABASE_URL" --mode throughput --conns 1000 --subs 10 $$p $(BENCH_FLAGS) | grep -E "policy:|load average|server drain|fan-out|clients" || exit 1; done; done'
+	$(GO) test -run '^$$' -bench Verify -benchtime 2s ./server/auth/
 
 ## bench: the benchmarks behind docs/benchmarks.md
 bench:

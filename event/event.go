@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ankurah/ankurah-go/value"
 )
@@ -23,6 +25,11 @@ type Event struct {
 	Parents    Head                   `json:"parents"`
 	Ops        map[string]value.Value `json:"operations"`
 	Delete     bool                   `json:"delete,omitempty"`
+	// Author is who made the change: the subject of the token of the
+	// connection that committed it, or the Postgres role of a plain SQL
+	// write; "" when unknown (a server without authentication). A server
+	// sets it; what a client sends is replaced.
+	Author string `json:"author,omitempty"`
 }
 
 // IsCreation reports whether e creates its entity.
@@ -70,33 +77,68 @@ func (e *Event) Validate() error {
 			return bad("%v", err)
 		}
 	}
+	if len(e.Author) > MaxAuthor || !utf8.ValidString(e.Author) || strings.ContainsRune(e.Author, 0) {
+		return bad("author: at most %d bytes of UTF-8 text without NUL", MaxAuthor)
+	}
 	return nil
 }
 
-// ValidFieldName checks a field (column) name: lowercase letters, digits and
-// underscores, starting with a letter, at most 63 bytes, and not "id".
-// Names starting with "_" are reserved for system columns.
+// MaxAuthor bounds an event's author (a token subject or a role name).
+const MaxAuthor = 256
+
+// ValidFieldName checks a field name: 1 to 63 bytes of valid UTF-8 without
+// control characters (a Postgres identifier: an adopted table's columns
+// keep their names, mixed case, spaces and all), not starting with "_"
+// (reserved for system columns), not "id" (the entity id) and not the name
+// of a Postgres system column (ctid, xmin, cmin, xmax, cmax, tableoid).
+// Fields Ankurah adds to its own tables are further restricted to
+// lowercase letters, digits and _ (see IsPlainName).
 func ValidFieldName(name string) error {
 	if name == "id" {
 		return fmt.Errorf("field name %q is reserved for the entity id", name)
 	}
-	return validName("field", name)
+	switch name {
+	case "ctid", "xmin", "cmin", "xmax", "cmax", "tableoid":
+		return fmt.Errorf("field name %q: every Postgres table has a system column of that name; choose another, e.g. %s_value", name, name)
+	}
+	return validName("field", name, 63)
 }
 
-// ValidCollectionName checks a collection (table) name; same rules as fields.
-func ValidCollectionName(name string) error { return validName("collection", name) }
+// ValidCollectionName checks a collection name: 1 to 127 bytes of valid
+// UTF-8 without control characters, not starting with "_". A collection
+// Ankurah creates has a plain name (IsPlainName); an adopted table's is its
+// table's name, or schema.table outside schema public.
+func ValidCollectionName(name string) error { return validName("collection", name, 127) }
 
-func validName(what, name string) error {
+// IsPlainName reports whether name is one Ankurah gives a table or column
+// it creates: lowercase letters, digits and _, starting with a letter, at
+// most 63 bytes.
+func IsPlainName(name string) bool {
 	if name == "" || len(name) > 63 {
-		return fmt.Errorf("%s name %q must have 1 to 63 characters", what, clip(name))
-	}
-	if name[0] == '_' {
-		return fmt.Errorf("%s name %q: names starting with _ are reserved for system columns", what, name)
+		return false
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
-			return fmt.Errorf("%s name %q: use lowercase letters, digits and _, starting with a letter", what, clip(name))
+		if !(c >= 'a' && c <= 'z' || c == '_' && i > 0 || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func validName(what, name string, maxLen int) error {
+	if name == "" || len(name) > maxLen {
+		return fmt.Errorf("%s name %q must have 1 to %d bytes", what, clip(name), maxLen)
+	}
+	if name[0] == '_' {
+		return fmt.Errorf("%s name %q: names starting with _ are reserved for system columns", what, clip(name))
+	}
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("%s name %q is not valid UTF-8", what, clip(name))
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return fmt.Errorf("%s name %q contains a control character", what, clip(name))
 		}
 	}
 	return nil

@@ -54,7 +54,8 @@ func TestValidate(t *testing.T) {
 		{"parents duplicated", event.Event{ID: id[5], Entity: ent, Collection: "album", Parents: event.Head{id[3], id[3]}}, "distinct"},
 		{"parent equal to id", event.Event{ID: id[5], Entity: ent, Collection: "album", Parents: event.Head{id[5]}}, "not older"},
 		{"parent newer than id", event.Event{ID: id[5], Entity: ent, Collection: "album", Parents: event.Head{id[3], id[7]}}, "not older"},
-		{"bad field", event.Event{ID: ent, Entity: ent, Collection: "album", Ops: map[string]value.Value{"Name": value.TextOf("x")}}, "Name"},
+		{"bad field", event.Event{ID: ent, Entity: ent, Collection: "album", Ops: map[string]value.Value{"Na\nme": value.TextOf("x")}}, "control character"},
+		{"system column field", event.Event{ID: ent, Entity: ent, Collection: "album", Ops: map[string]value.Value{"xmin": value.TextOf("x")}}, "system column"},
 		{"id field", event.Event{ID: ent, Entity: ent, Collection: "album", Ops: map[string]value.Value{"id": value.TextOf("x")}}, "reserved"},
 		{"system field", event.Event{ID: ent, Entity: ent, Collection: "album", Ops: map[string]value.Value{"_head": value.TextOf("x")}}, "reserved"},
 		{"empty field", event.Event{ID: ent, Entity: ent, Collection: "album", Ops: map[string]value.Value{"": value.TextOf("x")}}, "1 to 63"},
@@ -95,13 +96,44 @@ func TestValidNames(t *testing.T) {
 			t.Errorf("ValidCollectionName(%q): %v", n, err)
 		}
 	}
-	bad := []string{"", strings.Repeat("a", 64), "_x", "_", "1a", "Album", "aB", "a-b", "a b", "a.b", "é", "a\x00", "a;drop", "ünïcode", `a"b`}
+	// Any identifier an app's table or column may have (adopted tables keep
+	// their names) — but only plain ones are names Ankurah creates.
+	other := []string{"1a", "Album", "aB", "a-b", "a b", "a.b", "é", "a;drop", "ünïcode", `a"b`, "Mixed Case"}
+	for _, n := range other {
+		if err := event.ValidFieldName(n); err != nil {
+			t.Errorf("ValidFieldName(%q): %v", n, err)
+		}
+		if err := event.ValidCollectionName(n); err != nil {
+			t.Errorf("ValidCollectionName(%q): %v", n, err)
+		}
+		if event.IsPlainName(n) {
+			t.Errorf("IsPlainName(%q)", n)
+		}
+	}
+	for _, n := range good {
+		if !event.IsPlainName(n) {
+			t.Errorf("IsPlainName(%q) = false", n)
+		}
+	}
+	if err := event.ValidCollectionName("sales." + strings.Repeat("a", 63)); err != nil {
+		t.Errorf("schema.table of 69 bytes: %v", err)
+	}
+	bad := []string{"", strings.Repeat("a", 128), "_x", "_", "a\x00", "a\nb", "\xff\xfe", "a\u0085"}
 	for _, n := range bad {
 		if err := event.ValidFieldName(n); err == nil {
 			t.Errorf("ValidFieldName(%q) succeeded", n)
 		}
 		if err := event.ValidCollectionName(n); err == nil {
 			t.Errorf("ValidCollectionName(%q) succeeded", n)
+		}
+	}
+	if err := event.ValidFieldName(strings.Repeat("a", 64)); err == nil {
+		t.Error("a field name of 64 bytes succeeded")
+	}
+	// Fields named like Postgres's system columns are refused, saying why.
+	for _, n := range []string{"ctid", "xmin", "cmin", "xmax", "cmax", "tableoid"} {
+		if err := event.ValidFieldName(n); err == nil || !strings.Contains(err.Error(), "system column") {
+			t.Errorf("ValidFieldName(%q): %v", n, err)
 		}
 	}
 	// id is a reserved field name but a fine collection name.

@@ -160,7 +160,7 @@ func EventFromWire(w Event, types TypeOf, now time.Time) (event.Event, *Error) {
 	if t := id.Time(); t.After(now.Add(MaxClockSkew)) {
 		return bad("its time (%s) is more than %s ahead of the server's clock", t.Format(time.RFC3339), MaxClockSkew)
 	}
-	e := event.Event{ID: id, Collection: w.Collection, Entity: ent, Parents: parents, Delete: w.Delete}
+	e := event.Event{ID: id, Collection: w.Collection, Entity: ent, Parents: parents, Delete: w.Delete, Author: w.Author}
 	if len(w.Operations) > 0 {
 		e.Ops = make(map[string]value.Value, len(w.Operations))
 	}
@@ -201,7 +201,7 @@ func AppendEvent(b []byte, e *event.Event) []byte {
 	b = append(b, `{"id":"`...)
 	b = append(b, e.ID.String()...)
 	b = append(b, `","collection":`...)
-	b = strconv.AppendQuote(b, e.Collection)
+	b = appendJSONString(b, e.Collection)
 	b = append(b, `,"entity_id":"`...)
 	b = append(b, e.Entity.String()...)
 	b = append(b, `","parents":`...)
@@ -210,6 +210,10 @@ func AppendEvent(b []byte, e *event.Event) []byte {
 	b = appendValues(b, e.Ops, true)
 	if e.Delete {
 		b = append(b, `,"delete":true`...)
+	}
+	if e.Author != "" {
+		b = append(b, `,"author":`...)
+		b = appendJSONString(b, e.Author)
 	}
 	return append(b, '}')
 }
@@ -346,7 +350,7 @@ func StateFromWire(w Entity, types TypeOf) (*entity.State, error) {
 
 // EventToWire converts an event into its wire form.
 func EventToWire(e *event.Event) Event {
-	w := Event{ID: e.ID.String(), Collection: e.Collection, EntityID: e.Entity.String(), Parents: e.Parents.Strings(), Delete: e.Delete,
+	w := Event{ID: e.ID.String(), Collection: e.Collection, EntityID: e.Entity.String(), Parents: e.Parents.Strings(), Delete: e.Delete, Author: e.Author,
 		Operations: make(map[string]json.RawMessage, len(e.Ops))}
 	if w.Parents == nil {
 		w.Parents = []string{}
@@ -365,7 +369,7 @@ func CollectionFromWire(w Collection) (schema.Collection, *Error) {
 		if err != nil {
 			return schema.Collection{}, Errorf(CodeBadRequest, "collection %q, field %q: %s", clip(w.Name), clip(f.Name), err.Error())
 		}
-		c.Fields = append(c.Fields, schema.Field{Name: f.Name, Type: t})
+		c.Fields = append(c.Fields, schema.Field{Name: f.Name, Type: t, Refers: f.Refers})
 	}
 	if err := c.Validate(); err != nil {
 		return schema.Collection{}, Errorf(storage.CodeBadName, "%s", err.Error())
@@ -377,7 +381,7 @@ func CollectionFromWire(w Collection) (schema.Collection, *Error) {
 func CollectionToWire(c schema.Collection) Collection {
 	w := Collection{Name: c.Name, Fields: make([]Field, len(c.Fields))}
 	for i, f := range c.Fields {
-		w.Fields[i] = Field{Name: f.Name, Type: f.Type.String()}
+		w.Fields[i] = Field{Name: f.Name, Type: f.Type.String(), Refers: f.Refers}
 	}
 	return w
 }

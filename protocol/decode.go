@@ -124,13 +124,15 @@ func (r *Request) validate() *Error {
 		if len(r.Collections) == 0 {
 			return Errorf(CodeBadRequest, `member "collections" must list at least one collection`)
 		}
+	case TypeAuth:
+		return need("token", r.Token)
 	}
 	return nil
 }
 
 var requestTypes = map[string]struct{}{
 	TypeSubscribe: {}, TypeUpdateSubscription: {}, TypeUnsubscribe: {}, TypeFetch: {}, TypeGet: {},
-	TypeGetEvents: {}, TypeCommit: {}, TypeRegisterSchema: {}, TypeCollections: {}, TypePing: {},
+	TypeGetEvents: {}, TypeCommit: {}, TypeRegisterSchema: {}, TypeCollections: {}, TypePing: {}, TypeAuth: {},
 }
 
 func clip(s string) string {

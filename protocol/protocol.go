@@ -12,6 +12,7 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Version is the protocol version this package speaks.
@@ -32,6 +33,9 @@ const (
 	// TypePing asks for an empty result: a client's own keepalive (browsers
 	// cannot send WebSocket pings).
 	TypePing = "ping"
+	// TypeAuth replaces the connection's token (a refresh, before it
+	// expires) without touching its subscriptions.
+	TypeAuth = "auth"
 )
 
 // Frame types sent by servers.
@@ -40,6 +44,10 @@ const (
 	TypeResult  = "result"
 	TypeError   = "error"
 	TypeChanges = "changes"
+	TypeSchema  = "schema" // a collection's schema changed (made with SQL: a field added, dropped, renamed or retyped, the table renamed or dropped)
+	// TypeTokenExpiring says the connection's token expires soon: send a
+	// fresh one with auth, or the connection ends (close 4003).
+	TypeTokenExpiring = "token_expiring"
 )
 
 // Error codes of the protocol layer. Storage and query codes (no_collection,
@@ -58,12 +66,19 @@ const (
 	CodeSlowConsumer          = "slow_consumer"
 	CodeShuttingDown          = "shutting_down"
 	CodeInternal              = "internal"
+	// Authentication and authorisation (docs/security.md).
+	CodeUnauthenticated  = "unauthenticated"   // no token where one is needed, or one that does not verify
+	CodeTokenExpired     = "token_expired"     // the connection's token expired without a refresh
+	CodePermissionDenied = "permission_denied" // the policy does not allow this principal to do this
+	CodeRateLimited      = "rate_limited"      // the connection sent more than its limit allows
+	CodeTooComplex       = "too_complex"       // a query or schema change over the server's limits
 )
 
 // WebSocket close statuses of our own (4000–4999 is the application range).
 const (
 	CloseSlowConsumer    = 4001
 	CloseHandshakeFailed = 4002
+	CloseTokenExpired    = 4003
 )
 
 // Limits on what one request may carry.
@@ -95,7 +110,7 @@ type Request struct {
 	Type string `json:"type"`
 	ID   uint64 `json:"id,omitempty"`
 
-	// hello
+	// hello, auth
 	Protocol int    `json:"protocol,omitempty"`
 	Token    string `json:"token,omitempty"`
 	Client   string `json:"client,omitempty"`
@@ -125,6 +140,8 @@ type Event struct {
 	Parents    []string                   `json:"parents"`
 	Operations map[string]json.RawMessage `json:"operations"`
 	Delete     bool                       `json:"delete,omitempty"`
+	// Author is who made the change (set by the server; ignored in commits).
+	Author string `json:"author,omitempty"`
 }
 
 // Entity is an entity's state on the wire.
@@ -148,9 +165,26 @@ type Collection struct {
 }
 
 // Field is one typed field; Type is a type name (text, bigint, …).
+// Refers names the collection whose keys a field's values are (a foreign
+// key between adopted tables; the values stay the app's keys).
 type Field struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Refers string `json:"refers,omitempty"`
+}
+
+// SchemaChange is one change of a collection's schema, pushed in a
+// schema frame: Kind is add_field, drop_field, rename_field,
+// retype_field, rename_table, drop_table, adopt or key_changed.
+type SchemaChange struct {
+	ID         string `json:"id"` // a ULID: changes are ordered by it
+	Collection string `json:"collection"`
+	Kind       string `json:"kind"`
+	Field      string `json:"field,omitempty"`    // the field (after a rename, its new name)
+	OldName    string `json:"old_name,omitempty"` // rename_field: the old field name; rename_table: the old schema.table
+	OldType    string `json:"old_type,omitempty"`
+	NewType    string `json:"new_type,omitempty"`
+	Detail     string `json:"detail,omitempty"`
 }
 
 // Limits are what a server tells a client in its welcome.
@@ -167,6 +201,22 @@ type Welcome struct {
 	Server   string `json:"server"`
 	Session  string `json:"session"`
 	Limits   Limits `json:"limits"`
+	// Subject is who the connection acts for (its token's sub), absent for
+	// an anonymous connection; ExpiresAt is when its token expires.
+	Subject   string     `json:"subject,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// TokenExpiring is the push that asks for a fresh token.
+type TokenExpiring struct {
+	Type      string    `json:"type"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AuthResult answers auth: who the connection now acts for.
+type AuthResult struct {
+	Subject   string     `json:"subject,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // Item is one entry of a changes frame.
@@ -186,11 +236,19 @@ type ServerFrame struct {
 	Error  *Error          `json:"error,omitempty"`
 	Items  []Item          `json:"items,omitempty"`
 
+	// schema
+	Change     *SchemaChange `json:"change,omitempty"`
+	Collection *Collection   `json:"collection,omitempty"` // the collection's schema after the change (absent: the collection was dropped)
+
 	// welcome
 	Protocol int    `json:"protocol,omitempty"`
 	Server   string `json:"server,omitempty"`
 	Session  string `json:"session,omitempty"`
 	Limits   Limits `json:"limits,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+
+	// welcome, token_expiring
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // SubscribeResult is the result of subscribe and update_subscription.

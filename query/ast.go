@@ -16,9 +16,29 @@ type Query struct {
 	// Limit is nil when there is no LIMIT; otherwise an Int once bound.
 	Limit *Operand
 
-	params  int // number of ? in the text
-	unbound int // ? still without a value (0 after Bind)
-	firstQ  int // offset of the first unbound ?, for errors
+	params  int      // number of ? in the text
+	unbound int      // ? still without a value (0 after Bind)
+	firstQ  int      // offset of the first unbound ?, for errors
+	names   []string // rules only: each placeholder's variable name (see Vars)
+}
+
+// And returns q with e as a further conjunct of its predicate, keeping its
+// order and limit: authorisation narrows a query this way. Conjunctions are
+// flattened, so equality conjuncts of either side stay visible to indexes
+// (see Equalities). Both must be bound.
+func (q *Query) And(e Expr) *Query {
+	if e == nil {
+		return q
+	}
+	out := *q
+	out.names = nil
+	switch {
+	case q.Where == nil:
+		out.Where = e
+	default:
+		out.Where = &And{Terms: flatten[*And](flatten[*And](nil, q.Where), e)}
+	}
+	return &out
 }
 
 // Expr is a node of a predicate: *Bool, *And, *Or, *Not, *Compare, *In,

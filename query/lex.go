@@ -176,7 +176,14 @@ func lex(src string, pos int) (token, error) {
 		return lexNumber(src, pos)
 	}
 	r, n := utf8.DecodeRuneInString(src[pos:])
-	if isIdentStart(r) {
+	variable := false
+	if c == '$' && pos+1 < len(src) {
+		// $name is a variable of a policy rule ($jwt.sub); the parser
+		// refuses it anywhere else.
+		next, _ := utf8.DecodeRuneInString(src[pos+1:])
+		variable = isIdentStart(next)
+	}
+	if isIdentStart(r) || variable {
 		end := pos + n
 		for end < len(src) {
 			r, n := utf8.DecodeRuneInString(src[end:])

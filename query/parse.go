@@ -32,6 +32,27 @@ func Parse(src string, args ...any) (*Query, error) {
 	return q, nil
 }
 
+// ParseRule parses a policy rule: a query whose values may be variables
+// such as $jwt.sub (named placeholders: see Vars) and whose predicates may
+// test a variable itself ($jwt.role = 'admin': a path whose first step is
+// "$jwt", for the caller to resolve before evaluating). Variables are the
+// only placeholders a rule binds; ? is allowed too.
+func ParseRule(src string) (*Query, error) {
+	if len(src) > MaxLength {
+		return nil, errorf(CodeTooLong, MaxLength, "rule is %d bytes long; the limit is %d", len(src), MaxLength)
+	}
+	if !utf8.ValidString(src) {
+		return nil, errorf(CodeInvalidUTF8, invalidUTF8At(src), "rule text is not valid UTF-8")
+	}
+	p := &parser{src: src, vars: true}
+	return p.query()
+}
+
+// Vars returns the name of each placeholder of a rule parsed by ParseRule,
+// in the order Bind takes their values: "jwt.sub" for $jwt.sub, "" for ?.
+// It is nil for a query parsed by Parse.
+func (q *Query) Vars() []string { return q.names }
+
 // MustParse is Parse for queries known to be valid (constants, tests); it panics on error.
 func MustParse(src string, args ...any) *Query {
 	q, err := Parse(src, args...)
@@ -60,6 +81,10 @@ type parser struct {
 	depth  int
 	params int
 	firstQ int
+	// vars allows $variables (ParseRule): in a predicate's path, and as
+	// named placeholders where a value goes.
+	vars  bool
+	names []string // the name of each placeholder, "" for ?
 }
 
 func (p *parser) advance() error {
@@ -184,6 +209,9 @@ func (p *parser) query() (*Query, error) {
 		}
 	}
 	q.params, q.unbound, q.firstQ = p.params, p.params, p.firstQ
+	if p.vars {
+		q.names = p.names
+	}
 	return q, nil
 }
 
@@ -306,6 +334,11 @@ func (p *parser) primary() (Expr, error) {
 func (p *parser) path(what string) (Path, error) {
 	path := Path{Pos: p.tok.pos}
 	for {
+		if p.tok.kind == tWord && strings.HasPrefix(p.tok.text, "$") {
+			if err := p.checkVar(len(path.Steps) == 0); err != nil {
+				return path, err
+			}
+		}
 		if p.tok.kind == tIdent || p.tok.kind == tWord && !isReserved(p.tok.text) {
 			path.Steps = append(path.Steps, p.tok.text)
 		} else if len(path.Steps) == 0 {
@@ -368,10 +401,19 @@ func (p *parser) predicate(path Path) (Expr, error) {
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
+		in := &In{Path: path, Not: neg}
+		if p.tok.kind == tWord && strings.HasPrefix(p.tok.text, "$") {
+			// IN $jwt.teams: the variable's list, as IN (?) binds a slice.
+			v, err := p.operand()
+			if err != nil {
+				return nil, err
+			}
+			in.Values = append(in.Values, v)
+			return in, nil
+		}
 		if p.tok.kind != tLParen {
 			return nil, p.expected("'(' after IN")
 		}
-		in := &In{Path: path, Not: neg}
 		for {
 			if err := p.advance(); err != nil {
 				return nil, err
@@ -443,6 +485,8 @@ func (p *parser) operand() (Operand, error) {
 	case t.is("TRUE"), t.is("FALSE"):
 		o.Value = value.BoolOf(t.is("TRUE"))
 	case t.is("NULL"):
+	case t.kind == tWord && strings.HasPrefix(t.text, "$"):
+		return p.variable()
 	default:
 		return o, p.expected("a value (a 'string', a number, TRUE, FALSE, NULL or ?)")
 	}
@@ -454,5 +498,35 @@ func (p *parser) param() Operand {
 	if p.params == 1 {
 		p.firstQ = p.tok.pos
 	}
+	p.names = append(p.names, "")
 	return Operand{Param: p.params, Pos: p.tok.pos}
+}
+
+// checkVar refuses a $variable outside policy rules, and one that is not
+// the first step of a path.
+func (p *parser) checkVar(first bool) error {
+	if !p.vars {
+		return errorf(CodeParse, p.tok.pos, "variables such as %s are only allowed in policy rules", clip(p.tok.text))
+	}
+	if !first {
+		return p.expected("a key name after '.'")
+	}
+	return nil
+}
+
+// variable parses $name(.key)* where a value goes: a named placeholder,
+// bound like ? (see Vars).
+func (p *parser) variable() (Operand, error) {
+	if err := p.checkVar(true); err != nil {
+		return Operand{}, err
+	}
+	pos := p.tok.pos
+	path, err := p.path("a variable")
+	if err != nil {
+		return Operand{}, err
+	}
+	o := p.param()
+	o.Pos = pos
+	p.names[len(p.names)-1] = strings.Join(path.Steps, ".")
+	return o, nil
 }

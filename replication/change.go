@@ -34,6 +34,38 @@ type Transaction struct {
 	CommitTime time.Time
 	Rows       []RowChange
 	Events     []EventRow
+	// SchemaChanges are the transaction's rows of ankurah.schema_changes:
+	// a collection's schema changed (in the same transaction as the DDL
+	// when the event trigger follows it).
+	SchemaChanges []SchemaChange
+	// Relations are the published tables whose definition (name, columns,
+	// column types) this streaming session had not seen before this
+	// transaction: pgoutput describes a table again after it changed, so a
+	// table changed with SQL shows up here with its next write, also where
+	// no event trigger keeps the catalog in line.
+	Relations []Relation
+}
+
+// Relation is a published table as pgoutput last described it.
+type Relation struct {
+	ID     uint32 // the table's relation (pg_class oid)
+	Schema string
+	Table  string
+}
+
+// SchemaChange is one row of ankurah.schema_changes (see
+// migrations/00002_adopt.sql): Kind is add_field, drop_field,
+// rename_field, retype_field, rename_table, drop_table, adopt or
+// key_changed.
+type SchemaChange struct {
+	ID         string
+	Collection string
+	Kind       string
+	Field      string // the field (its new name, for a rename)
+	OldName    string // rename_field: the field's old name; rename_table: the old schema.table
+	OldType    string
+	NewType    string
+	Detail     string
 }
 
 // Op is the kind of a row change.
@@ -73,9 +105,13 @@ func (o Op) String() string {
 // both, and decoding does not consult the catalog (value.Convert(v,
 // value.Ref) is lossless). Floats keep NaN, +Inf, -Inf and -0 exactly.
 type RowChange struct {
-	Op     Op
+	Op    Op
+	Kind  RowKind
+	RelID uint32 // the table's relation (pg_class oid): the catalog maps it to its collection
+	// Schema and Table are the table's (a collection table Ankurah created
+	// has its collection's name, until someone renames it with SQL).
 	Schema string
-	Table  string // the collection's name
+	Table  string
 	ID     event.ID
 	// Head is the row's head after the change; for a Delete, the head of
 	// the deleted row.
@@ -94,6 +130,24 @@ type RowChange struct {
 	Old map[string]value.Value
 }
 
+// RowKind says what kind of table a RowChange is of.
+type RowKind uint8
+
+// Row kinds.
+const (
+	// CollectionRow: a collection table Ankurah created. ID, Head and
+	// Versions are the row's; New and Old its fields.
+	CollectionRow RowKind = iota
+	// AdoptedRow: an adopted table (an app's own). Every column is in New
+	// and Old, named as the table names it; ID, Head and Versions are
+	// zero: they live in the side table, whose change comes in the same
+	// transaction when the row's history changed.
+	AdoptedRow
+	// SideRow: an adopted table's side table. ID, Head and Versions are
+	// the entity's; New and Old hold its key columns k1…kn.
+	SideRow
+)
+
 // EventRow is one row inserted into ankurah.events.
 type EventRow struct {
 	ID         event.ID
@@ -110,4 +164,6 @@ type EventRow struct {
 // empty reports whether tx carries nothing for Ankurah (only changes to
 // tables outside collections and events). Such transactions are acknowledged
 // without calling the handler.
-func (tx *Transaction) empty() bool { return len(tx.Rows) == 0 && len(tx.Events) == 0 }
+func (tx *Transaction) empty() bool {
+	return len(tx.Rows) == 0 && len(tx.Events) == 0 && len(tx.SchemaChanges) == 0 && len(tx.Relations) == 0
+}

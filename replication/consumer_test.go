@@ -185,7 +185,7 @@ func TestTransactionGrouping(t *testing.T) {
 	exec(t, pool, `select ankurah.create_collection('album', '{"name":"text","year":"bigint"}')`)
 	exec(t, pool, `select ankurah.create_collection('artist', '{"name":"text"}')`)
 	exec(t, pool, `create table plain (x int)`)
-	exec(t, pool, `alter publication ankurah add table plain`) // published, but not Ankurah's: ignored
+	exec(t, pool, `alter publication ankurah add table plain`) // published, not a collection table Ankurah made: passed on as an adopted table's
 	rec := newRecorder()
 	start(t, testConfig(t, url, nil), rec.handle)
 
@@ -233,7 +233,7 @@ func TestTransactionGrouping(t *testing.T) {
 	for _, r := range got.Rows {
 		order = append(order, fmt.Sprintf("%s %s %s", r.Op, r.Table, r.ID))
 	}
-	wantOrder := []string{"insert album " + a.String(), "insert artist " + b.String(), "insert album " + c.String(), "update album " + a.String()}
+	wantOrder := []string{"insert album " + a.String(), "insert plain " + event.ID{}.String(), "insert artist " + b.String(), "insert album " + c.String(), "update album " + a.String()}
 	if strings.Join(order, "; ") != strings.Join(wantOrder, "; ") {
 		t.Fatalf("rows:\n%s\nwant\n%s", strings.Join(order, "\n"), strings.Join(wantOrder, "\n"))
 	}
@@ -382,7 +382,7 @@ func TestReconnectAfterConnectionLoss(t *testing.T) {
 // Whatever path the update takes, the decoded new row carries the value:
 //   - a plain SQL UPDATE goes through the on_write trigger, whose rebuilt NEW
 //     row makes Postgres store and send the value again in full;
-//   - an API write (ankurah.writer = 'api', trigger skipped) really leaves
+//   - an API write (ankurah.writer = 'api:doc', trigger skipped) really leaves
 //     it alone, pgoutput sends it as unchanged ('u'), and the consumer fills
 //     it from the old row that REPLICA IDENTITY FULL provides.
 func TestUnchangedToastedValue(t *testing.T) {
@@ -422,7 +422,7 @@ func TestUnchangedToastedValue(t *testing.T) {
 
 	ctx := context.Background()
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `set local ankurah.writer = 'api'`); err != nil {
+		if _, err := tx.Exec(ctx, `set local ankurah.writer = 'api:doc'`); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `update doc set title = 'v3' where id = $1`, id.String())

@@ -27,10 +27,14 @@ type decoder struct {
 	log  *slog.Logger
 	rels map[uint32]*relation
 	tx   *Transaction // the open transaction: between BEGIN and COMMIT
+	// seen is each relation's signature as last described; described
+	// collects the relations described anew, for the next transaction.
+	seen      map[uint32]string
+	described []Relation
 }
 
 func newDecoder(log *slog.Logger) *decoder {
-	return &decoder{log: log, rels: map[uint32]*relation{}}
+	return &decoder{log: log, rels: map[uint32]*relation{}, seen: map[uint32]string{}}
 }
 
 // inTransaction reports whether a transaction has begun and not committed.
@@ -60,12 +64,23 @@ func (d *decoder) decode(data []byte) (tx *Transaction, err error) {
 	}
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:
-		d.rels[m.RelationID] = newRelation(m, d.log)
+		r := newRelation(m, d.log)
+		d.rels[m.RelationID] = r
+		if sig := r.signature(); r.kind != relOther && d.seen[r.id] != sig {
+			d.seen[r.id] = sig
+			rel := Relation{ID: r.id, Schema: r.schema, Table: r.table}
+			if d.tx != nil {
+				d.tx.Relations = append(d.tx.Relations, rel)
+			} else {
+				d.described = append(d.described, rel)
+			}
+		}
 	case *pglogrepl.BeginMessage:
 		if d.tx != nil {
 			return nil, fmt.Errorf("%w: BEGIN of xid %d inside xid %d", errBrokenStream, m.Xid, d.tx.XID)
 		}
-		d.tx = &Transaction{XID: m.Xid, CommitLSN: LSN(m.FinalLSN), CommitTime: m.CommitTime}
+		d.tx = &Transaction{XID: m.Xid, CommitLSN: LSN(m.FinalLSN), CommitTime: m.CommitTime, Relations: d.described}
+		d.described = nil
 	case *pglogrepl.CommitMessage:
 		if d.tx == nil {
 			return nil, fmt.Errorf("%w: COMMIT at %s outside a transaction", errBrokenStream, m.CommitLSN)
@@ -110,7 +125,7 @@ func (d *decoder) change(op Op, relID uint32, newTup *pglogrepl.TupleData, oldTy
 		}
 	}
 	switch r.kind {
-	case relCollection:
+	case relCollection, relSide, relPlain:
 		rc, err := d.rowChange(r, op, newTup, oldType == 'K', oldTup)
 		if err != nil {
 			d.log.Error("replication: row left out of its transaction", "table", r.schema+"."+r.table,
@@ -130,15 +145,48 @@ func (d *decoder) change(op Op, relID uint32, newTup *pglogrepl.TupleData, oldTy
 			return nil
 		}
 		d.tx.Events = append(d.tx.Events, ev)
+	case relSchemaChanges:
+		if op != Insert {
+			return nil
+		}
+		sc, err := d.schemaChange(r, newTup)
+		if err != nil {
+			d.log.Error("replication: schema change left out of its transaction", "xid", d.tx.XID, "err", err)
+			return nil
+		}
+		d.tx.SchemaChanges = append(d.tx.SchemaChanges, sc)
 	}
 	return nil
+}
+
+// schemaChange decodes an insert into ankurah.schema_changes.
+func (d *decoder) schemaChange(r *relation, t *pglogrepl.TupleData) (SchemaChange, error) {
+	text := func(name string) string {
+		i, ok := r.byName[name]
+		if !ok || t.Columns[i].DataType != pglogrepl.TupleDataTypeText {
+			return ""
+		}
+		return string(t.Columns[i].Data)
+	}
+	sc := SchemaChange{ID: text("id"), Collection: text("collection"), Kind: text("kind"), Field: text("field"),
+		OldName: text("old_name"), OldType: text("old_type"), NewType: text("new_type"), Detail: text("detail")}
+	if sc.ID == "" || sc.Collection == "" || sc.Kind == "" {
+		return sc, errors.New("schema change without id, collection or kind")
+	}
+	return sc, nil
 }
 
 // rowChange decodes a change of a collection table. keyOnly says the old
 // tuple is a 'K' tuple (replica identity is a key, not FULL): only its key
 // columns are real, the rest are sent as NULLs and must not be read as such.
 func (d *decoder) rowChange(r *relation, op Op, newTup *pglogrepl.TupleData, keyOnly bool, oldTup *pglogrepl.TupleData) (RowChange, error) {
-	rc := RowChange{Op: op, Schema: r.schema, Table: r.table}
+	rc := RowChange{Op: op, RelID: r.id, Schema: r.schema, Table: r.table}
+	switch r.kind {
+	case relSide:
+		rc.Kind = SideRow
+	case relPlain:
+		rc.Kind = AdoptedRow
+	}
 	var err error
 	if oldTup != nil {
 		rc.Old = make(map[string]value.Value, len(r.cols))
@@ -163,7 +211,7 @@ func (d *decoder) rowChange(r *relation, op Op, newTup *pglogrepl.TupleData, key
 			return rc, fmt.Errorf("new row: %w", err)
 		}
 	}
-	if rc.ID.IsZero() {
+	if rc.ID.IsZero() && rc.Kind != AdoptedRow {
 		return rc, errors.New("no id in the row (replica identity without id?)")
 	}
 	return rc, nil

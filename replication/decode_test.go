@@ -141,10 +141,22 @@ func TestDecodeSynthetic(t *testing.T) {
 	if tx == nil || tx.XID != 7 || tx.CommitLSN != 0x100 || tx.EndLSN != 0x128 {
 		t.Fatalf("transaction %+v", tx)
 	}
-	if len(tx.Rows) != 1 || len(tx.Events) != 1 {
-		t.Fatalf("rows %+v events %+v (the plain table must be ignored)", tx.Rows, tx.Events)
+	// A published table that is not shaped like a collection table is an
+	// adopted table: its columns are all fields, and it has no entity id
+	// of its own (the side table's change carries it).
+	if len(tx.Rows) != 2 || len(tx.Events) != 1 {
+		t.Fatalf("rows %+v events %+v", tx.Rows, tx.Events)
 	}
-	r := tx.Rows[0]
+	if p := tx.Rows[0]; p.Kind != AdoptedRow || p.RelID != 2 || p.Table != "plain" || !p.ID.IsZero() || p.New["x"].Int() != 1 {
+		t.Fatalf("adopted table's row %+v", p)
+	}
+	if len(tx.Relations) != 3 || tx.Relations[1].Table != "plain" {
+		t.Fatalf("relations described: %+v", tx.Relations)
+	}
+	r := tx.Rows[1]
+	if r.Kind != CollectionRow || r.RelID != 1 {
+		t.Fatalf("collection row %+v", r)
+	}
 	wantNew := map[string]value.Value{"name": value.TextOf("new"), "notes": value.TextOf("big notes"), "price": value.TextOf("2.50")}
 	wantOld := map[string]value.Value{"name": value.TextOf("old"), "notes": value.TextOf("big notes"), "price": value.TextOf("1.50")}
 	if r.Op != Update || r.ID.String() != idA || !sameValues(r.New, wantNew) || !sameValues(r.Old, wantOld) ||

@@ -93,7 +93,7 @@ func TestCreatesPublication(t *testing.T) {
 	start(t, testConfig(t, url, nil), rec.handle)
 	var tables string
 	if err := pool.QueryRow(context.Background(),
-		`select string_agg(schemaname || '.' || tablename, ',') from pg_publication_tables where pubname = 'ankurah'`).Scan(&tables); err != nil || tables != "ankurah.events" {
+		`select string_agg(schemaname || '.' || tablename, ',' order by 1) from pg_publication_tables where pubname = 'ankurah'`).Scan(&tables); err != nil || tables != "ankurah.events,ankurah.schema_changes" {
 		t.Fatalf("publication tables %q %v", tables, err)
 	}
 	exec(t, pool, `select ankurah.create_collection('late', '{"x":"bigint"}')`)

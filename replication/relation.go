@@ -2,6 +2,7 @@ package replication
 
 import (
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pglogrepl"
@@ -11,9 +12,12 @@ import (
 type relKind uint8
 
 const (
-	relOther      relKind = iota // anything else in the publication: ignored
-	relCollection                // a collection table: id, _head, _versions, fields
-	relEvents                    // ankurah.events
+	relOther         relKind = iota // anything else in schema ankurah: ignored
+	relCollection                   // a collection table Ankurah created: id, _head, _versions, fields
+	relEvents                       // ankurah.events
+	relSide                         // an adopted table's side table (ankurah.adopted_<oid>): id, k1…kn, _head, _versions
+	relSchemaChanges                // ankurah.schema_changes
+	relPlain                        // any other published table: an adopted table, every column a field
 )
 
 // colRole says what a column of a collection table holds.
@@ -72,7 +76,9 @@ func newRelation(m *pglogrepl.RelationMessage, log *slog.Logger) *relation {
 	for i := range r.cols {
 		c := &r.cols[i]
 		switch {
-		case r.kind != relCollection:
+		case r.kind == relPlain:
+			c.role = roleField
+		case r.kind != relCollection && r.kind != relSide:
 		case c.name == "id":
 			c.role = roleID
 		case c.name == "_head":
@@ -91,7 +97,7 @@ func newRelation(m *pglogrepl.RelationMessage, log *slog.Logger) *relation {
 			}
 		}
 	}
-	if r.kind == relCollection && !r.full {
+	if (r.kind == relCollection || r.kind == relPlain) && !r.full {
 		log.Warn("replication: collection table is not REPLICA IDENTITY FULL: updates and deletes lose old values and unchanged TOASTed fields",
 			"table", r.schema+"."+r.table, "replica_identity", string(rune(m.ReplicaIdentity)),
 			"fix", "ALTER TABLE "+r.schema+"."+r.table+" REPLICA IDENTITY FULL")
@@ -99,14 +105,21 @@ func newRelation(m *pglogrepl.RelationMessage, log *slog.Logger) *relation {
 	return r
 }
 
-// classify recognises ankurah.events by name and collection tables by shape
-// (an id, a text[] _head and a jsonb _versions outside schema ankurah), so
-// collections created while the consumer runs need no catalog lookup. The
-// publication only holds these anyway; anything else is ignored.
+// classify recognises ankurah.events, ankurah.schema_changes and side
+// tables by name, and collection tables by shape (an id, a text[] _head
+// and a jsonb _versions outside schema ankurah), so collections created
+// while the consumer runs need no catalog lookup. Any other table in the
+// publication is an adopted table: each of its columns is a field, and
+// the server finds its rows' entities through the side table's changes.
 func classify(r *relation) relKind {
 	if r.schema == "ankurah" {
-		if r.table == "events" {
+		switch {
+		case r.table == "events":
 			return relEvents
+		case r.table == "schema_changes":
+			return relSchemaChanges
+		case strings.HasPrefix(r.table, "adopted_"):
+			return relSide
 		}
 		return relOther
 	}
@@ -117,5 +130,16 @@ func classify(r *relation) relKind {
 		r.cols[head].oid == oidTextArray && r.cols[ver].oid == oidJSONB {
 		return relCollection
 	}
-	return relOther
+	return relPlain
+}
+
+// signature identifies a relation's shape as the server sees it: its name
+// and its columns' names and types, in order.
+func (r *relation) signature() string {
+	var b strings.Builder
+	b.WriteString(r.schema + "." + r.table)
+	for _, c := range r.cols {
+		b.WriteString("\x00" + c.name + ":" + strconv.FormatUint(uint64(c.oid), 10))
+	}
+	return b.String()
 }

@@ -61,8 +61,8 @@ func prepare(ctx context.Context, conn *pgconn.PgConn, cfg Config) (slotState, e
 	return ensureSlot(ctx, conn, cfg.SlotName)
 }
 
-// ensurePublication creates publication ankurah for ankurah.events when it is
-// missing, exactly as ankurah.publish would (and under the same advisory
+// ensurePublication creates publication ankurah for ankurah.events (and
+// ankurah.schema_changes) when it is missing, exactly as ankurah.publish would (and under the same advisory
 // lock, so it cannot race a concurrent create_collection). Other publications
 // must exist.
 func ensurePublication(ctx context.Context, conn *pgconn.PgConn, name string) error {
@@ -81,6 +81,10 @@ begin
   perform pg_advisory_xact_lock(hashtext('ankurah.publication'));
   if not exists (select 1 from pg_publication where pubname = 'ankurah') then
     create publication ankurah for table ankurah.events;
+  end if;
+  if to_regclass('ankurah.schema_changes') is not null and not exists (select 1 from pg_publication_tables p
+      where p.pubname = 'ankurah' and p.schemaname = 'ankurah' and p.tablename = 'schema_changes') then
+    alter publication ankurah add table ankurah.schema_changes;
   end if;
 end $$`).ReadAll()
 	if err != nil {

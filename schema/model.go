@@ -44,6 +44,15 @@ var (
 	enumIface     = reflect.TypeOf((*Enum)(nil)).Elem()
 )
 
+// Named is implemented by models whose collection is not named after the
+// struct: e.g. an adopted table outside schema public, whose collection is
+// "sales.orders".
+//
+//	func (Order) CollectionName() string { return "sales.orders" }
+type Named interface {
+	CollectionName() string
+}
+
 // Model maps a Go struct type to a collection: its schema and the conversion
 // between struct values and entity values.
 type Model struct {
@@ -70,6 +79,11 @@ func ModelOf(t reflect.Type) (*Model, error) {
 		return nil, fmt.Errorf("a model must be a struct, not %s", t)
 	}
 	m := &Model{typ: t, Collection: Collection{Name: SnakeCase(t.Name())}}
+	if n, ok := reflect.Zero(t).Interface().(Named); ok {
+		m.Collection.Name = n.CollectionName()
+	} else if n, ok := reflect.New(t).Interface().(Named); ok {
+		m.Collection.Name = n.CollectionName()
+	}
 	if err := m.addFields(t, nil); err != nil {
 		return nil, err
 	}

@@ -78,42 +78,42 @@ type Everything struct {
 }
 
 var everythingFields = []schema.Field{
-	{"created_at", value.Time},
-	{"updated_at", value.Time},
-	{"note", value.Text},
-	{"title", value.Text},
-	{"subtitle", value.Text},
-	{"count", value.Int},
-	{"i8", value.Int},
-	{"i16", value.Int},
-	{"i32", value.Int},
-	{"i64", value.Int},
-	{"u8", value.Int},
-	{"u16", value.Int},
-	{"u32", value.Int},
-	{"opt_int", value.Int},
-	{"score", value.Float},
-	{"ratio", value.Float},
-	{"opt_score", value.Float},
-	{"live", value.Bool},
-	{"opt_live", value.Bool},
-	{"data", value.Bytes},
-	{"opt_data", value.Bytes},
-	{"at", value.Time},
-	{"opt_at", value.Time},
-	{"raw", value.JSON},
-	{"tags", value.JSON},
-	{"attrs", value.JSON},
-	{"where", value.JSON},
-	{"opt_where", value.JSON},
-	{"pair", value.JSON},
-	{"artist", value.Ref},
-	{"co_artist", value.Ref},
-	{"owner", value.Ref},
-	{"any", value.JSON},
-	{"label", value.Text},
-	{"ptr_json", value.JSON},
-	{"http_server", value.Text},
+	{Name: "created_at", Type: value.Time},
+	{Name: "updated_at", Type: value.Time},
+	{Name: "note", Type: value.Text},
+	{Name: "title", Type: value.Text},
+	{Name: "subtitle", Type: value.Text},
+	{Name: "count", Type: value.Int},
+	{Name: "i8", Type: value.Int},
+	{Name: "i16", Type: value.Int},
+	{Name: "i32", Type: value.Int},
+	{Name: "i64", Type: value.Int},
+	{Name: "u8", Type: value.Int},
+	{Name: "u16", Type: value.Int},
+	{Name: "u32", Type: value.Int},
+	{Name: "opt_int", Type: value.Int},
+	{Name: "score", Type: value.Float},
+	{Name: "ratio", Type: value.Float},
+	{Name: "opt_score", Type: value.Float},
+	{Name: "live", Type: value.Bool},
+	{Name: "opt_live", Type: value.Bool},
+	{Name: "data", Type: value.Bytes},
+	{Name: "opt_data", Type: value.Bytes},
+	{Name: "at", Type: value.Time},
+	{Name: "opt_at", Type: value.Time},
+	{Name: "raw", Type: value.JSON},
+	{Name: "tags", Type: value.JSON},
+	{Name: "attrs", Type: value.JSON},
+	{Name: "where", Type: value.JSON},
+	{Name: "opt_where", Type: value.JSON},
+	{Name: "pair", Type: value.JSON},
+	{Name: "artist", Type: value.Ref},
+	{Name: "co_artist", Type: value.Ref},
+	{Name: "owner", Type: value.Ref},
+	{Name: "any", Type: value.JSON},
+	{Name: "label", Type: value.Text},
+	{Name: "ptr_json", Type: value.JSON},
+	{Name: "http_server", Type: value.Text},
 }
 
 func model(t *testing.T, v any) *schema.Model {
@@ -642,7 +642,7 @@ func TestModelOfErrors(t *testing.T) {
 		Key string `ankurah:"id"`
 	}
 	type BadTag struct {
-		X string `ankurah:"Bad-Name"`
+		X string `ankurah:"Bad\tName"`
 	}
 	type SystemTag struct {
 		X string `ankurah:"_system"`
@@ -660,7 +660,9 @@ func TestModelOfErrors(t *testing.T) {
 	}
 	type inner struct{ Bad chan int }
 	type BadEmbedded struct{ inner }
-	type ÜberModel struct{ X int }
+	type XminTag struct {
+		X string `ankurah:"xmin"`
+	}
 
 	cases := []struct {
 		v        any
@@ -678,13 +680,13 @@ func TestModelOfErrors(t *testing.T) {
 		{IDPtr{}, []string{"ID", "event.ID"}},
 		{IdInt{}, []string{"Id", "event.ID"}},
 		{TaggedID{}, []string{"Key", "id"}},
-		{BadTag{}, []string{"Bad-Name"}},
+		{BadTag{}, []string{"control character"}},
 		{SystemTag{}, []string{"_system", "reserved"}},
 		{LongName{}, []string{"63"}},
 		{Duplicate{}, []string{"name", "twice"}},
 		{DuplicateEmbedded{}, []string{"created_at", "twice"}},
 		{BadEmbedded{}, []string{"Bad", "chan"}},
-		{ÜberModel{}, []string{"über_model"}},
+		{XminTag{}, []string{"xmin", "system column"}},
 		{struct{ X int }{}, []string{"collection name"}}, // an anonymous struct has no name
 		{42, []string{"struct", "int"}},
 		{"x", []string{"struct"}},
@@ -739,7 +741,7 @@ func TestModelEmbeddedID(t *testing.T) {
 		Body string
 	}
 	m := model(t, Post{})
-	want := []schema.Field{{"created_at", value.Time}, {"body", value.Text}}
+	want := []schema.Field{{Name: "created_at", Type: value.Time}, {Name: "body", Type: value.Text}}
 	if !reflect.DeepEqual(m.Collection.Fields, want) {
 		t.Errorf("fields %+v", m.Collection.Fields)
 	}
@@ -757,7 +759,7 @@ func TestModelEmbeddedID(t *testing.T) {
 		time.Time
 	}
 	c := model(t, Tagged{}).Collection
-	if want := []schema.Field{{"base", value.JSON}, {"time", value.Time}}; !reflect.DeepEqual(c.Fields, want) {
+	if want := []schema.Field{{Name: "base", Type: value.JSON}, {Name: "time", Type: value.Time}}; !reflect.DeepEqual(c.Fields, want) {
 		t.Errorf("Tagged fields %+v", c.Fields)
 	}
 }

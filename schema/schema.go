@@ -24,6 +24,10 @@ import (
 type Field struct {
 	Name string     `json:"name"`
 	Type value.Type `json:"type"`
+	// Refers names the collection a field refers to when its values are
+	// another collection's keys: a foreign key between adopted tables
+	// (its values stay the app's keys; see docs/architecture.md).
+	Refers string `json:"refers,omitempty"`
 }
 
 // Collection is the schema of one collection. Entities may carry fields the

@@ -50,12 +50,15 @@ func TestCollectionValidate(t *testing.T) {
 	t.Parallel()
 	ok := []schema.Collection{
 		{Name: "album"},
-		{Name: "album", Fields: []schema.Field{{"name", value.Text}, {"year", value.Int}, {"artist", value.Ref}}},
+		{Name: "album", Fields: []schema.Field{{Name: "name", Type: value.Text}, {Name: "year", Type: value.Int}, {Name: "artist", Type: value.Ref}}},
 		{Name: "a", Fields: []schema.Field{
-			{"t", value.Text}, {"i", value.Int}, {"f", value.Float}, {"b", value.Bool},
-			{"by", value.Bytes}, {"ti", value.Time}, {"j", value.JSON}, {"r", value.Ref},
+			{Name: "t", Type: value.Text}, {Name: "i", Type: value.Int}, {Name: "f", Type: value.Float}, {Name: "b", Type: value.Bool},
+			{Name: "by", Type: value.Bytes}, {Name: "ti", Type: value.Time}, {Name: "j", Type: value.JSON}, {Name: "r", Type: value.Ref},
 		}},
-		{Name: "id", Fields: []schema.Field{{"ida", value.Text}}},
+		{Name: "id", Fields: []schema.Field{{Name: "ida", Type: value.Text}}},
+		// Adopted tables keep their names: any identifier.
+		{Name: "Album", Fields: []schema.Field{{Name: "Name", Type: value.Text}, {Name: "na me", Type: value.Text}}},
+		{Name: "sales.orders", Fields: []schema.Field{{Name: "1st", Type: value.Int}}},
 	}
 	for _, c := range ok {
 		if err := c.Validate(); err != nil {
@@ -67,21 +70,18 @@ func TestCollectionValidate(t *testing.T) {
 		mention string
 	}{
 		{schema.Collection{Name: ""}, "collection name"},
-		{schema.Collection{Name: "Album"}, "Album"},
 		{schema.Collection{Name: "_album"}, "reserved"},
-		{schema.Collection{Name: "1album"}, "1album"},
-		{schema.Collection{Name: "al-bum"}, "al-bum"},
-		{schema.Collection{Name: strings.Repeat("a", 64)}, "63"},
-		{schema.Collection{Name: "album", Fields: []schema.Field{{"", value.Text}}}, "album"},
-		{schema.Collection{Name: "album", Fields: []schema.Field{{"id", value.Text}}}, "id"},
-		{schema.Collection{Name: "album", Fields: []schema.Field{{"_head", value.Text}}}, "_head"},
-		{schema.Collection{Name: "album", Fields: []schema.Field{{"Name", value.Text}}}, "Name"},
-		{schema.Collection{Name: "album", Fields: []schema.Field{{"na me", value.Text}}}, "na me"},
-		{schema.Collection{Name: "album", Fields: []schema.Field{{strings.Repeat("f", 64), value.Text}}}, "63"},
-		{schema.Collection{Name: "album", Fields: []schema.Field{{"name", value.Null}}}, "name has no type"},
-		{schema.Collection{Name: "album", Fields: []schema.Field{{"name", value.Type(200)}}}, "name has no type"},
-		{schema.Collection{Name: "album", Fields: []schema.Field{{"name", value.Text}, {"year", value.Int}, {"name", value.Text}}}, "name appears twice"},
-		{schema.Collection{Name: "album", Fields: []schema.Field{{"name", value.Text}, {"name", value.Int}}}, "name appears twice"},
+		{schema.Collection{Name: strings.Repeat("a", 128)}, "127"},
+		{schema.Collection{Name: "al\tbum"}, "control"},
+		{schema.Collection{Name: "album", Fields: []schema.Field{{Name: "xmin", Type: value.Text}}}, "system column"},
+		{schema.Collection{Name: "album", Fields: []schema.Field{{Name: "", Type: value.Text}}}, "album"},
+		{schema.Collection{Name: "album", Fields: []schema.Field{{Name: "id", Type: value.Text}}}, "id"},
+		{schema.Collection{Name: "album", Fields: []schema.Field{{Name: "_head", Type: value.Text}}}, "_head"},
+		{schema.Collection{Name: "album", Fields: []schema.Field{{Name: strings.Repeat("f", 64), Type: value.Text}}}, "63"},
+		{schema.Collection{Name: "album", Fields: []schema.Field{{Name: "name", Type: value.Null}}}, "name has no type"},
+		{schema.Collection{Name: "album", Fields: []schema.Field{{Name: "name", Type: value.Type(200)}}}, "name has no type"},
+		{schema.Collection{Name: "album", Fields: []schema.Field{{Name: "name", Type: value.Text}, {Name: "year", Type: value.Int}, {Name: "name", Type: value.Text}}}, "name appears twice"},
+		{schema.Collection{Name: "album", Fields: []schema.Field{{Name: "name", Type: value.Text}, {Name: "name", Type: value.Int}}}, "name appears twice"},
 	}
 	for _, b := range bad {
 		err := b.c.Validate()
@@ -99,7 +99,7 @@ func TestFromMap(t *testing.T) {
 	t.Parallel()
 	m := map[string]value.Type{"year": value.Int, "artist": value.Ref, "name": value.Text, "b": value.Bool, "a_z": value.JSON}
 	c := schema.FromMap("album", m)
-	want := []schema.Field{{"a_z", value.JSON}, {"artist", value.Ref}, {"b", value.Bool}, {"name", value.Text}, {"year", value.Int}}
+	want := []schema.Field{{Name: "a_z", Type: value.JSON}, {Name: "artist", Type: value.Ref}, {Name: "b", Type: value.Bool}, {Name: "name", Type: value.Text}, {Name: "year", Type: value.Int}}
 	if c.Name != "album" || len(c.Fields) != len(want) {
 		t.Fatalf("FromMap = %+v", c)
 	}
@@ -127,7 +127,7 @@ func TestFromMap(t *testing.T) {
 
 func TestCollectionJSON(t *testing.T) {
 	t.Parallel()
-	c := schema.Collection{Name: "album", Fields: []schema.Field{{"name", value.Text}, {"score", value.Float}, {"at", value.Time}}}
+	c := schema.Collection{Name: "album", Fields: []schema.Field{{Name: "name", Type: value.Text}, {Name: "score", Type: value.Float}, {Name: "at", Type: value.Time}}}
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)

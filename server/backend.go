@@ -52,6 +52,8 @@ type Batch struct {
 	changes []reactor.Change
 	// events are the transaction's events by entity id, when known.
 	events map[event.ID][]event.Event
+	// schema are the transaction's schema changes (see schema.go).
+	schema []schemaPush
 	// commitTime is when the source committed it; received when the
 	// server got it.
 	commitTime, received time.Time

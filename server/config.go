@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/ankurah/ankurah-go/server/auth"
 )
 
 // Defaults.
@@ -18,6 +21,12 @@ const (
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultPingInterval     = 30 * time.Second
+	DefaultRequestsPerSec   = 500
+	DefaultRequestBurst     = 1000
+	DefaultMaxQueryNodes    = 512
+	DefaultMaxInList        = 1000
+	DefaultMaxNewFields     = 64
+	DefaultTokenRefreshLead = 30 * time.Second
 )
 
 // Config configures a Server. The zero value of every field means its
@@ -57,8 +66,47 @@ type Config struct {
 	// its credentials in hello, never in cookies, so a cross-site page
 	// gains nothing a direct client does not have. Default: empty.
 	OriginPatterns []string
+	// Tokens verifies the tokens clients send in hello and auth
+	// (*auth.Verifier). Nil: tokens are not checked, and every connection
+	// acts for the anonymous principal.
+	Tokens TokenVerifier
+	// Policy is the authorisation policy in force (auth.Static, or an
+	// *auth.PolicyFileSource that reloads its file). Nil: no policy —
+	// everyone may read, write and change the schema (auth.AllowAll), which
+	// is only for development: Validate then refuses a Listen address that
+	// is not loopback unless InsecureAllowAnonymous is set.
+	Policy auth.Source
+	// InsecureAllowAnonymous lets a server without a policy listen on an
+	// address that is not loopback. Default false.
+	InsecureAllowAnonymous bool
+	// RequestsPerSecond and RequestBurst limit each connection's requests
+	// (a token bucket); a request over the limit is answered rate_limited.
+	// Defaults DefaultRequestsPerSec (500) and DefaultRequestBurst (1000).
+	RequestsPerSecond int
+	RequestBurst      int
+	// MaxQueryNodes bounds a query's predicate (its AST nodes), and
+	// MaxInList an IN list (after ? expands); a larger query is refused
+	// with too_complex. Defaults DefaultMaxQueryNodes (512) and
+	// DefaultMaxInList (1000).
+	MaxQueryNodes int
+	MaxInList     int
+	// MaxNewFields bounds the fields one request may add to the schema
+	// (register_schema, or new fields in a commit), collections counted as
+	// fields too. Default DefaultMaxNewFields (64).
+	MaxNewFields int
+	// TokenRefreshLead is how long before a connection's token expires
+	// the server asks for a fresh one (token_expiring). Default
+	// DefaultTokenRefreshLead (30 s), or a fifth of the token's life when
+	// that is shorter.
+	TokenRefreshLead time.Duration
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
+}
+
+// TokenVerifier checks a token and says who it stands for.
+// *auth.Verifier implements it.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (*auth.Principal, error)
 }
 
 // WithDefaults returns c with every unset field set to its default.
@@ -83,6 +131,12 @@ func (c Config) WithDefaults() Config {
 	setD(&c.WriteTimeout, DefaultWriteTimeout)
 	setD(&c.HandshakeTimeout, DefaultHandshakeTimeout)
 	setD(&c.PingInterval, DefaultPingInterval)
+	set(&c.RequestsPerSecond, DefaultRequestsPerSec)
+	set(&c.RequestBurst, DefaultRequestBurst)
+	set(&c.MaxQueryNodes, DefaultMaxQueryNodes)
+	set(&c.MaxInList, DefaultMaxInList)
+	set(&c.MaxNewFields, DefaultMaxNewFields)
+	setD(&c.TokenRefreshLead, DefaultTokenRefreshLead)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -106,10 +160,41 @@ func (c Config) Validate() error {
 	positive("max subscriptions", c.MaxSubscriptions, 1)
 	positive("max commit events", c.MaxCommitEvents, 1)
 	positive("queue frames", c.QueueFrames, 1)
-	for name, d := range map[string]time.Duration{"write timeout": c.WriteTimeout, "handshake timeout": c.HandshakeTimeout, "ping interval": c.PingInterval} {
+	positive("requests per second", c.RequestsPerSecond, 1)
+	positive("request burst", c.RequestBurst, 1)
+	positive("max query nodes", c.MaxQueryNodes, 1)
+	positive("max IN list", c.MaxInList, 1)
+	positive("max new fields", c.MaxNewFields, 1)
+	if err := c.checkExposure(c.Listen); err != nil {
+		errs = append(errs, err)
+	}
+	for name, d := range map[string]time.Duration{"write timeout": c.WriteTimeout, "handshake timeout": c.HandshakeTimeout, "ping interval": c.PingInterval, "token refresh lead": c.TokenRefreshLead} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive (got %s)", name, d))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ErrExposedWithoutPolicy is what serving anonymously beyond loopback is
+// refused with (errors.Is).
+var ErrExposedWithoutPolicy = errors.New("no policy: anyone who reaches this server may read, write and change everything, so it serves only on a loopback address")
+
+// checkExposure refuses to serve addr without a policy unless addr is
+// loopback or the operator insisted.
+func (c Config) checkExposure(addr string) error {
+	if c.Policy != nil || c.InsecureAllowAnonymous {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil // reported by Validate
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("listen address %q: %w; give a policy (--policy) or, to serve anonymously anyway, --insecure-allow-anonymous", addr, ErrExposedWithoutPolicy)
 }

@@ -101,6 +101,11 @@ func dial(t testing.TB, env *servertest.Env) *tclient {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newTClient(t, conn)
+}
+
+// newTClient wraps an open connection, and closes it when the test ends.
+func newTClient(t testing.TB, conn *wire.Conn) *tclient {
 	c := &tclient{t: t, conn: conn, gen: event.NewGenerator(), sets: map[string]*resultSet{}, cond: make(chan struct{})}
 	go c.pump()
 	t.Cleanup(func() { conn.Close() })

@@ -100,7 +100,7 @@ func TestHostileFrames(t *testing.T) {
 		{`{"type":"fetch","id":0,"collection":"album"}`, protocol.CodeBadRequest, 0},
 		{`{"type":"fetch","id":6,"collection":"album","query":"year >"}`, "parse_error", 6},
 		{`{"type":"fetch","id":7,"collection":"album","query":"year = ?","args":[{"a":1}]}`, "bad_argument", 7},
-		{`{"type":"fetch","id":8,"collection":"Nope"}`, "bad_name", 8},
+		{`{"type":"fetch","id":8,"collection":"_nope"}`, "bad_name", 8},
 		{`{"type":"get","id":9,"collection":"album","ids":["not-an-id"]}`, protocol.CodeBadRequest, 9},
 		{`{"type":"commit","id":10,"events":[{"id":"x","collection":"album"}]}`, "invalid_event", 10},
 		{`{"type":"commit","id":11,"events":[{"id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","collection":"album","entity_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","parents":[],"operations":{"year":"nineteen"}}]}`, "type_mismatch", 11},

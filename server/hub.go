@@ -35,8 +35,9 @@ const refillWorkers = 4
 // any change that follows it. No database I/O happens under it (see
 // doc.go for the lock order, and refill for the LIMIT windows).
 type hub struct {
-	backend Backend
-	metrics *metrics
+	backend  Backend
+	metrics  *metrics
+	sessions func() []*session // every live session (schema changes go to all)
 
 	mu      sync.Mutex
 	reactor *reactor.Reactor
@@ -59,6 +60,15 @@ type subscription struct {
 	name     string
 	nameJSON []byte
 	rs       *reactor.Subscription // replaced when a stale window is read again
+	// query is the client's query; rs runs it narrowed by the session's
+	// read grant (authz.go), and hidden are the fields the client may not
+	// see. When the grant changes, next and nextHidden wait for the
+	// refill that reads the live query again with them.
+	query      *query.Query
+	hidden     []string
+	next       *query.Query
+	nextHidden []string
+	viewKey    string // viewKey(hidden)
 }
 
 func newHub(b Backend, m *metrics) *hub {
@@ -90,6 +100,7 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	h.seq++
 	b.hubSeq = h.seq
 	h.ring[h.seq%ringSize] = b
+	h.applySchemaLocked(b)
 
 	res := h.reactor.ApplyBatch(ctx, b.changes, h.skip(b))
 	for rs, snap := range h.filters {
@@ -118,7 +129,7 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 			} else {
 				f = append(f, ',')
 			}
-			f = enc.appendItem(f, sub.nameJSON, it)
+			f = enc.appendItem(f, sub, it)
 		}
 		frames[sub.sess] = f
 	}
@@ -129,26 +140,33 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 }
 
 // batchEncoder encodes each entity state and each entity's events once per
-// batch; every recipient's frame shares those bytes.
+// batch and view (the fields a recipient may see); every recipient's frame
+// with that view shares those bytes.
 type batchEncoder struct {
 	b      *Batch
-	now    map[event.ID]*entity.State // each changed entity's state after the batch (nil: deleted without a state)
-	states map[*entity.State][]byte   // with the documents of ytext fields
-	values map[*entity.State][]byte   // without them
-	events map[event.ID][]byte
+	now    map[event.ID]*entity.State       // each changed entity's state after the batch (nil: deleted without a state)
+	states map[viewed[*entity.State]][]byte // with the documents of ytext fields
+	values map[viewed[*entity.State]][]byte // without them
+	events map[viewed[event.ID]][]byte
+}
+
+// viewed is a cache key: a thing as a view shows it.
+type viewed[T comparable] struct {
+	of   T
+	view string
 }
 
 func newBatchEncoder(b *Batch) *batchEncoder {
-	e := &batchEncoder{b: b, now: make(map[event.ID]*entity.State, len(b.changes)), states: map[*entity.State][]byte{}, values: map[*entity.State][]byte{}, events: map[event.ID][]byte{}}
+	e := &batchEncoder{b: b, now: make(map[event.ID]*entity.State, len(b.changes)), states: map[viewed[*entity.State]][]byte{}, values: map[viewed[*entity.State]][]byte{}, events: map[viewed[event.ID]][]byte{}}
 	for _, ch := range b.changes {
 		e.now[ch.ID] = ch.New
 	}
 	return e
 }
 
-func (e *batchEncoder) appendItem(f, sub []byte, it reactor.Item) []byte {
+func (e *batchEncoder) appendItem(f []byte, sub *subscription, it reactor.Item) []byte {
 	f = append(f, `{"sub":`...)
-	f = append(f, sub...)
+	f = append(f, sub.nameJSON...)
 	f = append(f, `,"kind":"`...)
 	f = append(f, it.Kind.String()...)
 	f = append(f, `","entity":`...)
@@ -174,24 +192,26 @@ func (e *batchEncoder) appendItem(f, sub []byte, it reactor.Item) []byte {
 	if light {
 		cache, encode = e.values, protocol.AppendEntityValues
 	}
-	st := cache[s]
+	sk := viewed[*entity.State]{s, sub.viewKey}
+	st := cache[sk]
 	if st == nil {
-		st = encode(nil, s)
-		cache[s] = st
+		st = encode(nil, view(s, sub.hidden))
+		cache[sk] = st
 	}
 	f = append(f, st...)
 	if len(evs) > 0 {
-		enc := e.events[it.ID]
+		ek := viewed[event.ID]{it.ID, sub.viewKey}
+		enc := e.events[ek]
 		if enc == nil {
 			enc = append(enc, '[')
 			for i := range evs {
 				if i > 0 {
 					enc = append(enc, ',')
 				}
-				enc = protocol.AppendEvent(enc, &evs[i])
+				enc = protocol.AppendEvent(enc, viewEvent(&evs[i], sub.hidden))
 			}
 			enc = append(enc, ']')
-			e.events[it.ID] = enc
+			e.events[ek] = enc
 		}
 		f = append(f, `,"events":`...)
 		f = append(f, enc...)
@@ -203,7 +223,7 @@ func (e *batchEncoder) appendItem(f, sub []byte, it reactor.Item) []byte {
 // queues its result. The initial result set is read outside the lock, from a
 // snapshot; then, under the lock, the subscription is brought up to the
 // stream (catchUpLocked). So nothing is lost, applied twice, or stale.
-func (h *hub) subscribe(ctx context.Context, sess *session, reqID uint64, name, collection string, q *query.Query, known map[event.ID]event.Head, replace bool) error {
+func (h *hub) subscribe(ctx context.Context, sess *session, reqID uint64, name, collection string, userQ *query.Query, known map[event.ID]event.Head, replace bool) error {
 	select {
 	case <-h.backend.Ready():
 	case <-ctx.Done():
@@ -229,6 +249,10 @@ func (h *hub) subscribe(ctx context.Context, sess *session, reqID uint64, name, 
 		registered := h.seq
 		h.mu.Unlock()
 
+		q, hidden, err := sess.authorizeQuery(collection, userQ)
+		if err != nil {
+			return err
+		}
 		states, snap, err := h.backend.Read(ctx, collection, q)
 		if err != nil {
 			return err
@@ -242,7 +266,7 @@ func (h *hub) subscribe(ctx context.Context, sess *session, reqID uint64, name, 
 			}
 			return protocol.Errorf(protocol.CodeInternal, "the change stream moved too fast to start the subscription; retry")
 		}
-		err = h.activateLocked(ctx, sess, reqID, name, collection, q, states, snap, known, registered, replace)
+		err = h.activateLocked(ctx, sess, reqID, name, collection, userQ, q, hidden, states, snap, known, registered, replace)
 		h.mu.Unlock()
 		return err
 	}
@@ -290,7 +314,7 @@ func (h *hub) catchUpLocked(ctx context.Context, collection string, q *query.Que
 	return rs, staleAt, nil
 }
 
-func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, name, collection string, q *query.Query, states []*entity.State, snap Snapshot, known map[event.ID]event.Head, registered uint64, replace bool) error {
+func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, name, collection string, userQ, q *query.Query, hidden []string, states []*entity.State, snap Snapshot, known map[event.ID]event.Head, registered uint64, replace bool) error {
 	if sess.closed {
 		return nil // the session ended while reading; nothing to answer
 	}
@@ -299,7 +323,8 @@ func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, n
 		return err
 	}
 
-	sub := &subscription{sess: sess, name: name, nameJSON: strconv.AppendQuote(nil, name), rs: rs}
+	sub := &subscription{sess: sess, name: name, nameJSON: strconv.AppendQuote(nil, name), rs: rs,
+		query: userQ, hidden: hidden, viewKey: viewKey(hidden)}
 	var removed []event.ID
 	if replace {
 		old := sess.subs[name]
@@ -337,7 +362,7 @@ func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, n
 		if h, ok := known[st.ID]; ok && h.Equal(st.Head) {
 			f = protocol.AppendUnchanged(f, st)
 		} else {
-			f = protocol.AppendEntity(f, st)
+			f = protocol.AppendEntity(f, view(st, hidden))
 		}
 	}
 	f = append(f, `],"removed":[`...)

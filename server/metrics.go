@@ -20,6 +20,9 @@ type metrics struct {
 	framesSent    atomic.Int64
 	badFrames     atomic.Int64
 	refills       atomic.Int64
+	authFailures  atomic.Int64
+	denied        atomic.Int64
+	rateLimited   atomic.Int64
 	batches       atomic.Int64
 	changes       atomic.Int64
 	lastCommit    atomic.Int64 // unix µs of the last batch's commit time
@@ -87,6 +90,9 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	counter("ankurah_slow_consumer_disconnects_total", "Sessions closed because the client fell behind.", m.slowConsumers.Load())
 	counter("ankurah_frames_sent_total", "Frames written to clients.", m.framesSent.Load())
 	counter("ankurah_bad_frames_total", "Frames refused as malformed, unknown, binary or too large.", m.badFrames.Load())
+	counter("ankurah_auth_failures_total", "Connections refused at the handshake: no token, or one that does not verify.", m.authFailures.Load())
+	counter("ankurah_permission_denied_total", "Requests refused by the policy.", m.denied.Load())
+	counter("ankurah_rate_limited_total", "Requests refused because their connection went over its rate.", m.rateLimited.Load())
 	counter("ankurah_window_refills_total", "LIMIT windows read again after losing members the fan-out could not replace.", m.refills.Load())
 	counter("ankurah_transactions_total", "Committed transactions fanned out.", m.batches.Load())
 	counter("ankurah_changes_total", "Entity changes fanned out.", m.changes.Load())

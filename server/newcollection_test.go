@@ -86,13 +86,13 @@ func TestCollectionThatDoesNotExistYet(t *testing.T) {
 			// A name that no collection can have is still an error.
 			c := dial(t, env)
 			for _, req := range []protocol.Request{
-				{Type: protocol.TypeSubscribe, Sub: "bad", Collection: "Album"},
-				{Type: protocol.TypeFetch, Collection: "Album"},
-				{Type: protocol.TypeGet, Collection: "Album", IDs: []string{"01ARZ3NDEKTSV4RRFFQ69G5FAV"}},
+				{Type: protocol.TypeSubscribe, Sub: "bad", Collection: "_album"},
+				{Type: protocol.TypeFetch, Collection: "_album"},
+				{Type: protocol.TypeGet, Collection: "_album", IDs: []string{"01ARZ3NDEKTSV4RRFFQ69G5FAV"}},
 			} {
 				var perr *protocol.Error
 				if err := c.do(req, nil); !errors.As(err, &perr) || perr.Code != "bad_name" {
-					t.Errorf("%s of collection Album: %v, want bad_name", req.Type, err)
+					t.Errorf("%s of collection _album: %v, want bad_name", req.Type, err)
 				}
 			}
 		})

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
@@ -67,10 +70,46 @@ func (p *PostgresBackend) Read(ctx context.Context, collection string, q *query.
 	return states, pgSnapshot(snap), nil
 }
 
-// Run streams from the slot until ctx ends.
+// Run streams from the slot until ctx ends. Meanwhile it keeps the catalog
+// in line with the tables (see syncCatalog).
 func (p *PostgresBackend) Run(ctx context.Context, publish func(context.Context, *Batch)) error {
 	p.publish = publish
-	return p.consumer.Run(ctx)
+	sctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.syncCatalog(sctx) })
+	err := p.consumer.Run(ctx)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// SyncInterval is how often a Postgres backend brings the catalog in line
+// with the tables, in case a schema change made with SQL was not followed
+// (no event trigger: the schema was installed by a role that is not a
+// superuser) and no write of the table or query has shown it yet.
+const SyncInterval = 30 * time.Second
+
+// syncCatalog runs ankurah.sync_catalog when the stream starts and every
+// SyncInterval until ctx ends. The changes it finds reach the hub through
+// the stream, as ankurah.schema_changes rows.
+func (p *PostgresBackend) syncCatalog(ctx context.Context) {
+	t := time.NewTicker(SyncInterval)
+	defer t.Stop()
+	select {
+	case <-p.consumer.Ready():
+	case <-ctx.Done():
+		return
+	}
+	for {
+		if err := p.store.Sync(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("following schema changes", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Ready is closed once the slot streams.
@@ -120,6 +159,30 @@ func (p *PostgresBackend) lag(ctx context.Context) (lag uint64, acked, cur repli
 // every recipient has it queued.
 func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transaction) error {
 	b := &Batch{xid: tx.XID, lsn: uint64(tx.CommitLSN), commitTime: tx.CommitTime}
+	// Tables described anew: the catalog follows them first, should no
+	// event trigger have done so (their rows below have the new shape).
+	for _, r := range tx.Relations {
+		if rel, ok, err := p.store.Relation(ctx, r.ID); err == nil && ok {
+			if err := p.store.Sync(ctx, rel.Collection); err != nil {
+				p.log.Warn("following a changed table", "table", r.Schema+"."+r.Table, "err", err)
+			}
+		}
+	}
+	if n := len(tx.SchemaChanges); n > 0 {
+		// The stream can deliver a commit a moment before other sessions
+		// see it: wait for the catalog to show it, then read it afresh.
+		p.awaitVisible(ctx, tx.SchemaChanges[n-1].ID)
+	}
+	for _, ch := range tx.SchemaChanges {
+		p.store.Forget(ch.Collection)
+	}
+	for _, ch := range tx.SchemaChanges {
+		sp := schemaPush{change: ch}
+		if c, err := p.store.Collection(ctx, ch.Collection); err == nil {
+			sp.coll = &c
+		}
+		b.schema = append(b.schema, sp)
+	}
 	if len(tx.Events) > 0 {
 		b.events = make(map[event.ID][]event.Event, len(tx.Events))
 		schemas := map[string]*schema.Collection{}
@@ -135,8 +198,41 @@ func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transactio
 		}
 	}
 	schemas := map[string]*schema.Collection{}
+	adopted := map[string]*adoptedChanges{}
+	var order []string // adopted collections, in order of first change
 	for _, r := range tx.Rows {
-		st := &entity.State{Collection: r.Table, ID: r.ID, Head: r.Head, Versions: r.Versions, Values: map[string]value.Value{}}
+		rel, ok, err := p.store.Relation(ctx, r.RelID)
+		if err != nil {
+			p.log.Warn("replicated row of a table the catalog cannot place", "table", r.Schema+"."+r.Table, "err", err)
+			continue
+		}
+		if r.Kind != replication.CollectionRow {
+			if !ok {
+				continue // a published table that is no collection's
+			}
+			ac := adopted[rel.Collection]
+			if ac == nil {
+				ac = &adoptedChanges{rel: rel}
+				adopted[rel.Collection] = ac
+				order = append(order, rel.Collection)
+			}
+			if r.Kind == replication.SideRow {
+				ac.side = append(ac.side, r)
+			} else {
+				ac.rows = append(ac.rows, r)
+			}
+			continue
+		}
+		coll := r.Table
+		if ok {
+			coll = rel.Collection // the table may have been renamed
+		}
+		if r.Op == replication.Update && r.OldHead != nil && r.OldHead.Equal(r.Head) {
+			// An UPDATE that changed nothing (update album set name =
+			// name): no event, nothing for the subscribers.
+			continue
+		}
+		st := &entity.State{Collection: coll, ID: r.ID, Head: r.Head, Versions: r.Versions, Values: map[string]value.Value{}}
 		vals := r.New
 		if r.Op == replication.Delete {
 			vals, st.Deleted = r.Old, true
@@ -144,18 +240,135 @@ func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transactio
 				st.Head = st.Head.Advance(e.ID, e.Parents)
 			}
 		}
-		c := p.schemaOf(ctx, r.Table, schemas)
+		c := p.schemaOf(ctx, coll, schemas)
 		for f, v := range vals {
 			if !v.IsNull() {
-				st.Values[f] = p.typed(c, r.Table, f, v)
+				st.Values[f] = p.typed(c, coll, f, v)
 			}
 		}
-		b.changes = append(b.changes, reactor.Change{Collection: r.Table, ID: r.ID, New: st})
+		b.changes = append(b.changes, reactor.Change{Collection: coll, ID: r.ID, New: st})
 	}
-	if len(b.changes) > 0 && p.publish != nil {
+	for _, coll := range order {
+		b.changes = append(b.changes, p.adoptedStates(ctx, adopted[coll], b.events, schemas)...)
+	}
+	if (len(b.changes) > 0 || len(b.schema) > 0) && p.publish != nil {
 		p.publish(ctx, b)
 	}
 	return nil
+}
+
+// awaitVisible waits, briefly, until schema change id (committed: it came
+// through the stream) is visible to the server's queries. Postgres writes
+// a commit's WAL record before the transaction stops counting as in
+// progress, so a decoded commit can precede its visibility by a moment.
+func (p *PostgresBackend) awaitVisible(ctx context.Context, id string) {
+	deadline := time.Now().Add(2 * time.Second)
+	for wait := 100 * time.Microsecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		var ok bool
+		err := p.store.Pool().QueryRow(ctx, "select exists (select 1 from ankurah.schema_changes where id = $1)", id).Scan(&ok)
+		if err != nil || ok || time.Now().After(deadline) {
+			return
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// adoptedChanges are one transaction's changes to an adopted collection:
+// its table's rows and its side table's.
+type adoptedChanges struct {
+	rel  postgres.Relation
+	rows []replication.RowChange
+	side []replication.RowChange
+}
+
+// adoptedStates pairs an adopted collection's side table changes (an
+// entity's id, head and versions, keyed by the row's primary key) with its
+// table's changes (the row's values) by key: one state per entity changed.
+// A change of the table without one of its side table changed no history
+// (a no-op UPDATE, or a row not adopted yet) and is not passed on. A side
+// row inserted without its table's row is a row the backfill adopted: its
+// values are its creation event's; one updated without it had its head
+// changed only (an edit that lost every field to a concurrent one): its
+// values are read.
+func (p *PostgresBackend) adoptedStates(ctx context.Context, ac *adoptedChanges, events map[event.ID][]event.Event, schemas map[string]*schema.Collection) []reactor.Change {
+	coll := ac.rel.Collection
+	c := p.schemaOf(ctx, coll, schemas)
+	key := func(vals map[string]value.Value, cols []string) string {
+		var b []byte
+		for _, col := range cols {
+			b = vals[col].AppendJSON(b)
+			b = append(b, 0)
+		}
+		return string(b)
+	}
+	sideCols := make([]string, len(ac.rel.Keys))
+	for i := range sideCols {
+		sideCols[i] = "k" + strconv.Itoa(i+1)
+	}
+	written := map[string]*replication.RowChange{} // key → the table's last insert or update of it
+	deleted := map[string]*replication.RowChange{} // key → the table's last delete of it
+	for i := range ac.rows {
+		r := &ac.rows[i]
+		if r.Op == replication.Delete {
+			deleted[key(r.Old, ac.rel.Keys)] = r
+		} else {
+			written[key(r.New, ac.rel.Keys)] = r
+		}
+	}
+	last := map[event.ID]int{} // entity → its last side change
+	var ids []event.ID
+	for i, r := range ac.side {
+		if _, seen := last[r.ID]; !seen {
+			ids = append(ids, r.ID)
+		}
+		last[r.ID] = i
+	}
+	var out []reactor.Change
+	for _, id := range ids {
+		r := ac.side[last[id]]
+		st := &entity.State{Collection: coll, ID: id, Head: r.Head, Versions: r.Versions, Values: map[string]value.Value{}}
+		var cols map[string]value.Value
+		switch {
+		case r.Op == replication.Delete:
+			st.Deleted = true
+			for _, e := range events[id] {
+				st.Head = st.Head.Advance(e.ID, e.Parents)
+			}
+			if row := deleted[key(r.Old, sideCols)]; row != nil {
+				cols = row.Old
+			}
+		case written[key(r.New, sideCols)] != nil:
+			cols = written[key(r.New, sideCols)].New
+		case r.Op == replication.Insert:
+			for _, e := range events[id] {
+				if e.IsCreation() {
+					for f, v := range e.Ops {
+						st.Values[f] = v
+					}
+				}
+			}
+		default:
+			got, err := p.store.Get(ctx, coll, []event.ID{id})
+			if err != nil || len(got) == 0 {
+				p.log.Warn("replicated head change of an adopted row that cannot be read", "collection", coll, "id", id, "err", err)
+				continue
+			}
+			st.Values = got[0].Values
+		}
+		for col, v := range cols {
+			if f, ok := ac.rel.Columns[col]; ok && !v.IsNull() {
+				st.Values[f] = p.typed(c, coll, f, v)
+			}
+		}
+		out = append(out, reactor.Change{Collection: coll, ID: id, New: st})
+	}
+	return out
 }
 
 // schemaOf returns a collection's schema (nil if it cannot be read), once
@@ -199,7 +412,7 @@ func (p *PostgresBackend) typed(c *schema.Collection, coll, field string, v valu
 }
 
 func (p *PostgresBackend) eventOf(ctx context.Context, row replication.EventRow, schemas map[string]*schema.Collection) (event.Event, error) {
-	e := event.Event{ID: row.ID, Collection: row.Collection, Entity: row.Entity, Parents: row.Parents, Delete: row.Tombstone}
+	e := event.Event{ID: row.ID, Collection: row.Collection, Entity: row.Entity, Parents: row.Parents, Delete: row.Tombstone, Author: row.Author}
 	var ops map[string]json.RawMessage
 	if err := json.Unmarshal(row.Operations, &ops); err != nil {
 		return e, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
@@ -133,7 +134,13 @@ func (h *hub) refill(ctx context.Context, sub *subscription) {
 		registered := h.seq
 		h.mu.Unlock()
 
-		states, snap, err := h.backend.Read(ctx, rs.Collection(), rs.Query())
+		// A grant that changed (authz.go) reads the live query narrowed
+		// anew; otherwise it is the same query.
+		q := rs.Query()
+		if sub.next != nil {
+			q = sub.next
+		}
+		states, snap, err := h.backend.Read(ctx, rs.Collection(), q)
 
 		h.mu.Lock()
 		if !h.frozenLocked(sub, rs) { // dropped or replaced meanwhile
@@ -150,7 +157,11 @@ func (h *hub) refill(ctx context.Context, sub *subscription) {
 		var next *reactor.Subscription
 		var staleAt uint64
 		if err == nil {
-			next, staleAt, err = h.catchUpLocked(ctx, rs.Collection(), rs.Query(), states, snap, registered)
+			if sub.next != nil && sub.next != q { // narrowed again while reading: read again
+				h.mu.Unlock()
+				continue
+			}
+			next, staleAt, err = h.catchUpLocked(ctx, rs.Collection(), q, states, snap, registered)
 		}
 		if err != nil {
 			if ctx.Err() == nil { // not the server stopping
@@ -159,7 +170,13 @@ func (h *hub) refill(ctx context.Context, sub *subscription) {
 			h.mu.Unlock()
 			return
 		}
-		h.swapLocked(sub, next)
+		resend := false
+		if sub.next == q {
+			resend = !slices.Equal(sub.hidden, sub.nextHidden)
+			sub.next, sub.hidden, sub.viewKey = nil, sub.nextHidden, viewKey(sub.nextHidden)
+			sub.nextHidden = nil
+		}
+		h.swapLocked(sub, next, resend)
 		h.metrics.refills.Add(1)
 		if staleAt != 0 {
 			h.freezeLocked(next, staleAt)
@@ -177,8 +194,9 @@ func (h *hub) frozenLocked(sub *subscription, rs *reactor.Subscription) bool {
 
 // swapLocked replaces a frozen window by next, its refilled copy, and queues
 // the difference for the client: removes, then updates, then adds, each in
-// query order.
-func (h *hub) swapLocked(sub *subscription, next *reactor.Subscription) {
+// query order. With resend (the fields the client may see changed), every
+// member that stays is sent again.
+func (h *hub) swapLocked(sub *subscription, next *reactor.Subscription, resend bool) {
 	old := sub.rs
 	frozenAt := h.stale[old]
 	before := h.reactor.Members(old)
@@ -235,7 +253,7 @@ func (h *hub) swapLocked(sub *subscription, next *reactor.Subscription) {
 		f = append(f, `,"kind":"`...)
 		f = append(f, kind.String()...)
 		f = append(f, `","entity":`...)
-		f = protocol.AppendEntity(f, st)
+		f = protocol.AppendEntity(f, view(st, sub.hidden))
 		f = append(f, '}')
 	}
 	for _, st := range before {
@@ -244,7 +262,7 @@ func (h *hub) swapLocked(sub *subscription, next *reactor.Subscription) {
 		}
 	}
 	for _, st := range after {
-		if o := was[st.ID]; o != nil && !o.Head.Equal(st.Head) {
+		if o := was[st.ID]; o != nil && (resend || !o.Head.Equal(st.Head)) {
 			item(reactor.Update, st)
 		}
 	}

@@ -14,9 +14,11 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/protocol"
+	"github.com/ankurah/ankurah-go/server/auth"
 )
 
 // ServerName is what the server calls itself in welcome.
@@ -31,6 +33,8 @@ type Server struct {
 	log     *slog.Logger
 	ids     *event.Generator
 
+	policies auth.Source // the policy in force (auth.AllowAll without one)
+
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	closing  bool
@@ -44,10 +48,26 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("server config: %w", err)
 	}
-	s := &Server{cfg: cfg, backend: backend, log: cfg.Logger, ids: event.NewGenerator(), sessions: map[*session]struct{}{}}
+	s := &Server{cfg: cfg, backend: backend, log: cfg.Logger, ids: event.NewGenerator(), sessions: map[*session]struct{}{}, policies: cfg.Policy}
+	if s.policies == nil {
+		s.policies = auth.Static(auth.AllowAll())
+	}
 	s.metrics = newMetrics()
 	s.hub = newHub(backend, s.metrics)
+	s.hub.sessions = s.liveSessions
 	return s, nil
+}
+
+// liveSessions returns every session (for frames that go to all of them).
+// The hub calls it with its lock held: the hub's lock comes before s.mu.
+func (s *Server) liveSessions() []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		out = append(out, sess)
+	}
+	return out
 }
 
 // Run streams the backend's committed transactions into the live queries
@@ -57,11 +77,13 @@ func New(cfg Config, backend Backend) (*Server, error) {
 func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	refills := make(chan struct{})
+	refills, policy := make(chan struct{}), make(chan struct{})
 	go func() { s.hub.runRefills(ctx); close(refills) }()
+	go func() { s.watchPolicy(ctx); close(policy) }()
 	err := s.backend.Run(ctx, s.hub.publish)
 	cancel()
 	<-refills
+	<-policy
 	return err
 }
 
@@ -91,6 +113,9 @@ func (s *Server) ListenAndServe(ctx context.Context, drainTimeout time.Duration)
 // change stream's (Run) — so when Serve returns, the replication consumer
 // has sent its final acknowledgement and released its slot.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drainTimeout time.Duration) error {
+	if err := s.cfg.checkExposure(ln.Addr().String()); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -160,7 +185,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(int64(s.cfg.MaxFrameBytes))
 	sess := &session{srv: s, ws: ws, id: s.ids.New().String(), out: newFrameQueue(s.cfg.QueueFrames),
-		quit: make(chan struct{}), subs: map[string]*subscription{}}
+		quit: make(chan struct{}), subs: map[string]*subscription{},
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.RequestsPerSecond), s.cfg.RequestBurst)}
 	sess.log = s.log.With("session", sess.id, "remote", r.RemoteAddr)
 
 	s.mu.Lock()
@@ -174,6 +200,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.metrics.connections.Add(1)
 	defer func() {
+		sess.stopAuth()
 		s.hub.closeSession(sess)
 		s.mu.Lock()
 		delete(s.sessions, sess)
@@ -217,6 +244,9 @@ func (s *Server) wireError(sess *session, err error) *protocol.Error {
 		return protocol.Errorf(protocol.CodeShuttingDown, "the session is closing")
 	}
 	perr := protocol.ErrorFrom(err)
+	if perr.Code == protocol.CodePermissionDenied {
+		s.metrics.denied.Add(1)
+	}
 	if perr.Code == protocol.CodeInternal {
 		sess.log.Error("request failed", "err", err)
 		return protocol.Errorf(protocol.CodeInternal, "internal server error (session %s); the server log has the details", sess.id)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/protocol"
@@ -32,6 +33,9 @@ type session struct {
 	reason string
 	last   []byte
 	drain  bool // write what is queued before closing (graceful shutdown)
+
+	auth    sessionAuth   // who it acts for (authz.go)
+	limiter *rate.Limiter // requests per second
 
 	// Guarded by the hub's lock.
 	subs   map[string]*subscription
@@ -237,7 +241,18 @@ func (s *session) read(ctx context.Context) {
 			continue
 		}
 		if req.Type == protocol.TypeHello {
-			s.reply(req.ID, protocol.Errorf(protocol.CodeBadRequest, "the session is already open"))
+			s.reply(req.ID, protocol.Errorf(protocol.CodeBadRequest, "the session is already open; send auth to replace the token"))
+			continue
+		}
+		if !s.limiter.Allow() {
+			s.srv.metrics.rateLimited.Add(1)
+			s.reply(req.ID, protocol.Errorf(protocol.CodeRateLimited, "more than %d requests per second; slow down", s.srv.cfg.RequestsPerSecond))
+			continue
+		}
+		if req.Type == protocol.TypeAuth {
+			if err := s.refreshToken(ctx, req.ID, req.Token); err != nil {
+				s.reply(req.ID, s.srv.wireError(s, err))
+			}
 			continue
 		}
 		if err := s.srv.handle(ctx, s, req); err != nil {
@@ -263,9 +278,24 @@ func (s *session) handshake(ctx context.Context) bool {
 		s.end(protocol.CloseHandshakeFailed, "handshake_failed", protocol.Errorf(protocol.CodeUnsupportedProtocol, "this server speaks protocol 1"), false)
 		return false
 	}
+	p, err := s.srv.authenticate(hctx, req.Token, false)
+	if err != nil {
+		s.srv.metrics.authFailures.Add(1)
+		s.end(protocol.CloseHandshakeFailed, "unauthenticated", s.srv.wireError(s, err), false)
+		return false
+	}
+	s.setPrincipal(p)
 	w := protocol.Welcome{Type: protocol.TypeWelcome, Protocol: protocol.Version, Server: ServerName, Session: s.id, Limits: protocol.Limits{
-		MaxFrameBytes: s.srv.cfg.MaxFrameBytes, MaxSubscriptions: s.srv.cfg.MaxSubscriptions, MaxCommitEvents: s.srv.cfg.MaxCommitEvents}}
+		MaxFrameBytes: s.srv.cfg.MaxFrameBytes, MaxSubscriptions: s.srv.cfg.MaxSubscriptions, MaxCommitEvents: s.srv.cfg.MaxCommitEvents},
+		Subject: p.Subject}
+	if !p.Expires.IsZero() {
+		t := p.Expires.UTC()
+		w.ExpiresAt = &t
+	}
 	s.enqueue(appendJSON(nil, w))
+	if p.Subject != "" {
+		s.log = s.log.With("subject", p.Subject)
+	}
 	if req.Client != "" {
 		s.log = s.log.With("client", req.Client)
 	}

@@ -70,6 +70,12 @@ const (
 	CodeOutOfRange     = "out_of_range"         // a value of the right type outside its field's range (smallint, numeric(5,2), real, years)
 	CodeValueTooLong   = "value_too_long"       // text longer than its varchar(n) or char(n) field
 	CodeReadOnlyField  = "read_only_field"      // a write to a generated column
+	CodeUnknownField   = "unknown_field"        // a field an adopted table has no column for (Ankurah does not alter an app's tables)
+	CodeNameTaken      = "name_taken"           // a collection named like an existing table that is not a collection (adopt it instead)
+	CodeTooManyFields  = "too_many_fields"      // Postgres's limit of 1,600 columns per table
+	CodeSchemaChanged  = "schema_changed"       // the collection's schema changed under the request (a field or the table dropped, renamed or retyped)
+	CodeNotAdoptable   = "not_adoptable"        // a table that cannot be adopted as it is (the message says why)
+	CodePermission     = "permission_denied"    // the database role may not do this (e.g. mark API writes without role ankurah_writer)
 	CodeInternal       = "internal"
 )
 
@@ -172,6 +178,9 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 			if v.IsNull() {
 				continue
 			}
+			if err := CheckNewName("field", name); err != nil {
+				return nil, Errorf(CodeBadName, "collection %s has no field %q, and %v", c.Name, name, err)
+			}
 			if newFields == nil {
 				newFields = map[string]value.Type{}
 			}
@@ -192,6 +201,25 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 		e.Ops[name] = conv
 	}
 	return newFields, nil
+}
+
+// CheckNewName refuses the name of a collection or field to be created
+// unless it is plain (lowercase letters, digits and _, starting with a
+// letter: event.IsPlainName). Names that exist already — an adopted
+// table's and its columns' — may be any identifier; new ones may not, so
+// that every store creates the same names.
+func CheckNewName(kind, name string) error {
+	if event.IsPlainName(name) {
+		return nil
+	}
+	if kind == "field" {
+		if err := event.ValidFieldName(name); err != nil {
+			return err
+		}
+	} else if err := event.ValidCollectionName(name); err != nil {
+		return err
+	}
+	return fmt.Errorf("a new %s's name uses lowercase letters, digits and _, starting with a letter (not %q)", kind, name)
 }
 
 // ConvertCode is the code of a value.Convert error: out_of_range,
@@ -271,12 +299,35 @@ func conformText(coll, name string, t value.Type, known bool, v value.Value) err
 	return nil
 }
 
+// WriteCheck authorises one event of a commit, given its entity's state
+// just before it (nil when the event creates the entity) and just after it
+// (nil when it deletes the entity). A store's Commit calls the check that
+// its context carries (WithWriteCheck) for every event it applies, inside
+// the commit — with the rows locked on Postgres, under the commit lock
+// elsewhere — so that the states checked are the states written. An error
+// fails the whole commit; nothing is written.
+type WriteCheck func(e *event.Event, before, after *entity.State) error
+
+type writeCheckKey struct{}
+
+// WithWriteCheck returns a context whose commits run check on every event.
+func WithWriteCheck(ctx context.Context, check WriteCheck) context.Context {
+	return context.WithValue(ctx, writeCheckKey{}, check)
+}
+
+// WriteCheckFrom returns the check a commit's context carries, or nil.
+func WriteCheckFrom(ctx context.Context) WriteCheck {
+	c, _ := ctx.Value(writeCheckKey{}).(WriteCheck)
+	return c
+}
+
 // Merge applies a commit's events to the states they touch, parents first.
 // states holds the current state of each entity (entity.New for ones not
 // yet created); known reports whether an event of the given entity is
-// already stored. It returns the events that were new (to be stored) in
+// already stored; check, when not nil, authorises each event that applies
+// (see WriteCheck). It returns the events that were new (to be stored) in
 // apply order. Nothing in states is changed on error.
-func Merge(states map[event.ID]*entity.State, events []event.Event, known func(entityID, id event.ID) bool) ([]event.Event, error) {
+func Merge(states map[event.ID]*entity.State, events []event.Event, known func(entityID, id event.ID) bool, check WriteCheck) ([]event.Event, error) {
 	sorted := append([]event.Event(nil), events...)
 	entity.SortForApply(sorted)
 	work := make(map[event.ID]*entity.State, len(states))
@@ -297,6 +348,10 @@ func Merge(states map[event.ID]*entity.State, events []event.Event, known func(e
 			work[e.Entity] = st
 		}
 		ent := e.Entity
+		var before *entity.State
+		if check != nil && st.Exists() {
+			before = st.Clone()
+		}
 		applied, err := st.Apply(e, func(id event.ID) bool {
 			if owner, ok := inBatch[id]; ok {
 				return owner == ent
@@ -307,6 +362,15 @@ func Merge(states map[event.ID]*entity.State, events []event.Event, known func(e
 			return nil, Coded(err)
 		}
 		if applied {
+			if check != nil {
+				after := st
+				if st.Deleted {
+					after = nil
+				}
+				if err := check(e, before, after); err != nil {
+					return nil, err
+				}
+			}
 			inBatch[e.ID] = ent
 			fresh = append(fresh, *e)
 		}

@@ -69,10 +69,14 @@ trap cleanup EXIT INT TERM
 
 "${RUNAS[@]}" "$BINDIR/initdb" -D "$DATA" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$TMP/initdb.log" 2>&1 || {
   cat "$TMP/initdb.log" >&2; exit 1; }
+# Tests need no durability; PG_DURABLE=1 keeps PostgreSQL's defaults (fsync,
+# full-page writes), for benchmarks of what an app's database does.
+NODURABILITY="-c fsync=off -c full_page_writes=off"
+[ "${PG_DURABLE:-}" = 1 ] && NODURABILITY=""
 "${RUNAS[@]}" "$BINDIR/pg_ctl" -D "$DATA" -l "$TMP/server.log" -w -t 60 -o "-p $PORT -k $SOCK \
   -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=64 \
-  -c max_wal_senders=64 -c max_connections=400 -c fsync=off \
-  -c full_page_writes=off -c shared_buffers=256MB -c max_locks_per_transaction=256" start >/dev/null || {
+  -c max_wal_senders=64 -c max_connections=400 $NODURABILITY \
+  -c shared_buffers=256MB -c max_locks_per_transaction=256" start >/dev/null || {
   cat "$TMP/server.log" >&2; exit 1; }
 
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable"

@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ankurah/ankurah-go/codegen"
 	"github.com/ankurah/ankurah-go/internal/load"
 	"github.com/ankurah/ankurah-go/replication"
+	"github.com/ankurah/ankurah-go/storage/postgres"
 )
 
 const benchDoc = `Load test of live queries over WebSocket (docs/benchmarks.md). On the
@@ -50,6 +56,7 @@ func benchCommand() *command {
 			fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the writes' keys and kinds (0: random)")
 			fs.StringVar(&cfg.Clients, "clients", load.ClientsProcess, `where the client connections live: "process" (a child process) or "inproc" (this process; memory figures then include the clients)`)
 			fs.BoolVar(&cfg.KeepDatabase, "keep-database", false, "keep the scratch database")
+			fs.BoolVar(&cfg.Policy, "policy", false, "throughput mode: serve with token checks and the per-user read rule owner = $jwt.sub (the baseline is the same run without it)")
 			cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's process during the measured phase to this `file`")
 			asJSON := fs.Bool("json", false, "print the report as JSON")
 			verbose := fs.Bool("v", false, "print progress and the server's warnings to stderr")
@@ -111,10 +118,12 @@ func benchCommand() *command {
 // codegen).
 func genCommand() *command {
 	return &command{
-		name: "gen", args: []string{"ts [--package DIR] [--out FILE] [--var Models] [--import MODULE] [--check]"},
-		summary: "TypeScript model types from Go models (docs/web.md)",
+		name: "gen", args: []string{"ts [--package DIR] [--out FILE] [--var Models] [--import MODULE] [--check]", "ts --database-url URL [--out FILE] [--import MODULE] [--check]"},
+		summary: "TypeScript model types from Go models or a database's collections (docs/web.md)",
 		doc: `Writes TypeScript types for @ankurah/client from the Go models of a package
-(its exported var Models = []any{Album{}, …}). ` + "`ankurah gen ts --help`" + ` lists
+(its exported var Models = []any{Album{}, …}), or with --database-url from
+the collections of a database — adopted tables included, their foreign keys
+to other adopted tables marked as references. ` + "`ankurah gen ts --help`" + ` lists
 its flags.`,
 		raw: func(ctx context.Context, e *env, args []string) int {
 			c := lookup("gen")
@@ -131,5 +140,57 @@ its flags.`,
 }
 
 func runGenTS(ctx context.Context, args []string, e *env) int {
+	for _, a := range args {
+		if a == "--database-url" || a == "-database-url" || strings.HasPrefix(a, "--database-url=") || strings.HasPrefix(a, "-database-url=") {
+			return genTSFromDatabase(ctx, args, e)
+		}
+	}
 	return codegen.RunGenTS(ctx, args, e.stdout, e.stderr)
+}
+
+// genTSFromDatabase is `ankurah gen ts --database-url URL`: types for the
+// database's collections (adopted tables included), not for Go models.
+func genTSFromDatabase(ctx context.Context, args []string, e *env) int {
+	fs := flag.NewFlagSet("ankurah gen ts", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dbURL := fs.String("database-url", "", "")
+	out := fs.String("out", "-", "")
+	imp := fs.String("import", "@ankurah/client", "")
+	check := fs.Bool("check", false, "")
+	if err := fs.Parse(args); err != nil {
+		return report(e, "gen ts", usageError("%s", flagError(err)).withFix("`ankurah gen ts --help` lists its flags"))
+	}
+	if fs.NArg() > 0 {
+		return report(e, "gen ts", usageError("unexpected argument %q", fs.Arg(0)))
+	}
+	if err := needDatabase(*dbURL); err != nil {
+		return report(e, "gen ts", err)
+	}
+	pool, err := pgxpool.New(ctx, *dbURL)
+	if err != nil {
+		return report(e, "gen ts", connectFailure(err))
+	}
+	defer pool.Close()
+	cs, err := postgres.New(pool, postgres.Options{}).Collections(ctx)
+	if err != nil {
+		return report(e, "gen ts", failed("reading the collections: %s", oneLine(err.Error())))
+	}
+	src, err := codegen.TSCollections(cs, codegen.TSOptions{Import: *imp})
+	if err != nil {
+		return report(e, "gen ts", failed("%v", err))
+	}
+	switch {
+	case *check:
+		have, err := os.ReadFile(*out)
+		if err != nil || !bytes.Equal(have, src) {
+			return report(e, "gen ts", failed("%s differs from the database's collections", *out).withFix("run ankurah gen ts --database-url … --out %s", *out))
+		}
+	case *out == "" || *out == "-":
+		e.stdout.Write(src)
+	default:
+		if err := os.WriteFile(*out, src, 0o644); err != nil {
+			return report(e, "gen ts", failed("%v", err))
+		}
+	}
+	return exitOK
 }

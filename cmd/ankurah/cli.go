@@ -49,18 +49,30 @@ type envVar struct {
 
 // envVars are every ANKURAH_* variable the binary reads.
 var envVars = []envVar{
-	{"ANKURAH_DATABASE_URL", "default for --database-url: a postgres:// URL", []string{"serve", "migrate", "check", "bench"}},
+	{"ANKURAH_DATABASE_URL", "default for --database-url: a postgres:// URL", []string{"serve", "migrate", "check", "adopt", "bench"}},
 	{"ANKURAH_LISTEN", "default for --listen: " + defaultListen, []string{"serve", "health"}},
 	{"ANKURAH_DATA_DIR", "default for --data-dir: ./ankurah-data", []string{"serve"}},
 	{"ANKURAH_SLOT", "default for --slot: ankurah_<host>_<database>", []string{"serve"}},
 	{"ANKURAH_LOG_LEVEL", "default for --log-level: debug, info, warn or error", []string{"serve"}},
 	{"ANKURAH_URL", "default for --url: " + DefaultURL, []string{"subscribe", "query", "get", "put", "delete"}},
+	{"ANKURAH_TOKEN", "the token the client tools send in hello", []string{"subscribe", "query", "get", "put", "delete"}},
+	{"ANKURAH_POLICY", "default for --policy: the policy file", []string{"serve"}},
+	{"ANKURAH_JWT_SECRET", "the HS256 secret itself (or ANKURAH_JWT_SECRET_FILE, default for --jwt-secret-file)", []string{"serve", "token"}},
+	{"ANKURAH_JWT_SECRET_FILE", "default for --jwt-secret-file", []string{"serve", "token"}},
+	{"ANKURAH_JWT_PUBLIC_KEYS", "default for --jwt-public-keys", []string{"serve"}},
+	{"ANKURAH_JWKS_FILE", "default for --jwks-file", []string{"serve"}},
+	{"ANKURAH_JWKS_URL", "default for --jwks-url", []string{"serve"}},
+	{"ANKURAH_JWT_ISSUER", "default for --jwt-issuer", []string{"serve", "token"}},
+	{"ANKURAH_JWT_AUDIENCE", "default for --jwt-audience", []string{"serve", "token"}},
+	{"ANKURAH_JWT_ROLE_CLAIM", "default for --jwt-role-claim: role", []string{"serve", "token"}},
+	{"ANKURAH_ALLOWED_ORIGINS", "default for --allowed-origins", []string{"serve"}},
+	{"ANKURAH_INSECURE_ALLOW_ANONYMOUS", "1 for --insecure-allow-anonymous", []string{"serve"}},
 }
 
 // commands, in the order the overview lists them.
 func commands() []*command {
 	return []*command{
-		serveCommand(), migrateCommand(), checkCommand(), healthCommand(), genCommand(), benchCommand(),
+		serveCommand(), migrateCommand(), checkCommand(), adoptCommand(), healthCommand(), genCommand(), benchCommand(), tokenCommand(),
 		subscribeCommand(), queryCommand(), getCommand(), putCommand(), deleteCommand(),
 		versionCommand(),
 	}
@@ -328,8 +340,12 @@ func overview() string {
 	b.WriteString("\n`ankurah help COMMAND` (or `ankurah COMMAND --help`) shows a command's arguments and flags.\n")
 	b.WriteString("Flags may come before or after the arguments; after -- everything is an argument\n(e.g. a negative number: ankurah query album 'year > ?' -- -5).\n")
 	b.WriteString("\nEnvironment:\n")
+	width := 0
 	for _, v := range envVars {
-		fmt.Fprintf(&b, "  %-21s %s (%s)\n", v.name, v.doc, strings.Join(v.cmds, ", "))
+		width = max(width, len(v.name))
+	}
+	for _, v := range envVars {
+		fmt.Fprintf(&b, "  %-*s %s (%s)\n", width, v.name, v.doc, strings.Join(v.cmds, ", "))
 	}
 	b.WriteString("\nExit status: 0 ok, 1 failure (check: a problem was found), 2 usage error.\nDocumentation: docs/cli.md\n")
 	return b.String()

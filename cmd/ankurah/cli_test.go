@@ -137,7 +137,8 @@ func TestCLIAsAUser(t *testing.T) {
 		{"health of nothing", []string{"health", "--listen", "127.0.0.1:1"}, exitFailure, "no answer from http://127.0.0.1:1/readyz"},
 		// Names, JSON, ids, queries.
 		{"capitalised collection", []string{"put", "--url", url, "Album", `{"name":"x"}`}, exitUsage, `collection name "Album"`},
-		{"bad field name", []string{"put", "--url", url, "album", `{"Name":"x"}`}, exitUsage, `field name "Name"`},
+		{"bad field name", []string{"put", "--url", url, "album", `{"Name":"x"}`}, exitFailure, `no field "Name", and a new field's name uses lowercase letters`},
+		{"bad field name of a new collection", []string{"put", "--url", url, "song", `{"Title":"x"}`}, exitUsage, `field name "Title"`},
 		{"bad JSON", []string{"put", "--url", url, "album", `{name: x}`}, exitUsage, "the fields are not a JSON object"},
 		{"JSON that is not an object", []string{"put", "--url", url, "album", id, `[1]`}, exitUsage, "the fields are not a JSON object"},
 		{"value of another type", []string{"put", "--url", url, "album", id, `{"year":"two thousand"}`}, exitFailure, `album.year: "two thousand" where bigint is expected`},

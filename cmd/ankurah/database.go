@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ankurah/ankurah-go/migrations"
 	"github.com/ankurah/ankurah-go/replication"
+	"github.com/ankurah/ankurah-go/storage/postgres"
 )
 
 // databaseFlag declares --database-url (default ANKURAH_DATABASE_URL).
@@ -108,9 +110,14 @@ func checkCommand() *command {
 		name: "check", args: []string{""}, summary: "preflight: can this PostgreSQL feed Ankurah? says how to fix what is missing",
 		doc: `Connects to the database and checks what the server needs: PostgreSQL 14 or
 later, wal_level = logical, a free replication slot and WAL sender, the
-replication and create privileges. Prints one line per check ("ok", "warn"
+replication and create privileges, and (once the schema is installed) that
+its role may mark the API's writes. Prints one line per check ("ok", "warn"
 or "FAIL") and, under each problem, the fix. Exit status 1 when a check
-failed. ` + "`ankurah serve`" + ` runs the same checks when it starts.`,
+failed. ` + "`ankurah serve`" + ` runs the same checks when it starts.
+
+Then it lists the database's tables: collections, tables adopted
+(` + "`ankurah adopt`" + `), tables that can be adopted, and those that cannot, with
+the reason and what to do.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) error {
 			dbURL := databaseFlag(fs, e, "the PostgreSQL to check")
 			return func(ctx context.Context, _ []string) error {
@@ -124,13 +131,106 @@ failed. ` + "`ankurah serve`" + ` runs the same checks when it starts.`,
 				if err != nil && !errors.As(err, &nr) {
 					return err
 				}
+				connected := true
+				for _, f := range findings {
+					if f.Check == "connect" && f.Severity == "FAIL" {
+						connected = false
+					}
+				}
+				var tables []postgres.TableStatus
+				if connected {
+					var more []replication.Finding
+					var terr error
+					more, tables, terr = checkTables(ctx, *dbURL)
+					findings = append(findings, more...)
+					if terr != nil {
+						fmt.Fprintf(e.stderr, "ankurah check: listing the tables: %s\n", oneLine(terr.Error()))
+					}
+				}
 				printFindings(e.stdout, findings)
+				printTables(e.stdout, tables)
 				if err != nil {
 					return errSilent
+				}
+				for _, f := range findings {
+					if f.Severity == "FAIL" {
+						return errSilent
+					}
 				}
 				return nil
 			}
 		},
+	}
+}
+
+// checkTables checks, once Ankurah's schema is installed, that the role
+// may mark the API's writes (role ankurah_writer), and lists the tables.
+func checkTables(ctx context.Context, dbURL string) ([]replication.Finding, []postgres.TableStatus, error) {
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer pool.Close()
+	var installed bool
+	if err := pool.QueryRow(ctx, "select exists (select 1 from pg_attribute where attrelid = to_regclass('ankurah.collections') and attname = 'adopted')").Scan(&installed); err != nil {
+		return nil, nil, err
+	}
+	if !installed {
+		return nil, nil, nil
+	}
+	var role string
+	var member, exists bool
+	if err := pool.QueryRow(ctx, `select current_user, exists (select 1 from pg_roles where rolname = 'ankurah_writer'),
+		exists (select 1 from pg_roles where rolname = 'ankurah_writer') and pg_has_role(current_user, 'ankurah_writer', 'MEMBER')`).Scan(&role, &exists, &member); err != nil {
+		return nil, nil, err
+	}
+	f := replication.Finding{Check: "api writes", Severity: "ok",
+		Detail: fmt.Sprintf("role %s may mark the API's writes (a member of ankurah_writer, or a superuser)", role)}
+	switch {
+	case !exists:
+		f.Severity, f.Detail = "FAIL", "role ankurah_writer does not exist: the server's writes would be refused"
+		f.Fix = fmt.Sprintf("as a superuser: create role ankurah_writer nologin; grant ankurah_writer to %s", role)
+	case !member:
+		f.Severity, f.Detail = "FAIL", fmt.Sprintf("role %s is not a member of ankurah_writer: the server's writes would be refused", role)
+		f.Fix = fmt.Sprintf("as a superuser (or a role with admin option on it): grant ankurah_writer to %s", role)
+	}
+	tables, err := postgres.Tables(ctx, pool)
+	return []replication.Finding{f}, tables, err
+}
+
+// printTables lists the tables as adoption sees them.
+func printTables(w io.Writer, tables []postgres.TableStatus) {
+	if len(tables) == 0 {
+		return
+	}
+	width := 0
+	for _, t := range tables {
+		width = max(width, len(t.Table))
+	}
+	fmt.Fprintln(w, "tables (`ankurah adopt TABLE` makes one a collection):")
+	for _, t := range tables {
+		var what string
+		switch t.Kind {
+		case "collection":
+			what = "collection " + t.Collection
+		case "adopted":
+			what = "adopted: collection " + t.Collection
+		case "adopting":
+			what = "being adopted as collection " + t.Collection + " (run `ankurah adopt` again if it was interrupted)"
+		case "adoptable":
+			what = "adoptable, as collection " + t.Collection
+		default:
+			what = "not adoptable"
+		}
+		fmt.Fprintf(w, "  %-*s  %s\n", width, t.Table, what)
+		for _, p := range t.Problems {
+			if p.Blocking || t.Kind == "adoptable" {
+				fmt.Fprintf(w, "  %-*s    %s\n", width, "", p.Problem)
+				if p.Fix != "" {
+					fmt.Fprintf(w, "  %-*s    fix: %s\n", width, "", p.Fix)
+				}
+			}
+		}
 	}
 }
 

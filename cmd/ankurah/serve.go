@@ -42,15 +42,21 @@ With --database-url it serves that PostgreSQL: it first checks that the
 server can feed it (as ` + "`ankurah check`" + ` does, and stops with the fix if not),
 installs or upgrades Ankurah's schema, and creates its replication slot on
 the first start. Without it, data is kept in one file in the data folder
-(--data-dir); one server at a time may use a data folder.`,
+(--data-dir); one server at a time may use a data folder.
+
+Without --policy anyone who reaches the server may do anything, so it
+serves only on loopback (--insecure-allow-anonymous overrides). To turn auth
+on: give token keys (--jwt-secret-file, --jwt-public-keys, --jwks-file or
+--jwks-url) and a policy file (--policy); docs/security.md has examples.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) error {
 			dbURL := databaseFlag(fs, e, "the PostgreSQL to serve; without it, the embedded store in --data-dir is served")
 			listen := fs.String("listen", envOr(e.getenv, "ANKURAH_LISTEN", defaultListen), "`address` to serve on (env ANKURAH_LISTEN)")
 			dataDir := fs.String("data-dir", envOr(e.getenv, "ANKURAH_DATA_DIR", "ankurah-data"), "`folder` of the embedded store, used without --database-url (env ANKURAH_DATA_DIR)")
 			slot := fs.String("slot", e.getenv("ANKURAH_SLOT"), "replication slot `name` (env ANKURAH_SLOT; default ankurah_<host>_<database>)")
 			logLevel := fs.String("log-level", envOr(e.getenv, "ANKURAH_LOG_LEVEL", "info"), "`level` of the logs: debug, info, warn or error (env ANKURAH_LOG_LEVEL)")
+			a := declareAuthFlags(fs, e)
 			return func(ctx context.Context, _ []string) error {
-				return serve(ctx, e, serveOptions{dbURL: *dbURL, listen: *listen, dataDir: *dataDir, slot: *slot, logLevel: *logLevel})
+				return serve(ctx, e, serveOptions{dbURL: *dbURL, listen: *listen, dataDir: *dataDir, slot: *slot, logLevel: *logLevel, auth: a})
 			}
 		},
 	}
@@ -58,6 +64,7 @@ the first start. Without it, data is kept in one file in the data folder
 
 type serveOptions struct {
 	dbURL, listen, dataDir, slot, logLevel string
+	auth                                   *authFlags
 }
 
 func serve(ctx context.Context, e *env, o serveOptions) error {
@@ -70,8 +77,19 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	cfg := server.Config{Listen: o.listen, Logger: log}
+	var warning string
+	if o.auth != nil {
+		var err error
+		if warning, err = o.auth.configure(ctx, &cfg, log); err != nil {
+			return err
+		}
+	}
 	if err := cfg.WithDefaults().Validate(); err != nil {
-		return usageError("%v", err)
+		if errors.Is(err, server.ErrExposedWithoutPolicy) {
+			return usageError("no policy, so this server serves only on a loopback address, not %s: anyone who reaches it could read, write and change everything", o.listen).
+				withFix("give a policy (--policy FILE, docs/security.md), or --insecure-allow-anonymous to serve anonymously anyway")
+		}
+		return usageError("%s", oneLine(err.Error()))
 	}
 
 	var backend server.Backend
@@ -129,6 +147,9 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	}
 	if lock != nil {
 		_ = lock.Describe(fmt.Sprintf("ankurah serve (pid %d, ws://%s/ws)", os.Getpid(), ln.Addr()))
+	}
+	if warning != "" {
+		fmt.Fprintln(e.stderr, "ankurah: "+warning)
 	}
 	if err := srv.Serve(ctx, ln, drainTimeout); err != nil {
 		if ctx.Err() != nil {

@@ -29,6 +29,7 @@ type line struct {
 	Kind   string                     `json:"kind,omitempty"`
 	ID     string                     `json:"id,omitempty"`
 	Values map[string]json.RawMessage `json:"values,omitempty"`
+	Change *protocol.SchemaChange     `json:"change,omitempty"` // kind "schema": the collection's schema changed
 }
 
 const argsDoc = `Each ARG binds the query's next ? placeholder: a JSON value (2001, true,
@@ -118,6 +119,7 @@ func toolCommand(name string, args []string, minArgs, maxArgs int, summary, doc 
 		name: name, args: args, summary: summary, doc: doc, minArgs: minArgs, maxArgs: maxArgs,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) error {
 			u := fs.String("url", envOr(e.getenv, "ANKURAH_URL", DefaultURL), "the server's WebSocket `URL` (env ANKURAH_URL)")
+			token := e.getenv("ANKURAH_TOKEN") // never a flag: command lines are visible to every user of the machine
 			return func(ctx context.Context, pos []string) error {
 				if err := checkWSURL(*u); err != nil {
 					return err
@@ -150,7 +152,7 @@ func toolCommand(name string, args []string, minArgs, maxArgs int, summary, doc 
 						return err
 					}
 				}
-				conn, err := wire.Dial(ctx, *u, wire.Options{Client: "ankurah-cli/" + name})
+				conn, err := wire.Dial(ctx, *u, wire.Options{Client: "ankurah-cli/" + name, Token: token})
 				if err != nil {
 					if ctx.Err() != nil {
 						return ctx.Err()
@@ -187,11 +189,7 @@ func checkWSURL(raw string) error {
 
 func checkCollection(name string) error {
 	if err := event.ValidCollectionName(name); err != nil {
-		f := usageError("%v", err)
-		if low := strings.ToLower(name); low != name && event.ValidCollectionName(low) == nil {
-			f.withFix("collection names are lowercase: %s", low)
-		}
-		return f
+		return usageError("%v", err)
 	}
 	return nil
 }
@@ -236,6 +234,9 @@ func dialFailure(u string, err error) error {
 	var dnsErr *net.DNSError
 	var perr *protocol.Error
 	switch {
+	case errors.As(err, &perr) && (perr.Code == protocol.CodeUnauthenticated || perr.Code == protocol.CodeTokenExpired):
+		f.msg += ": it refused the session: " + perr.Message
+		return f.withFix("set ANKURAH_TOKEN to a token this server accepts (for local testing: ankurah token --sub NAME --role ROLE)")
 	case errors.As(err, &perr):
 		f.msg += ": it refused the session: " + perr.Message
 		return f
@@ -266,7 +267,7 @@ func serverFailure(err error) error {
 		}
 		return queryFailure(perr.Code, perr.Message, off, exitFailure)
 	case storage.CodeBadName:
-		return failed("%s", perr.Message).withFix("names use lowercase letters, digits and _, starting with a letter")
+		return failed("%s", perr.Message).withFix("new collections and fields have names of lowercase letters, digits and _, starting with a letter")
 	case storage.CodeConflict:
 		return failed("%s", perr.Message).withFix("run the command again")
 	}
@@ -311,6 +312,12 @@ func (t *tools) subscribe(ctx context.Context, coll, q string, args []json.RawMe
 					return ctx.Err()
 				}
 				return failed("the server closed the connection: %s", closeReason(t.conn.Err())).withFix("run the command again when the server is back")
+			}
+			if p.Schema != nil {
+				if ch := p.Schema.Change; ch != nil && ch.Collection == coll {
+					t.out.Encode(line{Kind: "schema", Change: ch})
+				}
+				continue
 			}
 			if p.Ended != "" {
 				msg := "the server ended the live query"
@@ -413,6 +420,19 @@ func (t *tools) create(ctx context.Context, coll, doc string) error {
 	err = t.conn.Do(ctx, protocol.Request{Type: protocol.TypeCommit, Events: []protocol.Event{ev}}, nil)
 	var perr *protocol.Error
 	if errors.As(err, &perr) && perr.Code == storage.CodeNoCollection {
+		// A new collection: its name and its fields' are plain ones.
+		if err := storage.CheckNewName("collection", coll); err != nil {
+			f := usageError("collection name %q: %v", coll, err)
+			if low := strings.ToLower(coll); event.IsPlainName(low) {
+				f.withFix("collection names are lowercase: %s (an adopted table's collection keeps its table's name: `ankurah check` lists them)", low)
+			}
+			return f
+		}
+		for _, fl := range c.Fields {
+			if err := storage.CheckNewName("field", fl.Name); err != nil {
+				return usageError("field name %q: %v", fl.Name, err)
+			}
+		}
 		if err = t.conn.Do(ctx, protocol.Request{Type: protocol.TypeRegisterSchema, Collections: []protocol.Collection{c}}, nil); err != nil {
 			return err
 		}

@@ -36,6 +36,7 @@ var public = []string{
 	"replication",
 	"schema",
 	"server",
+	"server/auth",
 	"sql",
 	"storage",
 	"storage/memory",

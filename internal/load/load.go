@@ -33,6 +33,7 @@ package load
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -42,11 +43,13 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -54,6 +57,7 @@ import (
 	"github.com/ankurah/ankurah-go/migrations"
 	"github.com/ankurah/ankurah-go/replication"
 	"github.com/ankurah/ankurah-go/server"
+	"github.com/ankurah/ankurah-go/server/auth"
 	"github.com/ankurah/ankurah-go/storage/postgres"
 )
 
@@ -126,6 +130,13 @@ type Config struct {
 	CPUProfile io.Writer
 	// KeepDatabase leaves the scratch database (its slots are dropped).
 	KeepDatabase bool
+	// Policy runs the server with token checks and a per-user read rule,
+	// owner = $jwt.sub: connection i acts for user u<i>, and every row is
+	// owned by the user whose connection subscribes to its key, so that
+	// each change still matches exactly one subscription (throughput mode
+	// only). Without it the same rows, with the same owners, are served
+	// with no policy — the baseline. Default false.
+	Policy bool
 	// Log receives progress lines, the server's warnings and the client
 	// process's stderr (default: discarded).
 	Log io.Writer
@@ -185,6 +196,9 @@ func (c Config) Validate() error {
 		if v < 1 {
 			errs = append(errs, fmt.Errorf("%s must be at least 1 (got %d)", name, v))
 		}
+	}
+	if c.Policy && c.Mode != ModeThroughput {
+		errs = append(errs, errors.New("a policy run needs the throughput mode (one subscriber per key, its owner)"))
 	}
 	if c.Subs > server.DefaultMaxSubscriptions {
 		errs = append(errs, fmt.Errorf("at most %d subscriptions per connection (the server's limit)", server.DefaultMaxSubscriptions))
@@ -294,14 +308,14 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, err
 	}
 	defer db.Close()
-	if _, err := db.Exec(ctx, `select ankurah.create_collection($1, '{"key":"bigint","payload":"text"}')`, Collection); err != nil {
+	if _, err := db.Exec(ctx, `select ankurah.create_collection($1, '{"key":"bigint","payload":"text","owner":"text"}')`, Collection); err != nil {
 		return nil, fmt.Errorf("create collection: %w", err)
 	}
 	if _, err := db.Exec(ctx, "create index on "+Collection+" (key)"); err != nil {
 		return nil, err
 	}
 	rowIDs := make([]string, cfg.Keys)
-	rows, err := db.Query(ctx, "insert into "+Collection+" (key, payload) select g, 'init' from generate_series(0, $1::bigint - 1) g returning key, id", cfg.Keys)
+	rows, err := db.Query(ctx, "insert into "+Collection+" (key, payload, owner) select g, 'init', 'u' || (g / $2::bigint) from generate_series(0, $1::bigint - 1) g returning key, id", cfg.Keys, cfg.Subs)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +338,14 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, err
 	}
 	gated := &gatedBackend{PostgresBackend: backend}
-	srv, err := server.New(server.Config{Logger: srvLog}, gated)
+	srvCfg := server.Config{Logger: srvLog}
+	var tokens []string
+	if cfg.Policy {
+		if tokens, err = withPolicy(ctx, &srvCfg, cfg.Conns); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := server.New(srvCfg, gated)
 	if err != nil {
 		return nil, err
 	}
@@ -417,7 +438,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	time.Sleep(200 * time.Millisecond) // let start-up garbage settle
 	rep.ServerBase = ReadMem()
 	logf("opening %d connections", cfg.Conns)
-	r, err := wk.do(command{Op: "connect", URL: wsURL, Conns: cfg.Conns})
+	r, err := wk.do(command{Op: "connect", URL: wsURL, Conns: cfg.Conns, Tokens: tokens})
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -559,10 +580,11 @@ type plan struct {
 	key        []int
 	insert     []bool
 	subsPerKey []int
+	subs       int // subscriptions per connection: key k's owner is u<k/subs>
 }
 
 func newPlan(cfg Config, total int) *plan {
-	p := &plan{key: make([]int, total), insert: make([]bool, total), subsPerKey: make([]int, cfg.Keys)}
+	p := &plan{key: make([]int, total), insert: make([]bool, total), subsPerKey: make([]int, cfg.Keys), subs: cfg.Subs}
 	rng := mrand.New(mrand.NewPCG(cfg.Seed, 0x616e6b))
 	for i := range total {
 		p.key[i] = rng.IntN(cfg.Keys)
@@ -580,7 +602,7 @@ func newPlan(cfg Config, total int) *plan {
 func (p *plan) write(ctx context.Context, db *pgxpool.Pool, rowIDs []string, seq int) error {
 	var err error
 	if p.insert[seq] {
-		_, err = db.Exec(ctx, "insert into "+Collection+" (key, payload) values ($1, $2)", p.key[seq], Marker(int64(seq)))
+		_, err = db.Exec(ctx, "insert into "+Collection+" (key, payload, owner) values ($1, $2, 'u' || ($1::bigint / $3::bigint))", p.key[seq], Marker(int64(seq)), p.subs)
 	} else {
 		_, err = db.Exec(ctx, "update "+Collection+" set payload = $1 where id = $2", Marker(int64(seq)), rowIDs[p.key[seq]])
 	}
@@ -632,4 +654,32 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// withPolicy gives a server token checks and the per-user rule of a policy
+// run (see Config.Policy), and returns connection i's token (user u<i>).
+func withPolicy(ctx context.Context, cfg *server.Config, conns int) ([]string, error) {
+	secret := make([]byte, 48)
+	if _, err := crand.Read(secret); err != nil {
+		return nil, err
+	}
+	v, err := auth.NewVerifier(ctx, auth.TokenConfig{Secret: secret})
+	if err != nil {
+		return nil, err
+	}
+	rule := "owner = $jwt.sub"
+	p, err := auth.CompilePolicy(auth.PolicyFile{DefaultRole: "user", Roles: map[string]auth.RoleRules{
+		"user": {Collections: map[string]auth.CollectionRules{Collection: {Read: &rule}}}}})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Tokens, cfg.Policy = v, auth.Static(p)
+	exp := time.Now().Add(24 * time.Hour).Unix()
+	tokens := make([]string, conns)
+	for i := range tokens {
+		if tokens[i], err = jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "u" + strconv.Itoa(i), "exp": exp}).SignedString(secret); err != nil {
+			return nil, err
+		}
+	}
+	return tokens, nil
 }

@@ -26,6 +26,9 @@ func TestRun(t *testing.T) {
 	}{
 		{"latency", load.Config{Conns: 8, Subs: 3, Keys: 10, Rate: 200, Duration: time.Second, Warmup: 100 * time.Millisecond, Writers: 2, Inserts: 0.3}},
 		{"throughput", load.Config{Mode: load.ModeThroughput, Conns: 8, Subs: 3, Backlog: 500, Writers: 2, Inserts: 0.3}},
+		// Every item still arrives under the per-user rule: each row's
+		// owner is the user whose connection subscribed to its key.
+		{"throughput with a policy", load.Config{Mode: load.ModeThroughput, Conns: 8, Subs: 3, Backlog: 500, Writers: 2, Inserts: 0.3, Policy: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -55,6 +55,11 @@ func (r *Report) printThroughput(w io.Writer) {
 		c.Conns, c.Subs, c.Keys, c.Conns*c.Subs, r.clientsWhere())
 	p("  backlog: %d plain SQL writes, one row per transaction (%.0f%% INSERT, %.0f%% UPDATE), committed by %d writers in %s with the server's stream held back; seed %d",
 		c.Backlog, c.Inserts*100, (1-c.Inserts)*100, c.Writers, r.WriteTime.Round(time.Millisecond), c.Seed)
+	if c.Policy {
+		p("  policy: tokens checked (HS256), read rule owner = $jwt.sub on every subscription (each connection its own user)")
+	} else {
+		p("  policy: none (the baseline for --policy)")
+	}
 	p("  %d CPUs, load average %s at the start", r.CPUs, r.LoadAvg)
 	p("  setup: %d connections in %s, %d subscriptions in %s", c.Conns, r.ConnectTime.Round(time.Millisecond), c.Conns*c.Subs, r.SubscribeTime.Round(time.Millisecond))
 	p("")

@@ -27,13 +27,14 @@ import (
 type command struct {
 	Op string `json:"op"` // mem, connect, subscribe, wait, report, close
 
-	URL        string `json:"url,omitempty"`        // connect
-	Conns      int    `json:"conns,omitempty"`      // connect
-	Subs       int    `json:"subs,omitempty"`       // subscribe: per connection
-	Keys       int    `json:"keys,omitempty"`       // subscribe
-	Collection string `json:"collection,omitempty"` // subscribe
-	Items      int64  `json:"items,omitempty"`      // wait: until this many items arrived
-	TimeoutMS  int64  `json:"timeout_ms,omitempty"` // wait
+	URL        string   `json:"url,omitempty"`        // connect
+	Conns      int      `json:"conns,omitempty"`      // connect
+	Tokens     []string `json:"tokens,omitempty"`     // connect: connection i's token, when a policy runs
+	Subs       int      `json:"subs,omitempty"`       // subscribe: per connection
+	Keys       int      `json:"keys,omitempty"`       // subscribe
+	Collection string   `json:"collection,omitempty"` // subscribe
+	Items      int64    `json:"items,omitempty"`      // wait: until this many items arrived
+	TimeoutMS  int64    `json:"timeout_ms,omitempty"` // wait
 }
 
 // reply is the worker's answer to one command.
@@ -98,7 +99,7 @@ func Worker(ctx context.Context, in io.Reader, out io.Writer) error {
 		var err error
 		switch cmd.Op {
 		case "connect":
-			err = w.connect(ctx, cmd.URL, cmd.Conns)
+			err = w.connect(ctx, cmd.URL, cmd.Conns, cmd.Tokens)
 			r.Mem = ReadMem()
 		case "subscribe":
 			err = w.subscribe(ctx, cmd, &r)
@@ -156,7 +157,7 @@ type clientConn struct {
 	times []int64
 }
 
-func (w *worker) connect(ctx context.Context, url string, n int) error {
+func (w *worker) connect(ctx context.Context, url string, n int, tokens []string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	conns := make([]*clientConn, n)
@@ -168,7 +169,11 @@ func (w *worker) connect(ctx context.Context, url string, n int) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			conns[i], errs[i] = w.dial(ctx, url)
+			token := ""
+			if i < len(tokens) {
+				token = tokens[i]
+			}
+			conns[i], errs[i] = w.dial(ctx, url, token)
 		}()
 	}
 	wg.Wait()
@@ -193,13 +198,14 @@ func firstErr(errs []error) error {
 	return nil
 }
 
-func (w *worker) dial(ctx context.Context, url string) (*clientConn, error) {
+func (w *worker) dial(ctx context.Context, url, token string) (*clientConn, error) {
 	ws, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		return nil, err
 	}
 	ws.SetReadLimit(64 << 20)
-	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"hello","protocol":1,"client":"ankurah-bench"}`)); err != nil {
+	hello, _ := json.Marshal(map[string]any{"type": "hello", "protocol": 1, "client": "ankurah-bench", "token": token})
+	if err := ws.Write(ctx, websocket.MessageText, hello); err != nil {
 		ws.CloseNow()
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func NewDatabase(t testing.TB) string {
 	if err := pgdb.Create(ctx, conn, name, tpl); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	t.Cleanup(func() { dropDatabase(t, name) })
+	t.Cleanup(func() { DropDatabase(t, name) })
 	u, err := pgdb.WithDatabase(admin, name)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
@@ -71,11 +71,11 @@ func NewDatabase(t testing.TB) string {
 	return u
 }
 
-// dropDatabase drops a test database and its replication slots (see
+// DropDatabase drops a test database and its replication slots (see
 // pgdb.Drop), giving a walsender that outlives its client 30 s to let go of
 // its slot; a slot still held then means a test left a consumer running,
 // which is reported.
-func dropDatabase(t testing.TB, name string) {
+func DropDatabase(t testing.TB, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, os.Getenv(EnvURL))

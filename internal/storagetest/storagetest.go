@@ -46,6 +46,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Text", testText},
 		{"TextRefusals", testTextRefusals},
 		{"TextDynamicField", testTextDynamicField},
+		{"WriteCheck", testWriteCheck},
+		{"Author", testAuthor},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -538,7 +540,7 @@ func testFetchBeforeCollection(t *testing.T, s storage.Store) {
 	if err != nil || len(got) != 0 {
 		t.Fatalf("fetch before the collection exists: %v, %v", got, err)
 	}
-	if _, err := storage.Fetch(ctx, s, "Album", q); storage.CodeOf(err) != storage.CodeBadName {
+	if _, err := storage.Fetch(ctx, s, "_album", q); storage.CodeOf(err) != storage.CodeBadName {
 		t.Fatalf("fetch of an invalid name: %v, want bad_name", err)
 	}
 	setup(t, s)
@@ -546,5 +548,97 @@ func testFetchBeforeCollection(t *testing.T, s storage.Store) {
 	commit(t, s, c)
 	if got, err = storage.Fetch(ctx, s, "album", q); err != nil || len(got) != 1 || got[0].ID != c.Entity {
 		t.Fatalf("fetch after the collection was created: %v, %v", got, err)
+	}
+}
+
+// A commit runs the write check its context carries on every event, with
+// the state before (nil for a creation) and after (nil for a delete); one
+// refusal fails the whole commit and nothing is written. Creation-only
+// commits (a fast path on Postgres) are checked too.
+func testWriteCheck(t *testing.T, s storage.Store) {
+	ctx := setup(t, s)
+	type seen struct {
+		ev            event.ID
+		before, after string // the name before and after, "-" for nil
+	}
+	var got []seen
+	name := func(st *entity.State) string {
+		if st == nil {
+			return "-"
+		}
+		return st.Get("name").Text()
+	}
+	refuse := errors.New("refused")
+	check := func(e *event.Event, before, after *entity.State) error {
+		got = append(got, seen{e.ID, name(before), name(after)})
+		if after != nil && after.Get("name").Text() == "forbidden" {
+			return refuse
+		}
+		return nil
+	}
+	cctx := storage.WithWriteCheck(ctx, check)
+	a := create(map[string]value.Value{"name": value.TextOf("a")})
+	if _, err := s.Commit(cctx, []event.Event{a}); err != nil {
+		t.Fatal(err)
+	}
+	e := edit(a.Entity, event.Head{a.ID}, map[string]value.Value{"name": value.TextOf("b")})
+	d := edit(a.Entity, event.Head{e.ID}, nil)
+	d.Delete = true
+	if _, err := s.Commit(cctx, []event.Event{e, d}); err != nil {
+		t.Fatal(err)
+	}
+	want := []seen{{a.ID, "-", "a"}, {e.ID, "a", "b"}, {d.ID, "b", "-"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("checked %v, want %v", got, want)
+	}
+	// One refused event fails the commit: the other creation is not written.
+	ok := create(map[string]value.Value{"name": value.TextOf("fine")})
+	bad := create(map[string]value.Value{"name": value.TextOf("forbidden")})
+	if _, err := s.Commit(cctx, []event.Event{ok, bad}); !errors.Is(err, refuse) {
+		t.Fatalf("refused commit: %v", err)
+	}
+	if get(t, s, ok.Entity) != nil || get(t, s, bad.Entity) != nil {
+		t.Fatal("a refused commit wrote something")
+	}
+	// And an edit refused on an existing entity leaves it as it was.
+	b := create(map[string]value.Value{"name": value.TextOf("b")})
+	commit(t, s, b)
+	if _, err := s.Commit(cctx, []event.Event{edit(b.Entity, event.Head{b.ID}, map[string]value.Value{"name": value.TextOf("forbidden")})}); !errors.Is(err, refuse) {
+		t.Fatalf("refused edit: %v", err)
+	}
+	wantValues(t, get(t, s, b.Entity), map[string]value.Value{"name": value.TextOf("b")})
+}
+
+// An event's author is stored and read back with it; no author reads as "".
+func testAuthor(t *testing.T, s storage.Store) {
+	ctx := setup(t, s)
+	c := create(map[string]value.Value{"name": value.TextOf("a")})
+	c.Author = "alice@example.com"
+	e := edit(c.Entity, event.Head{c.ID}, map[string]value.Value{"name": value.TextOf("b")})
+	commit(t, s, c)
+	commit(t, s, e)
+	hist, err := s.History(ctx, "album", c.Entity)
+	if err != nil || len(hist) != 2 {
+		t.Fatalf("history %v %v", hist, err)
+	}
+	if hist[0].Author != "alice@example.com" || hist[1].Author != "" {
+		t.Fatalf("authors %q, %q", hist[0].Author, hist[1].Author)
+	}
+	evs, err := s.Events(ctx, []event.ID{c.ID})
+	if err != nil || len(evs) != 1 || evs[0].Author != "alice@example.com" {
+		t.Fatalf("events %v %v", evs, err)
+	}
+	// A batch of creations (a grouped fast path on Postgres) keeps each author.
+	x, y := create(map[string]value.Value{"name": value.TextOf("x")}), create(map[string]value.Value{"name": value.TextOf("y")})
+	x.Author, y.Author = "x", "y"
+	commit(t, s, x, y)
+	evs, err = s.Events(ctx, []event.ID{x.ID, y.ID})
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("events %v %v", evs, err)
+	}
+	for _, ev := range evs {
+		if want := map[event.ID]string{x.ID: "x", y.ID: "y"}[ev.ID]; ev.Author != want {
+			t.Fatalf("author of %s is %q, want %q", ev.ID, ev.Author, want)
+		}
 	}
 }

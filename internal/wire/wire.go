@@ -88,6 +88,12 @@ type Handler interface {
 	// Ended says that the server ended a subscription it could no longer
 	// maintain (e.g. a LIMIT window it could not refill), and why.
 	Ended(sub string, err *protocol.Error)
+	// TokenExpiring says that the connection's token expires at the given
+	// time: send a fresh one (auth) before then, or the server ends the
+	// connection.
+	TokenExpiring(at time.Time)
+	// Schema is a schema frame: a collection's schema changed (with SQL).
+	Schema(f *protocol.ServerFrame)
 }
 
 // Conn is an open protocol session. It is safe for concurrent use.
@@ -123,6 +129,13 @@ type Push struct {
 	// could not refill), and Err says why; Items is empty then.
 	Ended string
 	Err   *protocol.Error
+	// Schema is a schema frame (a collection's schema changed, made with
+	// SQL); Items is empty then. Schema.Collection is the collection's
+	// schema after the change, nil when it was dropped.
+	Schema *protocol.ServerFrame
+	// Expiring, when not zero, is a token_expiring push: the connection's
+	// token expires then (Items is empty).
+	Expiring time.Time
 }
 
 // Dial connects to a server's /ws endpoint and performs the handshake.
@@ -166,7 +179,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Conn, error) {
 	}
 	c := &Conn{
 		ws:           ws,
-		welcome:      protocol.Welcome{Type: f.Type, Protocol: f.Protocol, Server: f.Server, Session: f.Session, Limits: f.Limits},
+		welcome:      protocol.Welcome{Type: f.Type, Protocol: f.Protocol, Server: f.Server, Session: f.Session, Limits: f.Limits, Subject: f.Subject, ExpiresAt: f.ExpiresAt},
 		handler:      opts.Handler,
 		writeTimeout: opts.WriteTimeout,
 		pending:      map[uint64]callback{},
@@ -241,6 +254,10 @@ func (c *Conn) read() {
 			if !c.push(Push{Seq: c.seq, Items: f.Items}) {
 				c.ws.CloseNow()
 			}
+		case f.Type == protocol.TypeSchema:
+			if !c.push(Push{Seq: c.seq, Schema: &f}) {
+				c.ws.CloseNow()
+			}
 		case f.ID != 0:
 			c.mu.Lock()
 			fn := c.pending[f.ID]
@@ -254,6 +271,10 @@ func (c *Conn) read() {
 				fn(c.seq, nil, errors.New("wire: error frame without an error"))
 			default:
 				fn(c.seq, f.Result, nil)
+			}
+		case f.Type == protocol.TypeTokenExpiring && f.ExpiresAt != nil:
+			if !c.push(Push{Seq: c.seq, Expiring: *f.ExpiresAt}) {
+				c.ws.CloseNow()
 			}
 		case f.Type == protocol.TypeError && f.Error != nil && f.Sub != "":
 			if !c.push(Push{Seq: c.seq, Ended: f.Sub, Err: f.Error}) {
@@ -275,9 +296,14 @@ func (c *Conn) read() {
 // delivery (the caller no longer reads Changes).
 func (c *Conn) push(p Push) bool {
 	if c.handler != nil {
-		if p.Ended != "" {
+		switch {
+		case p.Schema != nil:
+			c.handler.Schema(p.Schema)
+		case !p.Expiring.IsZero():
+			c.handler.TokenExpiring(p.Expiring)
+		case p.Ended != "":
 			c.handler.Ended(p.Ended, p.Err)
-		} else {
+		default:
 			c.handler.Changes(p.Items)
 		}
 		return true

@@ -41,7 +41,7 @@ func TestConn(t *testing.T) {
 		t.Fatal(err)
 	}
 	var perr *protocol.Error
-	if err := c.Do(ctx, protocol.Request{Type: protocol.TypeFetch, Collection: "Nope"}, nil); !errors.As(err, &perr) || perr.Code != "bad_name" {
+	if err := c.Do(ctx, protocol.Request{Type: protocol.TypeFetch, Collection: "_nope"}, nil); !errors.As(err, &perr) || perr.Code != "bad_name" {
 		t.Fatalf("coded error: %v", err)
 	}
 	id := "01ARZ3NDEKTSV4RRFFQ69G5FAV"
@@ -89,6 +89,8 @@ func (l *orderLog) Changes(items []protocol.Item) {
 	}
 }
 func (l *orderLog) Ended(sub string, err *protocol.Error) { l.add("ended " + sub) }
+func (l *orderLog) TokenExpiring(at time.Time)            { l.add("token expiring") }
+func (l *orderLog) Schema(*protocol.ServerFrame)          { l.add("schema") }
 
 // TestHandlerOrder: with a Handler, answers (Send's callbacks) and pushes
 // are handed over on one goroutine in the server's order — each

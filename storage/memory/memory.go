@@ -56,11 +56,20 @@ func (s *Store) EnsureCollection(_ context.Context, c schema.Collection) (schema
 func (s *Store) ensure(name string, fields map[string]value.Type) error {
 	cur := s.collections[name]
 	for f, t := range fields {
-		if have, ok := cur[f]; ok && have != t {
+		have, ok := cur[f]
+		if ok && have != t {
 			return storage.Errorf(storage.CodeTypeMismatch, "field %s.%s is %s, not %s", name, f, have, t)
+		}
+		if !ok {
+			if err := storage.CheckNewName("field", f); err != nil {
+				return storage.Errorf(storage.CodeBadName, "%v", err)
+			}
 		}
 	}
 	if cur == nil {
+		if err := storage.CheckNewName("collection", name); err != nil {
+			return storage.Errorf(storage.CodeBadName, "%v", err)
+		}
 		cur = map[string]value.Type{}
 		s.collections[name] = cur
 	}
@@ -153,7 +162,7 @@ func (s *Store) Scan(_ context.Context, collection string, fn func(*entity.State
 }
 
 // Commit implements storage.Store.
-func (s *Store) Commit(_ context.Context, events []event.Event) ([]*entity.State, error) {
+func (s *Store) Commit(ctx context.Context, events []event.Event) ([]*entity.State, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	evs := make([]event.Event, len(events))
@@ -190,7 +199,7 @@ func (s *Store) Commit(_ context.Context, events []event.Event) ([]*entity.State
 	fresh, err := storage.Merge(states, evs, func(ent, id event.ID) bool {
 		e, ok := s.events[id]
 		return ok && e.Entity == ent && e.Collection == states[ent].Collection
-	})
+	}, storage.WriteCheckFrom(ctx))
 	if err != nil {
 		return nil, err
 	}

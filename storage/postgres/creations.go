@@ -54,6 +54,11 @@ func (s *Store) commitCreations(ctx context.Context, evs []event.Event, tables m
 		if _, err := st.Apply(e, func(event.ID) bool { return false }); err != nil {
 			return nil, storage.Coded(err)
 		}
+		if check := storage.WriteCheckFrom(ctx); check != nil {
+			if err := check(e, nil, st); err != nil {
+				return nil, err
+			}
+		}
 		c.events = append(c.events, e)
 		c.states = append(c.states, st)
 	}
@@ -145,6 +150,7 @@ func (c *creation) result(ctx context.Context, s *Store, err error) ([]*entity.S
 // errRetryAlone so that each commit learns its own fate.
 func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 	var ids, colls, ops []string
+	var authors []*string
 	rows := map[*table][]*entity.State{}
 	for _, c := range cs {
 		for j, st := range c.states {
@@ -152,12 +158,12 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 			ids = append(ids, st.ID.String())
 			colls = append(colls, st.Collection)
 			ops = append(ops, string(opsJSON(e.Ops)))
+			authors = append(authors, nullable(e.Author))
 			t := c.tables[st.Collection]
 			rows[t] = append(rows[t], st)
 		}
 	}
 	b := &pgx.Batch{}
-	b.Queue(markAPIWrite)
 	if len(ids) == 1 {
 		// A lone creation: plain single-row statements with typed
 		// parameters are cheaper than unnesting one-element arrays.
@@ -166,15 +172,17 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 		if err := queueEvent(b, c.events[0]); err != nil {
 			return err
 		}
+		b.Queue(markAPIWrite, apiMark(c.tables[st.Collection]))
 		if err := queueRow(b, c.tables[st.Collection], nil, st); err != nil {
 			return err
 		}
 		return pgError(s.pool.SendBatch(ctx, b).Close())
 	}
-	b.Queue(`insert into ankurah.events (id, collection, entity_id, operations)
-		select u.id, u.coll, u.id, u.ops::jsonb from unnest($1::text[], $2::text[], $3::text[]) as u(id, coll, ops)`,
-		ids, colls, ops)
+	b.Queue(`insert into ankurah.events (id, collection, entity_id, operations, author)
+		select u.id, u.coll, u.id, u.ops::jsonb, u.author from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as u(id, coll, ops, author)`,
+		ids, colls, ops, authors)
 	for t, sts := range rows {
+		b.Queue(markAPIWrite, apiMark(t))
 		queueRowsInsert(b, t, sts)
 		for _, st := range sts {
 			if err := queueDocs(b, t, nil, st); err != nil {
@@ -217,7 +225,7 @@ func queueRowsInsert(b *pgx.Batch, t *table, sts []*entity.State) {
 		args = append(args, col)
 		alias := "f" + strconv.Itoa(fi)
 		names = append(names, alias)
-		sql.WriteString(", " + pgx.Identifier{f.Name}.Sanitize())
+		sql.WriteString(", " + t.colIdent(f.Name))
 		_, cast := writeCast(value.NullValue, f, t.colTypes[f.Name])
 		sel.WriteString(", u." + alias + strings.TrimPrefix(cast, "::text"))
 		un.WriteString(", $" + strconv.Itoa(len(args)) + "::text[]")
@@ -234,7 +242,7 @@ func versionsJSON(st *entity.State) string {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = strconv.AppendQuote(buf, k)
+		buf = value.TextOf(k).AppendJSON(buf)
 		buf = append(buf, ':', '"')
 		buf = append(buf, st.Versions[k].String()...)
 		buf = append(buf, '"')

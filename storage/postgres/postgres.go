@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,9 +71,12 @@ func (o Options) Validate() error {
 type Store struct {
 	pool   *pgxpool.Pool
 	schema string
+	gen    *event.Generator // ids of the events that record what an adopted table's own triggers did to an API write
 
-	mu      sync.RWMutex
-	catalog map[string]*table
+	mu        sync.RWMutex
+	catalog   map[string]*table
+	relations map[uint32]relationEntry // tables (by pg_class oid) → their collections; read again on a miss
+	forgets   uint64                   // Forget calls so far: a load that began before one does not cache what it read
 
 	creations group // concurrent creation-only commits, written together
 }
@@ -81,13 +85,31 @@ type Store struct {
 type table struct {
 	schema.Collection
 	sqlSchema string
-	ident     string            // "schema"."name", quoted
+	relid     uint32            // the table's relation (pg_class oid)
+	version   int64             // the catalog version this entry was read at (ankurah.collections.version)
+	ident     string            // "schema"."table", quoted: where writes go
+	from      string            // what reads select from: the table, or for an adopted table its join with the side table (see adopted.go)
 	columns   string            // select list: id, _head, _versions, fields… (each cast to its read type: see types.go)
-	selectSQL string            // columns, then the collection's current field count
+	selectSQL string            // columns, then the collection's current catalog version
 	colTypes  map[string]string // field → its column's Postgres type (format_type)
+	column    map[string]string // field → its column's name
 	generated map[string]bool   // fields whose columns are generated: readable, never written
 	defaults  []string          // fields whose columns have a default (not generated ones)
 	texts     []string          // ytext fields, whose documents are in ankurah.ytext (text.go)
+	renames   []rename          // the collection's field renames, in order (schema_changes)
+
+	// An adopted table (an app's own, made a collection in place).
+	adopted bool
+	state   string   // "adopting" while its rows are being given creation events, then "ready"
+	side    string   // the side table holding entity ids, heads and versions: "ankurah"."adopted_<oid>", quoted
+	keys    []string // the table's primary key columns, in key order (side table columns k1…kn)
+}
+
+// rename is a field renamed at schema change id (a ULID, ordered with
+// event ids): events older than it name the field from.
+type rename struct {
+	id       string
+	from, to string
 }
 
 var (
@@ -99,7 +121,7 @@ var (
 // package migrations).
 func New(pool *pgxpool.Pool, opts Options) *Store {
 	opts = opts.WithDefaults()
-	return &Store{pool: pool, schema: opts.Schema, catalog: map[string]*table{}}
+	return &Store{pool: pool, schema: opts.Schema, catalog: map[string]*table{}, gen: event.NewGenerator()}
 }
 
 // Pool returns the underlying pool.
@@ -171,35 +193,42 @@ func (s *Store) table(ctx context.Context, name string) (*table, error) {
 
 // load reads a collection's catalog entry and caches it.
 func (s *Store) load(ctx context.Context, name string) (*table, error) {
-	var sqlSchema string
-	err := s.pool.QueryRow(ctx, "select table_schema from ankurah.collections where name = $1", name).Scan(&sqlSchema)
+	s.mu.RLock()
+	gen := s.forgets
+	s.mu.RUnlock()
+	t := &table{Collection: schema.Collection{Name: name}, colTypes: map[string]string{}, column: map[string]string{}, generated: map[string]bool{}}
+	var tableName, side string
+	err := s.pool.QueryRow(ctx, `select table_schema, table_name, coalesce(relid::oid, 0), version, adopted, state,
+		coalesce(side_table, ''), coalesce(key_columns, '{}') from ankurah.collections where name = $1`, name).
+		Scan(&t.sqlSchema, &tableName, &t.relid, &t.version, &t.adopted, &t.state, &side, &t.keys)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, storage.Errorf(storage.CodeNoCollection, "no collection %q", name)
 	}
 	if err != nil {
 		return nil, pgError(err)
 	}
-	t := &table{Collection: schema.Collection{Name: name}, sqlSchema: sqlSchema,
-		colTypes: map[string]string{}, generated: map[string]bool{}}
-	t.ident = pgx.Identifier{sqlSchema, name}.Sanitize()
-	// Each field with its column's type, and whether the column is generated.
-	rows, err := s.pool.Query(ctx, `select f.name, f.type, coalesce(format_type(a.atttypid, a.atttypmod), ''),
-		coalesce(a.attgenerated <> '', false), coalesce(a.atthasdef and a.attgenerated = '', false)
+	t.ident = pgx.Identifier{t.sqlSchema, tableName}.Sanitize()
+	// Each field with its column, the column's type, and whether it is
+	// generated or has a default.
+	rows, err := s.pool.Query(ctx, `select f.name, f.type, f.column_name, coalesce(f.refers, ''),
+		coalesce(format_type(a.atttypid, a.atttypmod), ''), f.generated or coalesce(a.attgenerated <> '', false),
+		coalesce(a.atthasdef and a.attgenerated = '', false)
 		from ankurah.fields f
-		left join pg_attribute a on a.attrelid = to_regclass($2) and a.attname = f.name and a.attnum > 0 and not a.attisdropped
-		where f.collection = $1 order by f.name`, name, t.ident)
+		left join pg_attribute a on a.attrelid = $2::oid and a.attnum = f.attnum and a.attnum > 0 and not a.attisdropped
+		where f.collection = $1 order by f.name`, name, t.relid)
 	if err != nil {
 		return nil, pgError(err)
 	}
-	var fname, ftype, coltype string
+	var fname, ftype, col, refers, coltype string
 	var generated, hasDefault bool
-	_, err = pgx.ForEachRow(rows, []any{&fname, &ftype, &coltype, &generated, &hasDefault}, func() error {
-		f := schema.Field{Name: fname}
+	_, err = pgx.ForEachRow(rows, []any{&fname, &ftype, &col, &refers, &coltype, &generated, &hasDefault}, func() error {
+		f := schema.Field{Name: fname, Refers: refers}
 		if err := f.Type.UnmarshalText([]byte(ftype)); err != nil {
 			return fmt.Errorf("catalog: %s.%s: %w", name, fname, err)
 		}
 		t.Fields = append(t.Fields, f)
 		t.colTypes[fname] = coltype
+		t.column[fname] = col
 		t.generated[fname] = generated
 		if hasDefault {
 			t.defaults = append(t.defaults, fname)
@@ -210,26 +239,115 @@ func (s *Store) load(ctx context.Context, name string) (*table, error) {
 		return nil, pgError(err)
 	}
 	t.texts = textFields(t)
+	rows, err = s.pool.Query(ctx, `select id, field, old_name from ankurah.schema_changes
+		where collection = $1 and kind = 'rename_field' order by id`, name)
+	if err != nil {
+		return nil, pgError(err)
+	}
+	var r rename
+	if _, err = pgx.ForEachRow(rows, []any{&r.id, &r.to, &r.from}, func() error {
+		t.renames = append(t.renames, r)
+		return nil
+	}); err != nil {
+		return nil, pgError(err)
+	}
+	t.from = t.ident
+	if t.adopted {
+		t.side = pgx.Identifier{"ankurah", side}.Sanitize()
+		t.from = adoptedFrom(t)
+	}
 	// Each read expression gets an alias of its own: an ORDER BY "price"
 	// must name the column, not an output column "price" that is its text.
 	t.columns = "id, _head, _versions"
 	for i, f := range t.Fields {
 		t.columns += ", " + readExpr(pgx.Identifier{f.Name}.Sanitize(), f.Type) + " as _f" + strconv.Itoa(i)
 	}
-	// The last column counts the collection's fields now: fields are only
-	// ever added, so a count above ours means the cached
-	// catalog is stale (another process added a field) and the rows lack
-	// columns. The subquery is uncorrelated, so Postgres runs it once.
-	t.selectSQL = t.columns + ", (select count(*) from ankurah.fields where collection = '" + name + "')"
+	// The last column is the collection's catalog version now: a version
+	// above ours means the cached catalog is stale (a field was added,
+	// dropped, renamed or retyped since). The subquery is uncorrelated, so
+	// Postgres runs it once; the relation is a number, nothing is spliced.
+	t.selectSQL = t.columns + ", (select version from ankurah.collections where relid = " + strconv.FormatUint(uint64(t.relid), 10) + "::oid::regclass)"
 	s.mu.Lock()
-	s.catalog[name] = t
+	if s.forgets == gen {
+		s.catalog[name] = t
+	}
 	s.mu.Unlock()
 	return t, nil
 }
 
+func (s *Store) forget(name string) { s.Forget(name) }
+
 // Get implements storage.Store.
-func (s *Store) Get(ctx context.Context, collection string, ids []event.ID) ([]*entity.State, error) {
-	return s.get(ctx, s.pool, collection, ids)
+func (s *Store) Get(ctx context.Context, collection string, ids []event.ID) (out []*entity.State, err error) {
+	err = s.retrySchema(ctx, []string{collection}, func() (err error) {
+		out, err = s.get(ctx, s.pool, collection, ids)
+		return err
+	})
+	return out, err
+}
+
+// isSchemaError reports an error of a statement that named a column or a
+// table that is not there (any more): the catalog cache, or the catalog
+// itself, lags a schema change made with SQL.
+func isSchemaError(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "42703" || pe.Code == "42P01")
+}
+
+// retrySchema runs fn, and once more when it meets a schema change the
+// catalog had not followed: the catalog of the collections is brought in
+// line with their tables first (ankurah.sync_catalog) and reloaded. So a
+// column dropped or renamed with SQL never makes a read fail.
+func (s *Store) retrySchema(ctx context.Context, collections []string, fn func() error) error {
+	err := fn()
+	if !isSchemaError(err) {
+		return err
+	}
+	if err := s.Sync(ctx, collections...); err != nil {
+		return err
+	}
+	return fn()
+}
+
+// Sync brings the catalog of the given collections (all when none is
+// given) in line with their tables — following columns added, dropped,
+// renamed or retyped and tables renamed or dropped with SQL — and forgets
+// their cached entries. It returns the number of changes it found. Where
+// the event trigger could be installed (a superuser installed the schema),
+// the catalog follows every DDL in its own transaction and Sync finds
+// nothing to do; it is the safety net otherwise.
+func (s *Store) Sync(ctx context.Context, collections ...string) error {
+	if len(collections) == 0 {
+		if _, err := s.pool.Exec(ctx, "select ankurah.sync_catalog(null)"); err != nil {
+			return pgError(err)
+		}
+		s.Forget()
+		return nil
+	}
+	for _, c := range collections {
+		if _, err := s.pool.Exec(ctx, "select ankurah.sync_catalog($1)", c); err != nil {
+			return pgError(err)
+		}
+		s.forget(c)
+	}
+	return nil
+}
+
+// Forget drops the cached catalog entries of the given collections (all
+// when none is given), e.g. when a schema change arrives through the
+// replication stream; they are read again when next used.
+func (s *Store) Forget(collections ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.relations = nil
+	s.forgets++
+	if len(collections) == 0 {
+		clear(s.catalog)
+		return
+	}
+	for _, c := range collections {
+		delete(s.catalog, c)
+	}
 }
 
 // get is Get on db (the pool, or a transaction).
@@ -265,7 +383,7 @@ type querier interface {
 
 // selectStates reads the rows of the given entities, optionally locking them.
 func (s *Store) selectStates(ctx context.Context, q querier, t *table, ids []event.ID, lock bool) (map[event.ID]*entity.State, error) {
-	sql := "select " + t.selectSQL + " from " + t.ident + " where id = any($1)"
+	sql := "select " + t.selectSQL + " from " + t.from + " where id = any($1)"
 	if lock {
 		sql += " order by id for update"
 	}
@@ -296,6 +414,12 @@ func (s *Store) selectStates(ctx context.Context, q querier, t *table, ids []eve
 
 // Scan implements storage.Store.
 func (s *Store) Scan(ctx context.Context, collection string, fn func(*entity.State) bool) error {
+	// A schema error comes with the statement's first answer, before fn
+	// saw a row.
+	return s.retrySchema(ctx, []string{collection}, func() error { return s.scanOnce(ctx, collection, fn) })
+}
+
+func (s *Store) scanOnce(ctx context.Context, collection string, fn func(*entity.State) bool) error {
 	t, err := s.table(ctx, collection)
 	if err != nil {
 		return err
@@ -311,7 +435,7 @@ func (s *Store) Scan(ctx context.Context, collection string, fn func(*entity.Sta
 }
 
 func (s *Store) scan(ctx context.Context, t *table, fn func(*entity.State) bool) error {
-	rows, err := s.pool.Query(ctx, "select "+t.selectSQL+" from "+t.ident+" order by id")
+	rows, err := s.pool.Query(ctx, "select "+t.selectSQL+" from "+t.from+" order by id")
 	if err != nil {
 		return pgError(err)
 	}
@@ -359,11 +483,7 @@ func (s *Store) History(ctx context.Context, collection string, id event.ID) ([]
 	return s.queryEvents(ctx, s.pool, eventColumns+" where entity_id = $1 and collection = $2 order by id", id.String(), collection)
 }
 
-// markAPIWrite tells the collection tables' triggers that this transaction's
-// row writes come with their events already recorded (see sql/functions.sql).
-const markAPIWrite = "select set_config('ankurah.writer', 'api', true)"
-
-const eventColumns = "select id, collection, entity_id, parents, operations, tombstone from ankurah.events"
+const eventColumns = "select id, collection, entity_id, parents, operations, tombstone, coalesce(author, '') from ankurah.events"
 
 func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...any) ([]event.Event, error) {
 	rows, err := q.Query(ctx, sql, args...)
@@ -371,14 +491,14 @@ func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...
 		return nil, pgError(err)
 	}
 	type raw struct {
-		id, coll, ent string
-		parents       []string
-		ops           []byte
-		tomb          bool
+		id, coll, ent, author string
+		parents               []string
+		ops                   []byte
+		tomb                  bool
 	}
 	var rs []raw
 	var r raw
-	_, err = pgx.ForEachRow(rows, []any{&r.id, &r.coll, &r.ent, &r.parents, &r.ops, &r.tomb}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&r.id, &r.coll, &r.ent, &r.parents, &r.ops, &r.tomb, &r.author}, func() error {
 		rs = append(rs, r)
 		return nil
 	})
@@ -391,7 +511,7 @@ func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...
 		if err != nil {
 			return nil, err
 		}
-		e, err := decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb)
+		e, err := decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb, r.author)
 		if err != nil {
 			return nil, err
 		}
@@ -400,7 +520,7 @@ func (s *Store) queryEvents(ctx context.Context, q querier, sql string, args ...
 			if t, err = s.load(ctx, r.coll); err != nil {
 				return nil, err
 			}
-			if e, err = decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb); err != nil {
+			if e, err = decodeEvent(t, r.id, r.ent, r.parents, r.ops, r.tomb, r.author); err != nil {
 				return nil, err
 			}
 		}
@@ -427,8 +547,14 @@ func (s *Store) Commit(ctx context.Context, events []event.Event) ([]*entity.Sta
 	}
 	for attempt := 0; ; attempt++ {
 		states, err := s.commitMerged(ctx, evs, tables)
-		if errors.Is(err, errStale) && attempt < 3 {
-			// Another process added fields: reload the catalog and conform again.
+		if (errors.Is(err, errStale) || isSchemaError(err)) && attempt < 3 {
+			// Another process changed the schema: follow it, reload the
+			// catalog and conform again.
+			if isSchemaError(err) {
+				if err := s.Sync(ctx, slices.Collect(maps.Keys(tables))...); err != nil {
+					return nil, err
+				}
+			}
 			for name := range tables {
 				if _, err := s.load(ctx, name); err != nil {
 					return nil, err
@@ -492,6 +618,13 @@ func (s *Store) conform(ctx context.Context, events []event.Event) ([]event.Even
 			break
 		}
 		for coll, fields := range missing {
+			if t := tables[coll]; t.adopted {
+				for f := range fields {
+					return nil, nil, storage.Errorf(storage.CodeUnknownField,
+						"collection %s is the adopted table %s, which has no column for field %s (Ankurah does not alter an app's tables: add the column with ALTER TABLE, and the field follows)",
+						coll, t.ident, f)
+				}
+			}
 			if _, err := s.pool.Exec(ctx, "select ankurah.create_collection($1, $2)", coll, fields); err != nil {
 				return nil, nil, pgError(err)
 			}
@@ -503,11 +636,12 @@ func (s *Store) conform(ctx context.Context, events []event.Event) ([]event.Even
 	return nil, nil, storage.Errorf(storage.CodeInternal, "new fields did not appear in the catalog")
 }
 
-// anyDefaults reports a table with column defaults: its new rows are
-// inserted one by one, reading back the defaults (see insertWithDefaults).
+// anyDefaults reports a table with column defaults, or an adopted one: its
+// new rows are inserted one by one, reading back the defaults (see
+// insertWithDefaults and writeAdopted).
 func anyDefaults(tables map[string]*table) bool {
 	for _, t := range tables {
-		if len(t.defaults) > 0 {
+		if len(t.defaults) > 0 || t.adopted {
 			return true
 		}
 	}
@@ -598,7 +732,7 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 	fresh, err := storage.Merge(states, evs, func(ent, id event.ID) bool {
 		o, ok := known[id]
 		return ok && o.entity == ent && o.collection == states[ent].Collection
-	})
+	}, storage.WriteCheckFrom(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -610,21 +744,25 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 		touched[fresh[i].Entity] = true
 	}
 	b := &pgx.Batch{}
-	b.Queue(markAPIWrite)
-	marked := false
-	for id := range touched {
+	var extra []event.Event // what adopted tables' own triggers did to the rows written
+	for _, id := range sortedIDs(touched) {
 		st := states[id]
 		t := tables[st.Collection]
-		if before[id] == nil && !st.Deleted && len(t.defaults) > 0 {
-			// Insert now, so that the defaults it gets go into the
-			// creation event before that is queued.
-			if !marked {
-				if _, err := tx.Exec(ctx, markAPIWrite); err != nil {
-					return nil, pgError(err)
-				}
-				marked = true
+		if t.adopted || before[id] == nil && !st.Deleted && len(t.defaults) > 0 {
+			// Write now, so that the values the table gives the row go
+			// into the creation event before that is queued.
+			if _, err := tx.Exec(ctx, markAPIWrite, apiMark(t)); err != nil {
+				return nil, pgError(err)
 			}
-			if err := s.insertWithDefaults(ctx, tx, t, st, fresh); err != nil {
+			if t.adopted {
+				e, err := s.writeAdopted(ctx, tx, t, before[id], st, fresh)
+				if err != nil {
+					return nil, err
+				}
+				if e != nil {
+					extra = append(extra, *e)
+				}
+			} else if err := s.insertWithDefaults(ctx, tx, t, st, fresh); err != nil {
 				return nil, err
 			}
 			delete(touched, id)
@@ -635,8 +773,12 @@ func (s *Store) commitMerged(ctx context.Context, evs []event.Event, tables map[
 			return nil, err
 		}
 	}
-	for id := range touched {
+	for i := range extra {
+		queueSQLEvent(b, &extra[i])
+	}
+	for _, id := range sortedIDs(touched) {
 		st := states[id]
+		b.Queue(markAPIWrite, apiMark(tables[st.Collection]))
 		if err := queueRow(b, tables[st.Collection], before[id], st); err != nil {
 			return nil, err
 		}
@@ -662,6 +804,15 @@ func (s *Store) replay(ctx context.Context, tx pgx.Tx, coll string, id event.ID)
 		return nil, storage.Errorf(storage.CodeInternal, "%v", err)
 	}
 	return st, nil
+}
+
+func sortedIDs(m map[event.ID]bool) []event.ID {
+	out := make([]event.ID, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	slices.SortFunc(out, event.ID.Compare)
+	return out
 }
 
 func sortedStates(m map[event.ID]*entity.State) []*entity.State {
@@ -709,6 +860,21 @@ func pgError(err error) error {
 			code = storage.CodeNoCollection
 		case "AK006":
 			code = storage.CodeBadName
+		case "AK009":
+			code = storage.CodeNameTaken
+		case "AK010", "42501":
+			code = storage.CodePermission
+		case "AK011":
+			code = storage.CodeNotAdoptable
+		case "AK012", "54011":
+			code = storage.CodeTooManyFields
+		case "AK013":
+			code = storage.CodeUnknownField
+		case "42703", "42P01":
+			// A column or table that is not there: the schema changed
+			// under a cached catalog (the read was retried once after
+			// following it; see retrySchema).
+			code = storage.CodeSchemaChanged
 		case "23502", "23503", "23514", "23P01", "23001":
 			code = storage.CodeConstraint
 		case "428C9":
@@ -742,8 +908,12 @@ func isUniqueViolation(err error) bool {
 }
 
 // Fetch implements storage.Fetcher: the query runs as parameterised SQL.
-func (s *Store) Fetch(ctx context.Context, collection string, q *query.Query) ([]*entity.State, error) {
-	return s.fetch(ctx, s.pool, collection, selectSQL(q))
+func (s *Store) Fetch(ctx context.Context, collection string, q *query.Query) (out []*entity.State, err error) {
+	err = s.retrySchema(ctx, []string{collection}, func() (err error) {
+		out, err = s.fetch(ctx, s.pool, collection, selectSQL(q))
+		return err
+	})
+	return out, err
 }
 
 // selectSQL returns the statement that runs q over a collection's table,
@@ -755,7 +925,7 @@ func selectSQL(q *query.Query) func(t *table) (string, []any, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		stmt := "select " + t.columns + " from " + t.ident + " where " + s.Where + " order by " + s.OrderBy
+		stmt := "select " + t.columns + " from " + t.from + " where " + s.Where + " order by " + s.OrderBy
 		if s.Limit != "" {
 			stmt += " " + s.Limit
 		}
@@ -771,11 +941,15 @@ func (s *Store) fetch(ctx context.Context, db querier, collection string, build 
 	if err != nil {
 		return nil, err
 	}
-	var nfields int
-	if err := db.QueryRow(ctx, "select count(*) from ankurah.fields where collection = $1", collection).Scan(&nfields); err != nil {
+	var version int64
+	err = db.QueryRow(ctx, "select version from ankurah.collections where name = $1", collection).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, storage.Errorf(storage.CodeNoCollection, "no collection %q", collection)
+	}
+	if err != nil {
 		return nil, pgError(err)
 	}
-	if nfields != len(t.Fields) { // fields added by another process
+	if version > t.version { // the schema changed since the catalog was cached
 		if t, err = s.load(ctx, collection); err != nil {
 			return nil, err
 		}

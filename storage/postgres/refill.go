@@ -23,7 +23,12 @@ func (s *Store) Refill(ctx context.Context, collection string, q *query.Query, _
 	if n <= 0 {
 		return nil, nil
 	}
-	return s.fetch(ctx, s.pool, collection, refillSQL(q, after, n))
+	var out []*entity.State
+	err := s.retrySchema(ctx, []string{collection}, func() (err error) {
+		out, err = s.fetch(ctx, s.pool, collection, refillSQL(q, after, n))
+		return err
+	})
+	return out, err
 }
 
 func refillSQL(q *query.Query, after *entity.State, n int) func(t *table) (string, []any, error) {
@@ -33,7 +38,7 @@ func refillSQL(q *query.Query, after *entity.State, n int) func(t *table) (strin
 			return "", nil, err
 		}
 		args := append(sq.Args, int64(n))
-		stmt := "select " + t.columns + " from " + t.ident + " where " + sq.Where +
+		stmt := "select " + t.columns + " from " + t.from + " where " + sq.Where +
 			" order by " + sq.OrderBy + " limit $" + strconv.Itoa(len(args)) + "::bigint"
 		return stmt, args, nil
 	}

@@ -286,7 +286,7 @@ func BenchmarkRefill(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := tx.Exec(ctx, `select set_config('ankurah.writer', 'api', true)`); err != nil {
+	if _, err := tx.Exec(ctx, `select set_config('ankurah.writer', 'api:big', true)`); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := tx.Exec(ctx, `insert into big (id, _head, name, year, score)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +25,7 @@ type valueT = value.Value
 var errStale = errors.New("catalog cache is stale")
 
 // scanState reads one row of id, _head, _versions and t's fields, followed,
-// when counted (t.selectSQL), by the collection's current field count.
+// when counted (t.selectSQL), by the collection's current catalog version.
 func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 	var (
 		id       string
@@ -40,17 +39,17 @@ func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 		cells[i] = newCell(f.Type)
 		dest = append(dest, cells[i])
 	}
-	nfields := len(t.Fields)
+	version := t.version
 	if counted {
-		dest = append(dest, &nfields)
+		dest = append(dest, &version)
 	}
 	if err := rows.Scan(dest...); err != nil {
 		return nil, pgError(err)
 	}
-	// Fewer fields than cached is harmless: the catalog was loaded after
-	// the statement's snapshot was taken (a snapshot transaction), and the
-	// columns it names exist.
-	if nfields > len(t.Fields) {
+	// An older version than cached is harmless: the catalog was loaded
+	// after the statement's snapshot was taken (a snapshot transaction),
+	// and the columns it names exist (or the statement would have failed).
+	if version > t.version {
 		return nil, errStale
 	}
 	eid, err := event.ParseID(id)
@@ -62,9 +61,19 @@ func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 		return nil, storage.Errorf(storage.CodeInternal, "%s %s: _head: %v", t.Name, id, err)
 	}
 	for f, v := range versions {
-		if st.Versions[f], err = event.ParseID(v); err != nil {
+		vid, err := event.ParseID(v)
+		if err != nil {
 			return nil, storage.Errorf(storage.CodeInternal, "%s %s: _versions: %v", t.Name, id, err)
 		}
+		// A field renamed since that event wrote it: its current name
+		// (unless a later write under the new name holds it already).
+		if name := t.currentName(f, vid); name != f {
+			if cur, ok := versions[name]; ok && cur >= v {
+				continue
+			}
+			f = name
+		}
+		st.Versions[f] = vid
 	}
 	for i, f := range t.Fields {
 		v, err := cellValue(cells[i], f.Type)
@@ -80,7 +89,7 @@ func scanState(t *table, rows pgx.Rows, counted bool) (*entity.State, error) {
 
 // decodeEvent builds an event from its ankurah.events row, typing the
 // operations by the collection's fields.
-func decodeEvent(t *table, id, ent string, parents []string, ops []byte, tomb bool) (event.Event, error) {
+func decodeEvent(t *table, id, ent string, parents []string, ops []byte, tomb bool, author string) (event.Event, error) {
 	bad := func(err error) (event.Event, error) {
 		return event.Event{}, storage.Errorf(storage.CodeInternal, "event %s: %v", id, err)
 	}
@@ -97,24 +106,66 @@ func decodeEvent(t *table, id, ent string, parents []string, ops []byte, tomb bo
 	}
 	e.Collection = t.Name
 	e.Delete = tomb
+	e.Author = author
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(ops, &raw); err != nil {
 		return bad(err)
 	}
 	e.Ops = make(map[string]value.Value, len(raw))
 	for k, r := range raw {
-		var v value.Value
-		if f, ok := t.Field(k); ok {
-			v, err = value.Decode(r, f.Type)
-		} else {
-			v, err = value.Infer(r)
-		}
+		k = t.currentName(k, e.ID)
+		v, err := decodeOp(t, k, r)
 		if err != nil {
 			return bad(fmt.Errorf("%s: %w", k, err))
 		}
 		e.Ops[k] = v
 	}
 	return e, nil
+}
+
+// decodeOp types one recorded value by its field's type; a value recorded
+// before the field was retyped that does not read as the new type, or one
+// of a field dropped since, keeps the type its JSON form says.
+func decodeOp(t *table, field string, raw json.RawMessage) (value.Value, error) {
+	if f, ok := t.Field(field); ok {
+		if v, err := value.Decode(raw, f.Type); err == nil {
+			return v, nil
+		}
+	}
+	return value.Infer(raw)
+}
+
+// currentName is the name of field `name` as written by event id: renames
+// made after the event apply to it, in order. (Event ids and schema change
+// ids are both ULIDs; an event is older than a rename when its id is
+// smaller — exact for SQL writes, approximate by the writer's clock for a
+// client's.)
+func (t *table) currentName(name string, id event.ID) string {
+	if len(t.renames) == 0 {
+		return name
+	}
+	if _, ok := t.Field(name); ok && !t.renamedAfter(name, id) {
+		return name
+	}
+	s := id.String()
+	for _, r := range t.renames {
+		if r.id > s && r.from == name {
+			name = r.to
+		}
+	}
+	return name
+}
+
+// renamedAfter reports whether a field named `name` was renamed away after
+// event id (a field of that name now is another, later one).
+func (t *table) renamedAfter(name string, id event.ID) bool {
+	s := id.String()
+	for _, r := range t.renames {
+		if r.id > s && r.from == name {
+			return true
+		}
+	}
+	return false
 }
 
 func hasUnknown(t *table, ops map[string]value.Value) bool {
@@ -133,7 +184,7 @@ func opsJSON(ops map[string]value.Value) []byte {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = strconv.AppendQuote(out, k) // field names are [a-z0-9_]: quoting is JSON-safe
+		out = value.TextOf(k).AppendJSON(out) // any field name, JSON-quoted
 		out = append(out, ':')
 		out = ops[k].AppendJSON(out)
 	}
@@ -142,14 +193,48 @@ func opsJSON(ops map[string]value.Value) []byte {
 
 // queueEvent adds the insert of one event to the batch.
 func queueEvent(b *pgx.Batch, e *event.Event) error {
-	b.Queue(`insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone)
-		values ($1, $2, $3, $4, $5::jsonb, $6)`,
-		e.ID.String(), e.Collection, e.Entity.String(), e.Parents.Strings(), string(opsJSON(e.Ops)), e.Delete)
+	b.Queue(`insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone, author)
+		values ($1, $2, $3, $4, $5::jsonb, $6, $7)`,
+		e.ID.String(), e.Collection, e.Entity.String(), e.Parents.Strings(), string(opsJSON(e.Ops)), e.Delete, nullable(e.Author))
 	return nil
+}
+
+// colIdent is the quoted column of field f.
+func (t *table) colIdent(f string) string {
+	if c, ok := t.column[f]; ok {
+		return pgx.Identifier{c}.Sanitize()
+	}
+	return pgx.Identifier{f}.Sanitize()
+}
+
+// markAPIWrite tells the collection table's triggers that the statements
+// that follow write rows whose events are recorded already (see
+// sql/functions.sql: each statement that writes a collection's table is
+// marked for that collection, so that the writes of the app's own
+// triggers to other tables are still recorded).
+const markAPIWrite = "select set_config('ankurah.writer', $1, true)"
+
+func apiMark(t *table) string { return "api:" + t.Name }
+
+// queueSQLEvent adds the insert of an event that records a SQL write (an
+// adopted table's own trigger changing a row the API wrote).
+func queueSQLEvent(b *pgx.Batch, e *event.Event) {
+	b.Queue(`insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone, origin, author)
+		values ($1, $2, $3, $4, $5::jsonb, false, 'sql', session_user)`,
+		e.ID.String(), e.Collection, e.Entity.String(), e.Parents.Strings(), string(opsJSON(e.Ops)))
+}
+
+// nullable is NULL for "", else s.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // queueRow adds the write that takes a row from before (nil: no row) to
 // after: an insert, an update of the changed columns, a delete, or nothing.
+// The batch must be marked for t's collection (markAPIWrite).
 func queueRow(b *pgx.Batch, t *table, before, after *entity.State) error {
 	if after.Deleted {
 		if err := queueDocs(b, t, before, after); err != nil {
@@ -182,7 +267,7 @@ func queueRow(b *pgx.Batch, t *table, before, after *entity.State) error {
 		}
 		arg, cast := writeCast(v, f, t.colTypes[f.Name])
 		args = append(args, arg)
-		cols = append(cols, pgx.Identifier{f.Name}.Sanitize())
+		cols = append(cols, t.colIdent(f.Name))
 		params = append(params, fmt.Sprintf("$%d%s", len(args), cast))
 	}
 	if before == nil {

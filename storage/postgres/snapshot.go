@@ -80,10 +80,18 @@ func (s Snapshot) Visible(xid uint32) bool {
 // takes a pool connection of its own, and a transaction waiting for one
 // while holding another would deadlock a small pool under concurrent
 // subscriptions.
-func (s *Store) FetchSnapshot(ctx context.Context, collection string, q *query.Query) ([]*entity.State, Snapshot, error) {
+func (s *Store) FetchSnapshot(ctx context.Context, collection string, q *query.Query) (out []*entity.State, snap Snapshot, err error) {
 	if err := event.ValidCollectionName(collection); err != nil {
 		return nil, Snapshot{}, storage.Errorf(storage.CodeBadName, "%v", err)
 	}
+	err = s.retrySchema(ctx, []string{collection}, func() (err error) {
+		out, snap, err = s.fetchSnapshot(ctx, collection, q)
+		return err
+	})
+	return out, snap, err
+}
+
+func (s *Store) fetchSnapshot(ctx context.Context, collection string, q *query.Query) ([]*entity.State, Snapshot, error) {
 	for attempt := 0; ; attempt++ {
 		_, err := s.table(ctx, collection)
 		missing := errors.Is(err, storage.ErrNoCollection)
@@ -118,8 +126,12 @@ func (s *Store) FetchSnapshot(ctx context.Context, collection string, q *query.Q
 // out) in the same kind of snapshot transaction as FetchSnapshot.
 func (s *Store) GetSnapshot(ctx context.Context, collection string, ids []event.ID) ([]*entity.State, Snapshot, error) {
 	var out []*entity.State
-	snap, err := s.inSnapshot(ctx, func(tx pgx.Tx) (err error) {
-		out, err = s.get(ctx, tx, collection, ids)
+	var snap Snapshot
+	err := s.retrySchema(ctx, []string{collection}, func() (err error) {
+		snap, err = s.inSnapshot(ctx, func(tx pgx.Tx) (err error) {
+			out, err = s.get(ctx, tx, collection, ids)
+			return err
+		})
 		return err
 	})
 	if err != nil {

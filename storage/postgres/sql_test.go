@@ -497,7 +497,7 @@ func TestCollectionsArePublished(t *testing.T) {
 		t.Fatal(err)
 	}
 	tables, _ := pgx.CollectRows(rows, pgx.RowTo[string])
-	if fmt.Sprint(tables) != "[ankurah.events public.c0 public.c1 public.c2]" {
+	if fmt.Sprint(tables) != "[ankurah.events ankurah.schema_changes public.c0 public.c1 public.c2]" {
 		t.Fatalf("published: %v", tables)
 	}
 	var ident string

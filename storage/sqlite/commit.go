@@ -33,7 +33,7 @@ func (s *Store) Commit(ctx context.Context, events []event.Event) ([]*entity.Sta
 		if err != nil {
 			return err
 		}
-		fresh, err := storage.Merge(l.states, evs, l.known)
+		fresh, err := storage.Merge(l.states, evs, l.known, storage.WriteCheckFrom(ctx))
 		if err != nil {
 			return err
 		}
@@ -263,9 +263,13 @@ func (w *writeTx) insertEvent(e *event.Event) error {
 	if e.Delete {
 		tomb = 1
 	}
-	return w.exec(`insert into _ankurah_events (id, collection, entity_id, parents, operations, tombstone)
-		values (?, ?, ?, ?, ?, ?)`,
-		e.ID.String(), e.Collection, e.Entity.String(), idsJSON(e.Parents), string(appendOps(nil, e.Ops)), tomb)
+	var author any
+	if e.Author != "" {
+		author = e.Author
+	}
+	return w.exec(`insert into _ankurah_events (id, collection, entity_id, parents, operations, tombstone, author)
+		values (?, ?, ?, ?, ?, ?, ?)`,
+		e.ID.String(), e.Collection, e.Entity.String(), idsJSON(e.Parents), string(appendOps(nil, e.Ops)), tomb, author)
 }
 
 // writeRow stores an entity's merged state: the whole row (SQLite rewrites

@@ -14,8 +14,15 @@ import (
 // refuses other SQLite files and files from a newer layout.
 const (
 	applicationID = 0x416e6b72
-	layoutVersion = 1
+	layoutVersion = 2
 )
+
+// upgrades take a file from the layout version that indexes them to the
+// next: upgrades[1] makes a version 1 file a version 2 file.
+var upgrades = map[int64][]string{
+	// 2: events record their author.
+	1: {`alter table _ankurah_events add column author text`},
+}
 
 // systemTables is the layout's fixed part. Collection tables are created by
 // createTableSQL. Every table is WITHOUT ROWID: rows are stored in id order
@@ -38,7 +45,8 @@ var systemTables = []string{
 		entity_id text not null,
 		parents text not null,
 		operations text not null,
-		tombstone integer not null
+		tombstone integer not null,
+		author text
 	) without rowid`,
 	`create index _ankurah_events_entity on _ankurah_events (entity_id, id)`,
 	fmt.Sprintf(`pragma application_id = %d`, applicationID),
@@ -65,6 +73,17 @@ func bootstrap(ctx context.Context, conn *sql.Conn) (err error) {
 	}
 	if err := conn.QueryRowContext(ctx, "select count(*) from sqlite_schema").Scan(&objects); err != nil {
 		return err
+	}
+	for appID == applicationID && version < layoutVersion && upgrades[version] != nil {
+		for _, ddl := range upgrades[version] {
+			if _, err := conn.ExecContext(ctx, ddl); err != nil {
+				return fmt.Errorf("upgrading the layout from version %d: %w", version, err)
+			}
+		}
+		version++
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("pragma user_version = %d", version)); err != nil {
+			return err
+		}
 	}
 	switch {
 	case appID == applicationID && version == layoutVersion:

@@ -269,12 +269,12 @@ func (s *Store) readEvents(ctx context.Context, rows *sql.Rows) ([]event.Event, 
 	return out, nil
 }
 
-const eventColumns = "select id, collection, entity_id, parents, operations, tombstone from _ankurah_events"
+const eventColumns = "select id, collection, entity_id, parents, operations, tombstone, coalesce(author, '') from _ankurah_events"
 
 // rawEvent is one row of _ankurah_events.
 type rawEvent struct {
-	id, collection, entity, parents, ops string
-	tombstone                            bool
+	id, collection, entity, parents, ops, author string
+	tombstone                                    bool
 }
 
 func scanEvents(rows *sql.Rows) ([]rawEvent, error) {
@@ -282,7 +282,7 @@ func scanEvents(rows *sql.Rows) ([]rawEvent, error) {
 	var out []rawEvent
 	for rows.Next() {
 		var r rawEvent
-		if err := rows.Scan(&r.id, &r.collection, &r.entity, &r.parents, &r.ops, &r.tombstone); err != nil {
+		if err := rows.Scan(&r.id, &r.collection, &r.entity, &r.parents, &r.ops, &r.tombstone, &r.author); err != nil {
 			return nil, sqlErr(err)
 		}
 		out = append(out, r)
@@ -297,7 +297,7 @@ func (r *rawEvent) decode(t *table, final bool) (event.Event, error) {
 	bad := func(err error) (event.Event, error) {
 		return event.Event{}, storage.Errorf(storage.CodeInternal, "event %s: %v", r.id, err)
 	}
-	e := event.Event{Collection: r.collection, Delete: r.tombstone}
+	e := event.Event{Collection: r.collection, Delete: r.tombstone, Author: r.author}
 	var err error
 	if e.ID, err = event.ParseID(r.id); err != nil {
 		return bad(err)

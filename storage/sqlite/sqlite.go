@@ -7,7 +7,7 @@
 //
 //	_ankurah_collections  name, table_name     one row per collection
 //	_ankurah_fields       collection, name, type ("text", "bigint", …)
-//	_ankurah_events       id, collection, entity_id, parents, operations,
+//	_ankurah_events       id, collection, entity_id, parents, operations, author,
 //	                      tombstone; append-only, indexed by (entity_id, id)
 //	<collection>          id, _head, _versions, then one typed column per
 //	                      field; one row per existing (not deleted) entity

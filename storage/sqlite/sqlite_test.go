@@ -199,8 +199,8 @@ func TestOpenRejects(t *testing.T) {
 			if err := s.Close(); err != nil {
 				return err
 			}
-			return rawSQL("pragma user_version = 2")(p)
-		}, "layout version 2"},
+			return rawSQL("pragma user_version = 3")(p)
+		}, "layout version 3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(dir, tc.name)
@@ -224,6 +224,46 @@ func TestOpenRejects(t *testing.T) {
 	}
 	if _, err := sqlite.Open(filepath.Join(dir, "x.db"), sqlite.Options{Sync: 7}); err == nil {
 		t.Fatal("unknown Sync accepted")
+	}
+}
+
+// A file of layout version 1 (events without an author) is upgraded in
+// place when opened: its events keep their content and read with no author,
+// and new events record theirs.
+func TestOpenUpgradesLayout1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	s := open(t, path, sqlite.Options{})
+	if _, err := s.EnsureCollection(ctx, albums); err != nil {
+		t.Fatal(err)
+	}
+	a := create("album", map[string]value.Value{"name": value.TextOf("Showbiz")})
+	mustCommit(t, s, a)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Make it a layout 1 file: no author column.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"alter table _ankurah_events drop column author", "pragma user_version = 1"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s = open(t, path, sqlite.Options{})
+	b := create("album", map[string]value.Value{"name": value.TextOf("Absolution")})
+	b.Author = "bob"
+	mustCommit(t, s, b)
+	evs, err := s.Events(ctx, []event.ID{a.ID, b.ID})
+	if err != nil || len(evs) != 2 || evs[0].Author != "" || evs[1].Author != "bob" || evs[0].Ops["name"].Text() != "Showbiz" {
+		t.Fatalf("events after the upgrade: %+v %v", evs, err)
+	}
+	var version int
+	if err := s.DB().QueryRowContext(ctx, "pragma user_version").Scan(&version); err != nil || version != 2 {
+		t.Fatalf("user_version %d %v", version, err)
 	}
 }
 

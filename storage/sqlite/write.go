@@ -150,10 +150,16 @@ func (w *writeTx) addFields(coll string, fields map[string]value.Type) error {
 		case ok && have != fields[f]:
 			return storage.Errorf(storage.CodeTypeMismatch, "field %s.%s is %s, not %s", coll, f, have, fields[f])
 		case !ok:
+			if err := storage.CheckNewName("field", f); err != nil {
+				return storage.Errorf(storage.CodeBadName, "%v", err)
+			}
 			add[f] = fields[f]
 		}
 	}
 	if t == nil {
+		if err := storage.CheckNewName("collection", coll); err != nil {
+			return storage.Errorf(storage.CodeBadName, "%v", err)
+		}
 		t = newTable(coll, tableName(coll), map[string]value.Type{})
 		if err := w.exec(createTableSQL(quote(t.sqlName))); err != nil {
 			return err

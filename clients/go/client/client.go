@@ -32,7 +32,10 @@ type Client struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	deliv  *group // the delivery goroutines: live queries', watches', rejq's
 	rejq   *queue[*RejectedError]
+
+	schemaFns []func(SchemaChange) // see schema_change.go; guarded by mu
 }
 
 // Dial connects to a server (e.g. "ws://127.0.0.1:9797/ws") and returns
@@ -84,7 +87,7 @@ func newClient(url string, opts Options) (*Client, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{url: url, opts: opts, log: opts.Logger, core: newCore(), stateCh: make(chan struct{}), waiters: map[uint64]chan error{}}
+	c := &Client{url: url, opts: opts, log: opts.Logger, core: newCore(), stateCh: make(chan struct{}), waiters: map[uint64]chan error{}, deliv: newGroup()}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if opts.CacheFile != "" {
 		f, recs, err := openCache(opts.CacheFile)
@@ -101,11 +104,11 @@ func newClient(url string, opts Options) (*Client, error) {
 		c.core.persist = true
 	}
 	c.node = node.New(&store{c: c})
-	c.rejq = newQueue(func(r *RejectedError) {
+	c.rejq = newQueue(c.deliv, func(r *RejectedError) {
 		if c.opts.OnRejected != nil {
-			c.opts.OnRejected(r)
+			c.deliv.call(func() { c.opts.OnRejected(r) })
 		}
-	})
+	}, nil)
 	return c, nil
 }
 
@@ -128,8 +131,11 @@ func (c *Client) Node() *node.Node { return c.node }
 // Begin starts a transaction (c.Node().Begin()).
 func (c *Client) Begin() *node.Tx { return c.node.Begin() }
 
-// Close ends the connection and the live queries, and closes the cache
-// file. Unconfirmed commits stay in the cache file, if there is one.
+// Close ends the connection, the live queries and the watches, and closes
+// the cache file. Unconfirmed commits stay in the cache file, if there is
+// one. It returns once every goroutine the client started has ended, except
+// those running a callback of the application (which may be the caller):
+// they end when it returns.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -151,6 +157,7 @@ func (c *Client) Close() error {
 		}
 	}
 	c.rejq.close()
+	c.deliv.wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for seq, w := range c.waiters {
@@ -230,12 +237,18 @@ func (c *Client) broadcast() {
 	c.stateCh = make(chan struct{})
 }
 
-// settle hands what the core produced to the live queries and the cache
-// file. Lock held.
+// settle hands what the core produced to the live queries, their watches
+// and the cache file. Lock held.
 func (c *Client) settle(sync bool) {
 	for _, n := range c.core.takeNotes() {
 		if l, ok := n.sub.owner.(*liveState); ok {
 			l.notify(n.cs)
+			l.wakeWatches()
+		}
+	}
+	for _, s := range c.core.takeTouched() {
+		if l, ok := s.owner.(*liveState); ok {
+			l.wakeWatches()
 		}
 	}
 	if c.file == nil || c.fileErr != nil {

@@ -25,7 +25,11 @@ func (c *Client) dial(ctx context.Context) (transport, error) {
 	if c.url == "" {
 		return nil, errors.New("ankurah client: no server url")
 	}
-	t, err := wire.Dial(ctx, c.url, wire.Options{Token: c.opts.Token, Client: c.opts.ClientName, Handler: pushes{c}})
+	token, err := c.token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := wire.Dial(ctx, c.url, wire.Options{Token: token, Client: c.opts.ClientName, Handler: pushes{c}})
 	if err != nil {
 		return nil, fmt.Errorf("ankurah client: %w", err)
 	}
@@ -136,6 +140,7 @@ func (c *Client) serve(t transport) {
 	c.conn = nil
 	c.lastErr = t.Err()
 	c.core.disconnected()
+	c.settle(false) // watches see synced turn off
 	for _, s := range c.core.subs {
 		if l, ok := s.owner.(*liveState); ok && l.isRdy {
 			// Ready again once the resubscription has been answered.
@@ -167,6 +172,10 @@ func (c *Client) pushed(items []protocol.Item) {
 // subEnded: the server ended a subscription it could no longer maintain
 // (from pushes). The client subscribes again.
 func (c *Client) subEnded(name string, perr *protocol.Error) {
+	if schemaEnded(perr) {
+		c.log.Warn("ankurah client: a schema change ended a live query; subscribe again with the new names", "sub", name, "err", perr)
+		return
+	}
 	c.mu.Lock()
 	s := c.core.subs[name]
 	var l *liveState

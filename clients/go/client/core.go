@@ -51,6 +51,7 @@ type entry struct {
 	base    *entity.State // the latest server state seen; nil: unknown (created here, unconfirmed)
 	stale   bool          // the server is known to have moved past base
 	pending []*event.Event
+	wasPend bool       // pending was non-empty at the last updateLocal (for watches)
 	held    []event.ID // confirmed local events the stream has not shown yet
 	heldAt  event.Head // the commit result's head: a stream state covering it releases the holds
 	shown   event.Head // what the stream last showed of the entity (ids whose history it has sent)
@@ -124,6 +125,13 @@ type sub struct {
 	closed    bool
 	results   map[event.ID]*entity.State // the result set as last reported
 
+	// watched: something follows the result as a whole (its rows, synced
+	// and pending flags), so the core records in touched what changes
+	// those without a change set: synced turning on or off, a member's
+	// pending events confirmed without a change of state.
+	watched bool
+	touched bool
+
 	owner any // the client's live query
 }
 
@@ -160,6 +168,7 @@ type core struct {
 	subs    map[string]*sub
 	dirty   map[event.ID][]event.Event
 	notes   []note
+	touched []*sub   // watched live queries changed without a note (see sub.watched)
 	records []record // for the durable cache; nil when not kept
 	persist bool
 }
@@ -180,6 +189,34 @@ func (c *core) takeNotes() []note {
 	n := c.notes
 	c.notes = nil
 	return n
+}
+
+// touch records that a watched live query changed in a way its change
+// sets do not show.
+func (c *core) touch(s *sub) {
+	if s.watched && !s.touched {
+		s.touched = true
+		c.touched = append(c.touched, s)
+	}
+}
+
+// touchMember touches the watched live queries that show the entity.
+func (c *core) touchMember(e *entry) {
+	for _, s := range c.subs {
+		if s.watched && s.results[e.id] != nil {
+			c.touch(s)
+		}
+	}
+}
+
+// takeTouched returns the live queries touched since the last call.
+func (c *core) takeTouched() []*sub {
+	t := c.touched
+	for _, s := range t {
+		s.touched = false
+	}
+	c.touched = nil
+	return t
 }
 
 func (c *core) takeRecords() []record {

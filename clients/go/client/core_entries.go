@@ -36,6 +36,10 @@ func (c *core) dropEntry(e *entry) {
 }
 
 func (c *core) updateLocal(e *entry) {
+	if p := len(e.pending) > 0; p != e.wasPend {
+		e.wasPend = p
+		c.touchMember(e)
+	}
 	if e.isLocal() {
 		if c.local[e.coll] == nil {
 			c.local[e.coll] = map[event.ID]*entry{}

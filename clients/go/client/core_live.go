@@ -49,6 +49,7 @@ func (c *core) updateOffline(s *sub, text string, args []json.RawMessage, q *que
 	s.setQuery(text, args, q, m)
 	s.cacheMode = true
 	s.synced = false
+	c.touch(s)
 	c.recompute(s)
 }
 
@@ -106,6 +107,7 @@ func (c *core) subscribed(s *sub, res protocol.SubscribeResult, text string, arg
 	}
 	s.cacheMode = false
 	s.synced = true
+	c.touch(s)
 	// The result is a snapshot taken after every commit this client has
 	// had confirmed: holds in this collection are settled.
 	for _, e := range sortedEntries(c.local[s.coll]) {
@@ -124,6 +126,7 @@ func (c *core) subscribed(s *sub, res protocol.SubscribeResult, text string, arg
 func (c *core) disconnected() {
 	for _, s := range c.subs {
 		s.synced = false
+		c.touch(s)
 	}
 }
 

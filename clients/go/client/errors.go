@@ -7,6 +7,7 @@ import (
 	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/internal/wire"
 	"github.com/ankurah/ankurah-go/protocol"
+	"github.com/ankurah/ankurah-go/query"
 	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/storage"
 )
@@ -64,11 +65,13 @@ func IsNotConfirmed(err error) bool {
 // (WaitConnected).
 func IsDisconnected(err error) bool { return errors.Is(err, wire.ErrClosed) }
 
-// Code returns the server's error code carried by err — a
-// *protocol.Error's (e.g. "missing_parents", "type_mismatch", "bad_query";
-// docs/protocol.md lists them) or a local *storage.Error's — or "" when err
-// carries none. Compare it with the protocol.Code* and storage.Code*
-// constants, never with error text.
+// Code returns the error code carried by err — a *protocol.Error's, the
+// server's (e.g. "missing_parents", "type_mismatch", "bad_query";
+// docs/protocol.md lists them), a local *storage.Error's, or a
+// *query.Error's (e.g. "parse_error", or "unknown_field" for a query that
+// names a field its model lacks) — or "" when err carries none. Compare it
+// with the protocol.Code*, storage.Code* and query.Code* constants, never
+// with error text.
 func Code(err error) string {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
@@ -77,6 +80,10 @@ func Code(err error) string {
 	var se *storage.Error
 	if errors.As(err, &se) {
 		return se.Code
+	}
+	var qe *query.Error
+	if errors.As(err, &qe) {
+		return qe.Code
 	}
 	return ""
 }

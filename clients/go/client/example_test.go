@@ -102,3 +102,71 @@ func startServer() (url string, n *node.Node, stop func()) {
 	<-backend.Ready()
 	return "ws://" + ln.Addr().String() + "/ws", node.New(backend.Store()), func() { cancel(); <-served }
 }
+
+// An entity watch: the album's typed view at once, after a local edit
+// (pending until the server confirms it), and nil once it is deleted. With
+// a nil callback the values arrive on a channel that holds the latest one.
+func ExampleCollection_WatchEntity() {
+	ctx := context.Background()
+	url, _, stop := startServer()
+	defer stop()
+	c, err := client.Dial(ctx, url, client.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	albums, err := client.Register[Album](ctx, c)
+	if err != nil {
+		panic(err)
+	}
+	tx := c.Begin()
+	m, err := albums.Create(tx, Album{Name: "Drones", Year: 2015})
+	if err != nil {
+		panic(err)
+	}
+	if _, err := tx.Commit(client.Confirmed(ctx)); err != nil {
+		panic(err)
+	}
+
+	w, err := albums.WatchEntity(ctx, m.ID(), nil)
+	if err != nil {
+		panic(err)
+	}
+	defer w.Close()
+	s := <-w.C()
+	fmt.Println(s.View.Value().Name, s.View.Value().Year, "synced:", s.Synced)
+
+	tx = c.Begin()
+	e, err := albums.Edit(ctx, tx, m.ID())
+	if err != nil {
+		panic(err)
+	}
+	e.Value().Year = 2016
+	if _, err := tx.Commit(client.Confirmed(ctx)); err != nil {
+		panic(err)
+	}
+	for s = range w.C() { // the latest value: the pending one may be skipped
+		if s.View.Value().Year == 2016 && !s.Pending {
+			break
+		}
+	}
+	fmt.Println(s.View.Value().Name, s.View.Value().Year, "pending:", s.Pending)
+
+	tx = c.Begin()
+	if err := albums.Delete(ctx, tx, m.ID()); err != nil {
+		panic(err)
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		panic(err)
+	}
+	for s = range w.C() {
+		if s.View == nil {
+			break
+		}
+	}
+	fmt.Println("deleted:", s.Deleted)
+	// Output:
+	// Drones 2015 synced: true
+	// Drones 2016 pending: false
+	// deleted: true
+}

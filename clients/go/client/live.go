@@ -100,6 +100,8 @@ type LiveQuery[T any] struct {
 	l    *liveState
 	fn   func(ChangeSet[T])
 	ch   chan ChangeSet[T]
+	// snaps is the channel of the watch WatchQuery started with a nil fn.
+	snaps <-chan Snapshot[T]
 }
 
 // liveState is the client's side of a live query.
@@ -112,12 +114,19 @@ type liveState struct {
 	args  []json.RawMessage
 	ready chan struct{}
 	isRdy bool
-	q     *queue[rawChangeSet]
+	q     *queue[rawChangeSet] // nil: no change sets are delivered (a live query of WatchQuery, WatchEntity)
 	stop  chan struct{}
 	once  sync.Once
+	// watches follow the result as a whole (watch.go). Guarded by the
+	// client's lock; s.watched says whether there are any.
+	watches []watcher
 }
 
-func (l *liveState) notify(cs rawChangeSet) { l.q.push(cs) }
+func (l *liveState) notify(cs rawChangeSet) {
+	if l.q != nil {
+		l.q.push(cs)
+	}
+}
 
 // markReady: the server's result set is applied. Lock held.
 func (l *liveState) markReady() {
@@ -130,7 +139,17 @@ func (l *liveState) markReady() {
 func (l *liveState) end(error) {
 	l.once.Do(func() {
 		close(l.stop)
-		l.q.close()
+		if l.q != nil {
+			l.q.close()
+		}
+		l.c.mu.Lock()
+		ws := l.watches
+		l.watches = nil
+		l.s.watched = false
+		l.c.mu.Unlock()
+		for _, w := range ws {
+			w.end()
+		}
 	})
 }
 
@@ -145,6 +164,12 @@ func (l *liveState) end(error) {
 // initial set comes from the cache and the server's follows on reconnect
 // (see Ready).
 func (col *Collection[T]) Subscribe(ctx context.Context, fn func(ChangeSet[T]), q string, args ...any) (*LiveQuery[T], error) {
+	return col.subscribe(ctx, true, fn, q, args...)
+}
+
+// subscribe starts a live query; with changes, its change sets are
+// delivered (to fn, or on Changes() when fn is nil).
+func (col *Collection[T]) subscribe(ctx context.Context, changes bool, fn func(ChangeSet[T]), q string, args ...any) (*LiveQuery[T], error) {
 	c := col.client
 	wargs, err := EncodeArgs(args...)
 	if err != nil {
@@ -154,8 +179,11 @@ func (col *Collection[T]) Subscribe(ctx context.Context, fn func(ChangeSet[T]), 
 	if err != nil {
 		return nil, err
 	}
+	if err := col.check(parsed); err != nil {
+		return nil, err
+	}
 	lq := &LiveQuery[T]{coll: col, fn: fn}
-	if fn == nil {
+	if changes && fn == nil {
 		lq.ch = make(chan ChangeSet[T], 16)
 	}
 	c.mu.Lock()
@@ -170,9 +198,12 @@ func (col *Collection[T]) Subscribe(ctx context.Context, fn func(ChangeSet[T]), 
 	c.subSeq++
 	s := c.core.addSub(fmt.Sprintf("q%d", c.subSeq), col.Name(), q, wargs, parsed, m)
 	l := &liveState{c: c, s: s, text: q, args: wargs, ready: make(chan struct{}), stop: make(chan struct{})}
-	l.q = newQueue(lq.deliver)
-	if lq.ch != nil {
-		go func() { <-l.q.done; close(lq.ch) }()
+	if changes {
+		var exit func()
+		if lq.ch != nil {
+			exit = func() { close(lq.ch) }
+		}
+		l.q = newQueue(c.deliv, lq.deliver, exit)
 	}
 	s.owner = l
 	lq.l = l
@@ -264,7 +295,7 @@ func (lq *LiveQuery[T]) deliver(raw rawChangeSet) {
 		select {
 		case <-lq.l.stop:
 		default:
-			lq.fn(cs)
+			lq.l.c.deliv.call(func() { lq.fn(cs) })
 		}
 		return
 	}
@@ -282,7 +313,8 @@ func (col *Collection[T]) viewOf(st *entity.State) (*node.View[T], error) {
 
 // Changes delivers the change sets of a live query started with a nil fn,
 // from the initial result set on. It is closed when the live query closes.
-// Not reading it only delays this live query's deliveries.
+// Not reading it only delays this live query's deliveries. It is nil for a
+// live query started with a fn, or by WatchQuery.
 func (lq *LiveQuery[T]) Changes() <-chan ChangeSet[T] { return lq.ch }
 
 // Results returns the current result set, in query order.
@@ -337,6 +369,9 @@ func (lq *LiveQuery[T]) Update(ctx context.Context, q string, args ...any) error
 	}
 	parsed, m, err := compileSub(q, wargs)
 	if err != nil {
+		return err
+	}
+	if err := lq.coll.check(parsed); err != nil {
 		return err
 	}
 	l := lq.l

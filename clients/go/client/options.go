@@ -21,8 +21,15 @@ const (
 // default: WithDefaults fills them in (on a copy), and Validate reports
 // every problem at once. Dial and Open do both.
 type Options struct {
-	// Token is sent in the handshake (a JWT once authorisation exists).
+	// Token is sent in the handshake: a JWT the server accepts (see
+	// docs/security.md). For tokens that expire, set TokenSource instead.
 	Token string
+	// TokenSource, when set, is called for the token on every connection
+	// and again when the server says the connection's token expires soon
+	// (the client then sends the new one without losing its live queries).
+	// An error fails that connection attempt (retried with backoff).
+	// Default: none (Token is used).
+	TokenSource func(ctx context.Context) (string, error)
 	// ClientName names the program in the server's logs, e.g. "my-app/1.0".
 	ClientName string
 	// CacheFile, when set, keeps the cache and the queue of unconfirmed

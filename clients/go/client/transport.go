@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/ankurah/ankurah-go/internal/wire"
 	"github.com/ankurah/ankurah-go/protocol"
@@ -29,6 +30,12 @@ type pushes struct{ c *Client }
 
 func (p pushes) Changes(items []protocol.Item)         { p.c.pushed(items) }
 func (p pushes) Ended(sub string, err *protocol.Error) { p.c.subEnded(sub, err) }
+func (p pushes) TokenExpiring(at time.Time)            { p.c.tokenExpiring(at) }
+func (p pushes) Schema(f *protocol.ServerFrame) {
+	if f.Change != nil {
+		p.c.schemaChanged(*f.Change, f.Collection)
+	}
+}
 
 // call sends a request and waits for its answer; fn (may be nil) runs on
 // the reader goroutine with the result, before any later frame is handled.

@@ -17,7 +17,7 @@ import { checkFields, type CheckedQuery } from './querycheck.js';
 import { parse } from './query/parse.js';
 import { ECHO_MS, LiveQuery, type LiveQueryHost } from './livequery.js';
 import { modelSchema, type Model, type View } from './model.js';
-import { argsToWire, type ChangeItem, type EntitiesResult, type EntityId, type EventId, type QueryArg, type WireEntity, type WireEvent } from './protocol.js';
+import { argsToWire, type ChangeItem, type EntitiesResult, type EntityId, type EventId, type QueryArg, type SchemaChange, type WireCollection, type WireEntity, type WireEvent } from './protocol.js';
 import type { ReadSignal } from './signal.js';
 import { EntityStore, type EntityState } from './store.js';
 import { textFactory, type TextHooks } from './textcore.js';
@@ -59,96 +59,127 @@ export class Client {
   readonly ids: IdGenerator;
   readonly connection: Connection;
 
-  private readonly models = new Map<string, Model<object>>();
-  private readonly routes = new Map<string, LiveQuery<object>>();
-  private readonly active = new Set<LiveQuery<object>>();
-  private sessionNo = 0;
-  private sessions = 0;
-  private schemas = new Map<string, SchemaState>();
-  private subCounter = 0;
+  readonly #models = new Map<string, Model<object>>();
+  readonly #routes = new Map<string, LiveQuery<object>>();
+  readonly #active = new Set<LiveQuery<object>>();
+  #sessionNo = 0;
+  #sessions = 0;
+  #schemas = new Map<string, SchemaState>();
+  #subCounter = 0;
   /** Commits not yet answered, own and other tabs', by key; and which holds each event. */
-  private readonly txs = new Map<string, Tx>();
-  private readonly eventTx = new Map<EventId, string>();
+  readonly #txs = new Map<string, Tx>();
+  readonly #eventTx = new Map<EventId, string>();
   /** Keys of other tabs' commits answered already (a late message or read must not bring them back). */
-  private readonly settledKeys = new Set<string>();
-  private pumping = false;
-  private closing = false;
-  private wake: (() => void) | undefined;
-  private local: LocalStore | null;
-  private tabs: Tabs | null = null;
-  private loadingCache = false;
-  private readonly tabId: string;
-  private readonly _storage: WritableSignal<StorageState>;
+  readonly #settledKeys = new Set<string>();
+  #pumping = false;
+  #closing = false;
+  #wake: (() => void) | undefined;
+  #local: LocalStore | null;
+  #tabs: Tabs | null = null;
+  #loadingCache = false;
+  readonly #tabId: string;
+  readonly #storage: WritableSignal<StorageState>;
   /** The narrow interfaces the parts see. */
-  private readonly host: LiveQueryHost;
-  private readonly txHost: TransactionHost;
+  readonly #host: LiveQueryHost;
+  readonly #txHost: TransactionHost;
   /** The live documents of ytext fields ('@ankurah/client/text'), once it is loaded and used. */
-  private textHooks: TextHooks | null = null;
-  private readonly textFieldSets = new Map<Model<object>, ReadonlySet<string>>();
+  #textHooks: TextHooks | null = null;
+  readonly #textFieldSets = new Map<Model<object>, ReadonlySet<string>>();
 
-  constructor(private readonly opts: ClientOptions) {
+  readonly #opts: ClientOptions;
+
+  constructor(opts: ClientOptions) {
+    this.#opts = opts;
     this.ids = new IdGenerator(opts.idSource);
     this.connection = new Connection(opts);
-    this.tabId = this.ids.next();
-    this.local = opts.storage ?? null;
-    this._storage = signal<StorageState>({ status: this.local ? 'opening' : 'off' });
-    const opened = this.local ? this.openLocal(this.local) : Promise.resolve();
-    this.store.onChange((c) => this.persistStates(c.ids));
+    this.#tabId = this.ids.next();
+    this.#local = opts.storage ?? null;
+    this.#storage = signal<StorageState>({ status: this.#local ? 'opening' : 'off' });
+    const opened = this.#local ? this.#openLocal(this.#local) : Promise.resolve();
+    this.store.onChange((c) => this.#persistStates(c.ids));
     this.store.textFields = (collection) => {
-      const m = this.models.get(collection);
+      const m = this.#models.get(collection);
       if (!m) return noTextFields;
-      let set = this.textFieldSets.get(m);
+      let set = this.#textFieldSets.get(m);
       if (!set) {
         set = new Set(Object.entries(m.fields as Record<string, { type: string }>).filter(([, f]) => f.type === 'ytext').map(([k]) => k));
-        this.textFieldSets.set(m, set);
+        this.#textFieldSets.set(m, set);
       }
       return set;
     };
-    this.host = {
+    this.#host = {
       store: this.store,
       connection: this.connection,
       echoMs: opts.echoMs ?? ECHO_MS,
-      session: () => this.sessionNo,
-      whenSchema: (m, cb) => this.whenSchema(m, cb),
+      session: () => this.#sessionNo,
+      whenSchema: (m, cb) => this.#whenSchema(m, cb),
       route: (sub, lq) => {
-        if (lq) this.routes.set(sub, lq);
-        else this.routes.delete(sub);
+        if (lq) this.#routes.set(sub, lq);
+        else this.#routes.delete(sub);
       },
-      nextSubName: () => `q${++this.subCounter}`,
-      activate: (lq) => void this.active.add(lq),
-      deactivate: (lq) => void this.active.delete(lq),
-      cache: this.local && {
+      nextSubName: () => `q${++this.#subCounter}`,
+      activate: (lq) => void this.#active.add(lq),
+      deactivate: (lq) => void this.#active.delete(lq),
+      cache: this.#local && {
         load: async (key) => {
           // A store that takes long to open (another tab upgrading it, a
           // slow disk) must not hold the live queries back: after 3 s they
           // subscribe without the cache.
           const open = await Promise.race([opened.then(() => true), new Promise<boolean>((r) => setTimeout(r, 3000, false))]);
-          const got = open && this.local && (await this.local.loadQuery(key));
+          const got = open && this.#local && (await this.#local.loadQuery(key));
           if (!got) return undefined;
-          this.loadingCache = true;
+          this.#loadingCache = true;
           try {
             this.store.batch(() => {
               for (const st of got.states) this.store.applyServer({ ...st, head: [...st.head], values: { ...st.values } }, st.collection, { texts: st.texts });
             });
           } finally {
-            this.loadingCache = false;
+            this.#loadingCache = false;
           }
           return got.ids;
         },
-        save: (key, ids) => this.local?.saveQuery(key, ids),
+        save: (key, ids) => this.#local?.saveQuery(key, ids),
       },
     };
-    this.txHost = { ids: this.ids, store: this.store, submit: (events, models) => this.submit(events, models), text: () => this.text() };
+    this.#txHost = { ids: this.ids, store: this.store, submit: (events, models) => this.#submit(events, models), text: () => this.text() };
     this.connection.start({
-      setup: () => this.setup(),
-      changes: (items) => this.changes(items),
-      lost: () => this.lost(),
+      setup: () => this.#setup(),
+      changes: (items) => this.#changes(items),
+      lost: () => this.#lost(),
+      schema: (change, collection) => this.#schemaChanged(change, collection),
+      subEnded: (sub, err) => this.#routes.get(sub)?.ended(err),
     });
+  }
+
+  readonly #schemaListeners = new Set<(change: SchemaChange, collection: WireCollection | null) => void>();
+  readonly #serverSchemas = new Map<string, WireCollection | null>();
+
+  /**
+   * Calls fn for every change of a collection's schema the server pushes
+   * (made with SQL: a field added, dropped, renamed or retyped, the table
+   * renamed or dropped), with the collection's schema after it (null when
+   * it was dropped). A live query whose query names a field dropped,
+   * renamed or retyped ends with error code `schema_changed`: make a new
+   * one with the new names. Returns a function that stops the calls.
+   */
+  onSchemaChange(fn: (change: SchemaChange, collection: WireCollection | null) => void): () => void {
+    this.#schemaListeners.add(fn);
+    return () => void this.#schemaListeners.delete(fn);
+  }
+
+  /** The collection's schema as the server last pushed it (undefined: no change pushed; null: dropped). */
+  serverSchema(collection: string): WireCollection | null | undefined {
+    return this.#serverSchemas.get(collection);
+  }
+
+  #schemaChanged(change: SchemaChange, collection: WireCollection | null): void {
+    this.#serverSchemas.set(change.collection, collection);
+    for (const fn of [...this.#schemaListeners]) fn(change, collection);
   }
 
   /** The durable store's state as a signal (status, error). */
   get storage(): ReadSignal<StorageState> {
-    return this._storage;
+    return this.#storage;
   }
 
   /** The connection state as a signal (status, attempt, error, retryAt). */
@@ -161,8 +192,8 @@ export class Client {
    * watched (subscribe / onChange) and unsubscribes when nobody watches.
    */
   query<V extends object, Q extends string = ''>(model: Model<V>, query: CheckedQuery<Q, V> = '' as CheckedQuery<Q, V>, args: readonly QueryArg[] = []): LiveQuery<V> {
-    this.use(model as Model<object>);
-    return new LiveQuery(this.host, model, query, args);
+    this.#use(model as Model<object>);
+    return new LiveQuery(this.#host, model, query, args);
   }
 
   /** A live query for one entity by id (its rows hold it, or nothing). */
@@ -178,7 +209,7 @@ export class Client {
 
   /** Starts a transaction. */
   begin(): Transaction {
-    return new Transaction(this.txHost);
+    return new Transaction(this.#txHost);
   }
 
   /** Creates one entity in its own transaction. */
@@ -206,7 +237,7 @@ export class Client {
   /** A one-shot query. */
   async fetch<V extends object, Q extends string = ''>(model: Model<V>, query: CheckedQuery<Q, V> = '' as CheckedQuery<Q, V>, args: readonly QueryArg[] = []): Promise<View<V>[]> {
     checkQuery(model as Model<object>, query);
-    await this.schemaReady(model as Model<object>);
+    await this.#schemaReady(model as Model<object>);
     const frame = { type: 'fetch' as const, collection: model.collection, query, ...(args.length ? { args: argsToWire(args) } : {}) };
     const res = await this.connection.request<EntitiesResult>(frame, { persistent: true });
     return res.entities.map((e) => viewOf(model, stateOf(e, model.collection)));
@@ -214,7 +245,7 @@ export class Client {
 
   /** Entities by id, in the order asked; missing ones are left out. */
   async get<V extends object>(model: Model<V>, ids: readonly EntityId[]): Promise<View<V>[]> {
-    await this.schemaReady(model as Model<object>);
+    await this.#schemaReady(model as Model<object>);
     const res = await this.connection.request<EntitiesResult>({ type: 'get', collection: model.collection, ids: [...ids] }, { persistent: true });
     return res.entities.map((e) => viewOf(model, stateOf(e, model.collection)));
   }
@@ -225,7 +256,7 @@ export class Client {
    * entering a result set may come without).
    */
   async refresh<V extends object>(model: Model<V>, ids: readonly EntityId[]): Promise<void> {
-    await this.schemaReady(model as Model<object>);
+    await this.#schemaReady(model as Model<object>);
     const res = await this.connection.request<EntitiesResult>({ type: 'get', collection: model.collection, ids: [...ids] }, { persistent: true });
     this.store.batch(() => {
       for (const e of res.entities) this.store.applyServer(e, model.collection);
@@ -237,55 +268,55 @@ export class Client {
    * (null until it is loaded). Its textOf calls this.
    */
   text(): TextHooks | null {
-    if (!this.textHooks) {
+    if (!this.#textHooks) {
       const f = textFactory();
       if (!f) return null;
-      this.textHooks = f(this);
-      this.store.text = this.textHooks;
+      this.#textHooks = f(this);
+      this.store.text = this.#textHooks;
     }
-    return this.textHooks;
+    return this.#textHooks;
   }
 
   /** The model the client uses for a collection, if any. */
   modelOf(collection: string): Model<object> | undefined {
-    return this.models.get(collection);
+    return this.#models.get(collection);
   }
 
   /** An entity's history, oldest first. */
   async history(model: Model<object>, id: EntityId): Promise<WireEvent[]> {
-    await this.schemaReady(model);
+    await this.#schemaReady(model);
     const res = await this.connection.request<{ events: WireEvent[] }>({ type: 'get_events', collection: model.collection, entity_id: id }, { persistent: true });
     return res.events;
   }
 
   /** Closes the connection; live queries stop, unanswered requests fail with code `closed`. */
   close(): void {
-    this.closing = true;
+    this.#closing = true;
     this.connection.close();
-    this.tabs?.close();
-    this.local?.close();
-    for (const tx of [...this.txs.values()]) if (tx.own) this.settle(tx, null, new AnkurahError(ClientCodes.closed, 'the client was closed'));
-    this.wake?.();
+    this.#tabs?.close();
+    this.#local?.close();
+    for (const tx of [...this.#txs.values()]) if (tx.own) this.#settle(tx, null, new AnkurahError(ClientCodes.closed, 'the client was closed'));
+    this.#wake?.();
   }
 
   // ── sessions ────────────────────────────────────────────────────────────
 
-  private async setup(): Promise<void> {
-    this.sessionNo = ++this.sessions;
-    const session = this.sessionNo;
-    this.schemas = new Map();
-    if (this.opts.registerSchema !== false && this.models.size > 0) {
-      await this.register([...this.models.values()]);
+  async #setup(): Promise<void> {
+    this.#sessionNo = ++this.#sessions;
+    const session = this.#sessionNo;
+    this.#schemas = new Map();
+    if (this.#opts.registerSchema !== false && this.#models.size > 0) {
+      await this.#register([...this.#models.values()]);
     }
-    if (this.sessionNo !== session) return;
-    for (const lq of this.active) lq.startSubscription();
+    if (this.#sessionNo !== session) return;
+    for (const lq of this.#active) lq.startSubscription();
   }
 
-  private changes(items: ChangeItem[]): void {
+  #changes(items: ChangeItem[]): void {
     const touched = new Set<LiveQuery<object>>();
     this.store.batch(() => {
       for (const item of items) {
-        const lq = this.routes.get(item.sub);
+        const lq = this.#routes.get(item.sub);
         if (!lq) continue; // a subscription that just ended
         lq.applyItem(item);
         touched.add(lq);
@@ -294,33 +325,33 @@ export class Client {
     for (const lq of touched) lq.flush();
   }
 
-  private lost(): void {
-    this.sessionNo = 0;
-    for (const lq of this.active) lq.sessionLost();
-    this.routes.clear();
+  #lost(): void {
+    this.#sessionNo = 0;
+    for (const lq of this.#active) lq.sessionLost();
+    this.#routes.clear();
   }
 
   // ── schemas ─────────────────────────────────────────────────────────────
 
-  private use(model: Model<object>): void {
-    const had = this.models.get(model.collection);
+  #use(model: Model<object>): void {
+    const had = this.#models.get(model.collection);
     if (had && had !== model && JSON.stringify(modelSchema(had)) !== JSON.stringify(modelSchema(model))) {
       throw new AnkurahError('usage', `two different models for collection ${model.collection}`);
     }
-    if (!had) this.models.set(model.collection, model);
+    if (!had) this.#models.set(model.collection, model);
   }
 
   /** Registers models on the current session; their schema state settles with the answer. */
-  private register(models: Model<object>[]): Promise<void> {
+  #register(models: Model<object>[]): Promise<void> {
     const states = models.map((m) => {
       const st: SchemaState = { done: false, waiters: [] };
-      this.schemas.set(m.collection, st);
+      this.#schemas.set(m.collection, st);
       return [m.collection, st] as const;
     });
     const settle = (err: AnkurahError | null): void => {
       for (const [name, st] of states) {
-        if (this.schemas.get(name) !== st || st.done) continue;
-        this.schemas.set(name, { done: true, err });
+        if (this.#schemas.get(name) !== st || st.done) continue;
+        this.#schemas.set(name, { done: true, err });
         for (const w of st.waiters) w(err);
       }
     };
@@ -339,23 +370,23 @@ export class Client {
     });
   }
 
-  private whenSchema(model: Model<object>, cb: (err: AnkurahError | null) => void): void {
-    this.use(model);
-    if (this.opts.registerSchema === false) return cb(null);
-    let st = this.schemas.get(model.collection);
+  #whenSchema(model: Model<object>, cb: (err: AnkurahError | null) => void): void {
+    this.#use(model);
+    if (this.#opts.registerSchema === false) return cb(null);
+    let st = this.#schemas.get(model.collection);
     if (!st) {
-      void this.register([model]);
-      st = this.schemas.get(model.collection)!;
+      void this.#register([model]);
+      st = this.#schemas.get(model.collection)!;
     }
     if (st.done) cb(st.err);
     else st.waiters.push(cb);
   }
 
   /** Resolves when the model can be used on the current session (at once when there is none: setup will register it). */
-  private schemaReady(model: Model<object>): Promise<void> {
-    this.use(model);
-    if (this.sessionNo === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => this.whenSchema(model, (err) => (err ? reject(err) : resolve())));
+  #schemaReady(model: Model<object>): Promise<void> {
+    this.#use(model);
+    if (this.#sessionNo === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#whenSchema(model, (err) => (err ? reject(err) : resolve())));
   }
 
   // ── commits and the outbox ─────────────────────────────────────────────
@@ -364,15 +395,15 @@ export class Client {
    * Shows a transaction's events at once, keeps it in the outbox (durable
    * with a storage option, and then shown to the other tabs) and sends it.
    */
-  private submit(events: WireEvent[], models: ReadonlyMap<EntityId, Model<object>>): Promise<View<object>[]> {
-    for (const m of models.values()) this.use(m);
+  #submit(events: WireEvent[], models: ReadonlyMap<EntityId, Model<object>>): Promise<View<object>[]> {
+    for (const m of models.values()) this.#use(m);
     const schemas = [...new Set(models.values())].map(modelSchema);
-    const entry: OutboxEntry = { key: this.ids.next(), owner: this.tabId, events, schemas };
+    const entry: OutboxEntry = { key: this.ids.next(), owner: this.#tabId, events, schemas };
     return new Promise<EntitiesResult>((resolve, reject) => {
-      this.addTx({ entry, own: true, models, resolve, reject });
-      this.tabs?.post({ t: 'pending', key: entry.key, owner: entry.owner, events });
-      void this.local?.putOutbox(entry);
-      this.pump();
+      this.#addTx({ entry, own: true, models, resolve, reject });
+      this.#tabs?.post({ t: 'pending', key: entry.key, owner: entry.owner, events });
+      void this.#local?.putOutbox(entry);
+      this.#pump();
     }).then((res) =>
       res.entities.flatMap((e) => {
         const m = models.get(e.id);
@@ -381,15 +412,15 @@ export class Client {
     );
   }
 
-  private addTx(tx: Tx): void {
-    this.txs.set(tx.entry.key, tx);
-    for (const e of tx.entry.events) this.eventTx.set(e.id, tx.entry.key);
+  #addTx(tx: Tx): void {
+    this.#txs.set(tx.entry.key, tx);
+    for (const e of tx.entry.events) this.#eventTx.set(e.id, tx.entry.key);
     this.store.addPending(tx.entry.key, tx.entry.events);
   }
 
-  private dropTx(tx: Tx): void {
-    this.txs.delete(tx.entry.key);
-    for (const e of tx.entry.events) this.eventTx.delete(e.id);
+  #dropTx(tx: Tx): void {
+    this.#txs.delete(tx.entry.key);
+    for (const e of tx.entry.events) this.#eventTx.delete(e.id);
   }
 
   /**
@@ -397,44 +428,44 @@ export class Client {
    * commit its events build on (a commit of another tab is waited for until
    * that tab's answer is broadcast, or until this tab takes it over).
    */
-  private pump(): void {
-    this.wake?.();
-    if (this.pumping || this.closing) return;
-    this.pumping = true;
+  #pump(): void {
+    this.#wake?.();
+    if (this.#pumping || this.#closing) return;
+    this.#pumping = true;
     void (async () => {
       for (;;) {
-        const own = [...this.txs.values()].filter((t) => t.own).sort((a, b) => (a.entry.key < b.entry.key ? -1 : 1));
-        if (own.length === 0 || this.closing) break;
-        const tx = own.find((t) => !t.entry.events.some((e) => e.parents.some((p) => this.eventTx.has(p) && this.eventTx.get(p) !== t.entry.key)));
+        const own = [...this.#txs.values()].filter((t) => t.own).sort((a, b) => (a.entry.key < b.entry.key ? -1 : 1));
+        if (own.length === 0 || this.#closing) break;
+        const tx = own.find((t) => !t.entry.events.some((e) => e.parents.some((p) => this.#eventTx.has(p) && this.#eventTx.get(p) !== t.entry.key)));
         if (!tx) {
-          await new Promise<void>((r) => (this.wake = r));
+          await new Promise<void>((r) => (this.#wake = r));
           continue;
         }
         try {
-          this.settle(tx, await this.send(tx), null);
+          this.#settle(tx, await this.#send(tx), null);
         } catch (e) {
-          this.settle(tx, null, e instanceof AnkurahError ? e : new AnkurahError('internal', String(e)));
+          this.#settle(tx, null, e instanceof AnkurahError ? e : new AnkurahError('internal', String(e)));
         }
       }
-      this.pumping = false;
+      this.#pumping = false;
     })();
   }
 
-  private async send(tx: Tx): Promise<EntitiesResult> {
+  async #send(tx: Tx): Promise<EntitiesResult> {
     for (let attempt = 0; ; attempt++) {
       try {
-        if (tx.models) for (const m of new Set(tx.models.values())) await this.schemaReady(m);
+        if (tx.models) for (const m of new Set(tx.models.values())) await this.#schemaReady(m);
         else if (tx.entry.schemas.length > 0) await this.connection.request({ type: 'register_schema', collections: [...tx.entry.schemas] }, { persistent: true });
         return await this.connection.request<EntitiesResult>({ type: 'commit', events: [...tx.entry.events] }, { persistent: true });
       } catch (e) {
-        if (!(e instanceof AnkurahError) || !retryableCodes.has(e.code) || attempt >= (this.opts.commitRetries ?? 3)) throw e;
+        if (!(e instanceof AnkurahError) || !retryableCodes.has(e.code) || attempt >= (this.#opts.commitRetries ?? 3)) throw e;
       }
     }
   }
 
   /** The server answered an own commit: confirmed state in, overlay out, outbox entry gone, other tabs told. */
-  private settle(tx: Tx, res: EntitiesResult | null, err: AnkurahError | null): void {
-    this.dropTx(tx);
+  #settle(tx: Tx, res: EntitiesResult | null, err: AnkurahError | null): void {
+    this.#dropTx(tx);
     if (err?.code === ClientCodes.closed) {
       tx.reject?.(err); // not answered: the entry stays in the outbox for the next page
       return;
@@ -444,79 +475,79 @@ export class Client {
       this.store.settle(tx.entry.key, res !== null);
     });
     const told = { t: 'settled' as const, key: tx.entry.key, accepted: res !== null, entities: res?.entities ?? [] };
-    if (this.local) void this.local.deleteOutbox(tx.entry.key).then(() => this.tabs?.post(told));
+    if (this.#local) void this.#local.deleteOutbox(tx.entry.key).then(() => this.#tabs?.post(told));
     if (res) tx.resolve?.(res);
     else if (tx.reject) tx.reject(err);
-    else this.opts.onRejected?.(err!, tx.entry.events);
-    this.wake?.();
+    else this.#opts.onRejected?.(err!, tx.entry.events);
+    this.#wake?.();
   }
 
   // ── the durable store and the other tabs ───────────────────────────────
 
-  private async openLocal(local: LocalStore): Promise<void> {
-    const report = (err: AnkurahError): void => this._storage.update((s) => ({ ...s, error: err }));
+  async #openLocal(local: LocalStore): Promise<void> {
+    const report = (err: AnkurahError): void => this.#storage.update((s) => ({ ...s, error: err }));
     let outbox: OutboxEntry[];
     try {
-      outbox = await local.open(`ankurah ${this.opts.url}`, report);
+      outbox = await local.open(`ankurah ${this.#opts.url}`, report);
     } catch (e) {
       const err = e instanceof AnkurahError ? e : new AnkurahError('storage_unavailable', String(e));
-      this.local = null;
-      this._storage.set({ status: 'memory', error: err });
+      this.#local = null;
+      this.#storage.set({ status: 'memory', error: err });
       return;
     }
-    if (this.closing) return;
-    this.tabs = new Tabs(local.name, this.tabId, (m) => this.onTab(m), (owner) => this.adopt(owner));
-    await this.tabs.ready;
+    if (this.#closing) return;
+    this.#tabs = new Tabs(local.name, this.#tabId, (m) => this.#onTab(m), (owner) => this.#adopt(owner));
+    await this.#tabs.ready;
     this.store.batch(() => {
-      for (const entry of outbox) if (!this.txs.has(entry.key) && !this.settledKeys.has(entry.key)) this.addTx({ entry, own: false });
+      for (const entry of outbox) if (!this.#txs.has(entry.key) && !this.#settledKeys.has(entry.key)) this.#addTx({ entry, own: false });
     });
-    for (const entry of outbox) this.tabs.watch(entry.owner);
-    this._storage.update((s) => ({ ...s, status: 'ready' }));
+    for (const entry of outbox) this.#tabs.watch(entry.owner);
+    this.#storage.update((s) => ({ ...s, status: 'ready' }));
   }
 
-  private onTab(m: TabMessage): void {
+  #onTab(m: TabMessage): void {
     if (m.t === 'pending') {
-      if (this.txs.has(m.key) || this.settledKeys.has(m.key)) return;
-      this.addTx({ entry: { key: m.key, owner: m.owner, events: m.events, schemas: [] }, own: false });
-      this.tabs!.watch(m.owner);
+      if (this.#txs.has(m.key) || this.#settledKeys.has(m.key)) return;
+      this.#addTx({ entry: { key: m.key, owner: m.owner, events: m.events, schemas: [] }, own: false });
+      this.#tabs!.watch(m.owner);
       return;
     }
-    this.settledKeys.add(m.key);
-    if (this.settledKeys.size > 1000) this.settledKeys.delete(this.settledKeys.values().next().value!);
-    const tx = this.txs.get(m.key);
+    this.#settledKeys.add(m.key);
+    if (this.#settledKeys.size > 1000) this.#settledKeys.delete(this.#settledKeys.values().next().value!);
+    const tx = this.#txs.get(m.key);
     if (!tx || tx.own) return;
-    this.dropTx(tx);
+    this.#dropTx(tx);
     this.store.batch(() => {
       for (const e of m.entities) this.store.applyServer(e, '');
       this.store.settle(m.key, m.accepted);
     });
-    this.pump();
+    this.#pump();
   }
 
   /** A tab is gone: its commits are ours to send now. */
-  private async adopt(owner: string): Promise<void> {
-    const entries = await this.local!.adopt(owner, this.tabId);
+  async #adopt(owner: string): Promise<void> {
+    const entries = await this.#local!.adopt(owner, this.#tabId);
     const taken = new Set(entries.map((e) => e.key));
     this.store.batch(() => {
       for (const entry of entries) {
-        const had = this.txs.get(entry.key);
+        const had = this.#txs.get(entry.key);
         if (had) had.own = true;
-        else this.addTx({ entry, own: true });
+        else this.#addTx({ entry, own: true });
       }
       // Its entries no longer in the outbox were answered while we did not listen.
-      for (const tx of [...this.txs.values()]) {
+      for (const tx of [...this.#txs.values()]) {
         if (!tx.own && tx.entry.owner === owner && !taken.has(tx.entry.key)) {
-          this.dropTx(tx);
+          this.#dropTx(tx);
           this.store.settle(tx.entry.key, true);
         }
       }
     });
-    this.pump();
+    this.#pump();
   }
 
   /** Writes the confirmed states of changed entities to the durable store. */
-  private persistStates(ids: ReadonlySet<EntityId>): void {
-    if (!this.local || this.loadingCache) return;
+  #persistStates(ids: ReadonlySet<EntityId>): void {
+    if (!this.#local || this.#loadingCache) return;
     const states: StoredEntity[] = [];
     const gone: EntityId[] = [];
     for (const id of ids) {
@@ -525,7 +556,7 @@ export class Client {
       if (s.deleted) gone.push(id);
       else states.push(s);
     }
-    this.local.saveStates(states, gone);
+    this.#local.saveStates(states, gone);
   }
 }
 

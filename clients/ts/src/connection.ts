@@ -10,8 +10,9 @@
  * subscribe, update_subscription, unsubscribe — the live queries redo those
  * themselves after reconnecting).
  */
+import { getToken, type TokenProvider } from './auth.js';
 import { AnkurahError, ClientCodes } from './errors.js';
-import { PROTOCOL_VERSION, type ChangeItem, type Request, type ServerFrame, type Welcome } from './protocol.js';
+import { PROTOCOL_VERSION, type AuthResult, type ChangeItem, type Request, type SchemaChange, type ServerFrame, type Welcome, type WireCollection } from './protocol.js';
 import { signal, type ReadSignal, type WritableSignal } from './signal.js';
 
 /** The part of the WebSocket API the client uses (browsers', Node 22's, or the `ws` package's). */
@@ -48,7 +49,7 @@ export interface ConnectionState {
   readonly error?: AnkurahError;
   /** When the next attempt starts (ms since the epoch), while waiting. */
   readonly retryAt?: number;
-  /** The open session's welcome. */
+  /** The open session's welcome: `subject` (whom it acts for) and `expires_at` follow token refreshes. */
   readonly welcome?: Welcome;
 }
 
@@ -62,8 +63,15 @@ export interface BackoffOptions {
 export interface ConnectionOptions {
   /** ws:// or wss:// URL of the server's /ws endpoint. */
   url: string;
-  /** A JWT sent in hello (accepted without checks until authorisation exists). */
-  token?: string;
+  /**
+   * The JWT sent in hello, or a function returning it (or a promise of it),
+   * called before every connection attempt and when the server says the
+   * token expires soon — the new token is then sent on the open connection
+   * (`auth`), keeping the subscriptions. A function that fails fails the
+   * attempt (`token_failed`, retried). A token the server refuses ends the
+   * attempt with `unauthenticated` or `token_expired` in `state.error`.
+   */
+  token?: string | TokenProvider;
   /** Names the client in hello, e.g. "my-app/1.0". */
   clientName?: string;
   /** Makes the WebSocket (default: the global WebSocket). */
@@ -94,6 +102,10 @@ export interface SessionHooks {
   changes(items: ChangeItem[]): void;
   /** The session ended (before reconnecting). */
   lost(): void;
+  /** A `schema` frame: a collection's schema changed (collection: its schema after, null when dropped). */
+  schema?(change: SchemaChange, collection: WireCollection | null): void;
+  /** The server ended a subscription it can no longer maintain (e.g. schema_changed). */
+  subEnded?(sub: string, err: AnkurahError): void;
 }
 
 export interface RequestOptions {
@@ -115,34 +127,41 @@ interface Pending {
 }
 
 export class Connection {
-  private readonly _state: WritableSignal<ConnectionState>;
-  private ws: WebSocketLike | null = null;
-  private welcome: Welcome | null = null;
-  private ready = false;
-  private closed = false;
-  private nextId = 1;
+  readonly #state: WritableSignal<ConnectionState>;
+  #ws: WebSocketLike | null = null;
+  #welcome: Welcome | null = null;
+  #ready = false;
+  #closed = false;
+  #nextId = 1;
   /** Requests not answered yet, in the order they were made. */
-  private readonly queue: Pending[] = [];
+  readonly #queue: Pending[] = [];
   /** Sent requests by the id they were sent with on the current session. */
-  private readonly inFlight = new Map<number, Pending>();
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private attempt = 0;
-  private hooks: SessionHooks | null = null;
-  private readonly random: () => number;
-  private readonly onOnline = (): void => this.retryNow();
-  private readonly factory: WebSocketFactory;
+  readonly #inFlight = new Map<number, Pending>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #attempt = 0;
+  #hooks: SessionHooks | null = null;
+  readonly #random: () => number;
+  readonly #onOnline = (): void => this.retryNow();
+  readonly #factory: WebSocketFactory;
   /** When the last frame arrived, and when the unanswered keepalive ping went out (0: none). */
-  private lastHeard = 0;
-  private pingAt = 0;
-  private aliveTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastHeard = 0;
+  #pingAt = 0;
+  #aliveTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The token the session was opened or refreshed with; the server's error about the session (before it closes it); asking for a token. */
+  #token = '';
+  #said: AnkurahError | null = null;
+  #fetching = false;
 
   /**
    * Throws AnkurahError `bad_url` for an address that is not ws:// or
    * wss://, and `no_websocket` when there is no WebSocket to use (Node
    * before 22 without the webSocket option): retrying cannot fix either.
    */
-  constructor(private readonly opts: ConnectionOptions) {
-    this.random = opts.random ?? Math.random;
+  readonly #opts: ConnectionOptions;
+
+  constructor(opts: ConnectionOptions) {
+    this.#opts = opts;
+    this.#random = opts.random ?? Math.random;
     let u: URL | undefined;
     try {
       u = new URL(opts.url);
@@ -159,36 +178,36 @@ export class Connection {
         'no WebSocket here: pass the webSocket option (e.g. url => new WebSocket(url) with the "ws" package) or use Node 22+',
       );
     }
-    this.factory = opts.webSocket ?? ((url) => new WS!(url));
-    this._state = signal<ConnectionState>({ status: 'connecting', url: opts.url, attempt: 0 });
+    this.#factory = opts.webSocket ?? ((url) => new WS!(url));
+    this.#state = signal<ConnectionState>({ status: 'connecting', url: opts.url, attempt: 0 });
   }
 
   /** The connection's state, as a signal. */
   get state(): ReadSignal<ConnectionState> {
-    return this._state;
+    return this.#state;
   }
 
   /** Starts connecting; hooks hear about sessions and changes. */
   start(hooks: SessionHooks): void {
-    this.hooks = hooks;
-    globalThis.addEventListener?.('online', this.onOnline);
-    this.connect();
+    this.#hooks = hooks;
+    globalThis.addEventListener?.('online', this.#onOnline);
+    this.#connect();
   }
 
   /** Closes the connection for good; unanswered requests fail with code `closed`. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearTimeout(this.timer);
-    globalThis.removeEventListener?.('online', this.onOnline);
-    const ws = this.ws;
-    this.ws = null;
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    globalThis.removeEventListener?.('online', this.#onOnline);
+    const ws = this.#ws;
+    this.#ws = null;
     ws?.close(1000, 'client closed');
-    clearTimeout(this.aliveTimer);
+    clearTimeout(this.#aliveTimer);
     const err = new AnkurahError(ClientCodes.closed, 'the client was closed');
-    for (const p of this.queue.splice(0)) p.cb(err, undefined);
-    this.inFlight.clear();
-    this._state.set({ status: 'closed', url: this.opts.url, attempt: this.attempt });
+    for (const p of this.#queue.splice(0)) p.cb(err, undefined);
+    this.#inFlight.clear();
+    this.#state.set({ status: 'closed', url: this.#opts.url, attempt: this.#attempt });
   }
 
   /** Sends a request; the promise settles with its one answer. */
@@ -204,78 +223,131 @@ export class Connection {
    * applied before the changes that follow it; promise callbacks run later).
    */
   send(frame: Request, cb: Callback, opts: RequestOptions = {}): void {
-    if (this.closed) {
+    if (this.#closed) {
       cb(new AnkurahError(ClientCodes.closed, 'the client was closed'), undefined);
       return;
     }
     const p: Pending = { frame, cb, persistent: opts.persistent ?? false, early: opts.early ?? false, sentAs: 0 };
-    this.queue.push(p);
-    if (this.ready || (p.early && this.welcome)) this.transmit(p);
+    this.#queue.push(p);
+    if (this.#ready || (p.early && this.#welcome)) this.#transmit(p);
   }
 
   /** Skips the wait before the next attempt (e.g. the browser came back online). */
   retryNow(): void {
-    if (this.closed || this.ws) return;
-    clearTimeout(this.timer);
-    this.connect();
+    if (this.#closed || this.#ws || this.#fetching) return;
+    clearTimeout(this.#timer);
+    this.#connect();
   }
 
-  private transmit(p: Pending): void {
-    const id = this.nextId++;
+  #transmit(p: Pending): void {
+    const id = this.#nextId++;
     p.sentAs = id;
-    this.inFlight.set(id, p);
-    this.ws!.send(JSON.stringify({ ...p.frame, id }));
+    this.#inFlight.set(id, p);
+    this.#ws!.send(JSON.stringify({ ...p.frame, id }));
   }
 
-  private connect(): void {
+  /**
+   * Asks the token option for a token now (after the user signed in again,
+   * say): an open session sends it with `auth` and keeps its subscriptions;
+   * otherwise the next attempt starts at once. Settles when the server
+   * answered (a refusal rejects, and shows in `state.error`) or the attempt
+   * started. Called by itself on `token_expiring`.
+   */
+  reauthenticate(): Promise<void> {
+    const ws = this.#ws;
+    const t = this.#opts.token;
+    if (!ws || !this.#welcome) return Promise.resolve(this.retryNow());
+    if (typeof t !== 'function') return Promise.resolve(); // a fixed token ends with the session (token_expired)
+    return getToken(t, this.#opts.handshakeTimeoutMs ?? 10_000)
+      .then((tok) =>
+        this.#ws !== ws || tok === this.#token
+          ? undefined // nothing new to send: the session ends when its token expires
+          : this.request<AuthResult>({ type: 'auth', token: tok }, { early: true }).then((r) => {
+              this.#token = tok;
+              if (this.#ws !== ws) return;
+              const { subject: _s, expires_at: _e, ...w } = this.#welcome!;
+              const welcome = (this.#welcome = { ...w, ...r });
+              this.#state.update(({ error: _, ...s }) => ({ ...s, welcome }));
+            }),
+      )
+      .catch((e: AnkurahError) => {
+        if (this.#ws === ws) this.#state.update((s) => ({ ...s, error: e }));
+        throw e;
+      });
+  }
+
+  #connect(): void {
+    const t = this.#opts.token;
+    if (typeof t !== 'function') return this.#open(t ?? '');
+    this.#fetching = true;
+    getToken(t, this.#opts.handshakeTimeoutMs ?? 10_000).then(
+      (tok) => {
+        this.#fetching = false;
+        if (!this.#closed) this.#open(tok);
+      },
+      (err: AnkurahError) => {
+        this.#fetching = false;
+        if (!this.#closed) this.#lose(err);
+      },
+    );
+  }
+
+  #open(token: string): void {
+    this.#token = token;
+    this.#said = null;
     let ws: WebSocketLike;
     try {
-      ws = this.factory(this.opts.url);
+      ws = this.#factory(this.#opts.url);
     } catch (e) {
-      this.lose(new AnkurahError(ClientCodes.connectFailed, `cannot connect to ${this.opts.url}: ${String(e)}`));
+      this.#lose(new AnkurahError(ClientCodes.connectFailed, `cannot connect to ${this.#opts.url}: ${String(e)}`));
       return;
     }
-    this.ws = ws;
+    this.#ws = ws;
     const handshakeTimer = setTimeout(() => {
-      if (this.ws === ws && !this.welcome) {
+      if (this.#ws === ws && !this.#welcome) {
         ws.close(4000, 'handshake timeout');
-        this.lose(new AnkurahError('handshake_timeout', `${this.opts.url} did not answer hello`));
+        this.#lose(new AnkurahError('handshake_timeout', `${this.#opts.url} did not answer hello`));
       }
-    }, this.opts.handshakeTimeoutMs ?? 10_000);
+    }, this.#opts.handshakeTimeoutMs ?? 10_000);
     ws.onopen = () => {
       const hello: Record<string, unknown> = { type: 'hello', protocol: PROTOCOL_VERSION };
-      if (this.opts.token) hello.token = this.opts.token;
-      if (this.opts.clientName) hello.client = this.opts.clientName;
+      if (token) hello.token = token;
+      if (this.#opts.clientName) hello.client = this.#opts.clientName;
       ws.send(JSON.stringify(hello));
     };
     ws.onmessage = (ev) => {
-      if (this.ws !== ws) return;
-      this.lastHeard = Date.now();
+      if (this.#ws !== ws) return;
+      this.#lastHeard = Date.now();
       let frame: ServerFrame;
       try {
         frame = JSON.parse(String(ev.data)) as ServerFrame;
       } catch {
-        return this.fail(ws, new AnkurahError(ClientCodes.badFrame, 'the server sent a frame that is not JSON'));
+        return this.#fail(ws, new AnkurahError(ClientCodes.badFrame, 'the server sent a frame that is not JSON'));
       }
       if (frame.type === 'welcome') {
         clearTimeout(handshakeTimer);
-        this.begin(ws, frame);
+        this.#begin(ws, frame);
       } else {
-        this.receive(frame);
+        this.#receive(frame);
       }
     };
     ws.onclose = (ev) => {
       clearTimeout(handshakeTimer);
-      if (this.ws !== ws) return;
+      if (this.#ws !== ws) return;
       const reason = ev.reason ? `: ${ev.reason}` : '';
       // Browsers do not say why a connection failed (refused, no route, TLS):
       // the close code and the address are all there is to show.
-      this.lose(
-        ev.code === 4001
-          ? new AnkurahError('slow_consumer', `${this.opts.url} dropped this client for falling behind (4001${reason})`)
-          : this.welcome
-            ? new AnkurahError(ClientCodes.disconnected, `lost the connection to ${this.opts.url} (${ev.code}${reason})`)
-            : new AnkurahError(ClientCodes.connectFailed, `cannot connect to ${this.opts.url} (closed with ${ev.code}${reason} before the handshake)`),
+      // The server says why it ends a session (an error frame, then the
+      // close): a refused or expired token, a slow consumer.
+      const said = this.#said;
+      this.#lose(
+        said
+          ? new AnkurahError(said.code, `${this.#opts.url}: ${said.message}`)
+          : ev.code === 4001
+          ? new AnkurahError('slow_consumer', `${this.#opts.url} dropped this client for falling behind (4001${reason})`)
+          : this.#welcome
+            ? new AnkurahError(ClientCodes.disconnected, `lost the connection to ${this.#opts.url} (${ev.code}${reason})`)
+            : new AnkurahError(ClientCodes.connectFailed, `cannot connect to ${this.#opts.url} (closed with ${ev.code}${reason} before the handshake)`),
       );
     };
     ws.onerror = () => {
@@ -284,43 +356,53 @@ export class Connection {
   }
 
   /** The handshake is done: let the owner set the session up, then send everything queued. */
-  private begin(ws: WebSocketLike, welcome: Welcome): void {
-    this.welcome = welcome;
-    for (const p of this.queue) if (p.early && p.sentAs === 0) this.transmit(p);
-    this.hooks!.setup(welcome).then(
+  #begin(ws: WebSocketLike, welcome: Welcome): void {
+    this.#welcome = welcome;
+    for (const p of this.#queue) if (p.early && p.sentAs === 0) this.#transmit(p);
+    this.#hooks!.setup(welcome).then(
       () => {
-        if (this.ws !== ws) return;
-        this.ready = true;
-        this.attempt = 0;
-        this._state.set({ status: 'connected', url: this.opts.url, attempt: 0, welcome });
-        for (const p of this.queue) if (p.sentAs === 0) this.transmit(p);
-        this.lastHeard = Date.now();
-        this.pingAt = 0;
-        this.keepAlive(ws);
+        if (this.#ws !== ws) return;
+        this.#ready = true;
+        this.#attempt = 0;
+        this.#state.set({ status: 'connected', url: this.#opts.url, attempt: 0, welcome });
+        for (const p of this.#queue) if (p.sentAs === 0) this.#transmit(p);
+        this.#lastHeard = Date.now();
+        this.#pingAt = 0;
+        this.#keepAlive(ws);
       },
       (err: unknown) => {
-        if (this.ws !== ws) return;
-        this.fail(ws, err instanceof AnkurahError ? err : new AnkurahError('setup_failed', String(err)));
+        if (this.#ws !== ws) return;
+        this.#fail(ws, err instanceof AnkurahError ? err : new AnkurahError('setup_failed', String(err)));
       },
     );
   }
 
-  private receive(frame: ServerFrame): void {
+  #receive(frame: ServerFrame): void {
     switch (frame.type) {
       case 'changes':
-        if (this.welcome) this.hooks!.changes(frame.items ?? []);
+        if (this.#welcome) this.#hooks!.changes(frame.items ?? []);
+        return;
+      case 'schema':
+        if (this.#welcome) this.#hooks!.schema?.(frame.change, frame.collection ?? null);
+        return;
+      case 'token_expiring':
+        this.reauthenticate().catch(() => {}); // a refusal is in the state; the session ends at expiry
         return;
       case 'result':
       case 'error': {
-        if (frame.id === undefined || frame.id === 0) {
-          // An error about the session itself (slow_consumer, handshake): the close follows.
-          if (frame.type === 'error') this._state.update((s) => ({ ...s, error: AnkurahError.fromWire(frame.error) }));
+        if (frame.type === 'error' && frame.sub && !frame.id) {
+          this.#hooks!.subEnded?.(frame.sub, AnkurahError.fromWire(frame.error));
           return;
         }
-        const p = this.inFlight.get(frame.id);
+        if (frame.id === undefined || frame.id === 0) {
+          // An error about the session itself (slow_consumer, handshake): the close follows.
+          if (frame.type === 'error') this.#state.update((s) => ({ ...s, error: (this.#said = AnkurahError.fromWire(frame.error)) }));
+          return;
+        }
+        const p = this.#inFlight.get(frame.id);
         if (!p) return; // an answer to a request of an earlier session
-        this.inFlight.delete(frame.id);
-        this.queue.splice(this.queue.indexOf(p), 1);
+        this.#inFlight.delete(frame.id);
+        this.#queue.splice(this.#queue.indexOf(p), 1);
         if (frame.type === 'error') p.cb(AnkurahError.fromWire(frame.error), undefined);
         else p.cb(null, frame.result);
       }
@@ -333,71 +415,71 @@ export class Connection {
    * since requests are answered in order and a ping may wait behind a slow
    * one.
    */
-  private keepAlive(ws: WebSocketLike): void {
-    const ka = this.opts.keepalive;
+  #keepAlive(ws: WebSocketLike): void {
+    const ka = this.#opts.keepalive;
     if (ka === false) return;
     const interval = ka?.intervalMs ?? 20_000;
     const timeout = ka?.timeoutMs ?? 15_000;
     const check = (): void => {
-      if (this.ws !== ws || !this.ready) return;
+      if (this.#ws !== ws || !this.#ready) return;
       const now = Date.now();
-      if (this.pingAt > 0 && this.lastHeard < this.pingAt) {
-        if (now - this.pingAt >= timeout) {
-          return this.fail(ws, new AnkurahError(ClientCodes.keepaliveTimeout, `${this.opts.url} did not answer for ${Math.round((now - this.lastHeard) / 1000)} s: the connection is dead`));
+      if (this.#pingAt > 0 && this.#lastHeard < this.#pingAt) {
+        if (now - this.#pingAt >= timeout) {
+          return this.#fail(ws, new AnkurahError(ClientCodes.keepaliveTimeout, `${this.#opts.url} did not answer for ${Math.round((now - this.#lastHeard) / 1000)} s: the connection is dead`));
         }
-      } else if (now - this.lastHeard >= interval) {
-        this.pingAt = now;
+      } else if (now - this.#lastHeard >= interval) {
+        this.#pingAt = now;
         this.send({ type: 'ping' }, () => {});
       } else {
-        this.pingAt = 0;
+        this.#pingAt = 0;
       }
-      this.aliveTimer = setTimeout(check, this.pingAt > 0 ? this.pingAt + timeout - now : this.lastHeard + interval - now);
+      this.#aliveTimer = setTimeout(check, this.#pingAt > 0 ? this.#pingAt + timeout - now : this.#lastHeard + interval - now);
     };
-    clearTimeout(this.aliveTimer);
-    this.aliveTimer = setTimeout(check, interval);
+    clearTimeout(this.#aliveTimer);
+    this.#aliveTimer = setTimeout(check, interval);
   }
 
-  private fail(ws: WebSocketLike, err: AnkurahError): void {
+  #fail(ws: WebSocketLike, err: AnkurahError): void {
     ws.close(4000, err.code);
-    this.lose(err);
+    this.#lose(err);
   }
 
   /** The session ended: fail or keep its requests, tell the owner, schedule a retry. */
-  private lose(err: AnkurahError): void {
-    const hadSession = this.welcome !== null;
-    clearTimeout(this.aliveTimer);
-    this.ws = null;
-    this.welcome = null;
-    this.ready = false;
-    this.inFlight.clear();
+  #lose(err: AnkurahError): void {
+    const hadSession = this.#welcome !== null;
+    clearTimeout(this.#aliveTimer);
+    this.#ws = null;
+    this.#welcome = null;
+    this.#ready = false;
+    this.#inFlight.clear();
     // Requests sent on the lost session: persistent ones go again on the
     // next, the others fail. Requests never sent simply wait.
-    for (let i = this.queue.length - 1; i >= 0; i--) {
-      const p = this.queue[i]!;
+    for (let i = this.#queue.length - 1; i >= 0; i--) {
+      const p = this.#queue[i]!;
       if (p.sentAs === 0) continue;
       p.sentAs = 0;
       if (!p.persistent) {
-        this.queue.splice(i, 1);
+        this.#queue.splice(i, 1);
         p.cb(new AnkurahError(ClientCodes.disconnected, `connection lost before the answer (${err.message})`), undefined);
       }
     }
-    if (hadSession) this.hooks!.lost();
-    if (this.closed) return;
-    const delay = this.backoff(this.attempt++);
-    this._state.set({ status: this.everConnected() ? 'reconnecting' : 'connecting', url: this.opts.url, attempt: this.attempt, error: err, retryAt: Date.now() + delay });
-    this.timer = setTimeout(() => this.connect(), delay);
+    if (hadSession) this.#hooks!.lost();
+    if (this.#closed) return;
+    const delay = this.#backoff(this.#attempt++);
+    this.#state.set({ status: this.#everConnected() ? 'reconnecting' : 'connecting', url: this.#opts.url, attempt: this.#attempt, error: err, retryAt: Date.now() + delay });
+    this.#timer = setTimeout(() => this.#connect(), delay);
   }
 
-  private everConnected(): boolean {
-    const s = this._state.peek().status;
+  #everConnected(): boolean {
+    const s = this.#state.peek().status;
     return s === 'connected' || s === 'reconnecting';
   }
 
   /** Exponential backoff with "equal jitter": half the delay fixed, half random. */
-  private backoff(attempt: number): number {
-    const initial = this.opts.backoff?.initialMs ?? 250;
-    const max = this.opts.backoff?.maxMs ?? 10_000;
+  #backoff(attempt: number): number {
+    const initial = this.#opts.backoff?.initialMs ?? 250;
+    const max = this.#opts.backoff?.maxMs ?? 10_000;
     const d = Math.min(max, initial * 2 ** Math.min(attempt, 30));
-    return d / 2 + this.random() * (d / 2);
+    return d / 2 + this.#random() * (d / 2);
   }
 }

@@ -17,6 +17,7 @@
 import { AnkurahError } from './errors.js';
 import type { EntityId } from './protocol.js';
 import { validEntity, validEvent, validOutbox, validQuery, type LocalStore, type OutboxEntry, type StoredEntity } from './persist.js';
+import { maxId } from './store.js';
 
 /** The layout this version reads and writes. */
 export const FORMAT = 1;
@@ -52,55 +53,53 @@ function done(tx: IDBTransaction): Promise<void> {
   });
 }
 
-function maxId(head: readonly string[]): string {
-  let m = '';
-  for (const h of head) if (h > m) m = h;
-  return m;
-}
-
 const isQuota = (e: unknown): boolean => (e as { name?: string } | null)?.name === 'QuotaExceededError';
 
 class IDBStore implements LocalStore {
   name = '';
-  private db: IDBDatabase | null = null;
-  private ready: Promise<IDBDatabase | null> = Promise.resolve(null);
-  private report: (err: AnkurahError) => void = () => {};
-  private states = new Map<EntityId, StoredEntity | null>();
-  private queries = new Map<string, readonly EntityId[]>();
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private closed = false;
+  #db: IDBDatabase | null = null;
+  #ready: Promise<IDBDatabase | null> = Promise.resolve(null);
+  #report: (err: AnkurahError) => void = () => {};
+  #states = new Map<EntityId, StoredEntity | null>();
+  #queries = new Map<string, readonly EntityId[]>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
 
-  constructor(private readonly opts: IndexedDBStoreOptions) {}
+  readonly #opts: IndexedDBStoreOptions;
+
+  constructor(opts: IndexedDBStoreOptions) {
+    this.#opts = opts;
+  }
 
   open(name: string, report: (err: AnkurahError) => void): Promise<OutboxEntry[]> {
-    this.name = this.opts.name ?? name;
-    this.report = report;
-    const p = this.openDb();
-    this.ready = p.then(
+    this.name = this.#opts.name ?? name;
+    this.#report = report;
+    const p = this.#openDb();
+    this.#ready = p.then(
       (r) => r.db,
       () => null,
     );
     return p.then(({ db, outbox }) => {
-      if (this.closed) {
+      if (this.#closed) {
         db.close();
         return [];
       }
-      this.db = db;
-      this.gc(db, outbox);
+      this.#db = db;
+      this.#gc(db, outbox);
       return outbox;
     });
   }
 
-  private factory(): IDBFactory {
-    const f = this.opts.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  #factory(): IDBFactory {
+    const f = this.#opts.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
     if (!f) throw new AnkurahError('storage_unavailable', 'no IndexedDB here: unsent commits are kept in memory only');
     return f;
   }
 
   /** Opens the database, replacing one of another layout (carrying its readable outbox over). */
-  private async openDb(): Promise<{ db: IDBDatabase; outbox: OutboxEntry[] }> {
-    const f = this.factory();
-    let db = await this.connect(f);
+  async #openDb(): Promise<{ db: IDBDatabase; outbox: OutboxEntry[] }> {
+    const f = this.#factory();
+    let db = await this.#connect(f);
     let read: { ok: boolean; outbox: OutboxEntry[]; bad: number };
     try {
       read = await readLayout(db);
@@ -109,18 +108,18 @@ class IDBStore implements LocalStore {
     }
     if (read.ok) {
       // Unreadable entries are skipped here and deleted by the next adopt().
-      if (read.bad > 0) this.report(new AnkurahError('storage_reset', `the local store had ${read.bad} unreadable outbox entries; they were skipped`));
+      if (read.bad > 0) this.#report(new AnkurahError('storage_reset', `the local store had ${read.bad} unreadable outbox entries; they were skipped`));
       return { db, outbox: read.outbox };
     }
     db.close();
     await req(f.deleteDatabase(this.name));
-    db = await this.connect(f);
+    db = await this.#connect(f);
     if (read.outbox.length > 0) {
       const tx = db.transaction('outbox', 'readwrite');
       for (const e of read.outbox) tx.objectStore('outbox').put(e);
       await done(tx);
     }
-    this.report(
+    this.#report(
       new AnkurahError(
         'storage_reset',
         `the local store had another layout (older, newer or damaged): it was replaced, keeping ${read.outbox.length} unsent commit(s)` +
@@ -130,7 +129,7 @@ class IDBStore implements LocalStore {
     return { db, outbox: read.outbox };
   }
 
-  private connect(f: IDBFactory): Promise<IDBDatabase> {
+  #connect(f: IDBFactory): Promise<IDBDatabase> {
     return new Promise((resolve, reject) => {
       const r = f.open(this.name);
       r.onupgradeneeded = (ev) => {
@@ -145,10 +144,10 @@ class IDBStore implements LocalStore {
         const db = r.result;
         db.onversionchange = () => {
           db.close();
-          if (this.db === db) {
-            this.db = null;
-            this.ready = Promise.resolve(null);
-            this.report(new AnkurahError('storage_unavailable', 'another tab replaced the local store: reload to use it'));
+          if (this.#db === db) {
+            this.#db = null;
+            this.#ready = Promise.resolve(null);
+            this.#report(new AnkurahError('storage_unavailable', 'another tab replaced the local store: reload to use it'));
           }
         };
         resolve(db);
@@ -157,7 +156,7 @@ class IDBStore implements LocalStore {
   }
 
   loadQuery(key: string): Promise<{ ids: EntityId[]; states: StoredEntity[] } | undefined> {
-    return this.ready.then((db) => {
+    return this.#ready.then((db) => {
       if (!db) return undefined;
       return new Promise((resolve) => {
         const tx = db.transaction(['queries', 'entities'], 'readonly');
@@ -179,29 +178,29 @@ class IDBStore implements LocalStore {
   }
 
   saveQuery(key: string, ids: readonly EntityId[]): void {
-    this.queries.set(key, ids);
-    this.schedule();
+    this.#queries.set(key, ids);
+    this.#schedule();
   }
 
   saveStates(states: readonly StoredEntity[], gone: readonly EntityId[]): void {
-    for (const s of states) this.states.set(s.id, { id: s.id, collection: s.collection, head: s.head, values: s.values });
-    for (const id of gone) this.states.set(id, null);
-    if (states.length + gone.length > 0) this.schedule();
+    for (const s of states) this.#states.set(s.id, { id: s.id, collection: s.collection, head: s.head, values: s.values });
+    for (const id of gone) this.#states.set(id, null);
+    if (states.length + gone.length > 0) this.#schedule();
   }
 
-  private schedule(): void {
-    this.timer ??= setTimeout(() => void this.flush(), 0);
+  #schedule(): void {
+    this.#timer ??= setTimeout(() => void this.#flush(), 0);
   }
 
   /** Writes the cache changes gathered since the last flush, in one transaction; a newer stored state is kept. */
-  private async flush(): Promise<void> {
-    this.timer = undefined;
-    const db = await this.ready;
-    const states = this.states;
-    const queries = this.queries;
-    this.states = new Map();
-    this.queries = new Map();
-    if (!db || this.db !== db) return;
+  async #flush(): Promise<void> {
+    this.#timer = undefined;
+    const db = await this.#ready;
+    const states = this.#states;
+    const queries = this.#queries;
+    this.#states = new Map();
+    this.#queries = new Map();
+    if (!db || this.#db !== db) return;
     try {
       const tx = db.transaction(['entities', 'queries'], 'readwrite');
       const es = tx.objectStore('entities');
@@ -219,7 +218,7 @@ class IDBStore implements LocalStore {
       for (const [key, ids] of queries) tx.objectStore('queries').put({ key, ids: [...ids], used: now });
       await done(tx);
     } catch (e) {
-      if (!isQuota(e)) return this.report(new AnkurahError('storage_failed', `the local store refused a write: ${String(e)}`));
+      if (!isQuota(e)) return this.#report(new AnkurahError('storage_failed', `the local store refused a write: ${String(e)}`));
       // Out of space: the cache can go (the server has it all), the outbox stays.
       try {
         const tx = db.transaction(['entities', 'queries'], 'readwrite');
@@ -229,32 +228,32 @@ class IDBStore implements LocalStore {
       } catch {
         // reported below either way
       }
-      this.report(new AnkurahError('storage_full', 'out of storage: the cache was cleared (unsent commits are kept)'));
+      this.#report(new AnkurahError('storage_full', 'out of storage: the cache was cleared (unsent commits are kept)'));
     }
   }
 
   putOutbox(e: OutboxEntry): Promise<void> {
-    return this.write((o) => o.put(e), 'a commit could not be stored: it is kept in memory only');
+    return this.#write((o) => o.put(e), 'a commit could not be stored: it is kept in memory only');
   }
 
   deleteOutbox(key: string): Promise<void> {
-    return this.write((o) => o.delete(key), 'a sent commit could not be removed from the local store');
+    return this.#write((o) => o.delete(key), 'a sent commit could not be removed from the local store');
   }
 
-  private async write(fn: (o: IDBObjectStore) => void, what: string): Promise<void> {
-    const db = await this.ready;
+  async #write(fn: (o: IDBObjectStore) => void, what: string): Promise<void> {
+    const db = await this.#ready;
     if (!db) return;
     try {
       const tx = db.transaction('outbox', 'readwrite');
       fn(tx.objectStore('outbox'));
       await done(tx);
     } catch (err) {
-      this.report(new AnkurahError(isQuota(err) ? 'storage_full' : 'storage_failed', `${what} (${String(err)})`));
+      this.#report(new AnkurahError(isQuota(err) ? 'storage_full' : 'storage_failed', `${what} (${String(err)})`));
     }
   }
 
   async adopt(owner: string, to: string): Promise<OutboxEntry[]> {
-    const db = await this.ready;
+    const db = await this.#ready;
     if (!db) return [];
     const out: OutboxEntry[] = [];
     const tx = db.transaction('outbox', 'readwrite');
@@ -274,21 +273,21 @@ class IDBStore implements LocalStore {
     try {
       await done(tx);
     } catch (err) {
-      this.report(new AnkurahError('storage_failed', `cannot take over a closed tab\'s commits: ${String(err)}`));
+      this.#report(new AnkurahError('storage_failed', `cannot take over a closed tab\'s commits: ${String(err)}`));
       return [];
     }
     return out;
   }
 
   /** Keeps the maxQueries most recently used queries and the entities they (or the outbox) need. */
-  private gc(db: IDBDatabase, outbox: readonly OutboxEntry[]): void {
+  #gc(db: IDBDatabase, outbox: readonly OutboxEntry[]): void {
     const keep = new Set<string>(outbox.flatMap((e) => e.events.map((ev) => ev.entity_id)));
     const tx = db.transaction(['queries', 'entities'], 'readwrite');
     const qs = tx.objectStore('queries');
     const all = qs.getAll();
     all.onsuccess = () => {
       const valid = (all.result as unknown[]).filter(validQuery).sort((a, b) => (b.used ?? 0) - (a.used ?? 0));
-      const kept = valid.slice(0, this.opts.maxQueries ?? 50);
+      const kept = valid.slice(0, this.#opts.maxQueries ?? 50);
       const keys = new Set(kept.map((q) => q.key));
       for (const q of kept) for (const id of q.ids) keep.add(id);
       const qc = qs.openKeyCursor();
@@ -309,11 +308,11 @@ class IDBStore implements LocalStore {
   }
 
   close(): void {
-    this.closed = true;
-    clearTimeout(this.timer);
-    this.db?.close();
-    this.db = null;
-    this.ready = Promise.resolve(null);
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#db?.close();
+    this.#db = null;
+    this.#ready = Promise.resolve(null);
   }
 }
 

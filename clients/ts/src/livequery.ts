@@ -79,107 +79,110 @@ export interface LiveQueryHost {
 }
 
 export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot<V>> {
-  private queryText: string;
-  private wireArgs: JsonValue[];
-  private matcher: Matcher | null = null;
-  private sub = '';
-  private subscribedIn = 0;
-  private received = false;
-  private readonly serverIds = new Set<EntityId>();
-  private readonly echo = new Map<EntityId, number>();
-  private echoTimer: ReturnType<typeof setTimeout> | undefined;
-  private held = new Set<EntityId>();
-  private snapshot: LiveQuerySnapshot<V> = { rows: [], status: 'idle', error: null };
+  #queryText: string;
+  #wireArgs: JsonValue[];
+  #matcher: Matcher | null = null;
+  #sub = '';
+  #subscribedIn = 0;
+  #received = false;
+  readonly #serverIds = new Set<EntityId>();
+  readonly #echo = new Map<EntityId, number>();
+  #echoTimer: ReturnType<typeof setTimeout> | undefined;
+  #held = new Set<EntityId>();
+  #snapshot: LiveQuerySnapshot<V> = { rows: [], status: 'idle', error: null };
   /** The next emit reports the rows as `initial` (the first result after subscribing). */
-  private initialDue = false;
-  private byId = new Map<EntityId, View<V>>();
-  private dirty = false;
-  private readonly listeners = new Set<(s: LiveQuerySnapshot<V>) => void>();
-  private readonly changeListeners = new Set<(cs: ChangeSet<V>) => void>();
-  private offStore: (() => void) | null = null;
-  private idleTimer: ReturnType<typeof setTimeout> | undefined;
-  private active = false;
+  #initialDue = false;
+  #byId = new Map<EntityId, View<V>>();
+  #dirty = false;
+  readonly #listeners = new Set<(s: LiveQuerySnapshot<V>) => void>();
+  readonly #changeListeners = new Set<(cs: ChangeSet<V>) => void>();
+  #offStore: (() => void) | null = null;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #active = false;
   /** Reading the durable cache: subscribing waits for it, so that `known` includes what it holds. */
-  private loadingCache = 0;
-  private membersChanged = false;
+  #loadingCache = 0;
+  #membersChanged = false;
+
+  readonly #host: LiveQueryHost;
 
   constructor(
-    private readonly host: LiveQueryHost,
+    host: LiveQueryHost,
     readonly model: Model<V>,
     query: string,
     args: readonly QueryArg[],
   ) {
-    this.queryText = query;
-    this.wireArgs = argsToWire(args);
-    this.matcher = this.compileLocal(query, this.wireArgs);
+    this.#host = host;
+    this.#queryText = query;
+    this.#wireArgs = argsToWire(args);
+    this.#matcher = this.#compileLocal(query, this.#wireArgs);
   }
 
   /** The query text and arguments it runs. */
   get query(): { readonly text: string; readonly args: readonly JsonValue[] } {
-    return { text: this.queryText, args: this.wireArgs };
+    return { text: this.#queryText, args: this.#wireArgs };
   }
 
   get(): LiveQuerySnapshot<V> {
-    return this.snapshot;
+    return this.#snapshot;
   }
 
   peek(): LiveQuerySnapshot<V> {
-    return this.snapshot;
+    return this.#snapshot;
   }
 
   /** The current rows, in query order. */
   get rows(): readonly View<V>[] {
-    return this.snapshot.rows;
+    return this.#snapshot.rows;
   }
 
   /** Watches the snapshot; the subscription lives while anyone watches. */
   subscribe(fn: (s: LiveQuerySnapshot<V>) => void): () => void {
-    return this.watch(this.listeners, fn);
+    return this.#watch(this.#listeners, fn);
   }
 
   /** Watches change sets (initial / add / update / remove). */
   onChange(fn: (cs: ChangeSet<V>) => void): () => void {
-    return this.watch(this.changeListeners, fn);
+    return this.#watch(this.#changeListeners, fn);
   }
 
   /** Changes the query; the entities already held are declared `known`, so the server resends only what differs. */
   update<Q extends string>(query: CheckedQuery<Q, V>, args: readonly QueryArg[] = []): void {
     const wire = argsToWire(args);
-    if (query === this.queryText && JSON.stringify(wire) === JSON.stringify(this.wireArgs)) return;
-    const matcher = this.compileLocal(query, wire);
-    this.queryText = query;
-    this.wireArgs = wire;
-    this.matcher = matcher;
-    if (!this.active) return;
-    this.endSubscription();
-    this.setSnapshot({ ...this.snapshot, status: 'loading', error: null });
-    this.begin();
+    if (query === this.#queryText && JSON.stringify(wire) === JSON.stringify(this.#wireArgs)) return;
+    const matcher = this.#compileLocal(query, wire);
+    this.#queryText = query;
+    this.#wireArgs = wire;
+    this.#matcher = matcher;
+    if (!this.#active) return;
+    this.#endSubscription();
+    this.#setSnapshot({ ...this.#snapshot, status: 'loading', error: null });
+    this.#begin();
   }
 
   /** Ends the subscription now, whoever still watches. */
   close(): void {
-    this.listeners.clear();
-    this.changeListeners.clear();
-    clearTimeout(this.idleTimer);
-    this.deactivate();
+    this.#listeners.clear();
+    this.#changeListeners.clear();
+    clearTimeout(this.#idleTimer);
+    this.#deactivate();
   }
 
-  private watch<F>(set: Set<F>, fn: F): () => void {
+  #watch<F>(set: Set<F>, fn: F): () => void {
     set.add(fn);
-    clearTimeout(this.idleTimer);
-    if (!this.active) this.activate();
+    clearTimeout(this.#idleTimer);
+    if (!this.#active) this.#activate();
     return () => {
       set.delete(fn);
-      if (this.listeners.size + this.changeListeners.size > 0) return;
+      if (this.#listeners.size + this.#changeListeners.size > 0) return;
       // Wait a moment: React (StrictMode, re-renders) unsubscribes and
       // subscribes again at once, which should not cost a round trip.
-      clearTimeout(this.idleTimer);
-      this.idleTimer = setTimeout(() => this.deactivate(), 0);
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = setTimeout(() => this.#deactivate(), 0);
     };
   }
 
   /** The local matcher; throws `unknown_field` for a field the model lacks. */
-  private compileLocal(text: string, args: JsonValue[]): Matcher | null {
+  #compileLocal(text: string, args: JsonValue[]): Matcher | null {
     let q: Query;
     try {
       q = parse(text);
@@ -194,33 +197,33 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     }
   }
 
-  private activate(): void {
-    this.active = true;
-    this.offStore = this.host.store.onChange((c) => this.onStoreChange(c));
-    this.host.activate(this as LiveQuery<object>);
-    this.setSnapshot({ ...this.snapshot, status: 'loading' });
-    this.begin();
+  #activate(): void {
+    this.#active = true;
+    this.#offStore = this.#host.store.onChange((c) => this.#onStoreChange(c));
+    this.#host.activate(this as LiveQuery<object>);
+    this.#setSnapshot({ ...this.#snapshot, status: 'loading' });
+    this.#begin();
   }
 
-  private get cacheKey(): string {
-    return `${this.model.collection}\n${this.queryText}\n${JSON.stringify(this.wireArgs)}`;
+  get #cacheKey(): string {
+    return `${this.model.collection}\n${this.#queryText}\n${JSON.stringify(this.#wireArgs)}`;
   }
 
   /** Shows the cached result, if any and if nothing newer came first, then subscribes. */
-  private begin(): void {
-    const cache = this.host.cache;
+  #begin(): void {
+    const cache = this.#host.cache;
     if (!cache) return this.startSubscription();
-    const token = ++this.loadingCache;
-    const key = this.cacheKey;
+    const token = ++this.#loadingCache;
+    const key = this.#cacheKey;
     const go = (ids: EntityId[] | undefined): void => {
-      if (token !== this.loadingCache || !this.active) return;
-      this.loadingCache = 0;
-      if (ids && this.snapshot.status === 'loading') {
-        this.serverIds.clear();
-        for (const id of ids) this.serverIds.add(id);
-        this.initialDue = !this.received;
-        this.received = true;
-        this.snapshot = { ...this.snapshot, status: 'cached' };
+      if (token !== this.#loadingCache || !this.#active) return;
+      this.#loadingCache = 0;
+      if (ids && this.#snapshot.status === 'loading') {
+        this.#serverIds.clear();
+        for (const id of ids) this.#serverIds.add(id);
+        this.#initialDue = !this.#received;
+        this.#received = true;
+        this.#snapshot = { ...this.#snapshot, status: 'cached' };
         this.flush(true);
       }
       this.startSubscription();
@@ -228,120 +231,127 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     cache.load(key).then(go, () => go(undefined));
   }
 
-  private deactivate(): void {
-    if (!this.active) return;
-    this.active = false;
-    this.endSubscription();
-    this.host.deactivate(this as LiveQuery<object>);
-    this.offStore?.();
-    this.offStore = null;
-    clearTimeout(this.echoTimer);
-    this.echo.clear();
-    this.serverIds.clear();
-    this.hold(new Set());
-    this.byId = new Map();
-    this.received = false;
-    this.loadingCache = 0;
-    this.snapshot = { rows: [], status: 'idle', error: null };
+  #deactivate(): void {
+    if (!this.#active) return;
+    this.#active = false;
+    this.#endSubscription();
+    this.#host.deactivate(this as LiveQuery<object>);
+    this.#offStore?.();
+    this.#offStore = null;
+    clearTimeout(this.#echoTimer);
+    this.#echo.clear();
+    this.#serverIds.clear();
+    this.#hold(new Set());
+    this.#byId = new Map();
+    this.#received = false;
+    this.#loadingCache = 0;
+    this.#snapshot = { rows: [], status: 'idle', error: null };
   }
 
   /** Subscribes on the current session, unless already done or there is none (the client calls again after setup). */
   startSubscription(): void {
-    const session = this.host.session();
-    if (!this.active || session === 0 || this.subscribedIn === session || this.loadingCache) return;
-    this.subscribedIn = session;
-    const sub = this.host.nextSubName();
-    this.sub = sub;
-    this.host.route(sub, this as LiveQuery<object>);
-    this.host.whenSchema(this.model as Model<object>, (err) => {
-      if (this.sub !== sub) return;
-      if (err) return this.fail(err);
+    const session = this.#host.session();
+    if (!this.#active || session === 0 || this.#subscribedIn === session || this.#loadingCache) return;
+    this.#subscribedIn = session;
+    const sub = this.#host.nextSubName();
+    this.#sub = sub;
+    this.#host.route(sub, this as LiveQuery<object>);
+    this.#host.whenSchema(this.model as Model<object>, (err) => {
+      if (this.#sub !== sub) return;
+      if (err) return this.#fail(err);
       const known: Record<EntityId, string[]> = {};
-      for (const id of this.serverIds) {
-        const s = this.host.store.confirmedState(id);
+      for (const id of this.#serverIds) {
+        const s = this.#host.store.confirmedState(id);
         if (s && !s.deleted) known[id] = [...s.head];
       }
       const frame = {
         type: 'subscribe' as const,
         sub,
         collection: this.model.collection,
-        query: this.queryText,
-        ...(this.wireArgs.length > 0 ? { args: this.wireArgs } : {}),
+        query: this.#queryText,
+        ...(this.#wireArgs.length > 0 ? { args: this.#wireArgs } : {}),
         ...(Object.keys(known).length > 0 ? { known } : {}),
       };
-      this.host.connection.send(frame, (e, result) => {
-        if (this.sub !== sub) return;
+      this.#host.connection.send(frame, (e, result) => {
+        if (this.#sub !== sub) return;
         if (e) {
-          if (e.code !== 'disconnected' && e.code !== 'closed') this.fail(e);
+          if (e.code !== 'disconnected' && e.code !== 'closed') this.#fail(e);
           return;
         }
-        this.onResult(result as SubscribeResult);
+        this.#onResult(result as SubscribeResult);
       }, { early: true });
     });
   }
 
   /** The session ended: the subscription is gone with it; keep showing what we have. */
   sessionLost(): void {
-    this.subscribedIn = 0;
-    if (this.sub) this.host.route(this.sub, undefined);
-    this.sub = '';
+    this.#subscribedIn = 0;
+    if (this.#sub) this.#host.route(this.#sub, undefined);
+    this.#sub = '';
   }
 
-  private endSubscription(): void {
-    const sub = this.sub;
-    this.sub = '';
-    this.subscribedIn = 0;
+  #endSubscription(): void {
+    const sub = this.#sub;
+    this.#sub = '';
+    this.#subscribedIn = 0;
     if (!sub) return;
-    this.host.route(sub, undefined);
-    if (this.host.session() !== 0) {
-      this.host.connection.send({ type: 'unsubscribe', sub }, () => {}, { early: true });
+    this.#host.route(sub, undefined);
+    if (this.#host.session() !== 0) {
+      this.#host.connection.send({ type: 'unsubscribe', sub }, () => {}, { early: true });
     }
   }
 
-  private fail(err: AnkurahError): void {
-    this.setSnapshot({ ...this.snapshot, status: 'error', error: err });
+  /** The server ended the subscription (e.g. schema_changed): keep the rows, show the error. */
+  ended(err: AnkurahError): void {
+    if (this.#sub) this.#host.route(this.#sub, undefined);
+    this.#sub = '';
+    this.#fail(err);
+  }
+
+  #fail(err: AnkurahError): void {
+    this.#setSnapshot({ ...this.#snapshot, status: 'error', error: err });
   }
 
   /** The answer to subscribe: the whole result set, with `unchanged` for entities held at the same head. */
-  private onResult(res: SubscribeResult): void {
-    const store = this.host.store;
-    this.initialDue = !this.received;
-    this.received = true;
-    this.snapshot = { ...this.snapshot, status: 'live', error: null };
+  #onResult(res: SubscribeResult): void {
+    const store = this.#host.store;
+    this.#initialDue = !this.#received;
+    this.#received = true;
+    this.#snapshot = { ...this.#snapshot, status: 'live', error: null };
     store.batch(() => {
-      this.serverIds.clear();
+      this.#serverIds.clear();
       for (const e of res.entities) {
         if (!e.unchanged || !store.confirmedState(e.id)) store.applyServer(e, this.model.collection);
-        this.serverIds.add(e.id);
+        this.#serverIds.add(e.id);
       }
       // `removed` lists known ids that left: they are simply not in serverIds.
-      this.dirty = true;
+      this.#dirty = true;
     });
-    this.membersChanged = true;
+    this.#membersChanged = true;
     this.flush(true);
   }
 
   /** One item of a changes frame; the client calls flush() after the frame. */
   applyItem(item: ChangeItem): void {
     const id = item.entity.id;
-    this.host.store.applyServer(item.entity, this.model.collection, { events: item.events });
-    if (item.kind === 'remove') this.serverIds.delete(id);
-    else this.serverIds.add(id);
-    this.echo.delete(id);
-    this.dirty = true;
-    this.membersChanged = true;
+    this.#host.store.applyServer(item.entity, this.model.collection, { events: item.events });
+    if (item.kind === 'remove') this.#serverIds.delete(id);
+    else this.#serverIds.add(id);
+    this.#echo.delete(id);
+    this.#dirty = true;
+    this.#membersChanged = true;
   }
 
-  private onStoreChange(c: StoreChange): void {
+  #onStoreChange(c: StoreChange): void {
     const now = Date.now();
     for (const id of c.confirmed) {
-      if (this.host.store.visible(id)?.collection === this.model.collection) this.echo.set(id, now + this.host.echoMs);
+      if (this.#host.store.visible(id)?.collection === this.model.collection) this.#echo.set(id, now + this.#host.echoMs);
     }
-    if (c.confirmed.length > 0) this.scheduleEcho();
-    if (!this.dirty) {
+    if (c.confirmed.length > 0) this.#scheduleEcho();
+    if (!this.#dirty) {
       for (const id of c.ids) {
-        if (this.serverIds.has(id) || this.byId.has(id) || this.host.store.visible(id)?.collection === this.model.collection) {
-          this.dirty = true;
+        if (this.#serverIds.has(id) || this.#byId.has(id) || this.#host.store.visible(id)?.collection === this.model.collection) {
+          this.#dirty = true;
           break;
         }
       }
@@ -349,55 +359,55 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
     this.flush();
   }
 
-  private scheduleEcho(): void {
-    clearTimeout(this.echoTimer);
+  #scheduleEcho(): void {
+    clearTimeout(this.#echoTimer);
     let next = Infinity;
-    for (const t of this.echo.values()) next = Math.min(next, t);
+    for (const t of this.#echo.values()) next = Math.min(next, t);
     if (next === Infinity) return;
-    this.echoTimer = setTimeout(() => {
+    this.#echoTimer = setTimeout(() => {
       const now = Date.now();
-      for (const [id, t] of this.echo) if (t <= now) this.echo.delete(id);
-      this.dirty = true;
+      for (const [id, t] of this.#echo) if (t <= now) this.#echo.delete(id);
+      this.#dirty = true;
       this.flush();
-      this.scheduleEcho();
+      this.#scheduleEcho();
     }, Math.max(0, next - Date.now()));
   }
 
   /** Recomputes the rows if anything changed and tells the listeners. */
   flush(force = false): void {
-    if (!(this.dirty || force) || !this.active) return;
-    this.dirty = false;
-    if (this.membersChanged && this.snapshot.status === 'live') {
-      this.membersChanged = false;
-      this.host.cache?.save(this.cacheKey, [...this.serverIds]);
+    if (!(this.#dirty || force) || !this.#active) return;
+    this.#dirty = false;
+    if (this.#membersChanged && this.#snapshot.status === 'live') {
+      this.#membersChanged = false;
+      this.#host.cache?.save(this.#cacheKey, [...this.#serverIds]);
     }
-    const store = this.host.store;
-    const m = this.matcher;
-    const candidates = new Set<EntityId>([...this.serverIds, ...this.echo.keys(), ...store.pendingIds(this.model.collection)]);
+    const store = this.#host.store;
+    const m = this.#matcher;
+    const candidates = new Set<EntityId>([...this.#serverIds, ...this.#echo.keys(), ...store.pendingIds(this.model.collection)]);
     let states: EntityState[] = [];
     for (const id of candidates) {
       const s = store.visible(id);
       if (!s || s.deleted || s.collection !== this.model.collection) continue;
-      const local = m !== null && (s.pending || this.echo.has(id));
-      if (local ? m.match(recordOf(this.model as Model<object>, s)) : this.serverIds.has(id)) states.push(s);
+      const local = m !== null && (s.pending || this.#echo.has(id));
+      if (local ? m.match(recordOf(this.model as Model<object>, s)) : this.#serverIds.has(id)) states.push(s);
     }
     if (m) {
       const records = new Map(states.map((s) => [s, recordOf(this.model as Model<object>, s)]));
       states.sort((a, b) => m.compare(records.get(a)!, records.get(b)!));
       if (m.limit !== null) states = states.slice(0, m.limit);
     }
-    this.hold(new Set([...this.serverIds, ...this.echo.keys()]));
-    const initial = this.initialDue;
-    this.initialDue = false;
-    this.emit(
+    this.#hold(new Set([...this.#serverIds, ...this.#echo.keys()]));
+    const initial = this.#initialDue;
+    this.#initialDue = false;
+    this.#emit(
       states.map((s) => viewOf(this.model, s)),
       initial,
       force,
     );
   }
 
-  private emit(rows: View<V>[], initial: boolean, force: boolean): void {
-    const prev = this.byId;
+  #emit(rows: View<V>[], initial: boolean, force: boolean): void {
+    const prev = this.#byId;
     const next = new Map(rows.map((v) => [v.id, v]));
     const changes: Change<V>[] = [];
     if (initial) {
@@ -410,26 +420,26 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
       }
       for (const [id, v] of prev) if (!next.has(id)) changes.push({ kind: 'remove', view: v });
     }
-    const sameOrder = rows.length === this.snapshot.rows.length && rows.every((v, i) => v === this.snapshot.rows[i]);
-    this.byId = next;
+    const sameOrder = rows.length === this.#snapshot.rows.length && rows.every((v, i) => v === this.#snapshot.rows[i]);
+    this.#byId = next;
     if (sameOrder && changes.length === 0 && !initial && !force) return;
-    this.setSnapshot({ ...this.snapshot, rows });
+    this.#setSnapshot({ ...this.#snapshot, rows });
     if (changes.length > 0 || initial) {
       const cs: ChangeSet<V> = { rows, changes };
-      for (const fn of [...this.changeListeners]) fn(cs);
+      for (const fn of [...this.#changeListeners]) fn(cs);
     }
   }
 
-  private setSnapshot(s: LiveQuerySnapshot<V>): void {
-    this.snapshot = s;
-    for (const fn of [...this.listeners]) fn(s);
+  #setSnapshot(s: LiveQuerySnapshot<V>): void {
+    this.#snapshot = s;
+    for (const fn of [...this.#listeners]) fn(s);
   }
 
   /** Keeps exactly these entities in the store on this query's behalf. */
-  private hold(ids: Set<EntityId>): void {
-    const store = this.host.store;
-    for (const id of ids) if (!this.held.has(id)) store.retain(id);
-    for (const id of this.held) if (!ids.has(id)) store.release(id);
-    this.held = ids;
+  #hold(ids: Set<EntityId>): void {
+    const store = this.#host.store;
+    for (const id of ids) if (!this.#held.has(id)) store.retain(id);
+    for (const id of this.#held) if (!ids.has(id)) store.release(id);
+    this.#held = ids;
   }
 }

@@ -47,6 +47,8 @@ export interface WireEvent {
   parents: EventId[];
   operations: WireValues;
   delete?: boolean;
+  /** Who made it, set by the server (ignored in commits): the token's subject for API writes, the SQL role for SQL writes. */
+  author?: string;
 }
 
 /** A field type without modifiers or brackets (docs/types.md). */
@@ -88,6 +90,8 @@ export type FieldType = BaseFieldType | `${BaseFieldType}[]`;
 export interface WireField {
   name: string;
   type: FieldType;
+  /** The collection whose keys the field's values are (a foreign key between adopted tables). */
+  refers?: string;
 }
 
 export interface WireCollection {
@@ -108,6 +112,10 @@ export interface Welcome {
   server: string;
   session: string;
   limits: Limits;
+  /** Whom the session acts for (its token's `sub`); absent when anonymous. */
+  subject?: string;
+  /** When the session's token expires (RFC 3339); the client updates it after a refresh. */
+  expires_at?: string;
 }
 
 /** The body of an `error` frame. */
@@ -129,8 +137,26 @@ export interface ChangeItem {
 export type ServerFrame =
   | Welcome
   | { type: 'result'; id: number; result: unknown }
-  | { type: 'error'; id?: number; error: WireError }
-  | { type: 'changes'; items: ChangeItem[] };
+  | { type: 'error'; id?: number; sub?: string; error: WireError }
+  | { type: 'changes'; items: ChangeItem[] }
+  | { type: 'schema'; change: SchemaChange; collection?: WireCollection }
+  | { type: 'token_expiring'; expires_at: string };
+
+/**
+ * A change of a collection's schema made on the server's database with SQL
+ * (a `schema` frame): `kind` is add_field, drop_field, rename_field,
+ * retype_field, rename_table, drop_table, adopt or key_changed.
+ */
+export interface SchemaChange {
+  id: string;
+  collection: string;
+  kind: string;
+  field?: string;
+  old_name?: string;
+  old_type?: string;
+  new_type?: string;
+  detail?: string;
+}
 
 /**
  * A query argument: bound to a `?` in order. An array binds `IN (?)`; to
@@ -150,7 +176,8 @@ export type Request =
   | { type: 'commit'; events: WireEvent[] }
   | { type: 'register_schema'; collections: WireCollection[] }
   | { type: 'collections' }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  | { type: 'auth'; token: string };
 
 /** The result of `subscribe` and `update_subscription`. */
 export interface SubscribeResult {
@@ -162,6 +189,12 @@ export interface SubscribeResult {
 /** The result of `fetch`, `get` and `commit`. */
 export interface EntitiesResult {
   entities: WireEntity[];
+}
+
+/** The result of `auth`: whom the session acts for now, and until when. */
+export interface AuthResult {
+  subject?: string;
+  expires_at?: string;
 }
 
 /** The result of `get_events`. */

@@ -69,38 +69,38 @@ export function batch<R>(fn: () => R): R {
 }
 
 class Signal<T> implements WritableSignal<T>, Source {
-  private value: T;
-  private readonly listeners = new Set<(value: T) => void>();
+  #value: T;
+  readonly #listeners = new Set<(value: T) => void>();
 
-  constructor(
-    initial: T,
-    private readonly equals: (a: T, b: T) => boolean,
-  ) {
-    this.value = initial;
+  readonly #equals: (a: T, b: T) => boolean;
+
+  constructor(initial: T, equals: (a: T, b: T) => boolean) {
+    this.#value = initial;
+    this.#equals = equals;
   }
 
   get(): T {
     tracking?.add(this);
-    return this.value;
+    return this.#value;
   }
 
   peek(): T {
-    return this.value;
+    return this.#value;
   }
 
   set(value: T): void {
-    if (this.equals(this.value, value)) return;
-    this.value = value;
-    notify(this.listeners, value);
+    if (this.#equals(this.#value, value)) return;
+    this.#value = value;
+    notify(this.#listeners, value);
   }
 
   update(fn: (value: T) => T): void {
-    this.set(fn(this.value));
+    this.set(fn(this.#value));
   }
 
   subscribe(fn: (value: T) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 }
 
@@ -110,15 +110,18 @@ export function signal<T>(initial: T, equals: (a: T, b: T) => boolean = Object.i
 }
 
 class Computed<T> implements ReadSignal<T>, Source {
-  private value!: T;
-  private dirty = true;
-  private readonly listeners = new Set<(value: T) => void>();
-  private readonly deps = new Map<Source, () => void>();
+  #value!: T;
+  #dirty = true;
+  readonly #listeners = new Set<(value: T) => void>();
+  readonly #deps = new Map<Source, () => void>();
 
-  constructor(
-    private readonly fn: () => T,
-    private readonly equals: (a: T, b: T) => boolean,
-  ) {}
+  readonly #fn: () => T;
+  readonly #equals: (a: T, b: T) => boolean;
+
+  constructor(fn: () => T, equals: (a: T, b: T) => boolean) {
+    this.#fn = fn;
+    this.#equals = equals;
+  }
 
   get(): T {
     tracking?.add(this);
@@ -128,61 +131,61 @@ class Computed<T> implements ReadSignal<T>, Source {
   peek(): T {
     // Without listeners nothing tells us when a dependency changes, so an
     // unwatched computed recomputes on every read.
-    if (this.dirty || this.listeners.size === 0) this.evaluate();
-    return this.value;
+    if (this.#dirty || this.#listeners.size === 0) this.#evaluate();
+    return this.#value;
   }
 
   subscribe(fn: (value: T) => void): () => void {
-    if (this.listeners.size === 0) {
-      this.listeners.add(fn);
-      this.evaluate();
+    if (this.#listeners.size === 0) {
+      this.#listeners.add(fn);
+      this.#evaluate();
     } else {
-      this.listeners.add(fn);
+      this.#listeners.add(fn);
     }
     return () => {
-      this.listeners.delete(fn);
-      if (this.listeners.size === 0) this.unwatchAll();
+      this.#listeners.delete(fn);
+      if (this.#listeners.size === 0) this.#unwatchAll();
     };
   }
 
   /** Runs fn, recording what it reads, and re-wires the dependencies when watched. */
-  private evaluate(): void {
+  #evaluate(): void {
     const outer = tracking;
     const seen = new Set<Source>();
     tracking = seen;
     let next: T;
     try {
-      next = this.fn();
+      next = this.#fn();
     } finally {
       tracking = outer;
     }
-    this.dirty = false;
-    this.value = next;
-    if (this.listeners.size > 0) this.rewire(seen);
+    this.#dirty = false;
+    this.#value = next;
+    if (this.#listeners.size > 0) this.#rewire(seen);
   }
 
-  private rewire(seen: Set<Source>): void {
-    for (const [dep, off] of this.deps) {
+  #rewire(seen: Set<Source>): void {
+    for (const [dep, off] of this.#deps) {
       if (!seen.has(dep)) {
         off();
-        this.deps.delete(dep);
+        this.#deps.delete(dep);
       }
     }
     for (const dep of seen) {
-      if (!this.deps.has(dep)) this.deps.set(dep, dep.subscribe(() => this.onDependencyChange()));
+      if (!this.#deps.has(dep)) this.#deps.set(dep, dep.subscribe(() => this.#onDependencyChange()));
     }
   }
 
-  private unwatchAll(): void {
-    for (const off of this.deps.values()) off();
-    this.deps.clear();
-    this.dirty = true;
+  #unwatchAll(): void {
+    for (const off of this.#deps.values()) off();
+    this.#deps.clear();
+    this.#dirty = true;
   }
 
-  private onDependencyChange(): void {
-    const before = this.value;
-    this.evaluate();
-    if (!this.equals(before, this.value)) notify(this.listeners, this.value);
+  #onDependencyChange(): void {
+    const before = this.#value;
+    this.#evaluate();
+    if (!this.#equals(before, this.#value)) notify(this.#listeners, this.#value);
   }
 }
 

@@ -47,7 +47,8 @@ export interface StoreChange {
   readonly rolledBack: readonly EntityId[];
 }
 
-function maxId(head: readonly EventId[]): EventId {
+/** The largest id of a head: a later state of an entity never has a smaller one. */
+export function maxId(head: readonly EventId[]): EventId {
   let m = '';
   for (const h of head) if (h > m) m = h;
   return m;
@@ -95,74 +96,74 @@ function withUpdate(list: readonly string[] | undefined, u: string): readonly st
 }
 
 export class EntityStore {
-  private readonly confirmed = new Map<EntityId, EntityState>();
+  readonly #confirmed = new Map<EntityId, EntityState>();
   /** Pending transactions in key order (keys are ULIDs: the order they were made in, across tabs). */
-  private readonly pending: { tx: string; events: readonly WireEvent[] }[] = [];
+  readonly #pending: { tx: string; events: readonly WireEvent[] }[] = [];
   /** Entity id → number of pending events touching it. */
-  private readonly pendingCount = new Map<EntityId, number>();
-  private readonly visibleCache = new Map<EntityId, EntityState | undefined>();
+  readonly #pendingCount = new Map<EntityId, number>();
+  readonly #visibleCache = new Map<EntityId, EntityState | undefined>();
   /** Entities whose visible state must be recomputed (the old one is kept to reuse if equal). */
-  private readonly stale = new Set<EntityId>();
+  readonly #stale = new Set<EntityId>();
   /** Entity id → how many holders (live queries) keep it. */
-  private readonly refs = new Map<EntityId, number>();
-  private readonly listeners = new Set<(c: StoreChange) => void>();
+  readonly #refs = new Map<EntityId, number>();
+  readonly #listeners = new Set<(c: StoreChange) => void>();
 
   /** The ytext fields of a collection (the client sets it from its models). */
   textFields: (collection: string) => ReadonlySet<string> = () => noFields;
   /** The live documents, once the text entry point is loaded. */
   text: TextHooks | null = null;
 
-  private depth = 0;
-  private changed = new Set<EntityId>();
-  private confirmedIds: EntityId[] = [];
-  private rolledBackIds: EntityId[] = [];
+  #depth = 0;
+  #changed = new Set<EntityId>();
+  #confirmedIds: EntityId[] = [];
+  #rolledBackIds: EntityId[] = [];
 
   /** Calls fn for every batch of changes. */
   onChange(fn: (c: StoreChange) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 
   /** Groups the changes fn makes into one notification. */
   batch<R>(fn: () => R): R {
-    this.depth++;
+    this.#depth++;
     try {
       return fn();
     } finally {
-      if (--this.depth === 0) this.flush();
+      if (--this.#depth === 0) this.#flush();
     }
   }
 
-  private flush(): void {
-    while (this.changed.size > 0 || this.confirmedIds.length > 0 || this.rolledBackIds.length > 0) {
-      const change: StoreChange = { ids: this.changed, confirmed: this.confirmedIds, rolledBack: this.rolledBackIds };
-      this.changed = new Set();
-      this.confirmedIds = [];
-      this.rolledBackIds = [];
-      this.depth++; // listeners may change more; deliver that as a next round
+  #flush(): void {
+    while (this.#changed.size > 0 || this.#confirmedIds.length > 0 || this.#rolledBackIds.length > 0) {
+      const change: StoreChange = { ids: this.#changed, confirmed: this.#confirmedIds, rolledBack: this.#rolledBackIds };
+      this.#changed = new Set();
+      this.#confirmedIds = [];
+      this.#rolledBackIds = [];
+      this.#depth++; // listeners may change more; deliver that as a next round
       try {
-        for (const fn of [...this.listeners]) fn(change);
+        for (const fn of [...this.#listeners]) fn(change);
       } finally {
-        this.depth--;
+        this.#depth--;
       }
-      for (const id of [...change.confirmed, ...change.rolledBack]) this.evictIfUnused(id);
+      for (const id of [...change.confirmed, ...change.rolledBack]) this.#evictIfUnused(id);
     }
   }
 
-  private touch(id: EntityId): void {
-    this.stale.add(id);
-    this.changed.add(id);
+  #touch(id: EntityId): void {
+    this.#stale.add(id);
+    this.#changed.add(id);
   }
 
   /** The state the application sees, or undefined when the entity is not held. */
   visible(id: EntityId): EntityState | undefined {
-    const old = this.visibleCache.get(id);
-    if (!this.stale.has(id) && (old || this.visibleCache.has(id))) return old;
-    this.stale.delete(id);
-    let s = this.confirmed.get(id);
-    if (this.pendingCount.has(id)) {
+    const old = this.#visibleCache.get(id);
+    if (!this.#stale.has(id) && (old || this.#visibleCache.has(id))) return old;
+    this.#stale.delete(id);
+    let s = this.#confirmed.get(id);
+    if (this.#pendingCount.has(id)) {
       const texts = new Set<string>();
-      for (const p of this.pending) {
+      for (const p of this.#pending) {
         for (const e of p.events) {
           if (e.entity_id !== id) continue;
           const fields = this.textFields(e.collection);
@@ -182,13 +183,13 @@ export class EntityStore {
     // React renders) keep their identity, e.g. when the echo of our own
     // commit arrives before its answer.
     if (old && s && old.pending === s.pending && sameState(old, s)) s = old;
-    this.visibleCache.set(id, s);
+    this.#visibleCache.set(id, s);
     return s;
   }
 
   /** The last state the server confirmed. */
   confirmedState(id: EntityId): EntityState | undefined {
-    return this.confirmed.get(id);
+    return this.#confirmed.get(id);
   }
 
   /**
@@ -200,7 +201,7 @@ export class EntityStore {
    */
   applyServer(w: WireEntity, collection: string, extra?: ServerExtra): void {
     if (w.unchanged) return;
-    const cur = this.confirmed.get(w.id);
+    const cur = this.#confirmed.get(w.id);
     if (cur && maxId(w.head) < maxId(cur.head)) return;
     if (cur && sameState(cur, w) && !w.yjs) return; // e.g. the echo of our own confirmed commit: keep the same object
     const coll = w.collection ?? cur?.collection ?? collection;
@@ -215,8 +216,8 @@ export class EntityStore {
     const texts = this.nextTexts(coll, cur, w, extra);
     if (texts) (next as { texts?: EntityState['texts'] }).texts = texts;
     this.batch(() => {
-      this.confirmed.set(w.id, next);
-      this.touch(w.id);
+      this.#confirmed.set(w.id, next);
+      this.#touch(w.id);
     });
   }
 
@@ -243,34 +244,34 @@ export class EntityStore {
 
   /** Replaces a confirmed document's updates by one that merges them (the text entry point compacts them). */
   compactText(id: EntityId, field: string, from: readonly string[], merged: string): void {
-    const cur = this.confirmed.get(id);
+    const cur = this.#confirmed.get(id);
     if (!cur?.texts || cur.texts[field] !== from) return;
-    this.confirmed.set(id, { ...cur, texts: { ...cur.texts, [field]: [merged] } });
+    this.#confirmed.set(id, { ...cur, texts: { ...cur.texts, [field]: [merged] } });
   }
 
   /** Adds a local transaction's events to the overlay. */
   addPending(tx: string, events: readonly WireEvent[]): void {
     this.batch(() => {
-      let i = this.pending.length;
-      while (i > 0 && this.pending[i - 1]!.tx > tx) i--;
-      this.pending.splice(i, 0, { tx, events });
+      let i = this.#pending.length;
+      while (i > 0 && this.#pending[i - 1]!.tx > tx) i--;
+      this.#pending.splice(i, 0, { tx, events });
       for (const e of events) {
-        this.pendingCount.set(e.entity_id, (this.pendingCount.get(e.entity_id) ?? 0) + 1);
-        this.touch(e.entity_id);
+        this.#pendingCount.set(e.entity_id, (this.#pendingCount.get(e.entity_id) ?? 0) + 1);
+        this.#touch(e.entity_id);
       }
     });
   }
 
   /** Removes a transaction from the overlay once the server has answered it. */
   settle(tx: string, accepted: boolean): void {
-    const i = this.pending.findIndex((p) => p.tx === tx);
+    const i = this.#pending.findIndex((p) => p.tx === tx);
     if (i < 0) return;
-    const [p] = this.pending.splice(i, 1);
+    const [p] = this.#pending.splice(i, 1);
     this.batch(() => {
       // A confirmed commit's result comes without the documents its
       // events made: its updates join the confirmed documents.
       for (const e of accepted ? p!.events : []) {
-        const cur = this.confirmed.get(e.entity_id);
+        const cur = this.#confirmed.get(e.entity_id);
         const fields = this.textFields(e.collection);
         if (!cur || fields.size === 0) continue;
         let texts = cur.texts;
@@ -278,14 +279,14 @@ export class EntityStore {
           const u = fields.has(f) ? textOp(v) : undefined;
           if (u !== undefined) texts = { ...texts, [f]: withUpdate(texts?.[f], u) };
         }
-        if (texts !== cur.texts) this.confirmed.set(e.entity_id, { ...cur, texts });
+        if (texts !== cur.texts) this.#confirmed.set(e.entity_id, { ...cur, texts });
       }
       for (const e of p!.events) {
-        const n = (this.pendingCount.get(e.entity_id) ?? 1) - 1;
-        if (n === 0) this.pendingCount.delete(e.entity_id);
-        else this.pendingCount.set(e.entity_id, n);
-        this.touch(e.entity_id);
-        (accepted ? this.confirmedIds : this.rolledBackIds).push(e.entity_id);
+        const n = (this.#pendingCount.get(e.entity_id) ?? 1) - 1;
+        if (n === 0) this.#pendingCount.delete(e.entity_id);
+        else this.#pendingCount.set(e.entity_id, n);
+        this.#touch(e.entity_id);
+        (accepted ? this.#confirmedIds : this.#rolledBackIds).push(e.entity_id);
       }
     });
   }
@@ -293,46 +294,46 @@ export class EntityStore {
   /** The events of pending local transactions that touch an entity, oldest first. */
   pendingEvents(id: EntityId): WireEvent[] {
     const out: WireEvent[] = [];
-    if (!this.pendingCount.has(id)) return out;
-    for (const p of this.pending) for (const e of p.events) if (e.entity_id === id) out.push(e);
+    if (!this.#pendingCount.has(id)) return out;
+    for (const p of this.#pending) for (const e of p.events) if (e.entity_id === id) out.push(e);
     return out;
   }
 
   hasPending(id: EntityId): boolean {
-    return this.pendingCount.has(id);
+    return this.#pendingCount.has(id);
   }
 
   /** Entities of the collection with pending local events. */
   pendingIds(collection: string): EntityId[] {
     const out: EntityId[] = [];
-    for (const id of this.pendingCount.keys()) if (this.visible(id)?.collection === collection) out.push(id);
+    for (const id of this.#pendingCount.keys()) if (this.visible(id)?.collection === collection) out.push(id);
     return out;
   }
 
   /** Keeps an entity's state while a holder needs it. */
   retain(id: EntityId): void {
-    this.refs.set(id, (this.refs.get(id) ?? 0) + 1);
+    this.#refs.set(id, (this.#refs.get(id) ?? 0) + 1);
   }
 
   release(id: EntityId): void {
-    const n = (this.refs.get(id) ?? 1) - 1;
+    const n = (this.#refs.get(id) ?? 1) - 1;
     if (n > 0) {
-      this.refs.set(id, n);
+      this.#refs.set(id, n);
       return;
     }
-    this.refs.delete(id);
-    this.evictIfUnused(id);
+    this.#refs.delete(id);
+    this.#evictIfUnused(id);
   }
 
-  private evictIfUnused(id: EntityId): void {
-    if (this.refs.has(id) || this.pendingCount.has(id)) return;
-    this.confirmed.delete(id);
-    this.visibleCache.delete(id);
-    this.stale.delete(id);
+  #evictIfUnused(id: EntityId): void {
+    if (this.#refs.has(id) || this.#pendingCount.has(id)) return;
+    this.#confirmed.delete(id);
+    this.#visibleCache.delete(id);
+    this.#stale.delete(id);
   }
 
   /** The number of entities held (for tests and diagnostics). */
   get size(): number {
-    return this.confirmed.size;
+    return this.#confirmed.size;
   }
 }

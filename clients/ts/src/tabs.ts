@@ -22,62 +22,62 @@ interface Locks {
 }
 
 export class Tabs {
-  private channel: BroadcastChannel | null;
-  private readonly locks: Locks | undefined;
-  private readonly watching = new Set<string>();
-  private readonly abort = new AbortController();
-  private release: (() => void) | undefined;
+  #channel: BroadcastChannel | null;
+  readonly #locks: Locks | undefined;
+  readonly #watching = new Set<string>();
+  readonly #abort = new AbortController();
+  #release: (() => void) | undefined;
   /** Resolves once this tab holds its own lock (at once without Web Locks). */
   readonly ready: Promise<void>;
 
-  constructor(
-    private readonly name: string,
-    readonly id: EntityId,
-    onMessage: (m: TabMessage) => void,
-    private readonly adopt: (owner: string) => Promise<void>,
-  ) {
+  readonly #name: string;
+  readonly #adopt: (owner: string) => Promise<void>;
+
+  constructor(name: string, readonly id: EntityId, onMessage: (m: TabMessage) => void, adopt: (owner: string) => Promise<void>) {
+    this.#name = name;
+    this.#adopt = adopt;
     const BC = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel;
-    this.channel = BC ? new BC(name) : null;
-    if (this.channel) this.channel.onmessage = (ev: MessageEvent<TabMessage>) => onMessage(ev.data);
-    this.locks = (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
-    this.ready = this.locks
+    this.#channel = BC ? new BC(name) : null;
+    if (this.#channel) this.#channel.onmessage = (ev: MessageEvent<TabMessage>) => onMessage(ev.data);
+    this.#locks = (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
+    this.ready = this.#locks
       ? new Promise<void>((granted) => {
-          this.locks!.request(this.lock(id), { signal: this.abort.signal }, () => {
+          this.#locks!.request(this.#lock(id), { signal: this.#abort.signal }, () => {
             granted();
-            return new Promise<void>((r) => (this.release = r));
+            return new Promise<void>((r) => (this.#release = r));
           }).catch(() => {});
         })
       : Promise.resolve();
   }
 
-  private lock(tab: string): string {
-    return `${this.name} tab ${tab}`;
+  #lock(tab: string): string {
+    return `${this.#name} tab ${tab}`;
   }
 
   post(m: TabMessage): void {
-    this.channel?.postMessage(m);
+    this.#channel?.postMessage(m);
   }
 
   /** Takes over owner's commits once owner is gone (at once without Web Locks). */
   watch(owner: string): void {
-    if (owner === this.id || this.watching.has(owner)) return;
-    this.watching.add(owner);
-    if (!this.locks) {
-      void this.adopt(owner);
+    if (owner === this.id || this.#watching.has(owner)) return;
+    this.#watching.add(owner);
+    if (!this.#locks) {
+      void this.#adopt(owner);
       return;
     }
-    this.locks
-      .request(this.lock(owner), { signal: this.abort.signal }, async () => {
-        this.watching.delete(owner);
-        await this.adopt(owner);
+    this.#locks
+      .request(this.#lock(owner), { signal: this.#abort.signal }, async () => {
+        this.#watching.delete(owner);
+        await this.#adopt(owner);
       })
       .catch(() => {}); // aborted by close()
   }
 
   close(): void {
-    this.abort.abort();
-    this.release?.();
-    this.channel?.close();
-    this.channel = null;
+    this.#abort.abort();
+    this.#release?.();
+    this.#channel?.close();
+    this.#channel = null;
   }
 }

@@ -40,14 +40,14 @@ class Work {
   ) {}
 
   get(field: string): unknown {
-    const spec = this.spec(field);
+    const spec = this.#spec(field);
     if (this.texts.has(field)) return this.texts.get(field);
     return decodeField(spec, this.ops.has(field) ? this.ops.get(field) : this.base[field]);
   }
 
   set(field: string, v: unknown): void {
     if (this.deleted) throw new AnkurahError(ClientCodes.usage, `entity ${this.id} is deleted in this transaction`);
-    const spec = this.spec(field);
+    const spec = this.#spec(field);
     if (spec.type === 'ytext') {
       // Collaborative text: the smallest edit that makes this text, made
       // into a Yjs update at commit (from the document as it is then).
@@ -58,7 +58,7 @@ class Work {
     this.ops.set(field, encodeField(field, spec, v));
   }
 
-  private spec(field: string): FieldSpec {
+  #spec(field: string): FieldSpec {
     const spec = (this.model.fields as Record<string, FieldSpec>)[field];
     if (!spec) throw new AnkurahError(ClientCodes.usage, `${this.model.collection} has no field ${field}`);
     return spec;
@@ -95,23 +95,27 @@ function mutableFor(w: Work): object {
 }
 
 export class Transaction {
-  private readonly work = new Map<EntityId, Work>();
-  private done = false;
+  readonly #work = new Map<EntityId, Work>();
+  #done = false;
 
-  constructor(private readonly host: TransactionHost) {}
+  readonly #host: TransactionHost;
+
+  constructor(host: TransactionHost) {
+    this.#host = host;
+  }
 
   /** Creates an entity; the returned mutable already has its id. */
   create<V extends object>(model: Model<V>, values: Partial<V> = {}): Mutable<V> {
-    this.open();
-    const w = new Work(model as Model<object>, this.host.ids.next(), true, [], {});
-    this.work.set(w.id, w);
+    this.#open();
+    const w = new Work(model as Model<object>, this.#host.ids.next(), true, [], {});
+    this.#work.set(w.id, w);
     for (const [k, v] of Object.entries(values)) if (v !== undefined) w.set(k, v);
-    return this.mutable(w) as Mutable<V>;
+    return this.#mutable(w) as Mutable<V>;
   }
 
   /** Edits an entity the client holds (a view, or its id). Assignments become operations. */
   edit<V extends object>(model: Model<V>, target: View<V> | EntityId): Mutable<V> {
-    return this.mutable(this.touch(model as Model<object>, target)) as Mutable<V>;
+    return this.#mutable(this.#touch(model as Model<object>, target)) as Mutable<V>;
   }
 
   /** Sets several fields at once. */
@@ -123,18 +127,18 @@ export class Transaction {
 
   /** Deletes an entity (a tombstone event; its history stays). */
   delete<V extends object>(model: Model<V>, target: View<V> | EntityId): void {
-    const w = this.touch(model as Model<object>, target);
+    const w = this.#touch(model as Model<object>, target);
     w.ops.clear();
     w.deleted = true;
   }
 
   /** Sends the transaction; resolves with the views of the entities as the server stored them. */
   commit(): Promise<View<object>[]> {
-    this.open();
-    this.done = true;
+    this.#open();
+    this.#done = true;
     const events: WireEvent[] = [];
     const models = new Map<EntityId, Model<object>>();
-    for (const w of this.work.values()) {
+    for (const w of this.#work.values()) {
       if (w.creation && w.deleted) continue; // created and deleted here: nothing happened
       if (!w.deleted) this.textOps(w);
       // As in Go's node.Tx, only fields that differ from the state the edit
@@ -143,7 +147,7 @@ export class Transaction {
       const ops = w.creation ? w.ops : new Map([...w.ops].filter(([k, v]) => !jsonEqual(v, w.base[k] ?? null)));
       if (!w.creation && !w.deleted && ops.size === 0) continue;
       const e: WireEvent = {
-        id: w.creation ? w.id : this.host.ids.next(w.parents),
+        id: w.creation ? w.id : this.#host.ids.next(w.parents),
         collection: w.model.collection,
         entity_id: w.id,
         parents: [...w.parents],
@@ -154,7 +158,7 @@ export class Transaction {
       models.set(w.id, w.model);
     }
     if (events.length === 0) return Promise.resolve([]);
-    return this.host.submit(events, models);
+    return this.#host.submit(events, models);
   }
 
   /**
@@ -162,7 +166,7 @@ export class Transaction {
    * '@ankurah/client/text' records the edits made to a live Y.Text.
    */
   applyTextUpdate<V extends object>(model: Model<V>, target: View<V> | EntityId, field: keyof V & string, update: string): void {
-    const w = this.touch(model as Model<object>, target);
+    const w = this.#touch(model as Model<object>, target);
     if (w.ops.has(field)) throw new AnkurahError(ClientCodes.usage, `${field} already has an update in this transaction`);
     w.ops.set(field, { yjs: update });
   }
@@ -170,7 +174,7 @@ export class Transaction {
   /** The Yjs updates of the texts assigned to ytext fields. */
   private textOps(w: Work): void {
     if (w.texts.size === 0) return;
-    const text = this.host.text();
+    const text = this.#host.text();
     if (!text) {
       throw new AnkurahError(ClientCodes.usage, `${w.model.collection}.${[...w.texts.keys()][0]} is ytext (collaborative text): import '@ankurah/client/text' to edit it`);
     }
@@ -182,11 +186,11 @@ export class Transaction {
 
   /** Abandons the transaction. */
   rollback(): void {
-    this.done = true;
+    this.#done = true;
   }
 
-  private open(): void {
-    if (this.done) throw new AnkurahError(ClientCodes.usage, 'this transaction is already committed or rolled back');
+  #open(): void {
+    if (this.#done) throw new AnkurahError(ClientCodes.usage, 'this transaction is already committed or rolled back');
   }
 
   /**
@@ -196,21 +200,21 @@ export class Transaction {
    * opened before a concurrent change merges with that change instead of
    * silently reverting it. From an id, it starts from the latest state held.
    */
-  private touch(model: Model<object>, target: View<object> | EntityId): Work {
-    this.open();
+  #touch(model: Model<object>, target: View<object> | EntityId): Work {
+    this.#open();
     const id = typeof target === 'string' ? target : target.id;
-    const existing = this.work.get(id);
+    const existing = this.#work.get(id);
     if (existing) return existing;
-    const state = this.host.store.visible(id);
+    const state = this.#host.store.visible(id);
     if (state?.deleted) throw new AnkurahError(ClientCodes.usage, `${model.collection} ${id} is deleted`);
     const from = typeof target === 'string' ? state : metaOf(target);
     if (!from) throw new AnkurahError(ClientCodes.usage, `${model.collection} ${id} is not held by this client: query it first`);
     const w = new Work(model, id, false, from.head, from.values);
-    this.work.set(id, w);
+    this.#work.set(id, w);
     return w;
   }
 
-  private mutable(w: Work): object {
+  #mutable(w: Work): object {
     w.mutable ??= mutableFor(w);
     return w.mutable;
   }

@@ -146,6 +146,9 @@ function normalize(s: string): { sign: number; digits: string; exp: number } {
   return { sign: sg === '-' ? -1 : 1, digits, exp: ip.length - lead + Number(e) };
 }
 
+/** A numeric value's text: a decimal (exponent allowed), NaN or ±Infinity. */
+export const NUMERIC_TEXT = /^(-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|NaN|-?Infinity)$/;
+
 const DAY_US = 86_400_000_000n;
 
 /**

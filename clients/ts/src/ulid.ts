@@ -109,13 +109,17 @@ export const defaultIdSource: IdSource = {
  * clients do not collide because 80 bits of each are random.
  */
 export class IdGenerator {
-  private last: Bytes = new Uint8Array(16);
+  #last: Bytes = new Uint8Array(16);
 
-  constructor(private readonly source: IdSource = defaultIdSource) {}
+  readonly #source: IdSource;
+
+  constructor(source: IdSource = defaultIdSource) {
+    this.#source = source;
+  }
 
   /** Returns a fresh id greater than the last one made and than every id in after. */
   next(after: readonly string[] = []): string {
-    let floor = this.last;
+    let floor = this.#last;
     let floorIsLast = true;
     for (const a of after) {
       const b = decodeId(a);
@@ -125,8 +129,8 @@ export class IdGenerator {
       }
     }
     const id = new Uint8Array(16);
-    this.source.random(id.subarray(6));
-    setTime(id, this.source.now());
+    this.#source.random(id.subarray(6));
+    setTime(id, this.#source.now());
     let out: Bytes = id;
     if (compareBytes(id, floor) <= 0) {
       if (floorIsLast) {
@@ -134,7 +138,7 @@ export class IdGenerator {
         // our own last id by a random amount in [1, 2^32], as ulid.Monotonic
         // does. Only this generator steps past its own ids, so no collision.
         const r = new Uint8Array(4);
-        this.source.random(r);
+        this.#source.random(r);
         out = add(floor, ((r[0]! << 24) >>> 0) + (r[1]! << 16) + (r[2]! << 8) + r[3]! + 1);
       } else {
         // A parent from a node whose clock runs ahead. Other clients may step
@@ -145,7 +149,7 @@ export class IdGenerator {
         out = compareBytes(id, floor) > 0 ? id : nextMillisecond(id);
       }
     }
-    this.last = out;
+    this.#last = out;
     return encodeId(out);
   }
 }

@@ -385,3 +385,30 @@ describe('merging concurrent edits', () => {
     expect(lq.rows[0]!.year).toBe(2000);
   });
 });
+
+describe('schema changes', () => {
+  it('hears schema frames and ends a live query the server ended with schema_changed', async () => {
+    const { server, client } = setup([['Showbiz', 1999]]);
+    const heard: unknown[] = [];
+    const off = client.onSchemaChange((change, collection) => heard.push({ change, collection }));
+    const lq = client.query(Album, 'year >= ?', [1990]);
+    lq.subscribe(() => {});
+    await until(() => lq.get().status === 'live');
+    const sub = server.socket.sent.find((f) => f.type === 'subscribe')!.sub as string;
+    const change = { id: '01M8Y7EPD5XMP5XP596B9SD9PA', collection: 'album', kind: 'rename_field', field: 'released', old_name: 'year' };
+    const collection = { name: 'album', fields: [{ name: 'name', type: 'text' }, { name: 'released', type: 'bigint' }] };
+    server.socket.deliver({ type: 'error', sub, error: { code: 'schema_changed', message: 'field year of collection album is now called released' } });
+    server.socket.deliver({ type: 'schema', change, collection });
+    await until(() => heard.length === 1);
+    expect(heard[0]).toEqual({ change, collection });
+    expect(client.serverSchema('album')).toEqual(collection);
+    expect(lq.get().status).toBe('error');
+    expect(lq.get().error).toMatchObject({ code: 'schema_changed' });
+    expect(lq.get().rows.map((v) => v.name)).toEqual(['Showbiz']); // what it held stays
+    expect(client.state.get().status).toBe('connected'); // the session goes on
+    server.socket.deliver({ type: 'schema', change: { id: '01M8Y7EPD5XMP5XP596B9SD9PB', collection: 'album', kind: 'drop_table' } });
+    await until(() => heard.length === 2);
+    expect(client.serverSchema('album')).toBeNull();
+    off();
+  });
+});

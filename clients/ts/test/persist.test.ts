@@ -2,8 +2,10 @@
 // implementation of the IndexedDB spec; the e2e test runs the real one in
 // chromium): commits made offline survive the page, live queries start from
 // their cached result, a store of another layout or with damaged records is
-// replaced or cleaned without losing readable unsent commits, and tabs
-// share one outbox without sending a commit twice.
+// replaced or cleaned without losing readable unsent commits, running out
+// of space clears the cache and never the outbox (test/quota.ts injects the
+// browser's QuotaExceededError), and tabs share one outbox without sending a
+// commit twice.
 import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Client, type ClientOptions } from '../src/client.js';
@@ -14,6 +16,7 @@ import { IdGenerator } from '../src/ulid.js';
 import { isPending } from '../src/view.js';
 import { FakeServer, until } from './fake-server.js';
 import { TestLocks } from './locks.js';
+import { quotaIDB } from './quota.js';
 import { Album, names } from './models.js';
 
 let clients: Client[] = [];
@@ -129,6 +132,60 @@ describe('durable store', () => {
       [false, true, false],
     ]);
     expect(names(lq2.rows)).toBe('Showbiz, Origin of Symmetry');
+  });
+
+  it('clears the cache, never the outbox, when the browser refuses more space', async () => {
+    const s = server([['Showbiz', 1999]]);
+    const idb = new IDBFactory();
+    const q = quotaIDB(idb);
+    const c = new Client({ url: 'ws://fake/ws', webSocket: s.factory, storage: indexedDBStore({ indexedDB: q.indexedDB }) });
+    clients.push(c);
+    const lq = c.query(Album, 'ORDER BY year');
+    watch(lq);
+    await until(() => lq.get().status === 'live');
+    await untilAsync(async () => (await readStore(idb, 'entities')).length === 1 && (await readStore(idb, 'queries')).length === 1);
+    const showbiz = lq.rows[0]!.id;
+    // A commit the server does not answer yet: it waits in the outbox.
+    s.holdCommits = true;
+    const created = c.create(Album, { name: 'Drones', year: 2015 });
+    await untilAsync(async () => (await readStore(idb, 'outbox')).length === 1);
+
+    q.full.add('entities');
+    s.sql('album', { year: 2000 }, showbiz); // the client caches the new state: refused
+    await until(() => c.storage.get().error?.code === 'storage_full');
+    expect(q.aborted).toBeGreaterThan(0);
+    expect(c.storage.get()).toMatchObject({ status: 'ready', error: { code: 'storage_full', message: expect.stringContaining('the cache was cleared') } });
+    await untilAsync(async () => (await readStore(idb, 'entities')).length === 0);
+    expect(await readStore(idb, 'queries')).toEqual([]);
+    expect(await readStore(idb, 'outbox')).toHaveLength(1); // never the outbox
+    // The page goes on: the change shown, the commit sent and then removed from the outbox.
+    expect(lq.rows.map((r) => `${r.name} ${r.year}`)).toEqual(['Showbiz 2000', 'Drones 2015']);
+    s.releaseCommits();
+    await created;
+    expect(albumsIn(s)).toBe('Drones 2015, Showbiz 2000');
+    await untilAsync(async () => (await readStore(idb, 'outbox')).length === 0);
+  });
+
+  it('keeps a commit it cannot store in memory, says so, and still sends it', async () => {
+    const s = server([['Showbiz', 1999]]);
+    const idb = new IDBFactory();
+    const q = quotaIDB(idb);
+    const c = new Client({ url: 'ws://fake/ws', webSocket: s.factory, storage: indexedDBStore({ indexedDB: q.indexedDB }) });
+    clients.push(c);
+    const lq = c.query(Album, 'ORDER BY year');
+    watch(lq);
+    await until(() => lq.get().status === 'live' && c.storage.get().status === 'ready');
+    q.full.add('outbox');
+    s.holdCommits = true;
+    const created = c.create(Album, { name: 'Drones', year: 2015 });
+    await until(() => c.storage.get().error?.code === 'storage_full');
+    expect(c.storage.get().error!.message).toContain('a commit could not be stored: it is kept in memory only');
+    expect(c.storage.get().status).toBe('ready');
+    expect(await readStore(idb, 'outbox')).toEqual([]);
+    expect(lq.rows.filter(isPending).map((r) => r.name)).toEqual(['Drones']); // shown, pending
+    s.releaseCommits();
+    await created;
+    expect(albumsIn(s)).toBe('Drones 2015, Showbiz 1999');
   });
 
   it('works in memory, saying why, where IndexedDB is missing', async () => {

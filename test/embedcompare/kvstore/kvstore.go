@@ -437,7 +437,7 @@ func (s *Store) Scan(_ context.Context, collection string, fn func(*entity.State
 }
 
 // Commit implements storage.Store.
-func (s *Store) Commit(_ context.Context, events []event.Event) ([]*entity.State, error) {
+func (s *Store) Commit(ctx context.Context, events []event.Event) ([]*entity.State, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.catMu.RLock()
@@ -493,7 +493,7 @@ func (s *Store) Commit(_ context.Context, events []event.Event) ([]*entity.State
 				lookupErr = err
 			}
 			return found
-		})
+		}, storage.WriteCheckFrom(ctx))
 		if lookupErr != nil {
 			return lookupErr
 		}

@@ -200,210 +200,214 @@ export function parse(src: string): Query {
 }
 
 class Parser {
-  private tok: Token = { kind: 'eof', pos: 0, end: 0, text: '' };
-  private depth = 0;
-  private params = 0;
+  #tok: Token = { kind: 'eof', pos: 0, end: 0, text: '' };
+  #depth = 0;
+  #params = 0;
 
-  constructor(private readonly src: string) {}
+  readonly #src: string;
 
-  private advance(): void {
-    this.tok = lex(this.src, this.tok.end);
+  constructor(src: string) {
+    this.#src = src;
   }
 
-  private peek(): Token {
+  #advance(): void {
+    this.#tok = lex(this.#src, this.#tok.end);
+  }
+
+  #peek(): Token {
     try {
-      return lex(this.src, this.tok.end);
+      return lex(this.#src, this.#tok.end);
     } catch {
-      return { kind: 'eof', pos: this.tok.end, end: this.tok.end, text: '' };
+      return { kind: 'eof', pos: this.#tok.end, end: this.#tok.end, text: '' };
     }
   }
 
-  private expected(what: string): AnkurahError {
-    return parseError(this.tok.pos, `expected ${what}, found ${describe(this.tok)}`);
+  #expected(what: string): AnkurahError {
+    return parseError(this.#tok.pos, `expected ${what}, found ${describe(this.#tok)}`);
   }
 
-  private enter(): void {
-    if (++this.depth > MAX_DEPTH) {
-      throw new AnkurahError('too_deep', `parentheses and NOT nest more than ${MAX_DEPTH} levels deep`, this.tok.pos);
+  #enter(): void {
+    if (++this.#depth > MAX_DEPTH) {
+      throw new AnkurahError('too_deep', `parentheses and NOT nest more than ${MAX_DEPTH} levels deep`, this.#tok.pos);
     }
   }
 
-  private atOrderBy(): boolean {
-    return is(this.tok, 'ORDER') && is(this.peek(), 'BY');
+  #atOrderBy(): boolean {
+    return is(this.#tok, 'ORDER') && is(this.#peek(), 'BY');
   }
 
-  private atLimit(): boolean {
-    if (!is(this.tok, 'LIMIT')) return false;
-    const k = this.peek().kind;
+  #atLimit(): boolean {
+    if (!is(this.#tok, 'LIMIT')) return false;
+    const k = this.#peek().kind;
     return k === 'int' || k === 'float' || k === 'param';
   }
 
   query(): Query {
-    this.advance();
+    this.#advance();
     let where: Expr | null = null;
     const orderBy: SortKey[] = [];
     let limit: Operand | null = null;
-    if (this.tok.kind !== 'eof' && !this.atOrderBy() && !this.atLimit()) where = this.or();
-    if (this.atOrderBy()) {
-      this.advance();
-      this.advance();
+    if (this.#tok.kind !== 'eof' && !this.#atOrderBy() && !this.#atLimit()) where = this.#or();
+    if (this.#atOrderBy()) {
+      this.#advance();
+      this.#advance();
       for (;;) {
-        const path = this.path('a field name to order by');
+        const path = this.#path('a field name to order by');
         let desc = false;
-        if (is(this.tok, 'DESC') || is(this.tok, 'ASC')) {
-          desc = is(this.tok, 'DESC');
-          this.advance();
+        if (is(this.#tok, 'DESC') || is(this.#tok, 'ASC')) {
+          desc = is(this.#tok, 'DESC');
+          this.#advance();
         }
         orderBy.push({ path, desc });
-        if (this.tok.kind !== ',') break;
-        this.advance();
+        if (this.#tok.kind !== ',') break;
+        this.#advance();
       }
     }
-    if (this.atLimit()) {
-      this.advance();
-      if (this.tok.kind === 'param') {
-        limit = this.param();
-      } else if (this.tok.kind === 'int' && this.tok.num! >= 0) {
-        limit = { value: { t: 'int', n: this.tok.num! } };
+    if (this.#atLimit()) {
+      this.#advance();
+      if (this.#tok.kind === 'param') {
+        limit = this.#param();
+      } else if (this.#tok.kind === 'int' && this.#tok.num! >= 0) {
+        limit = { value: { t: 'int', n: this.#tok.num! } };
       } else {
-        throw parseError(this.tok.pos, `LIMIT must be a non-negative integer, found ${describe(this.tok)}`);
+        throw parseError(this.#tok.pos, `LIMIT must be a non-negative integer, found ${describe(this.#tok)}`);
       }
-      this.advance();
+      this.#advance();
     }
-    if (this.tok.kind !== 'eof') {
-      if (limit) throw this.expected('end of query after LIMIT');
-      if (orderBy.length > 0) throw this.expected("',', ASC, DESC, LIMIT or end of query");
-      if (this.tok.kind === ')') throw parseError(this.tok.pos, "unbalanced ')': no '(' is open here");
-      throw this.expected('AND, OR, ORDER BY, LIMIT or end of query');
+    if (this.#tok.kind !== 'eof') {
+      if (limit) throw this.#expected('end of query after LIMIT');
+      if (orderBy.length > 0) throw this.#expected("',', ASC, DESC, LIMIT or end of query");
+      if (this.#tok.kind === ')') throw parseError(this.#tok.pos, "unbalanced ')': no '(' is open here");
+      throw this.#expected('AND, OR, ORDER BY, LIMIT or end of query');
     }
-    return { where, orderBy, limit, params: this.params };
+    return { where, orderBy, limit, params: this.#params };
   }
 
-  private or(): Expr {
-    const terms = [this.and()];
-    while (is(this.tok, 'OR')) {
-      this.advance();
-      terms.push(this.and());
+  #or(): Expr {
+    const terms = [this.#and()];
+    while (is(this.#tok, 'OR')) {
+      this.#advance();
+      terms.push(this.#and());
     }
     return terms.length === 1 ? terms[0]! : { k: 'or', terms: terms.flatMap((t) => (t.k === 'or' ? t.terms : [t])) };
   }
 
-  private and(): Expr {
-    const terms = [this.not()];
-    while (is(this.tok, 'AND')) {
-      this.advance();
-      terms.push(this.not());
+  #and(): Expr {
+    const terms = [this.#not()];
+    while (is(this.#tok, 'AND')) {
+      this.#advance();
+      terms.push(this.#not());
     }
     return terms.length === 1 ? terms[0]! : { k: 'and', terms: terms.flatMap((t) => (t.k === 'and' ? t.terms : [t])) };
   }
 
-  private not(): Expr {
-    if (!is(this.tok, 'NOT')) return this.primary();
-    this.enter();
-    this.advance();
-    const x = this.not();
-    this.depth--;
+  #not(): Expr {
+    if (!is(this.#tok, 'NOT')) return this.#primary();
+    this.#enter();
+    this.#advance();
+    const x = this.#not();
+    this.#depth--;
     return { k: 'not', x };
   }
 
-  private primary(): Expr {
-    const t = this.tok;
+  #primary(): Expr {
+    const t = this.#tok;
     if (t.kind === '(') {
-      this.enter();
+      this.#enter();
       const open = t.pos;
-      this.advance();
-      const x = this.or();
-      if (this.tok.kind !== ')') {
-        if (this.tok.kind === 'eof') throw parseError(this.tok.pos, `expected ')' to close the '(' at offset ${open}, found end of query`);
-        throw this.expected("AND, OR or ')'");
+      this.#advance();
+      const x = this.#or();
+      if (this.#tok.kind !== ')') {
+        if (this.#tok.kind === 'eof') throw parseError(this.#tok.pos, `expected ')' to close the '(' at offset ${open}, found end of query`);
+        throw this.#expected("AND, OR or ')'");
       }
-      this.depth--;
-      this.advance();
+      this.#depth--;
+      this.#advance();
       return x;
     }
     if (is(t, 'TRUE') || is(t, 'FALSE')) {
-      this.advance();
+      this.#advance();
       return { k: 'bool', value: is(t, 'TRUE') };
     }
     if ((t.kind === 'word' && isReserved(t.text)) || (t.kind !== 'word' && t.kind !== 'ident')) {
-      throw this.expected("a field name, TRUE, FALSE, NOT or '('");
+      throw this.#expected("a field name, TRUE, FALSE, NOT or '('");
     }
-    return this.predicate(this.path('a field name'));
+    return this.#predicate(this.#path('a field name'));
   }
 
-  private path(what: string): string[] {
+  #path(what: string): string[] {
     const steps: string[] = [];
     for (;;) {
-      const t = this.tok;
+      const t = this.#tok;
       if (t.kind === 'ident' || (t.kind === 'word' && !isReserved(t.text))) steps.push(t.text);
-      else throw this.expected(steps.length === 0 ? what : "a key name after '.'");
-      this.advance();
-      if (this.tok.kind !== '.') return steps;
-      this.advance();
+      else throw this.#expected(steps.length === 0 ? what : "a key name after '.'");
+      this.#advance();
+      if (this.#tok.kind !== '.') return steps;
+      this.#advance();
     }
   }
 
-  private predicate(path: string[]): Expr {
-    if (this.tok.kind === 'op') {
-      const op = this.tok.op!;
-      this.advance();
-      return { k: 'cmp', path, op, value: this.operand() };
+  #predicate(path: string[]): Expr {
+    if (this.#tok.kind === 'op') {
+      const op = this.#tok.op!;
+      this.#advance();
+      return { k: 'cmp', path, op, value: this.#operand() };
     }
-    if (is(this.tok, 'IS')) {
-      this.advance();
-      const not = is(this.tok, 'NOT');
-      if (not) this.advance();
-      if (!is(this.tok, 'NULL')) throw this.expected(not ? 'NULL after IS NOT' : 'NULL or NOT NULL after IS');
-      this.advance();
+    if (is(this.#tok, 'IS')) {
+      this.#advance();
+      const not = is(this.#tok, 'NOT');
+      if (not) this.#advance();
+      if (!is(this.#tok, 'NULL')) throw this.#expected(not ? 'NULL after IS NOT' : 'NULL or NOT NULL after IS');
+      this.#advance();
       return { k: 'isnull', path, not };
     }
-    const not = is(this.tok, 'NOT');
-    if (not) this.advance();
-    if (is(this.tok, 'IN')) {
-      this.advance();
-      if (this.tok.kind !== '(') throw this.expected("'(' after IN");
+    const not = is(this.#tok, 'NOT');
+    if (not) this.#advance();
+    if (is(this.#tok, 'IN')) {
+      this.#advance();
+      if (this.#tok.kind !== '(') throw this.#expected("'(' after IN");
       const values: Operand[] = [];
       for (;;) {
-        this.advance();
-        values.push(this.operand());
-        const k = this.tok.kind as TokKind; // advanced: TypeScript still sees '('
+        this.#advance();
+        values.push(this.#operand());
+        const k = this.#tok.kind as TokKind; // advanced: TypeScript still sees '('
         if (k === ')') {
-          this.advance();
+          this.#advance();
           return { k: 'in', path, not, values };
         }
-        if (k !== ',') throw this.expected("',' or ')' in the IN list");
+        if (k !== ',') throw this.#expected("',' or ')' in the IN list");
       }
     }
-    if (is(this.tok, 'BETWEEN')) {
-      this.advance();
-      const low = this.operand();
-      if (!is(this.tok, 'AND')) throw this.expected('AND in BETWEEN … AND …');
-      this.advance();
-      return { k: 'between', path, not, low, high: this.operand() };
+    if (is(this.#tok, 'BETWEEN')) {
+      this.#advance();
+      const low = this.#operand();
+      if (!is(this.#tok, 'AND')) throw this.#expected('AND in BETWEEN … AND …');
+      this.#advance();
+      return { k: 'between', path, not, low, high: this.#operand() };
     }
-    if (is(this.tok, 'LIKE')) {
-      this.advance();
-      return { k: 'like', path, not, pattern: this.operand() };
+    if (is(this.#tok, 'LIKE')) {
+      this.#advance();
+      return { k: 'like', path, not, pattern: this.#operand() };
     }
-    if (not) throw this.expected('IN, BETWEEN or LIKE after NOT');
-    throw this.expected(`an operator (= <> != < <= > >= IN, NOT IN, IS, BETWEEN, LIKE) after ${path.join('.')}`);
+    if (not) throw this.#expected('IN, BETWEEN or LIKE after NOT');
+    throw this.#expected(`an operator (= <> != < <= > >= IN, NOT IN, IS, BETWEEN, LIKE) after ${path.join('.')}`);
   }
 
-  private operand(): Operand {
-    const t = this.tok;
+  #operand(): Operand {
+    const t = this.#tok;
     let o: Operand;
-    if (t.kind === 'param') o = this.param();
+    if (t.kind === 'param') o = this.#param();
     else if (t.kind === 'string') o = { value: { t: 'text', s: t.text } };
     else if (t.kind === 'int') o = { value: { t: 'int', n: t.num! } };
     else if (t.kind === 'float') o = { value: { t: 'num', s: t.text } }; // a decimal literal is an exact numeric
     else if (is(t, 'TRUE') || is(t, 'FALSE')) o = { value: { t: 'bool', b: is(t, 'TRUE') } };
     else if (is(t, 'NULL')) o = { value: { t: 'null' } };
-    else throw this.expected("a value (a 'string', a number, TRUE, FALSE, NULL or ?)");
-    this.advance();
+    else throw this.#expected("a value (a 'string', a number, TRUE, FALSE, NULL or ?)");
+    this.#advance();
     return o;
   }
 
-  private param(): Operand {
-    return { param: ++this.params };
+  #param(): Operand {
+    return { param: ++this.#params };
   }
 }

@@ -12,7 +12,7 @@
  * decimal once).
  */
 import type { FieldType, JsonValue } from '../protocol.js';
-import { compareDecimal, intervalSpan, parseClock, parseDate, parseFieldType, parseUUID, type TypeInfo } from '../types.js';
+import { compareDecimal, intervalSpan, NUMERIC_TEXT, parseClock, parseDate, parseFieldType, parseUUID, type TypeInfo } from '../types.js';
 
 /** A field value as the evaluator sees it. `text` also carries refs and ids. */
 export type Value =
@@ -108,7 +108,7 @@ export function fromText(s: string, info: TypeInfo): Value | null {
       if (s === '-Infinity') return { t: info.kind, n: -Infinity };
       return null;
     case 'num':
-      return /^(-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|NaN|-?Infinity)$/.test(s) ? { t: 'num', s } : null;
+      return NUMERIC_TEXT.test(s) ? { t: 'num', s } : null;
     case 'bytes':
       return s.startsWith('\\x') ? { t: 'bytes', hex: s.slice(2).toLowerCase() } : null;
     case 'time': {
