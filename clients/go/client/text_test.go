@@ -12,11 +12,13 @@ import (
 	"github.com/ankurah/ankurah-go/schema"
 )
 
-// Note has a collaborative text field.
-type Note struct {
+// TextNote has a collaborative text field (collection "note").
+type TextNote struct {
 	Title string
 	Body  schema.YText
 }
+
+func (TextNote) CollectionName() string { return "note" }
 
 // Two clients edit one note's text at once — one of them offline, at the
 // same position too — and a SQL UPDATE edits it meanwhile (Postgres): every
@@ -31,23 +33,23 @@ func TestTextEditsMerge(t *testing.T) {
 			p := newProxy(t, strings.TrimSuffix(strings.TrimPrefix(env.URL, "ws://"), "/ws"))
 			a := dial(t, env.URL, client.Options{})
 			b := dial(t, p.URL(), client.Options{})
-			notesA, err := client.Register[Note](ctx, a)
+			notesA, err := client.Register[TextNote](ctx, a)
 			if err != nil {
 				t.Fatal(err)
 			}
-			notesB, err := client.Register[Note](ctx, b)
+			notesB, err := client.Register[TextNote](ctx, b)
 			if err != nil {
 				t.Fatal(err)
 			}
-			lqA, err := notesA.Subscribe(ctx, func(client.ChangeSet[Note]) {}, "")
+			lqA, err := notesA.Subscribe(ctx, func(client.ChangeSet[TextNote]) {}, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			lqB, err := notesB.Subscribe(ctx, func(client.ChangeSet[Note]) {}, "")
+			lqB, err := notesB.Subscribe(ctx, func(client.ChangeSet[TextNote]) {}, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			body := func(lq *client.LiveQuery[Note]) string {
+			body := func(lq *client.LiveQuery[TextNote]) string {
 				res := lq.Results()
 				if len(res) != 1 {
 					return "<" + strings.Repeat("?", len(res)) + ">"
@@ -57,7 +59,7 @@ func TestTextEditsMerge(t *testing.T) {
 
 			// A creates the note with a typed value; B sees it.
 			tx := a.Begin()
-			m, err := notesA.Create(tx, Note{Title: "n", Body: "Hello world"})
+			m, err := notesA.Create(tx, TextNote{Title: "n", Body: "Hello world"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,7 +71,7 @@ func TestTextEditsMerge(t *testing.T) {
 
 			// Both type at the same position at once, each seeing its own
 			// edit at once (optimistic).
-			edit := func(c *client.Client, col *client.Collection[Note], fn func(m interface {
+			edit := func(c *client.Client, col *client.Collection[TextNote], fn func(m interface {
 				InsertText(string, int, string) error
 				DeleteText(string, int, int) error
 			}) error) {
