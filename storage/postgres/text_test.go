@@ -285,3 +285,71 @@ func TestSQLAndAPITextEditsConverge(t *testing.T) {
 		f.check(t, id, f.get(t, id).Get("body").Text())
 	}
 }
+
+// A ytext column stays ytext through ankurah.sync_catalog (its column is
+// text, like a plain text field's), and a rename in SQL carries its
+// documents: SQL and API edits made after the rename still merge into the
+// note's one document. A dropped column drops its documents.
+func TestTextFollowsSchemaChanges(t *testing.T) {
+	t.Parallel()
+	f := newTextFixture(t)
+	ctx := context.Background()
+	tx := f.node.Begin()
+	e, err := tx.Create("note", map[string]value.Value{"title": value.TextOf("t")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.InsertText("body", 0, "Hello"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := e.ID()
+	fieldType := func(name string) string {
+		t.Helper()
+		var typ string
+		if err := f.pool.QueryRow(ctx, `select type from ankurah.fields where collection = 'note' and name = $1`, name).Scan(&typ); err != nil {
+			t.Fatalf("field %s: %v", name, err)
+		}
+		return typ
+	}
+	docFields := func() []string {
+		t.Helper()
+		var fs []string
+		if err := f.pool.QueryRow(ctx, `select coalesce(array_agg(field order by field), '{}') from ankurah.ytext where entity_id = $1`, id.String()).Scan(&fs); err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	}
+
+	f.sql(t, `select ankurah.sync_catalog()`)
+	if got := fieldType("body"); got != "ytext" {
+		t.Fatalf("after sync_catalog, body is %s", got)
+	}
+
+	f.sql(t, `alter table note rename column body to content`)
+	f.sql(t, `select ankurah.sync_catalog()`)
+	if got := fieldType("content"); got != "ytext" {
+		t.Fatalf("after the rename, content is %s", got)
+	}
+	if got := docFields(); !slices.Equal(got, []string{"content"}) {
+		t.Fatalf("documents after the rename: %v", got)
+	}
+	f.sql(t, `update note set content = content || ' world' where id = $1`, id.String())
+	f.edit(t, id, func(e *node.Entity) error { return e.InsertText("content", 0, ">") })
+	st := f.get(t, id)
+	if got := st.Values["content"]; got.Type() != value.Text || got.Raw() != ">Hello world" {
+		t.Fatalf("text after SQL and API edits past the rename: %v", got)
+	}
+	var column string
+	if err := f.pool.QueryRow(ctx, `select content from note where id = $1`, id.String()).Scan(&column); err != nil || column != ">Hello world" {
+		t.Fatalf("column: %q %v", column, err)
+	}
+
+	f.sql(t, `alter table note drop column content`)
+	f.sql(t, `select ankurah.sync_catalog()`)
+	if got := docFields(); len(got) != 0 {
+		t.Fatalf("documents after the drop: %v", got)
+	}
+}
