@@ -8,6 +8,10 @@ export interface AlbumValues {
   artist: string;
   year: number;
   rating: number | null;
+  owner: string;
+  public: boolean;
+  /** Collaborative text (ytext): a view shows its text; edit it as a Y.Text (textOf, from '@ankurah/client/text'). */
+  notes: string;
 }
 
 /** A read-only snapshot of an album entity. */
@@ -22,4 +26,7 @@ export const Album = defineModel<AlbumValues>('album', {
   artist: { type: 'text' },
   year: { type: 'bigint' },
   rating: { type: 'bigint', nullable: true },
+  owner: { type: 'text' },
+  public: { type: 'boolean' },
+  notes: { type: 'ytext' },
 });
