@@ -54,14 +54,20 @@ type Config struct {
 
 	// SlotMaxInactive and SlotMaxRetained bound the slots that servers
 	// leave behind: while it runs, the consumer sweeps the database's
-	// Ankurah slots (SweepSlots) every SlotMaxInactive/10 (at most a
-	// minute) and drops every one, other than its own, that has been
-	// inactive for longer than SlotMaxInactive or is inactive and retains
-	// more than SlotMaxRetained bytes of WAL. Defaults
-	// DefaultSlotMaxInactive (10 min) and DefaultSlotMaxRetained (1 GiB);
-	// a negative value disables that rule, both negative disable sweeping.
+	// Ankurah slots (SweepSlots) every SlotCheckInterval and drops every
+	// one, other than its own, that has been inactive for longer than
+	// SlotMaxInactive or is inactive and retains more than SlotMaxRetained
+	// bytes of WAL. Defaults DefaultSlotMaxInactive (10 min) and
+	// DefaultSlotMaxRetained (1 GiB); a negative value disables that rule,
+	// both negative disable sweeping. Inactivity is counted from the first
+	// sweep (of any server) that saw the slot inactive: PostgreSQL 15 keeps
+	// no such time.
 	SlotMaxInactive time.Duration
 	SlotMaxRetained int64
+
+	// SlotCheckInterval is how often the sweep runs. Default
+	// DefaultSlotCheckInterval (1 min).
+	SlotCheckInterval time.Duration
 
 	// OnGap is called when the slot the consumer streams from lost
 	// transactions it had not delivered: it was dropped while the consumer
@@ -74,12 +80,6 @@ type Config struct {
 	// the first start while StartLSN is set. An error ends Run. Default:
 	// the gap is logged.
 	OnGap func(ctx context.Context, gap Gap) error
-
-	// DeferAck, when set, makes a transaction acknowledged not when its
-	// handler returns but when Ack is called with its EndLSN (or a later
-	// one): for a handler that hands transactions on asynchronously and
-	// learns later that they are durable. Default false.
-	DeferAck bool
 
 	// Publication streamed from. Default "ankurah", which the consumer
 	// creates for ankurah.events when it is missing and to which
@@ -124,8 +124,9 @@ const (
 	DefaultSlotWait       = 10 * time.Second
 	// DefaultSlotMaxInactive and DefaultSlotMaxRetained bound the slots
 	// left behind by servers that went away without dropping them.
-	DefaultSlotMaxInactive = 10 * time.Minute
-	DefaultSlotMaxRetained = 1 << 30
+	DefaultSlotMaxInactive   = 10 * time.Minute
+	DefaultSlotMaxRetained   = 1 << 30
+	DefaultSlotCheckInterval = time.Minute
 )
 
 // nameRE is what Postgres accepts as a replication slot name, and what we
@@ -164,6 +165,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SlotMaxRetained == 0 {
 		c.SlotMaxRetained = DefaultSlotMaxRetained
+	}
+	if c.SlotCheckInterval == 0 {
+		c.SlotCheckInterval = DefaultSlotCheckInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -204,6 +208,9 @@ func (c Config) Validate() error {
 	}
 	if c.SlotWait < 0 {
 		errs = append(errs, fmt.Errorf("SlotWait %v: must be positive", c.SlotWait))
+	}
+	if c.SlotCheckInterval < 0 {
+		errs = append(errs, fmt.Errorf("SlotCheckInterval %v: must be positive", c.SlotCheckInterval))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("replication config: %w", errors.Join(errs...))

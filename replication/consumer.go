@@ -70,12 +70,6 @@ func (c *Consumer) Config() Config { return c.cfg }
 // the next status update, at most StandbyTimeout later, and when Run stops.
 func (c *Consumer) AckedLSN() LSN { return c.progress.position() }
 
-// Ack acknowledges, with Config.DeferAck, every transaction that ended at
-// or before end: they are reported to Postgres at the next status update.
-// Transactions must be acknowledged in commit order; acknowledging one
-// vouches for every earlier one.
-func (c *Consumer) Ack(end LSN) { c.progress.done(end) }
-
 // Ready is closed once the slot exists and streaming has started for the
 // first time. Every transaction that commits after that is delivered;
 // callers that take a snapshot to combine with the stream wait for it first.
@@ -202,10 +196,7 @@ func (c *Consumer) dropOwnSlot() {
 // sweep runs SweepSlots now and then until ctx ends, on a connection of its
 // own each time.
 func (c *Consumer) sweep(ctx context.Context) {
-	every := time.Minute
-	if c.cfg.SlotMaxInactive > 0 {
-		every = min(max(c.cfg.SlotMaxInactive/10, 100*time.Millisecond), time.Minute)
-	}
+	every := c.cfg.SlotCheckInterval
 	select {
 	case <-c.ready:
 	case <-ctx.Done():

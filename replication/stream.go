@@ -221,7 +221,7 @@ func (s *session) copyData(ctx context.Context, data []byte) error {
 // enqueue hands a transaction to the delivery goroutine. While the queue is
 // full it keeps sending status updates, so the server sees a live client.
 func (s *session) enqueue(ctx context.Context, tx *Transaction) error {
-	s.c.progress.handed(tx.EndLSN)
+	s.c.progress.handed()
 	select {
 	case s.queue <- tx:
 		return nil
@@ -264,8 +264,7 @@ func (s *session) sendStatus() error {
 
 // deliver is the delivery goroutine: it calls the handler for each queued
 // transaction, in order, and acknowledges it when the handler returns nil
-// (with DeferAck, when Ack says so; one with nothing for the handler at
-// once).
+// (one with nothing for the handler at once).
 // On a handler error it cancels the session with a *HandlerError. It stops
 // when stop is closed (after the call in progress) or ctx ends.
 func (c *Consumer) deliver(ctx context.Context, fail context.CancelCauseFunc, queue <-chan *Transaction, stop <-chan struct{}) {
@@ -282,7 +281,7 @@ func (c *Consumer) deliver(ctx context.Context, fail context.CancelCauseFunc, qu
 			default:
 			}
 			if tx.empty() {
-				c.progress.skip(tx.EndLSN)
+				c.progress.done(tx.EndLSN)
 				continue
 			}
 			if err := c.handler(ctx, tx); err != nil {
@@ -294,9 +293,7 @@ func (c *Consumer) deliver(ctx context.Context, fail context.CancelCauseFunc, qu
 				fail(herr)
 				return
 			}
-			if !c.cfg.DeferAck {
-				c.progress.done(tx.EndLSN)
-			}
+			c.progress.done(tx.EndLSN)
 		}
 	}
 }
