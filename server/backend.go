@@ -57,6 +57,11 @@ type Batch struct {
 	// commitTime is when the source committed it; received when the
 	// server got it.
 	commitTime, received time.Time
+	// resync says that the stream lost transactions before this point (its
+	// replication slot was dropped or invalidated and made anew): the hub
+	// reads every live query again (see hub.resyncLocked). It carries no
+	// changes.
+	resync bool
 
 	hubSeq uint64 // position in the hub's ring
 }
