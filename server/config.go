@@ -99,6 +99,11 @@ type Config struct {
 	// DefaultTokenRefreshLead (30 s), or a fifth of the token's life when
 	// that is shorter.
 	TokenRefreshLead time.Duration
+	// NoInspector leaves the inspector (/inspect and its data endpoints,
+	// docs/inspect.md) out of Handler. Default false: it is served, to
+	// administrators (a role marked admin in the policy) or, without a
+	// policy, to loopback only.
+	NoInspector bool
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 }

@@ -69,6 +69,10 @@ type subscription struct {
 	next       *query.Query
 	nextHidden []string
 	viewKey    string // viewKey(hidden)
+
+	// For the inspector: the frames that carried its result or changes,
+	// the changes, and their bytes.
+	frames, items, bytes int64
 }
 
 func newHub(b Backend, m *metrics) *hub {
@@ -123,6 +127,7 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 			continue
 		}
 		f := frames[sub.sess]
+		n := len(f)
 		for _, it := range items {
 			if f == nil {
 				f = append(make([]byte, 0, 256), `{"type":"changes","items":[`...)
@@ -132,6 +137,11 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 			f = enc.appendItem(f, sub, it)
 		}
 		frames[sub.sess] = f
+		if len(items) > 0 {
+			sub.frames++
+			sub.items += int64(len(items))
+			sub.bytes += int64(len(f) - n)
+		}
 	}
 	for sess, f := range frames {
 		sess.enqueue(append(f, "]}"...))
@@ -364,6 +374,7 @@ func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, n
 		f = append(f, '"')
 	}
 	f = append(f, "]}}"...)
+	sub.frames, sub.bytes = 1, int64(len(f))
 	sess.enqueue(f)
 	if staleAt != 0 {
 		h.freezeLocked(rs, staleAt) // the answer is as of before a batch that emptied part of the window: read it again

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/inspect"
 	"github.com/ankurah/ankurah-go/protocol"
 	"github.com/ankurah/ankurah-go/server/auth"
 )
@@ -34,6 +35,9 @@ type Server struct {
 	ids     *event.Generator
 
 	policies auth.Source // the policy in force (auth.AllowAll without one)
+	started  time.Time
+	insp     *inspect.Inspector // nil when Config.NoInspector
+	slow     slowConsumers
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -48,13 +52,16 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("server config: %w", err)
 	}
-	s := &Server{cfg: cfg, backend: backend, log: cfg.Logger, ids: event.NewGenerator(), sessions: map[*session]struct{}{}, policies: cfg.Policy}
+	s := &Server{cfg: cfg, backend: backend, log: cfg.Logger, ids: event.NewGenerator(), sessions: map[*session]struct{}{}, policies: cfg.Policy, started: time.Now()}
 	if s.policies == nil {
 		s.policies = auth.Static(auth.AllowAll())
 	}
 	s.metrics = newMetrics()
 	s.hub = newHub(backend, s.metrics)
 	s.hub.sessions = s.liveSessions
+	if !cfg.NoInspector {
+		s.insp = s.newInspector()
+	}
 	return s, nil
 }
 
@@ -72,28 +79,40 @@ func (s *Server) liveSessions() []*session {
 
 // Run streams the backend's committed transactions into the live queries
 // until ctx ends or the stream fails for good. It also runs the workers
-// that refill LIMIT windows, and returns once they and the stream have
-// ended.
+// that refill LIMIT windows and the inspector's sampler, and returns once
+// they and the stream have ended.
 func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	refills, policy := make(chan struct{}), make(chan struct{})
+	refills, policy, sampler := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() { s.hub.runRefills(ctx); close(refills) }()
 	go func() { s.watchPolicy(ctx); close(policy) }()
+	go func() {
+		if s.insp != nil {
+			s.insp.Run(ctx)
+		}
+		close(sampler)
+	}()
 	err := s.backend.Run(ctx, s.hub.publish)
 	cancel()
 	<-refills
 	<-policy
+	<-sampler
 	return err
 }
 
-// Handler returns the HTTP routes: /ws, /healthz, /readyz, /metrics.
+// Handler returns the HTTP routes: /ws, /healthz, /readyz, /metrics, and
+// the inspector at /inspect/ (unless Config.NoInspector).
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/ws", s.serveWS)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	r.Get("/readyz", s.serveReady)
 	r.Get("/metrics", s.serveMetrics)
+	if s.insp != nil {
+		r.Get("/inspect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/inspect/", http.StatusFound) })
+		r.Handle("/inspect/*", http.StripPrefix("/inspect", s.insp.Handler()))
+	}
 	return r
 }
 
@@ -188,6 +207,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		quit: make(chan struct{}), subs: map[string]*subscription{},
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.RequestsPerSecond), s.cfg.RequestBurst)}
 	sess.log = s.log.With("session", sess.id, "remote", r.RemoteAddr)
+	sess.remote, sess.connected = r.RemoteAddr, time.Now()
 
 	s.mu.Lock()
 	if s.closing {

@@ -24,6 +24,13 @@ type session struct {
 	id  string
 	log *slog.Logger
 
+	// For the inspector: where it connects from, since when, and what its
+	// writer has written.
+	remote     string
+	connected  time.Time
+	framesSent atomic.Int64
+	bytesSent  atomic.Int64
+
 	out  frameQueue    // the bounded outgoing queue
 	quit chan struct{} // closed when the session must end
 	once sync.Once
@@ -48,7 +55,7 @@ type session struct {
 func (s *session) enqueue(f []byte) {
 	if !s.out.push(f) {
 		if s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "the client did not read its frames fast enough; reconnect and resubscribe with known heads"), false) {
-			s.srv.metrics.slowConsumers.Add(1)
+			s.srv.slowConsumer(s, "queue full")
 			s.log.Warn("slow consumer disconnected", "queue", s.out.limit)
 		}
 	}
@@ -153,7 +160,7 @@ func (s *session) write(ctx context.Context) {
 		// Say why before cutting: once the connection is cut, the reader
 		// fails too and would end the session first, as a plain close.
 		if s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
-			s.srv.metrics.slowConsumers.Add(1)
+			s.srv.slowConsumer(s, "write timed out")
 		}
 		s.ws.CloseNow()
 	})
@@ -168,6 +175,8 @@ func (s *session) write(ctx context.Context) {
 			return false
 		}
 		s.srv.metrics.framesSent.Add(1)
+		s.framesSent.Add(1)
+		s.bytesSent.Add(int64(len(f)))
 		return true
 	}
 	for {
@@ -285,6 +294,7 @@ func (s *session) handshake(ctx context.Context) bool {
 		return false
 	}
 	s.setPrincipal(p)
+	s.setClient(req.Client)
 	w := protocol.Welcome{Type: protocol.TypeWelcome, Protocol: protocol.Version, Server: ServerName, Session: s.id, Limits: protocol.Limits{
 		MaxFrameBytes: s.srv.cfg.MaxFrameBytes, MaxSubscriptions: s.srv.cfg.MaxSubscriptions, MaxCommitEvents: s.srv.cfg.MaxCommitEvents},
 		Subject: p.Subject}
