@@ -5,8 +5,10 @@
 # starts a throwaway PostgreSQL (test/with-postgres.sh) and drives Debian's
 # chromium with playwright-core through test/e2e/albums.mjs: SQL writes reach
 # the page, page edits reach SQL, two pages converge after concurrent edits,
-# and the page recovers when the server restarts. The screenshot and the
-# server's log land in test/e2e/out/.
+# and the page recovers when the server restarts; then test/e2e/auth.mjs:
+# two users signed in with tokens from `ankurah token`, each seeing what the
+# example's policy lets them. Screenshots and the servers' logs land in
+# test/e2e/out/.
 #
 # Never downloads a browser: chromium comes from apt when missing.
 # E2E_SKIP_INSTALL=1 skips `npm ci` (for quick reruns).
@@ -33,4 +35,7 @@ npm run build --silent
 go build -o test/e2e/out/ankurah ./cmd/ankurah
 
 export ANKURAH_BIN="$PWD/test/e2e/out/ankurah"
-exec ./test/with-postgres.sh node test/e2e/albums.mjs
+# albums.mjs on the cluster's database (no auth), then auth.mjs on a fresh
+# database of its own (a secret, the example's policy, two users); both run,
+# and either failing fails the run.
+exec ./test/with-postgres.sh sh -c 'node test/e2e/albums.mjs; a=$?; node test/e2e/auth.mjs; b=$?; [ "$a" -eq 0 ] && [ "$b" -eq 0 ]'

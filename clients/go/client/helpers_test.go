@@ -89,6 +89,7 @@ type proxy struct {
 	mu      sync.Mutex
 	conns   map[net.Conn]bool
 	blocked bool
+	dialed  int // connections forwarded, ever
 	wg      sync.WaitGroup
 }
 
@@ -127,6 +128,7 @@ func (p *proxy) accept() {
 			continue
 		}
 		p.conns[in], p.conns[out] = true, true
+		p.dialed++
 		p.mu.Unlock()
 		p.wg.Add(2)
 		go p.pipe(in, out)
@@ -152,6 +154,13 @@ func (p *proxy) Cut() {
 	for c := range p.conns {
 		c.Close()
 	}
+}
+
+// Dialed returns how many connections the proxy has forwarded.
+func (p *proxy) Dialed() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dialed
 }
 
 // Block cuts and refuses new connections until Unblock.

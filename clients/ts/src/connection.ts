@@ -10,8 +10,9 @@
  * subscribe, update_subscription, unsubscribe — the live queries redo those
  * themselves after reconnecting).
  */
+import { getToken, type TokenProvider } from './auth.js';
 import { AnkurahError, ClientCodes } from './errors.js';
-import { PROTOCOL_VERSION, type ChangeItem, type Request, type SchemaChange, type ServerFrame, type Welcome, type WireCollection } from './protocol.js';
+import { PROTOCOL_VERSION, type AuthResult, type ChangeItem, type Request, type SchemaChange, type ServerFrame, type Welcome, type WireCollection } from './protocol.js';
 import { signal, type ReadSignal, type WritableSignal } from './signal.js';
 
 /** The part of the WebSocket API the client uses (browsers', Node 22's, or the `ws` package's). */
@@ -48,7 +49,7 @@ export interface ConnectionState {
   readonly error?: AnkurahError;
   /** When the next attempt starts (ms since the epoch), while waiting. */
   readonly retryAt?: number;
-  /** The open session's welcome. */
+  /** The open session's welcome: `subject` (whom it acts for) and `expires_at` follow token refreshes. */
   readonly welcome?: Welcome;
 }
 
@@ -62,8 +63,15 @@ export interface BackoffOptions {
 export interface ConnectionOptions {
   /** ws:// or wss:// URL of the server's /ws endpoint. */
   url: string;
-  /** A JWT sent in hello (accepted without checks until authorisation exists). */
-  token?: string;
+  /**
+   * The JWT sent in hello, or a function returning it (or a promise of it),
+   * called before every connection attempt and when the server says the
+   * token expires soon — the new token is then sent on the open connection
+   * (`auth`), keeping the subscriptions. A function that fails fails the
+   * attempt (`token_failed`, retried). A token the server refuses ends the
+   * attempt with `unauthenticated` or `token_expired` in `state.error`.
+   */
+  token?: string | TokenProvider;
   /** Names the client in hello, e.g. "my-app/1.0". */
   clientName?: string;
   /** Makes the WebSocket (default: the global WebSocket). */
@@ -139,6 +147,10 @@ export class Connection {
   #lastHeard = 0;
   #pingAt = 0;
   #aliveTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The token the session was opened or refreshed with; the server's error about the session (before it closes it); asking for a token. */
+  #token = '';
+  #said: AnkurahError | null = null;
+  #fetching = false;
 
   /**
    * Throws AnkurahError `bad_url` for an address that is not ws:// or
@@ -222,7 +234,7 @@ export class Connection {
 
   /** Skips the wait before the next attempt (e.g. the browser came back online). */
   retryNow(): void {
-    if (this.#closed || this.#ws) return;
+    if (this.#closed || this.#ws || this.#fetching) return;
     clearTimeout(this.#timer);
     this.#connect();
   }
@@ -234,7 +246,55 @@ export class Connection {
     this.#ws!.send(JSON.stringify({ ...p.frame, id }));
   }
 
+  /**
+   * Asks the token option for a token now (after the user signed in again,
+   * say): an open session sends it with `auth` and keeps its subscriptions;
+   * otherwise the next attempt starts at once. Settles when the server
+   * answered (a refusal rejects, and shows in `state.error`) or the attempt
+   * started. Called by itself on `token_expiring`.
+   */
+  reauthenticate(): Promise<void> {
+    const ws = this.#ws;
+    const t = this.#opts.token;
+    if (!ws || !this.#welcome) return Promise.resolve(this.retryNow());
+    if (typeof t !== 'function') return Promise.resolve(); // a fixed token ends with the session (token_expired)
+    return getToken(t, this.#opts.handshakeTimeoutMs ?? 10_000)
+      .then((tok) =>
+        this.#ws !== ws || tok === this.#token
+          ? undefined // nothing new to send: the session ends when its token expires
+          : this.request<AuthResult>({ type: 'auth', token: tok }, { early: true }).then((r) => {
+              this.#token = tok;
+              if (this.#ws !== ws) return;
+              const { subject: _s, expires_at: _e, ...w } = this.#welcome!;
+              const welcome = (this.#welcome = { ...w, ...r });
+              this.#state.update(({ error: _, ...s }) => ({ ...s, welcome }));
+            }),
+      )
+      .catch((e: AnkurahError) => {
+        if (this.#ws === ws) this.#state.update((s) => ({ ...s, error: e }));
+        throw e;
+      });
+  }
+
   #connect(): void {
+    const t = this.#opts.token;
+    if (typeof t !== 'function') return this.#open(t ?? '');
+    this.#fetching = true;
+    getToken(t, this.#opts.handshakeTimeoutMs ?? 10_000).then(
+      (tok) => {
+        this.#fetching = false;
+        if (!this.#closed) this.#open(tok);
+      },
+      (err: AnkurahError) => {
+        this.#fetching = false;
+        if (!this.#closed) this.#lose(err);
+      },
+    );
+  }
+
+  #open(token: string): void {
+    this.#token = token;
+    this.#said = null;
     let ws: WebSocketLike;
     try {
       ws = this.#factory(this.#opts.url);
@@ -251,7 +311,7 @@ export class Connection {
     }, this.#opts.handshakeTimeoutMs ?? 10_000);
     ws.onopen = () => {
       const hello: Record<string, unknown> = { type: 'hello', protocol: PROTOCOL_VERSION };
-      if (this.#opts.token) hello.token = this.#opts.token;
+      if (token) hello.token = token;
       if (this.#opts.clientName) hello.client = this.#opts.clientName;
       ws.send(JSON.stringify(hello));
     };
@@ -277,8 +337,13 @@ export class Connection {
       const reason = ev.reason ? `: ${ev.reason}` : '';
       // Browsers do not say why a connection failed (refused, no route, TLS):
       // the close code and the address are all there is to show.
+      // The server says why it ends a session (an error frame, then the
+      // close): a refused or expired token, a slow consumer.
+      const said = this.#said;
       this.#lose(
-        ev.code === 4001
+        said
+          ? new AnkurahError(said.code, `${this.#opts.url}: ${said.message}`)
+          : ev.code === 4001
           ? new AnkurahError('slow_consumer', `${this.#opts.url} dropped this client for falling behind (4001${reason})`)
           : this.#welcome
             ? new AnkurahError(ClientCodes.disconnected, `lost the connection to ${this.#opts.url} (${ev.code}${reason})`)
@@ -320,6 +385,9 @@ export class Connection {
       case 'schema':
         if (this.#welcome) this.#hooks!.schema?.(frame.change, frame.collection ?? null);
         return;
+      case 'token_expiring':
+        this.reauthenticate().catch(() => {}); // a refusal is in the state; the session ends at expiry
+        return;
       case 'result':
       case 'error': {
         if (frame.type === 'error' && frame.sub && !frame.id) {
@@ -328,7 +396,7 @@ export class Connection {
         }
         if (frame.id === undefined || frame.id === 0) {
           // An error about the session itself (slow_consumer, handshake): the close follows.
-          if (frame.type === 'error') this.#state.update((s) => ({ ...s, error: AnkurahError.fromWire(frame.error) }));
+          if (frame.type === 'error') this.#state.update((s) => ({ ...s, error: (this.#said = AnkurahError.fromWire(frame.error)) }));
           return;
         }
         const p = this.#inFlight.get(frame.id);

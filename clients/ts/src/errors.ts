@@ -48,7 +48,29 @@ export const ClientCodes = {
   keepaliveTimeout: 'keepalive_timeout',
   /** A query names a field its model lacks (also has `field` and `fields`). */
   unknownField: 'unknown_field',
+  /** The token option (a function) threw, rejected or did not answer: that attempt failed, and is retried. */
+  tokenFailed: 'token_failed',
 } as const;
+
+/**
+ * The server's codes for authentication, authorisation and limits
+ * (docs/protocol.md, docs/web.md#signing-in):
+ *
+ * - `unauthenticated`: no token where the server needs one, one that does not
+ *   verify, or (answering `auth`) one for another subject;
+ * - `token_expired`: the token had expired, or the session's token expired
+ *   without a refresh;
+ * - `permission_denied`: the policy does not let this user do this — a commit
+ *   (nothing of it is written), a query naming a hidden field, a schema
+ *   change, a live query the user may no longer read;
+ * - `rate_limited`: more requests per second than the server allows;
+ * - `too_complex`: a query or schema change over the server's limits.
+ *
+ * The first two end the connection: they show in the client's `state.error`
+ * and the client retries, asking the token option again. The others answer
+ * one request, or end one live query.
+ */
+export type AuthCode = 'unauthenticated' | 'token_expired' | 'permission_denied' | 'rate_limited' | 'too_complex';
 
 /** Server codes after which resending the same request may succeed. */
 export const retryableCodes: ReadonlySet<string> = new Set(['conflict', 'shutting_down']);

@@ -16,10 +16,12 @@ export {
   type WebSocketFactory,
   type WebSocketLike,
 } from './connection.js';
-export { AnkurahError, ClientCodes } from './errors.js';
+export { AnkurahError, ClientCodes, type AuthCode } from './errors.js';
+export { isAuthError, type TokenProvider } from './auth.js';
 export { LiveQuery, ECHO_MS, type Change, type ChangeSet, type LiveQuerySnapshot, type LiveQueryStatus } from './livequery.js';
 export { defineModel, modelSchema, type FieldSpec, type FieldTypes, type Model, type Mutable, type ValuesOf, type View } from './model.js';
 export type {
+  AuthResult,
   ChangeItem,
   EntityId,
   EventId,
@@ -32,6 +34,7 @@ export type {
   WireEntity,
   WireEvent,
   WireValues,
+  Welcome,
 } from './protocol.js';
 export { batch, computed, signal, type ReadSignal, type WritableSignal } from './signal.js';
 export { EntityStore, type EntityState } from './store.js';

@@ -40,6 +40,8 @@ export interface WireEvent {
   parents: EventId[];
   operations: WireValues;
   delete?: boolean;
+  /** Who made it, set by the server (ignored in commits): the token's subject for API writes, the SQL role for SQL writes. */
+  author?: string;
 }
 
 /** A field type without modifiers or brackets (docs/types.md). */
@@ -101,6 +103,10 @@ export interface Welcome {
   server: string;
   session: string;
   limits: Limits;
+  /** Whom the session acts for (its token's `sub`); absent when anonymous. */
+  subject?: string;
+  /** When the session's token expires (RFC 3339); the client updates it after a refresh. */
+  expires_at?: string;
 }
 
 /** The body of an `error` frame. */
@@ -124,7 +130,8 @@ export type ServerFrame =
   | { type: 'result'; id: number; result: unknown }
   | { type: 'error'; id?: number; sub?: string; error: WireError }
   | { type: 'changes'; items: ChangeItem[] }
-  | { type: 'schema'; change: SchemaChange; collection?: WireCollection };
+  | { type: 'schema'; change: SchemaChange; collection?: WireCollection }
+  | { type: 'token_expiring'; expires_at: string };
 
 /**
  * A change of a collection's schema made on the server's database with SQL
@@ -160,7 +167,8 @@ export type Request =
   | { type: 'commit'; events: WireEvent[] }
   | { type: 'register_schema'; collections: WireCollection[] }
   | { type: 'collections' }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  | { type: 'auth'; token: string };
 
 /** The result of `subscribe` and `update_subscription`. */
 export interface SubscribeResult {
@@ -172,6 +180,12 @@ export interface SubscribeResult {
 /** The result of `fetch`, `get` and `commit`. */
 export interface EntitiesResult {
   entities: WireEntity[];
+}
+
+/** The result of `auth`: whom the session acts for now, and until when. */
+export interface AuthResult {
+  subject?: string;
+  expires_at?: string;
 }
 
 /** The result of `get_events`. */

@@ -45,7 +45,7 @@ export function useSignal<T>(s: ReadSignal<T>): T {
   return useSyncExternalStore(sub, get, get);
 }
 
-/** The connection's state: status ('connecting' | 'connected' | 'reconnecting' | 'closed'), url, attempt, error, retryAt. */
+/** The connection's state: status ('connecting' | 'connected' | 'reconnecting' | 'closed'), url, attempt, error (e.g. `unauthenticated`, `token_expired`: see isAuthError), retryAt, welcome (its `subject`: who is signed in). */
 export function useConnectionState(): ConnectionState {
   return useSignal(useClient().state);
 }

@@ -90,6 +90,12 @@ export class FakeServer {
   silent = false;
   /** Make the next commits fail with this code. */
   failCommits: string | null = null;
+  /**
+   * Checks the token of hello and auth (default: none, everyone welcome):
+   * whom it stands for, or the error that refuses it (in hello: an error
+   * frame, then close 4002, as the real server does).
+   */
+  auth: ((token: string | undefined) => { subject?: string; expires_at?: string } | { error: { code: string; message: string } }) | null = null;
   private readonly ids = new IdGenerator();
 
   /** A WebSocket factory for ClientOptions.webSocket. */
@@ -112,6 +118,12 @@ export class FakeServer {
   forget(s: FakeSocket): void {
     const i = this.sockets.indexOf(s);
     if (i >= 0) this.sockets.splice(i, 1);
+  }
+
+  /** Ends a session as the server does: an error frame saying why, then the close. */
+  end(s: FakeSocket, code: number, error: { code: string; message: string }): void {
+    s.deliver({ type: 'error', error });
+    setTimeout(() => s.close(code, error.code), 0); // after the frame is delivered
   }
 
   /** Drops every connection as a crash would (close 1006). */
@@ -141,8 +153,10 @@ export class FakeServer {
         s.close(4002);
         return;
       }
+      const who = this.auth?.(f.token as string | undefined) ?? {};
+      if ('error' in who) return this.end(s, 4002, who.error);
       s.welcomed = true;
-      s.deliver({ type: 'welcome', protocol: 1, server: 'fake/0', session: this.ids.next(), limits: { max_frame_bytes: 1 << 20, max_subscriptions: 1000, max_commit_events: 1000 } });
+      s.deliver({ type: 'welcome', protocol: 1, server: 'fake/0', session: this.ids.next(), limits: { max_frame_bytes: 1 << 20, max_subscriptions: 1000, max_commit_events: 1000 }, ...who });
       return;
     }
     if (f.type === 'commit' && this.holdCommits) {
@@ -185,6 +199,11 @@ export class FakeServer {
         }
         case 'ping':
           return ok({});
+        case 'auth': {
+          if (!this.auth) return err('bad_request', 'this server does not check tokens');
+          const who = this.auth(f.token as string);
+          return 'error' in who ? err(who.error.code, who.error.message) : ok(who);
+        }
         case 'unsubscribe':
           if (!s.subs.delete(f.sub as string)) return err('unknown_subscription', 'not active');
           return ok({});

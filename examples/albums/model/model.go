@@ -16,6 +16,12 @@ type Album struct {
 	Year   int64
 	// Rating is 1–5 stars, or none.
 	Rating *int64
+	// Owner is the subject (the token's sub) of the user who added it; with
+	// the example's policy (../policy.json) users write only their own
+	// albums, and read their own and the public ones.
+	Owner string
+	// Public makes the album readable by every user.
+	Public bool
 }
 
 // Models lists the models `ankurah gen ts` generates TypeScript types for.

@@ -6,17 +6,18 @@ import { Album } from './generated';
  * A form that creates an album, through useMutation: the row appears at
  * once; the form says "Saving…" until the server confirms it (offline, until
  * the server is back), and shows a refusal with its code and a Retry button.
+ * The album belongs to the signed-in user (owner), private until made public.
  */
-export function AddAlbum() {
+export function AddAlbum({ owner }: { owner: string }) {
   const [name, setName] = useState('');
   const [artist, setArtist] = useState('');
   const [year, setYear] = useState('');
-  const add = useMutation((tx, v: { name: string; artist: string; year: number }) => tx.create(Album, v).id);
+  const add = useMutation((tx, v: { name: string; artist: string; year: number; owner: string; public: boolean }) => tx.create(Album, v).id);
 
   function submit(e: FormEvent) {
     e.preventDefault();
     if (!name.trim()) return;
-    void add.mutate({ name: name.trim(), artist: artist.trim(), year: Number(year) || 0 });
+    void add.mutate({ name: name.trim(), artist: artist.trim(), year: Number(year) || 0, owner, public: false });
     setName('');
     setArtist('');
     setYear('');

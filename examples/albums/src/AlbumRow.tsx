@@ -3,7 +3,12 @@ import { useClient } from '@ankurah/client/react';
 import { useState, type FormEvent } from 'react';
 import { Album, type AlbumView } from './generated';
 
-/** One album: its fields, or inline inputs while editing; plus delete. */
+/**
+ * One album: its fields, or inline inputs while editing; public or not; plus
+ * delete. Every button is there for every album: the server decides (with
+ * the example's policy, another user's album cannot be changed, and the
+ * refusal is shown with its code).
+ */
 export function AlbumRow({ album, onError }: { album: AlbumView; onError: (e: unknown) => void }) {
   const client = useClient();
   // The version being edited: saving sends only what differs from it, with
@@ -30,7 +35,7 @@ export function AlbumRow({ album, onError }: { album: AlbumView; onError: (e: un
   if (editing) {
     return (
       <tr data-testid="album-row" data-id={album.id} className="editing">
-        <td colSpan={4}>
+        <td colSpan={6}>
           <form className="edit" onSubmit={save} onKeyDown={(e) => e.key === 'Escape' && setBase(null)}>
             <input name="name" aria-label="Album" value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} autoFocus />
             <input name="artist" aria-label="Artist" value={draft.artist} onChange={(e) => setDraft({ ...draft, artist: e.target.value })} />
@@ -47,6 +52,15 @@ export function AlbumRow({ album, onError }: { album: AlbumView; onError: (e: un
       <td className="name" onDoubleClick={edit}>{album.name}</td>
       <td className="artist" onDoubleClick={edit}>{album.artist}</td>
       <td className="year" onDoubleClick={edit}>{album.year || ''}</td>
+      <td className="owner">{album.owner}</td>
+      <td className="public">
+        <input
+          type="checkbox"
+          checked={album.public === true}
+          onChange={(e) => void client.update(Album, album, { public: e.target.checked }).catch(onError)}
+          aria-label={`Public: ${album.name}`}
+        />
+      </td>
       <td className="actions">
         <button onClick={edit}>Edit</button>
         <button onClick={() => client.delete(Album, album).catch(onError)} aria-label={`Delete ${album.name}`}>Delete</button>

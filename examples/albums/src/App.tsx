@@ -1,19 +1,25 @@
 import { AnkurahError } from '@ankurah/client';
 import { useSuspenseLiveQuery } from '@ankurah/client/react';
 import { Component, Suspense, useDeferredValue, useState, type ReactNode } from 'react';
+import { Account } from './Account';
 import { AddAlbum } from './AddAlbum';
 import { AlbumRow } from './AlbumRow';
 import { ConnectionBadge, ConnectionProblem } from './ConnectionBadge';
 import { Album } from './generated';
 
-/** Albums from a year on, newest first, kept live by the server. */
-export function App({ server }: { server: string }) {
+/**
+ * Albums from a year on, newest first, kept live by the server — those the
+ * server lets the signed-in user read (with the example's policy: their own
+ * and the public ones).
+ */
+export function App({ server, user }: { server: string; user: string }) {
   const [from, setFrom] = useState(0);
   // The list suspends for a new selection; deferring the value keeps the
   // current rows on screen meanwhile.
   const deferred = useDeferredValue(from);
-  const [error, setError] = useState<string | null>(null);
-  const onError = (e: unknown) => setError(e instanceof Error ? e.message : String(e));
+  // A refused edit or delete (e.g. permission_denied for another's album): its code and message.
+  const [error, setError] = useState<AnkurahError | null>(null);
+  const onError = (e: unknown) => setError(e instanceof AnkurahError ? e : new AnkurahError('internal', String(e)));
 
   return (
     <main>
@@ -21,14 +27,15 @@ export function App({ server }: { server: string }) {
         <h1>Albums</h1>
         <ConnectionBadge />
       </header>
+      <Account user={user} />
       <ConnectionProblem />
-      <AddAlbum />
+      <AddAlbum owner={user} />
       <label className="filter">
         From year <input type="number" value={from} onChange={(e) => setFrom(Number(e.target.value) || 0)} aria-label="From year" />
       </label>
       {error && (
-        <p className="error" role="alert" onClick={() => setError(null)}>
-          {error}
+        <p className="error" role="alert" data-testid="action-error" data-code={error.code} onClick={() => setError(null)}>
+          Not saved: {error.message} ({error.code})
         </p>
       )}
       <ErrorBoundary>
@@ -50,6 +57,8 @@ function Albums({ from, onError }: { from: number; onError: (e: unknown) => void
             <th>Album</th>
             <th>Artist</th>
             <th>Year</th>
+            <th>Owner</th>
+            <th>Public</th>
             <th />
           </tr>
         </thead>

@@ -1,3 +1,4 @@
+import { isAuthError } from '@ankurah/client';
 import { useConnectionState, useStorageState } from '@ankurah/client/react';
 import { useEffect, useState } from 'react';
 
@@ -37,7 +38,7 @@ export function ConnectionProblem() {
   const storage = useStorageState();
   return (
     <>
-      {state.status !== 'connected' && state.error && (
+      {state.status !== 'connected' && state.error && !isAuthError(state.error) && ( // a refused token: see Account
         <p className="problem" role="status" data-testid="connection-error" data-code={state.error.code}>
           {state.error.message.includes(state.url) ? '' : `${state.url}: `}
           {state.error.message} ({state.error.code}). Changes you make are kept on this device and sent when the server is

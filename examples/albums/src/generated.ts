@@ -8,6 +8,8 @@ export interface AlbumValues {
   artist: string;
   year: number;
   rating: number | null;
+  owner: string;
+  public: boolean;
 }
 
 /** A read-only snapshot of an album entity. */
@@ -22,4 +24,6 @@ export const Album = defineModel<AlbumValues>('album', {
   artist: { type: 'text' },
   year: { type: 'bigint' },
   rating: { type: 'bigint', nullable: true },
+  owner: { type: 'text' },
+  public: { type: 'boolean' },
 });

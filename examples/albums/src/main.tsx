@@ -3,6 +3,7 @@ import { AnkurahProvider } from '@ankurah/client/react';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import { storedToken, tokenSubject } from './session';
 import './styles.css';
 
 /** The server: ?server=ws://host:port/ws, or port 9797 of the page's host. */
@@ -15,14 +16,25 @@ function serverURL(): string {
 
 const root = createRoot(document.getElementById('root')!);
 const url = serverURL();
+// Who the page is signed in as (the token's claim, until the server says).
+// A client acts for one user: signing in as someone else reloads the page.
+const user = tokenSubject(storedToken());
 try {
   // The cache and the unsent commits live in IndexedDB: the page works
-  // offline, across reloads, and its tabs share one outbox.
-  const client = new Client({ url, clientName: 'albums-example/0.1', storage: indexedDBStore() });
+  // offline, across reloads, and its tabs share one outbox. One database
+  // per user, so that nobody sees another's cache or sends their commits.
+  const client = new Client({
+    url,
+    clientName: 'albums-example/0.1',
+    // Asked before every connection attempt and when the server says the
+    // token expires soon: a token pasted meanwhile is used.
+    token: storedToken,
+    storage: indexedDBStore(user ? { name: `ankurah ${url} as ${user}` } : {}),
+  });
   root.render(
     <StrictMode>
       <AnkurahProvider client={client}>
-        <App server={url} />
+        <App server={url} user={user} />
       </AnkurahProvider>
     </StrictMode>,
   );
