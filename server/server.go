@@ -142,7 +142,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drainTimeout time.D
 	httpDone := make(chan error, 1)
 	go func() { runDone <- s.Run(ctx) }()
 	go func() { httpDone <- hs.Serve(ln) }()
-	s.log.Info("ankurah serving", "ws", "ws://"+ln.Addr().String()+"/ws")
+	if s.insp != nil {
+		s.log.Info("ankurah serving", "ws", "ws://"+ln.Addr().String()+"/ws", "inspect", "http://"+ln.Addr().String()+"/inspect/")
+	} else {
+		s.log.Info("ankurah serving", "ws", "ws://"+ln.Addr().String()+"/ws")
+	}
 	var runErr, httpErr error
 	ran, served := false, false
 	select {
