@@ -2,10 +2,10 @@ package inspect
 
 import "embed"
 
-// distFS is the page, built from web/ by Vite (npm run build -w
-// @ankurah/inspector, part of make build-inspector). The build is
-// committed so that go build works without npm; make ts-test checks that
-// it matches its sources.
+// distFS is the page, built from web/ by esbuild (npm run build -w
+// @ankurah/inspector, or make inspector). The build is committed so that
+// go build and go test need no npm; make ts-test checks that it is the
+// build of its sources (npm run check -w @ankurah/inspector).
 //
 //go:embed dist
 var distFS embed.FS
