@@ -100,7 +100,7 @@ type Config struct {
 	// that is shorter.
 	TokenRefreshLead time.Duration
 	// NoInspector leaves the inspector (/inspect and its data endpoints,
-	// docs/inspect.md) out of Handler. Default false: it is served, to
+	// docs/inspector.md) out of Handler. Default false: it is served, to
 	// administrators (a role marked admin in the policy) or, without a
 	// policy, to loopback only.
 	NoInspector bool

@@ -16,7 +16,7 @@ import (
 	"github.com/ankurah/ankurah-go/storage/postgres"
 )
 
-// The inspector (/inspect, docs/inspect.md) is package internal/inspect;
+// The inspector (/inspect, docs/inspector.md) is package internal/inspect;
 // this file hands it the server's state. Its snapshots take the hub's
 // lock once per request (the connections) or per sample (the counters:
 // metrics.mu only), and read each session's queue and auth under it — the
@@ -186,7 +186,7 @@ func (s *Server) inspectAccess(r *http.Request) error {
 		if loopbackAddr(r.RemoteAddr) && (local == nil || loopbackAddr(local.String())) {
 			return nil
 		}
-		return &inspect.AccessError{Status: http.StatusForbidden, Message: "this server has no policy, so its inspector is served on loopback only (docs/inspect.md)"}
+		return &inspect.AccessError{Status: http.StatusForbidden, Message: "this server has no policy, so its inspector is served on loopback only (docs/inspector.md)"}
 	}
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	p, err := s.authenticate(r.Context(), strings.TrimSpace(token), false)
@@ -198,7 +198,7 @@ func (s *Server) inspectAccess(r *http.Request) error {
 		if p.Subject != "" {
 			who = "subject " + p.Subject
 		}
-		return &inspect.AccessError{Status: http.StatusForbidden, Message: "the inspector needs a role marked \"admin\": true in the policy; " + who + " has none (docs/inspect.md)"}
+		return &inspect.AccessError{Status: http.StatusForbidden, Message: "the inspector needs a role marked \"admin\": true in the policy; " + who + " has none (docs/inspector.md)"}
 	}
 	return nil
 }

@@ -2,7 +2,7 @@
 // read-only JSON endpoints under /inspect/api/ that it (and any other tool)
 // reads — collections, live connections and subscriptions, the change
 // stream over the last minutes, entity histories as graphs, and queries
-// with the SQL they become on Postgres (docs/inspect.md).
+// with the SQL they become on Postgres (docs/inspector.md).
 //
 // The package knows nothing of the server: package server mounts it and
 // hands it what it shows through Options (functions that take a snapshot
@@ -151,7 +151,7 @@ func (in *Inspector) Handler() http.Handler {
 	mux.HandleFunc("GET /api/history", in.api(in.history))
 	mux.HandleFunc("GET /api/query", in.api(in.query))
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint; docs/inspect.md lists them")
+		writeError(w, http.StatusNotFound, "no such endpoint; docs/inspector.md lists them")
 	})
 	mux.Handle("GET /", in.assets())
 	return in.guard(mux)
