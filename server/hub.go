@@ -8,6 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/internal/reactor"
@@ -37,6 +40,7 @@ const refillWorkers = 4
 type hub struct {
 	backend  Backend
 	metrics  *metrics
+	tracer   trace.Tracer
 	sessions func() []*session // every live session (schema changes go to all)
 
 	mu      sync.Mutex
@@ -99,6 +103,8 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	if b.received.IsZero() {
 		b.received = time.Now()
 	}
+	ctx, span := h.startChange(ctx, b)
+	defer span.End()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
@@ -106,7 +112,10 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	h.ring[h.seq%ringSize] = b
 	h.applySchemaLocked(b)
 
+	_, match := h.tracer.Start(ctx, "ankurah.match")
 	res := h.reactor.ApplyBatch(ctx, b.changes, h.skip(b))
+	match.SetAttributes(attribute.Int("ankurah.subscriptions", len(res.Items)))
+	match.End()
 	for rs, snap := range h.filters {
 		if snap.Precedes(b) {
 			delete(h.filters, rs)
@@ -119,6 +128,7 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 		h.freezeLocked(rs, h.seq)
 	}
 
+	qctx, queue := h.tracer.Start(ctx, "ankurah.queue")
 	enc := newBatchEncoder(b)
 	frames := map[*session][]byte{}
 	for rs, items := range res.Items {
@@ -143,9 +153,17 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 			sub.bytes += int64(len(f) - n)
 		}
 	}
+	writes := 0
 	for sess, f := range frames {
-		sess.enqueue(append(f, "]}"...))
+		var w trace.Span
+		if queue.IsRecording() && writes < maxWriteSpans {
+			_, w = h.tracer.Start(qctx, "ankurah.write", trace.WithAttributes(attribute.String("ankurah.session", sess.id), attribute.Int("ankurah.bytes", len(f)+2)))
+			writes++
+		}
+		sess.enqueueTraced(append(f, "]}"...), w)
 	}
+	queue.SetAttributes(attribute.Int("ankurah.recipients", len(frames)))
+	queue.End()
 	h.metrics.batch(b, len(b.changes), len(frames), time.Since(b.received))
 }
 
@@ -403,7 +421,7 @@ func (h *hub) endLocked(sub *subscription, cause error) {
 		return
 	}
 	h.dropLocked(sub)
-	perr := sub.sess.srv.wireError(sub.sess, cause)
+	perr := sub.sess.srv.wireError(context.Background(), sub.sess, cause)
 	f := append([]byte(`{"type":"error","sub":`), sub.nameJSON...)
 	f = append(f, `,"error":`...)
 	f = appendJSON(f, perr)

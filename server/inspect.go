@@ -74,7 +74,10 @@ func (q *frameQueue) depth() int {
 
 // newInspector builds the inspector over the server's state.
 func (s *Server) newInspector() *inspect.Inspector {
-	store := s.backend.Store()
+	var store storage.Store
+	if s.backend != nil { // nil in tests of New alone
+		store = s.backend.Store()
+	}
 	pg, _ := store.(*postgres.Store)
 	access := inspect.AccessLoopback
 	if s.cfg.Policy != nil {
@@ -99,6 +102,8 @@ func (s *Server) newInspector() *inspect.Inspector {
 func backendName(b Backend) string {
 	var st storage.Store
 	switch x := b.(type) {
+	case nil:
+		return "none"
 	case *PostgresBackend:
 		return "postgres"
 	case *LocalBackend:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/ankurah/ankurah-go/event"
@@ -32,6 +33,7 @@ type Server struct {
 	hub     *hub
 	metrics *metrics
 	log     *slog.Logger
+	tracer  trace.Tracer
 	ids     *event.Generator
 
 	policies auth.Source // the policy in force (auth.AllowAll without one)
@@ -57,7 +59,9 @@ func New(cfg Config, backend Backend) (*Server, error) {
 		s.policies = auth.Static(auth.AllowAll())
 	}
 	s.metrics = newMetrics()
+	s.tracer = newTracer(cfg.TracerProvider)
 	s.hub = newHub(backend, s.metrics)
+	s.hub.tracer = s.tracer
 	s.hub.sessions = s.liveSessions
 	if !cfg.NoInspector {
 		s.insp = s.newInspector()
@@ -263,7 +267,7 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 
 // wireError turns a handler's error into a coded wire error; faults that
 // are not the client's are logged and reported without their Go text.
-func (s *Server) wireError(sess *session, err error) *protocol.Error {
+func (s *Server) wireError(ctx context.Context, sess *session, err error) *protocol.Error {
 	if errors.Is(err, context.Canceled) {
 		return protocol.Errorf(protocol.CodeShuttingDown, "the session is closing")
 	}
@@ -272,7 +276,7 @@ func (s *Server) wireError(sess *session, err error) *protocol.Error {
 		s.metrics.denied.Add(1)
 	}
 	if perr.Code == protocol.CodeInternal {
-		sess.log.Error("request failed", "err", err)
+		sess.log.ErrorContext(ctx, "request failed", "err", err)
 		return protocol.Errorf(protocol.CodeInternal, "internal server error (session %s); the server log has the details", sess.id)
 	}
 	return perr
