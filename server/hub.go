@@ -114,7 +114,9 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 
 	_, match := h.tracer.Start(ctx, "ankurah.match")
 	res := h.reactor.ApplyBatch(ctx, b.changes, h.skip(b))
-	match.SetAttributes(attribute.Int("ankurah.subscriptions", len(res.Items)))
+	if match.IsRecording() {
+		match.SetAttributes(attribute.Int("ankurah.subscriptions", len(res.Items)))
+	}
 	match.End()
 	for rs, snap := range h.filters {
 		if snap.Precedes(b) {
@@ -162,7 +164,9 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 		}
 		sess.enqueueTraced(append(f, "]}"...), w)
 	}
-	queue.SetAttributes(attribute.Int("ankurah.recipients", len(frames)))
+	if queue.IsRecording() {
+		queue.SetAttributes(attribute.Int("ankurah.recipients", len(frames)))
+	}
 	queue.End()
 	h.metrics.batch(b, len(b.changes), len(frames), time.Since(b.received))
 }
