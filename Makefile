@@ -23,7 +23,7 @@ ts-test: build
 	npm ci --no-audit --no-fund --loglevel=error
 	$(call say,tsc: type-checking the TypeScript client)
 	npm run typecheck --silent -w @ankurah/client
-	$(call say,the inspector page: type-checked, and internal/inspect/dist is the build of its sources)
+	$(call say,the inspector page: type-checked; internal/inspect/dist must be the build of its sources)
 	npm run typecheck --silent -w @ankurah/inspector
 	npm run check --silent -w @ankurah/inspector
 	$(call say,vitest: the TypeScript client's tests (one against a real server: bin/ankurah))
