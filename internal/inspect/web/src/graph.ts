@@ -10,6 +10,21 @@ export function short(id: string): string {
   return id.slice(-8);
 }
 
+/** Replaces the event ids in a sentence with their short forms, as the graph shows them. */
+export function shortIds(text: string): string {
+  return text.replace(/\b[0-9A-HJKMNP-TV-Z]{26}\b/g, short);
+}
+
+/** What the nodes' colours and borders mean. */
+export function legend(): SVGElement {
+  const item = (x: number, stroke: string, width: number, label: string) => [
+    s('rect', { x, y: 2, width: 14, height: 10, rx: 2, fill: '#fff', stroke, 'stroke-width': width }),
+    s('text', { x: x + 18, y: 11, 'font-size': 11, fill: '#667085' }, label),
+  ];
+  return s('svg', { width: 420, height: 16, 'data-testid': 'history-legend' },
+    ...item(0, '#2563eb', 1.5, 'API write'), ...item(90, '#d97706', 1.5, 'SQL write'), ...item(180, '#2563eb', 3, 'more than one parent (joins branches)'));
+}
+
 export function graph(events: HistoryEvent[], selected: string | undefined, onClick: (id: string) => void): SVGElement {
   // Events come in id order, parents before children.
   const depth = new Map<string, number>();
@@ -44,7 +59,7 @@ export function graph(events: HistoryEvent[], selected: string | undefined, onCl
     const { x, y } = pos.get(e.id)!;
     const cls = ['node', e.origin, e.merge ? 'merge' : '', e.id === selected ? 'selected' : ''].filter(Boolean).join(' ');
     const ops = e.delete ? 'delete' : Object.entries(e.operations).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
-    const time = e.time.slice(11, 23);
+    const time = new Date(e.time).toISOString().slice(11, 23);
     svg.append(s('g', { class: cls, 'data-event': e.id, 'data-origin': e.origin, 'data-merge': e.merge ? 'true' : undefined, transform: `translate(${x},${y})`, onclick: () => onClick(e.id) },
       s('title', {}, `${e.id}\n${e.origin} ${e.author ?? ''}\nparents: ${e.parents.join(', ') || 'none (creation)'}\n${ops}`),
       s('rect', { width: NW, height: NH, rx: 6 }),

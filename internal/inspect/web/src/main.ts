@@ -4,7 +4,7 @@
 import { api, HttpError, setToken, token, type Collection, type Connections, type History, type Replication, type ServerInfo } from './api.js';
 import { chart } from './charts.js';
 import { age, bytes, fill, h, json, num, table } from './dom.js';
-import { graph, short } from './graph.js';
+import { graph, legend, short, shortIds } from './graph.js';
 import { startQuery } from './console.js';
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
@@ -107,12 +107,12 @@ export async function showHistory(id: string, at?: string): Promise<void> {
     h('td', {}, f.field),
     h('td', { class: 'mono', 'data-k': 'value' }, json(f.value)),
     h('td', { class: 'mono' }, h('button', { class: 'link', onclick: () => void showHistory(id, f.event) }, short(f.event))),
-    h('td', { 'data-k': 'reason' }, h('span', { class: 'tag' }, f.reason), ' ', f.explanation,
+    h('td', { 'data-k': 'reason' }, h('span', { class: 'tag' }, f.reason), ' ', shortIds(f.explanation),
       f.others.length > 0 ? h('div', { class: 'muted mono' }, 'lost: ', f.others.map((o) => `${short(o.event)}=${json(o.value)} (${o.relation})`).join(', ')) : null),
   )));
   const ev = at ? hist.events.find((e) => e.id === at) : undefined;
   fill(body('history'), h('div', { class: 'graph' },
-    graph(hist.events, at, (eid) => void showHistory(id, eid === historyAt ? undefined : eid)),
+    h('div', {}, graph(hist.events, at, (eid) => void showHistory(id, eid === historyAt ? undefined : eid)), h('div', {}, legend())),
     h('div', { class: 'detail' },
       h('p', {}, h('b', {}, hist.collection), ' ', h('span', { class: 'mono' }, hist.id), ` · ${hist.events.length} events · head `, h('span', { class: 'mono' }, hist.head.map(short).join(', '))),
       ev ? h('div', { 'data-testid': 'event-detail' }, h('h3', {}, 'Event ', h('span', { class: 'mono' }, ev.id)),
