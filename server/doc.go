@@ -35,6 +35,7 @@
 //	                  hub.mu → metrics.mu
 //	                  hub.mu → sessionAuth.mu
 //	                  hub.mu → slowConsumers.mu
+//	                  hub.mu → Server.mu (the session list: schema pushes, the inspector)
 //	Server.mu → the WebSocket close (CloseNow, when Shutdown's drain times out)
 //
 // What each guards:
