@@ -1,6 +1,6 @@
 // The inspector (/inspect) in chromium against `ankurah serve`, with writes
 // from two TypeScript clients (including concurrent edits of one entity)
-// and, on Postgres, from SQL. Each panel is checked against the server's
+// and, on Postgres, from SQL (and an app's table adopted in place). Each panel is checked against the server's
 // state (SQL, the clients, the data endpoints) and photographed into
 // test/e2e/out/inspect-<store>-<panel>.png.
 //
@@ -110,6 +110,10 @@ if (pg) {
   const token = async (sub, role) => (await run(bin, ['token', '--jwt-secret-file', secret, '--sub', sub, '--role', role, '--ttl', '1h'])).stdout.trim();
   tokens = { admin: await token('root', 'admin'), alice: await token('alice', 'user'), bob: await token('bob', 'user') };
   serveArgs.push('--database-url', db, '--jwt-secret-file', secret, '--policy', policy);
+  // An app's own table, adopted in place.
+  await sql(`create table artist (id serial primary key, name text not null, country text)`);
+  await sql(`insert into artist (name, country) values ('Muse', 'UK'), ('Radiohead', 'UK'), ('Air', 'FR')`);
+  await run(bin, ['adopt', '--database-url', db, 'artist']);
 } else {
   serveArgs.push('--data-dir', path.join(tmp, 'data'));
 }
@@ -209,6 +213,13 @@ try {
     const api = (await inspect('collections')).collections.find((c) => c.name === 'album');
     await until('the change count the server has', async () => Number((await row.locator('[data-k=changes]').innerText()).replace(/,/g, '')) >= api.changes && api.changes >= want.events + 2);
     expect((await text('#server')).includes(pg ? 'postgres store' : 'embedded store'), 'the backend in the header');
+    if (pg) {
+      const artist = page.locator('tr[data-collection=artist]');
+      const n = await sql('select count(*) from artist');
+      expect((await artist.locator('[data-k=origin]').innerText()).includes('adopted'), 'the adopted table shows as adopted');
+      expect((await artist.locator('[data-k=rows]').innerText()) === n, `artist: ${n} rows in SQL`);
+      expect(/name text/.test(await artist.locator('[data-k=fields]').innerText()), 'artist fields');
+    }
     await shot('collections');
   });
 
