@@ -198,6 +198,10 @@ func fieldsOf(m *schema.Model) ([]field, error) {
 			}
 			f.ts = ts
 			switch cf.Type.Kind() {
+			case value.Text:
+				if cf.Type.IsYText() {
+					f.doc = "Collaborative text (ytext): a view shows its text; edit it as a Y.Text (textOf, from '@ankurah/client/text')."
+				}
 			case value.Numeric:
 				f.doc = "An exact decimal (numeric), as its text."
 			case value.Timestamp:

@@ -201,6 +201,8 @@ type Typed struct {
 	Moods  []Mood           `ankurah:",type=enum('sad', 'it''s ok', 'happy')[]"`
 	Counts []*int64         `ankurah:",type=integer[]"`
 	Decs   []schema.Decimal `ankurah:",type=numeric(5,2)[]"`
+	Notes  schema.YText
+	Memo   string `ankurah:",type=ytext"`
 }
 
 const typedTS = "../clients/ts/test/generated-typed.ts"
@@ -222,7 +224,8 @@ func TestTypedModelUpToDate(t *testing.T) {
 		`price: string | null;`, `exact: string | null;`, `small: number;`, `ratio: number;`, `key: string;`, `born: string | null;`,
 		`mood: 'sad' | "it's ok" | 'happy' | null;`, `moods: ('sad' | "it's ok" | 'happy' | null)[] | null;`, `counts: (number | null)[] | null;`,
 		`price: { type: 'numeric(10,2)', nullable: true },`, `mood: { type: "enum('sad', 'it''s ok', 'happy')", nullable: true },`,
-		`span: { type: 'interval' },`,
+		`span: { type: 'interval' },`, `notes: { type: 'ytext' },`, `memo: { type: 'ytext' },`,
+		"/** Collaborative text (ytext): a view shows its text; edit it as a Y.Text (textOf, from '@ankurah/client/text'). */\n  notes: string;",
 	} {
 		if !strings.Contains(string(code), want) {
 			t.Errorf("generated TypeScript lacks %q:\n%s", want, code)

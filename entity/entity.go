@@ -9,6 +9,13 @@
 // applied, never on their order. A tombstone wins over everything: once any
 // applied event deletes the entity, it stays deleted.
 //
+// ytext fields (collaborative text, docs/text.md) are the exception: their
+// operations are Yjs updates, merged into the field's Yjs document (Docs)
+// character by character, and the field's value is the document's text. Yjs
+// merging, too, depends only on the set of updates applied. A field that has
+// a document takes its value from it only: a plain value written to it (which
+// the stores refuse) does not override the text, whatever the order.
+//
 // This package is part of the module's public API: docs/api.md says what
 // its compatibility promise covers.
 package entity
@@ -20,6 +27,7 @@ import (
 	"slices"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/ytext"
 	"github.com/ankurah/ankurah-go/value"
 )
 
@@ -30,7 +38,11 @@ type State struct {
 	Head       event.Head
 	Values     map[string]value.Value // absent = NULL
 	Versions   map[string]event.ID    // property → id of the event whose value it holds
-	Deleted    bool
+	// Docs holds the Yjs document of each ytext field that has one, as its
+	// state (a Yjs update, format v1, holding the whole document). Its text
+	// is the field's value in Values. States are never modified in place.
+	Docs    map[string][]byte
+	Deleted bool
 }
 
 // New returns the empty state of an entity not yet created.
@@ -56,6 +68,7 @@ func (s *State) Clone() *State {
 	c.Head = slices.Clone(s.Head)
 	c.Values = maps.Clone(s.Values)
 	c.Versions = maps.Clone(s.Versions)
+	c.Docs = maps.Clone(s.Docs) // the states themselves are immutable
 	if c.Values == nil {
 		c.Values = map[string]value.Value{}
 	}
@@ -109,22 +122,107 @@ func (s *State) Apply(e *event.Event, known Known) (bool, error) {
 			}
 		}
 	}
+	texts, err := s.mergeTexts(e)
+	if err != nil {
+		return false, err
+	}
 	s.Head = s.Head.Advance(e.ID, e.Parents)
 	if e.Delete {
 		s.Deleted = true
 	}
+	s.applyOps(e, texts)
+	return true, nil
+}
+
+// ErrText is wrapped by the errors of Yjs updates that cannot be merged: not
+// a Yjs update, or one whose content depends on updates the entity's history
+// lacks (a replica that edits a document has applied every update its edit
+// builds on, and an event's parents carry them, so only a broken or hostile
+// writer sends such an update).
+var ErrText = errors.New("bad ytext update")
+
+// mergeTexts merges e's Yjs updates into copies of the documents they edit,
+// without changing s, so that a failure leaves s as it was.
+func (s *State) mergeTexts(e *event.Event) (map[string]ytext.Doc, error) {
+	var out map[string]ytext.Doc
 	for f, v := range e.Ops {
-		if cur, ok := s.Versions[f]; ok && cur.Compare(e.ID) > 0 {
-			continue // a later (or concurrent, larger) write holds this property
+		if v.Type() != value.YUpdate {
+			continue
 		}
-		s.Versions[f] = e.ID
+		d, err := ytext.Merge(s.Docs[f], v.YUpdate())
+		if err != nil {
+			return nil, fmt.Errorf("%w: event %s, field %s: %v", ErrText, e.ID, f, err)
+		}
+		if d.Pending {
+			return nil, fmt.Errorf("%w: event %s, field %s: the update builds on content the entity's history does not hold", ErrText, e.ID, f)
+		}
+		if out == nil {
+			out = map[string]ytext.Doc{}
+		}
+		out[f] = d
+	}
+	return out, nil
+}
+
+// applyOps applies e's operations, with the documents mergeTexts made.
+func (s *State) applyOps(e *event.Event, texts map[string]ytext.Doc) {
+	for f, v := range e.Ops {
+		cur, ok := s.Versions[f]
+		later := ok && cur.Compare(e.ID) > 0 // a later (or concurrent, larger) write holds this property
+		if !later {
+			s.Versions[f] = e.ID
+		}
+		if d, ok := texts[f]; ok {
+			if s.Docs == nil {
+				s.Docs = map[string][]byte{}
+			}
+			s.Docs[f] = d.State
+			s.Values[f] = value.TextOf(d.Text)
+			continue
+		}
+		if later || s.Docs[f] != nil {
+			continue // a document's text is its value, whatever else was written
+		}
 		if v.IsNull() {
 			delete(s.Values, f)
 		} else {
 			s.Values[f] = v
 		}
 	}
-	return true, nil
+}
+
+// ApplyUnchecked applies e's operations to s as Apply does, without
+// checking e against the entity's history: for a replica's optimistic view
+// of its own unconfirmed events, whose parents it assumes. Unlike Apply, a
+// Yjs update that waits for content not here is kept waiting in the
+// document (as Yjs keeps it), not refused; a ytext field whose text s holds
+// without its document keeps its text.
+func (s *State) ApplyUnchecked(e *event.Event) error {
+	var texts map[string]ytext.Doc
+	for f, v := range e.Ops {
+		if v.Type() != value.YUpdate {
+			continue
+		}
+		if s.Docs[f] == nil && !s.Values[f].IsNull() {
+			// A text held without its document (a replica that has not
+			// fetched it) cannot take an update: it keeps its text.
+			continue
+		}
+		d, err := ytext.Merge(s.Docs[f], v.YUpdate())
+		if err != nil {
+			return fmt.Errorf("%w: event %s, field %s: %v", ErrText, e.ID, f, err)
+		}
+		if texts == nil {
+			texts = map[string]ytext.Doc{}
+		}
+		texts[f] = d
+	}
+	s.Head = s.Head.Advance(e.ID, e.Parents)
+	if e.Delete {
+		s.Deleted = true
+	}
+	s.applyOps(e, texts)
+	return nil
 }
 
 // SortForApply orders events so that parents come before children: by id,

@@ -114,7 +114,7 @@ func (c *Collection[T]) Create(tx *Tx, v T) (*Mutable[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := tx.Create(c.Name(), vals)
+	e, err := tx.create(c.Name(), c.model.Collection.Map(), vals)
 	if err != nil {
 		return nil, err
 	}

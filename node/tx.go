@@ -10,6 +10,7 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/ytext"
 	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/storage"
 	"github.com/ankurah/ankurah-go/value"
@@ -39,6 +40,8 @@ type txEntity struct {
 	ops     map[string]value.Value
 	deleted bool
 	typed   interface{ flush() error } // the typed mutable, if any
+	types   map[string]value.Type      // field types, where known (the schema, a model)
+	texts   map[string]*ytext.Editor   // edits of ytext fields (text.go)
 }
 
 // Begin starts a transaction.
@@ -49,6 +52,12 @@ func (n *Node) Begin() *Tx {
 // Create adds a new entity with the given field values. Fields the
 // collection's schema lacks are added when the transaction commits.
 func (tx *Tx) Create(collection string, values map[string]value.Value) (*Entity, error) {
+	return tx.create(collection, nil, values)
+}
+
+// create is Create with the field types a model declares (nil: the
+// collection's schema, if the store has it).
+func (tx *Tx) create(collection string, types map[string]value.Type, values map[string]value.Value) (*Entity, error) {
 	if tx.done {
 		return nil, ErrTxDone
 	}
@@ -56,7 +65,10 @@ func (tx *Tx) Create(collection string, values map[string]value.Value) (*Entity,
 		return nil, storage.Errorf(storage.CodeBadName, "%v", err)
 	}
 	id := tx.node.ids.New()
-	te := &txEntity{coll: collection, id: id, cur: entity.New(collection, id), ops: map[string]value.Value{}}
+	te := &txEntity{coll: collection, id: id, cur: entity.New(collection, id), ops: map[string]value.Value{}, types: types}
+	if te.types == nil {
+		te.types = tx.node.fieldTypes(collection)
+	}
 	tx.entities[id] = te
 	tx.order = append(tx.order, id)
 	e := &Entity{te: te, tx: tx}
@@ -87,7 +99,7 @@ func (tx *Tx) Get(ctx context.Context, collection string, id event.ID) (*Entity,
 	if err != nil {
 		return nil, err
 	}
-	te := &txEntity{coll: collection, id: id, base: st, cur: st.Clone(), ops: map[string]value.Value{}}
+	te := &txEntity{coll: collection, id: id, base: st, cur: st.Clone(), ops: map[string]value.Value{}, types: tx.node.fieldTypes(collection)}
 	tx.entities[id] = te
 	tx.order = append(tx.order, id)
 	return &Entity{te: te, tx: tx}, nil
@@ -125,6 +137,11 @@ func (tx *Tx) Events() ([]event.Event, error) {
 		te := tx.entities[id]
 		if te.typed != nil && !te.deleted {
 			if err := te.typed.flush(); err != nil {
+				return nil, err
+			}
+		}
+		if !te.deleted {
+			if err := te.flushTexts(); err != nil {
 				return nil, err
 			}
 		}
@@ -215,6 +232,9 @@ func (e *Entity) Set(field string, v value.Value) error {
 	if e.te.deleted {
 		return storage.Errorf(storage.CodeNotFound, "%s %s was deleted in this transaction", e.te.coll, e.te.id)
 	}
+	if v.Type() == value.Text && e.te.isText(field) {
+		return e.SetText(field, v.Text())
+	}
 	if value.Equal(e.te.cur.Get(field), v) {
 		return nil
 	}
@@ -266,7 +286,8 @@ func (m *Mutable[T]) Value() *T { return &m.value }
 // declare).
 func (m *Mutable[T]) Entity() *Entity { return m.entity }
 
-// flush turns the changed struct fields into operations.
+// flush turns the changed struct fields into operations (a ytext field's
+// new text into the smallest edit that makes it).
 func (m *Mutable[T]) flush() error {
 	now, err := m.model.Encode(reflect.ValueOf(&m.value))
 	if err != nil {

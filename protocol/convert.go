@@ -2,8 +2,11 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -169,7 +172,7 @@ func EventFromWire(w Event, types TypeOf, now time.Time) (event.Event, *Error) {
 			if err != nil {
 				return event.Event{}, Errorf(storage.CodeTypeMismatch, "%s.%s: %s", clip(w.Collection), clip(f), err.Error())
 			}
-		} else if v, err = value.Infer(raw); err != nil {
+		} else if v, err = inferOp(raw); err != nil {
 			return bad("field %q: %s", clip(f), err.Error())
 		}
 		e.Ops[f] = v
@@ -178,6 +181,19 @@ func EventFromWire(w Event, types TypeOf, now time.Time) (event.Event, *Error) {
 		return event.Event{}, Errorf(storage.CodeInvalidEvent, "%s", err.Error())
 	}
 	return e, nil
+}
+
+// inferOp reads an operation on a field the schema lacks: a Yjs update
+// ({"yjs": "<base64>"}, which makes the field ytext), or a value whose type
+// its JSON gives (value.Infer).
+func inferOp(raw json.RawMessage) (value.Value, error) {
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(t, &obj) == nil && len(obj) == 1 && obj["yjs"] != nil {
+			return value.Decode(t, value.YText)
+		}
+	}
+	return value.Infer(raw)
 }
 
 // AppendEvent appends an event's wire JSON to b.
@@ -202,8 +218,30 @@ func AppendEvent(b []byte, e *event.Event) []byte {
 	return append(b, '}')
 }
 
-// AppendEntity appends an entity's wire JSON to b.
+// AppendEntity appends an entity's wire JSON to b, with the Yjs documents
+// of its ytext fields (member "yjs") when the state holds them.
 func AppendEntity(b []byte, st *entity.State) []byte {
+	b = AppendEntityValues(b, st)
+	if len(st.Docs) == 0 {
+		return b
+	}
+	b = append(b[:len(b)-1], `,"yjs":{`...)
+	for i, f := range slices.Sorted(maps.Keys(st.Docs)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, f)
+		b = append(b, ':', '"')
+		b = base64.StdEncoding.AppendEncode(b, st.Docs[f])
+		b = append(b, '"')
+	}
+	return append(b, "}}"...)
+}
+
+// AppendEntityValues appends an entity's wire JSON to b without the Yjs
+// documents of its ytext fields: for a change whose events carry the
+// updates that bring a client's documents up to date.
+func AppendEntityValues(b []byte, st *entity.State) []byte {
 	b = append(b, `{"id":"`...)
 	b = append(b, st.ID.String()...)
 	b = append(b, `","collection":`...)
@@ -283,6 +321,16 @@ func StateFromWire(w Entity, types TypeOf) (*entity.State, error) {
 	}
 	st := entity.New(w.Collection, id)
 	st.Head, st.Deleted = head, w.Deleted
+	for f, b64 := range w.Yjs {
+		doc, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return nil, fmt.Errorf("yjs: the document of %s is not base64: %w", f, err)
+		}
+		if st.Docs == nil {
+			st.Docs = map[string][]byte{}
+		}
+		st.Docs[f] = doc
+	}
 	for f, raw := range w.Values {
 		var v value.Value
 		if t, ok := types(w.Collection, f); ok {

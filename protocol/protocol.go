@@ -150,8 +150,12 @@ type Entity struct {
 	Collection string                     `json:"collection,omitempty"`
 	Head       []string                   `json:"head"`
 	Values     map[string]json.RawMessage `json:"values,omitempty"`
-	Deleted    bool                       `json:"deleted,omitempty"`
-	Unchanged  bool                       `json:"unchanged,omitempty"`
+	// Yjs holds the Yjs documents of ytext fields (docs/text.md), field →
+	// the document's state (a Yjs update, format v1) in standard base64,
+	// where the sender has them at hand (see docs/protocol.md).
+	Yjs       map[string]string `json:"yjs,omitempty"`
+	Deleted   bool              `json:"deleted,omitempty"`
+	Unchanged bool              `json:"unchanged,omitempty"`
 }
 
 // Collection is a collection's schema on the wire.

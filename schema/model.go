@@ -40,6 +40,7 @@ var (
 	timeOfDayType = reflect.TypeOf(TimeOfDay(0))
 	intervalType  = reflect.TypeOf(Interval{})
 	durationType  = reflect.TypeOf(time.Duration(0))
+	ytextType     = reflect.TypeOf(YText(""))
 	enumIface     = reflect.TypeOf((*Enum)(nil)).Elem()
 )
 
@@ -158,6 +159,8 @@ func goType(t reflect.Type) (value.Type, error) {
 	switch {
 	case t == timeType:
 		return value.Time, nil
+	case t == ytextType:
+		return value.YText, nil
 	case t == decimalType:
 		return value.Numeric, nil
 	case isUUIDType(t):

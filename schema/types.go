@@ -50,6 +50,15 @@ type Interval struct {
 	Micros int64
 }
 
+// YText is a collaborative text field (field type ytext, docs/text.md): its
+// value is the text, and behind it a Yjs document that several people can
+// edit at once, their edits merged character by character. Read it as a
+// string; assign a new text to a mutable's field (the smallest edit that
+// makes it is recorded), or edit at positions with node.Mutable's
+// InsertText and DeleteText. A plain string field with `type=ytext` in its
+// tag is the same. The zero YText ("") is the empty text.
+type YText string
+
 // Enum is implemented by a string type whose values are an enum's labels:
 // a field of that type is enum('label', …) in that order (the order in
 // which values compare). For example:

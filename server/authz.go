@@ -248,7 +248,9 @@ func view(st *entity.State, hidden []string) *entity.State {
 	}
 	has := false
 	for _, f := range hidden {
-		if _, ok := st.Values[f]; ok {
+		_, inValues := st.Values[f]
+		_, inDocs := st.Docs[f]
+		if inValues || inDocs {
 			has = true
 			break
 		}
@@ -260,6 +262,7 @@ func view(st *entity.State, hidden []string) *entity.State {
 	for _, f := range hidden {
 		delete(c.Values, f)
 		delete(c.Versions, f)
+		delete(c.Docs, f) // a hidden ytext field's document holds its text
 	}
 	return c
 }

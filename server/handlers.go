@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ankurah/ankurah-go/entity"
@@ -126,19 +127,11 @@ func (s *Server) handle(ctx context.Context, sess *session, req *protocol.Reques
 		if err != nil {
 			return err
 		}
-		f := appendResultHead(nil, req.ID)
-		f = append(f, `{"entities":[`...)
-		for i, st := range states {
-			if i > 0 {
-				f = append(f, ',')
-			}
-			g, err := sess.grant(st.Collection)
-			if err != nil {
-				return err
-			}
-			f = protocol.AppendEntity(f, view(st, g.HiddenFields()))
+		f, err := commitResult(sess, req.ID, states, req.Events)
+		if err != nil {
+			return err
 		}
-		sess.enqueue(append(f, "]}}"...))
+		sess.enqueue(f)
 
 	case protocol.TypeRegisterSchema:
 		out := make([]protocol.Collection, 0, len(req.Collections))
@@ -399,6 +392,40 @@ func entitiesResult(id uint64, states []*entity.State, hidden []string) []byte {
 		f = protocol.AppendEntity(f, view(st, hidden))
 	}
 	return append(f, "]}}"...)
+}
+
+// commitResult is entitiesResult for a commit, each entity as the session's
+// grant lets it see it: an entity whose head is made of the commit's own
+// events goes without the Yjs documents of its ytext fields — the client
+// that made those events from its documents holds what the server holds —
+// so that a keystroke's commit is not answered with the whole document. An
+// entity the commit merged with others' events carries them.
+func commitResult(sess *session, id uint64, states []*entity.State, committed []protocol.Event) ([]byte, error) {
+	own := make(map[string]bool, len(committed))
+	for _, e := range committed {
+		own[strings.ToUpper(e.ID)] = true
+	}
+	f := appendResultHead(nil, id)
+	f = append(f, `{"entities":[`...)
+	for i, st := range states {
+		if i > 0 {
+			f = append(f, ',')
+		}
+		g, err := sess.grant(st.Collection)
+		if err != nil {
+			return nil, err
+		}
+		mine := len(st.Docs) > 0
+		for _, h := range st.Head {
+			mine = mine && own[h.String()]
+		}
+		if mine {
+			f = protocol.AppendEntityValues(f, view(st, g.HiddenFields()))
+		} else {
+			f = protocol.AppendEntity(f, view(st, g.HiddenFields()))
+		}
+	}
+	return append(f, "]}}"...), nil
 }
 
 // complexity measures a predicate: its nodes, and its longest IN list.

@@ -176,8 +176,9 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 // with that view shares those bytes.
 type batchEncoder struct {
 	b      *Batch
-	now    map[event.ID]*entity.State // each changed entity's state after the batch (nil: deleted without a state)
-	states map[viewed[*entity.State]][]byte
+	now    map[event.ID]*entity.State       // each changed entity's state after the batch (nil: deleted without a state)
+	states map[viewed[*entity.State]][]byte // with the documents of ytext fields
+	values map[viewed[*entity.State]][]byte // without them
 	events map[viewed[event.ID]][]byte
 }
 
@@ -188,7 +189,7 @@ type viewed[T comparable] struct {
 }
 
 func newBatchEncoder(b *Batch) *batchEncoder {
-	e := &batchEncoder{b: b, now: make(map[event.ID]*entity.State, len(b.changes)), states: map[viewed[*entity.State]][]byte{}, events: map[viewed[event.ID]][]byte{}}
+	e := &batchEncoder{b: b, now: make(map[event.ID]*entity.State, len(b.changes)), states: map[viewed[*entity.State]][]byte{}, values: map[viewed[*entity.State]][]byte{}, events: map[viewed[event.ID]][]byte{}}
 	for _, ch := range b.changes {
 		e.now[ch.ID] = ch.New
 	}
@@ -213,14 +214,24 @@ func (e *batchEncoder) appendItem(f []byte, sub *subscription, it reactor.Item) 
 		}
 		s = now
 	}
+	// The Yjs documents of ytext fields go with an entity that enters the
+	// result set, and with a change that has no events; otherwise the
+	// events carry the updates, and a keystroke costs its update, not the
+	// whole document (docs/protocol.md).
+	evs := e.b.events[it.ID]
+	light := it.Kind != reactor.Add && len(evs) > 0
+	cache, encode := e.states, protocol.AppendEntity
+	if light {
+		cache, encode = e.values, protocol.AppendEntityValues
+	}
 	sk := viewed[*entity.State]{s, sub.viewKey}
-	st := e.states[sk]
+	st := cache[sk]
 	if st == nil {
-		st = protocol.AppendEntity(nil, view(s, sub.hidden))
-		e.states[sk] = st
+		st = encode(nil, view(s, sub.hidden))
+		cache[sk] = st
 	}
 	f = append(f, st...)
-	if evs := e.b.events[it.ID]; len(evs) > 0 {
+	if len(evs) > 0 {
 		ek := viewed[event.ID]{it.ID, sub.viewKey}
 		enc := e.events[ek]
 		if enc == nil {

@@ -13,6 +13,7 @@
 --   AK006  bad collection or field name
 --   AK007  TRUNCATE (it would bypass the event history)
 --   AK008  ankurah.events is append-only
+--   AK020  a ytext field's document is out of step with its column (text.sql)
 --   AK009  a table of that name exists and is not a collection (adopt it)
 --   AK010  a write marked as an API write by a role that may not make them
 --   AK011  a table that cannot be adopted (the message says why)
@@ -280,6 +281,7 @@ begin
         when 'timestamp' then 'timestamp' when 'timestamp without time zone' then 'timestamp'
         when 'timestamptz' then 'timestamptz' when 'timestamp with time zone' then 'timestamptz'
         when 'interval' then 'interval'
+        when 'ytext' then 'ytext'
       end;
     elsif base in ('numeric', 'decimal') and args ~ '^-?[0-9]{1,5}(,-?[0-9]{1,5})?$' then
       p := split_part(args, ',', 1)::int;
@@ -313,6 +315,9 @@ begin
   if arr then
     if out = 'ref' then
       raise exception using errcode = 'AK002', message = format('type %L: arrays of refs are not supported (use text[])', t);
+    end if;
+    if out = 'ytext' then
+      raise exception using errcode = 'AK002', message = format('type %L: arrays of ytext are not supported (a ytext field is one document)', t);
     end if;
     if out like '%[]' then
       raise exception using errcode = 'AK002', message = format('type %L: arrays of arrays are not supported', t);
@@ -428,7 +433,7 @@ begin
   if named is null then
     raise exception using errcode = 'AK002',
       message = format('unknown field type %L', t),
-      hint = 'use text, varchar(n), char(n), smallint, integer, bigint, numeric(p,s), real, double precision, boolean, bytea, uuid, date, time, timestamp, timestamptz, interval, json, jsonb, ref, enum(''label'', …), the name of an enum or domain type, or one of these followed by []';
+      hint = 'use text, varchar(n), char(n), smallint, integer, bigint, numeric(p,s), real, double precision, boolean, bytea, uuid, date, time, timestamp, timestamptz, interval, json, jsonb, ref, enum(''label'', …), ytext, the name of an enum or domain type, or one of these followed by []';
   end if;
   return ankurah.field_type_of(named, -1);
 end $$;
@@ -468,8 +473,8 @@ begin
     end if;
     return format('%I.%I', sch, tname) || case when arr then '[]' else '' end;
   end if;
-  if base in ('text', 'ref', 'varchar', 'bpchar') or base ~ '^(varchar|char)\(' then
-    return case when base = 'ref' then 'text' else base end || case when arr then '[]' else '' end || ' collate "C"';
+  if base in ('text', 'ref', 'varchar', 'bpchar', 'ytext') or base ~ '^(varchar|char)\(' then
+    return case when base in ('ref', 'ytext') then 'text' else base end || case when arr then '[]' else '' end || ' collate "C"';
   end if;
   return ft;
 end $$;
@@ -895,6 +900,7 @@ begin
       from jsonb_each(newj) n
       where n.key <> 'id' and left(n.key, 1) <> '_' and n.value <> 'null'::jsonb;
     -- (A generated column is NULL in a BEFORE trigger's NEW: left out above.)
+    ops := ankurah.ytext_ops(coll, NEW.id, ops, null); -- ytext fields: Yjs edits (text.sql)
     -- The creation event's id is the entity's id.
     insert into ankurah.events (id, collection, entity_id, parents, operations, origin, author)
       values (NEW.id, coll, NEW.id, '{}', ops, 'sql', session_user);
@@ -932,6 +938,7 @@ begin
   if ops = '{}' then
     return NEW; -- nothing changed: no event
   end if;
+  ops := ankurah.ytext_ops(coll, NEW.id, ops, oldj); -- ytext fields: Yjs edits (text.sql)
   ev := ankurah.new_ulid((select max(h collate "C") from unnest(OLD._head) h));
   insert into ankurah.events (id, collection, entity_id, parents, operations, origin, author)
     values (ev, coll, NEW.id, OLD._head, ops, 'sql', session_user);
@@ -946,6 +953,7 @@ declare
   coll text := coalesce(TG_ARGV[0], TG_TABLE_NAME);
 begin
   perform ankurah.check_trigger(coll, TG_RELID);
+  perform ankurah.ytext_forget(coll, OLD.id);
   insert into ankurah.events (id, collection, entity_id, parents, operations, tombstone, origin, author)
     values (ankurah.new_ulid((select max(h collate "C") from unnest(OLD._head) h)),
             coll, OLD.id, OLD._head, '{}', true, 'sql', session_user);
@@ -1611,6 +1619,7 @@ begin
           execute format('drop table if exists ankurah.%I', c.side_table);
         end if;
         delete from ankurah.collections where name = c.name;
+        delete from ankurah.ytext where collection = c.name;
         perform ankurah.record_change(c.name, 'drop_table', detail => format('table %I.%I', c.table_schema, c.table_name));
         n := n + 1;
         continue;
@@ -1643,6 +1652,7 @@ begin
       end if;
       if not found or (not c.adopted and left(a.attname, 1) = '_') then
         delete from ankurah.fields where collection = c.name and name = f.name;
+        delete from ankurah.ytext where collection = c.name and field = f.name;
         perform ankurah.record_change(c.name, 'drop_field', field => f.name, old_type => f.type);
         n := n + 1;
         continue;
@@ -1652,12 +1662,16 @@ begin
         if left(fname, 1) = '_' or ankurah.is_system_column(fname) or (fname = 'id' and not f.pinned)
            or exists (select 1 from ankurah.fields o where o.collection = c.name and o.name = fname and o.attnum <> f.attnum) then
           delete from ankurah.fields where collection = c.name and name = f.name;
+          delete from ankurah.ytext where collection = c.name and field = f.name;
           perform ankurah.record_change(c.name, 'drop_field', field => f.name, old_type => f.type,
             detail => format('column renamed to %I, which cannot name a field', a.attname));
           n := n + 1;
           continue;
         end if;
         update ankurah.fields set name = fname, column_name = a.attname where collection = c.name and name = f.name;
+        if fname <> f.name and f.type = 'ytext' then
+          update ankurah.ytext set field = fname where collection = c.name and field = f.name;
+        end if;
         if fname <> f.name then
           perform ankurah.record_change(c.name, 'rename_field', field => fname, old_name => f.name);
           n := n + 1;
@@ -1668,16 +1682,18 @@ begin
         ft := ankurah.field_type_of(a.atttypid, a.atttypmod);
       exception when sqlstate 'AK002' then
         delete from ankurah.fields where collection = c.name and name = f.name;
+        delete from ankurah.ytext where collection = c.name and field = f.name;
         perform ankurah.record_change(c.name, 'drop_field', field => f.name, old_type => f.type,
           detail => format('its column is now of type %s, which Ankurah cannot represent', format_type(a.atttypid, a.atttypmod)));
         n := n + 1;
         continue;
       end;
-      if f.type = 'ref' and ft = 'text' then
-        ft := 'ref';
+      if f.type in ('ref', 'ytext') and ft = 'text' then
+        ft := f.type; -- both are text columns (collate "C")
       end if;
       if ft <> f.type then
         update ankurah.fields set type = ft where collection = c.name and name = f.name;
+        delete from ankurah.ytext where collection = c.name and field = f.name;
         perform ankurah.record_change(c.name, 'retype_field', field => f.name, old_type => f.type, new_type => ft);
         n := n + 1;
       end if;

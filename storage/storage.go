@@ -16,6 +16,7 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/ytext"
 	"github.com/ankurah/ankurah-go/schema"
 	"github.com/ankurah/ankurah-go/value"
 )
@@ -121,7 +122,7 @@ func CodeOf(err error) string {
 	case errors.Is(err, entity.ErrMissingParents):
 		return CodeMissingParents
 	case errors.Is(err, event.ErrInvalid), errors.Is(err, entity.ErrWrongEntity),
-		errors.Is(err, entity.ErrAlreadyCreated):
+		errors.Is(err, entity.ErrAlreadyCreated), errors.Is(err, entity.ErrText):
 		return CodeInvalidEvent
 	case errors.Is(err, entity.ErrNotCreated):
 		return CodeNotFound
@@ -170,6 +171,9 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 			return nil, Errorf(CodeTypeMismatch, "%s.%s: %v", c.Name, name, err)
 		}
 		f, ok := c.Field(name)
+		if err := conformText(c.Name, name, f.Type, ok, v); err != nil {
+			return nil, err
+		}
 		if !ok {
 			if v.IsNull() {
 				continue
@@ -180,10 +184,14 @@ func Conform(c schema.Collection, e *event.Event) (newFields map[string]value.Ty
 			if newFields == nil {
 				newFields = map[string]value.Type{}
 			}
-			if t, seen := newFields[name]; seen && t != v.Type() {
-				return nil, Errorf(CodeTypeMismatch, "%s.%s: written as %s and as %s", c.Name, name, t, v.Type())
+			t := v.Type()
+			if t == value.YUpdate {
+				t = value.YText // a Yjs update makes a new field collaborative text
 			}
-			newFields[name] = v.Type()
+			if seen, ok := newFields[name]; ok && seen != t {
+				return nil, Errorf(CodeTypeMismatch, "%s.%s: written as %s and as %s", c.Name, name, seen, t)
+			}
+			newFields[name] = t
 			continue
 		}
 		conv, err := value.Convert(v, f.Type)
@@ -250,6 +258,43 @@ func checkText(v value.Value) error {
 		if strings.Contains(v.Raw(), "\x00") || v.Type() == value.JSON && strings.Contains(v.Raw(), `\u0000`) {
 			return fmt.Errorf("text may not contain the NUL character")
 		}
+	}
+	return nil
+}
+
+// Limits on collaborative text (ytext fields) written by clients.
+const (
+	// MaxTextUpdateBytes bounds one Yjs update, the operation of one event
+	// on one ytext field (value_too_long beyond it).
+	MaxTextUpdateBytes = 512 << 10
+	// MaxTextStateBytes bounds a ytext field's whole document, as stored
+	// (value_too_long for a commit that would make it larger).
+	MaxTextStateBytes = 4 << 20
+)
+
+// conformText checks an operation on a ytext field, or a Yjs update
+// written to any field: a ytext field's operations are well-formed Yjs
+// updates of at most MaxTextUpdateBytes, and only a ytext field (or a
+// field that does not exist yet, which the update makes one) takes them.
+func conformText(coll, name string, t value.Type, known bool, v value.Value) error {
+	isUpdate := v.Type() == value.YUpdate
+	switch {
+	case known && t.IsYText() && !isUpdate:
+		if v.IsNull() {
+			return Errorf(CodeTypeMismatch, "%s.%s is ytext (collaborative text): it cannot be unset; delete its text with a Yjs update", coll, name)
+		}
+		return Errorf(CodeTypeMismatch, "%s.%s is ytext (collaborative text): its operations are Yjs updates ({\"yjs\": \"<base64>\"}), not a %s value", coll, name, v.Type())
+	case !isUpdate:
+		return nil
+	case known && !t.IsYText():
+		return Errorf(CodeTypeMismatch, "%s.%s is %s: only a ytext field takes a Yjs update", coll, name, t)
+	}
+	u := v.Raw()
+	if len(u) > MaxTextUpdateBytes {
+		return Errorf(CodeValueTooLong, "%s.%s: a Yjs update of %d bytes (at most %d)", coll, name, len(u), MaxTextUpdateBytes)
+	}
+	if err := ytext.Check([]byte(u)); err != nil {
+		return Errorf(CodeInvalidEvent, "%s.%s: not a Yjs update (format v1): %v", coll, name, err)
 	}
 	return nil
 }
@@ -328,6 +373,13 @@ func Merge(states map[event.ID]*entity.State, events []event.Event, known func(e
 			}
 			inBatch[e.ID] = ent
 			fresh = append(fresh, *e)
+		}
+	}
+	for _, st := range work {
+		for f, d := range st.Docs {
+			if len(d) > MaxTextStateBytes && len(d) > len(states[st.ID].Docs[f]) {
+				return nil, Errorf(CodeValueTooLong, "%s %s: the document of %s would hold %d bytes (at most %d)", st.Collection, st.ID, f, len(d), MaxTextStateBytes)
+			}
 		}
 	}
 	for id, st := range work {

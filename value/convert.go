@@ -46,6 +46,12 @@ func Convert(v Value, t Type) (Value, error) {
 	if v.t == Null {
 		return v, nil
 	}
+	if v.t == YUpdate {
+		if t.IsYText() {
+			return v, nil
+		}
+		return Value{}, fmt.Errorf("a Yjs update where %s is expected (only a ytext field takes one)", t)
+	}
 	if !t.Valid() {
 		return Value{}, fmt.Errorf("%s is not a field type", t)
 	}

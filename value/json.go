@@ -37,6 +37,7 @@ const TimeLayout = "2006-01-02T15:04:05.000000Z"
 //	enum        "label"
 //	jsonb, json the JSON itself
 //	array       [elements in their natural JSON, null for NULL]
+//	yjs update  {"yjs":"<base64>"} (an operation of a ytext field, whose values are text)
 func (v Value) MarshalJSON() ([]byte, error) {
 	return v.AppendJSON(nil), nil
 }
@@ -96,6 +97,8 @@ func (v Value) AppendJSON(b []byte) []byte {
 		return append(b, '"')
 	case JSON, Array:
 		return append(b, v.s...)
+	case YUpdate:
+		return appendYUpdate(b, v.s)
 	}
 	return append(b, "null"...)
 }
@@ -107,7 +110,8 @@ func appendJSONString(b []byte, s string) []byte {
 
 // Decode reads the natural JSON form of a value of field type t (a value of
 // t's value type: modifiers such as numeric(10,2) or varchar(20) are
-// applied by Convert). JSON null gives NULL for every type. Besides the
+// applied by Convert). For a ytext field it reads its text, or a Yjs
+// update ({"yjs":"…"}: an operation). JSON null gives NULL for every type. Besides the
 // natural forms it accepts: a numeric as a JSON number (read exactly, from
 // its text), a real or double as a string holding a number, and a bytea in
 // base64. Errors say what was expected.
@@ -118,6 +122,9 @@ func Decode(raw []byte, t Type) (Value, error) {
 	}
 	if string(raw) == "null" {
 		return Value{}, nil
+	}
+	if raw[0] == '{' && (t.IsYText() || t == YUpdate) {
+		return decodeYUpdate(raw) // an operation; the field's values are text
 	}
 	k := t.Kind()
 	switch k {

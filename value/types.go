@@ -44,6 +44,7 @@ const (
 	Char           // bpchar: blank-padded text (the values of char(n) fields)
 	Enum           // an enum: only as a registered type with labels
 	Array          // a one-dimensional array: only as a registered type with an element type
+	YUpdate        // a Yjs update (format v1): the operation of a ytext field, never a field's type (see ytext.go)
 	numKinds
 )
 
@@ -69,6 +70,7 @@ var kindNames = [...]string{
 	Char:      "bpchar",
 	Enum:      "enum",
 	Array:     "array",
+	YUpdate:   "yjs update",
 }
 
 // typeDesc describes a registered type.
@@ -82,6 +84,7 @@ type typeDesc struct {
 	precision int  // Numeric: 1–1000 (0: none); time kinds and Interval: fractional digits 0–6 (-1: none)
 	scale     int  // Numeric: -1000–1000
 	json      bool // JSON: json rather than jsonb
+	ytext     bool // Text: ytext, a collaborative text (a Yjs document), rather than text
 	labels    []string
 	ordinal   map[string]int // Enum: label → position
 	elem      Type           // Array: the element's field type
@@ -157,7 +160,7 @@ func (t Type) Valid() bool {
 	if t>>8 != 0 {
 		return t.desc() != nil
 	}
-	return k != Enum && k != Array
+	return k != Enum && k != Array && k != YUpdate
 }
 
 // ValueType returns the type of t's values: t without its modifiers
@@ -189,6 +192,9 @@ func (t Type) String() string {
 // type created or named by ankurah.create_collection, and Column returns
 // "text").
 func (t Type) Column() string {
+	if t.IsYText() {
+		return "text"
+	}
 	switch t.Kind() {
 	case Ref:
 		return "text"
@@ -310,8 +316,8 @@ const (
 //	boolean bool   bytea bytes   uuid   date
 //	time time(p) "time without time zone"   timestamp timestamp(p) "timestamp without time zone"
 //	timestamptz timestamptz(p) "timestamp with time zone"   interval interval(p)
-//	json jsonb   ref   enum('label', …)
-//	any of these but ref followed by [] (a one-dimensional array)
+//	json jsonb   ref   enum('label', …)   ytext
+//	any of these but ref and ytext followed by [] (a one-dimensional array)
 //
 // The name of a Postgres enum or domain type is accepted by
 // ankurah.create_collection only, which knows the database's types.
@@ -334,7 +340,7 @@ func lookupName(s string) (Type, bool) {
 }
 
 func unknownType(name string) error {
-	return fmt.Errorf("unknown type %q (want text, varchar(n), char(n), smallint, integer, bigint, numeric(p,s), real, double precision, boolean, bytea, uuid, date, time, timestamp, timestamptz, interval, json, jsonb, ref, enum('label', …), or one of these followed by [])", clipString(name))
+	return fmt.Errorf("unknown type %q (want text, varchar(n), char(n), smallint, integer, bigint, numeric(p,s), real, double precision, boolean, bytea, uuid, date, time, timestamp, timestamptz, interval, json, jsonb, ref, enum('label', …), ytext, or one of these followed by [])", clipString(name))
 }
 
 // normalizeTypeName lowercases a type name and reduces its spacing to one
@@ -438,6 +444,11 @@ func parseNormalized(s, orig string) (Type, error) {
 			break
 		}
 		return Text, nil
+	case "ytext":
+		if hasArgs {
+			break
+		}
+		return YText, nil
 	case "bigint", "int8":
 		if hasArgs {
 			break
@@ -661,6 +672,9 @@ func ArrayType(elem Type) (Type, error) {
 		return Null, fmt.Errorf("arrays of arrays are not supported (Postgres arrays of arrays are multidimensional)")
 	case Ref:
 		return Null, fmt.Errorf("arrays of refs are not supported (use text[])")
+	}
+	if elem.IsYText() {
+		return Null, fmt.Errorf("arrays of ytext are not supported (a ytext field is one document)")
 	}
 	name := elem.String() + "[]"
 	if t, ok := lookupName(name); ok {

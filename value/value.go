@@ -236,6 +236,8 @@ func (v Value) Go() any {
 			out[i] = e.Go()
 		}
 		return out
+	case YUpdate:
+		return []byte(v.s)
 	}
 	return nil
 }

@@ -178,7 +178,7 @@ func TestCLIAsAUser(t *testing.T) {
 	if status, out, errout := invoke("check", "--database-url", "postgres://nobody@127.0.0.1:1/x"); status != exitFailure || !strings.HasPrefix(out, "FAIL connect: cannot connect to PostgreSQL at 127.0.0.1:1: connection refused\n     fix: ") || errout != "" {
 		t.Errorf("check of nothing: %d\n%s%s", status, out, errout)
 	}
-	if status, out, _ := invoke("migrate", "--database-url", db); status != exitOK || out != "Ankurah's schema is already up to date (version 2)\n" {
+	if status, out, _ := invoke("migrate", "--database-url", db); status != exitOK || out != "Ankurah's schema is already up to date (version 3)\n" {
 		t.Errorf("migrate of a migrated database: %d %q", status, out)
 	}
 
@@ -211,10 +211,10 @@ func TestMigrateSaysWhatItDid(t *testing.T) {
 	if _, err := pool.Exec(context.Background(), "drop schema ankurah cascade"); err != nil {
 		t.Fatal(err)
 	}
-	if status, out, errout := invoke("migrate", "--database-url", url); status != exitOK || out != "installed Ankurah's schema (version 2)\n" || errout != "" {
+	if status, out, errout := invoke("migrate", "--database-url", url); status != exitOK || out != "installed Ankurah's schema (version 3)\n" || errout != "" {
 		t.Fatalf("first migrate: %d %q %q", status, out, errout)
 	}
-	if status, out, _ := invoke("migrate", "--database-url", url); status != exitOK || out != "Ankurah's schema is already up to date (version 2)\n" {
+	if status, out, _ := invoke("migrate", "--database-url", url); status != exitOK || out != "Ankurah's schema is already up to date (version 3)\n" {
 		t.Fatalf("second migrate: %d %q", status, out)
 	}
 }
@@ -242,7 +242,7 @@ func TestPostgresThatCannotFeedAnkurah(t *testing.T) {
 		t.Errorf("check: %d\n%s", status, out)
 	}
 	status, out, errout := invoke("migrate", "--database-url", db)
-	if status != exitOK || out != "installed Ankurah's schema (version 2)\n" || !strings.HasPrefix(errout, "ankurah migrate: note: "+finding+"\n"+fix) {
+	if status != exitOK || out != "installed Ankurah's schema (version 3)\n" || !strings.HasPrefix(errout, "ankurah migrate: note: "+finding+"\n"+fix) {
 		t.Errorf("migrate: %d\n%s%s", status, out, errout)
 	}
 }

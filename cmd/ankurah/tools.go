@@ -412,6 +412,9 @@ func (t *tools) create(ctx context.Context, coll, doc string) error {
 	if err != nil {
 		return err
 	}
+	if err := t.textOps(ctx, coll, ops, nil); err != nil {
+		return err
+	}
 	id := t.gen.New()
 	ev := protocol.Event{ID: id.String(), Collection: coll, EntityID: id.String(), Parents: []string{}, Operations: ops}
 	err = t.conn.Do(ctx, protocol.Request{Type: protocol.TypeCommit, Events: []protocol.Event{ev}}, nil)
@@ -477,6 +480,9 @@ func (t *tools) change(ctx context.Context, coll, id string, ops map[string]json
 	}
 	head, err := event.ParseHead(e.Head)
 	if err != nil {
+		return err
+	}
+	if err := t.textOps(ctx, coll, ops, e.Yjs); err != nil {
 		return err
 	}
 	ev := protocol.Event{ID: t.gen.New(head...).String(), Collection: coll, EntityID: e.ID, Parents: e.Head, Operations: ops, Delete: del}

@@ -130,6 +130,35 @@ func TestServeOnPostgres(t *testing.T) {
 	}
 }
 
+// TestPutText: put gives a ytext field (collaborative text) a text as the
+// smallest Yjs edit that makes it, on creation and on update, and that
+// edit merges with a SQL edit made in between.
+func TestPutText(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	pool := pgtest.Pool(t, db)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `select ankurah.create_collection('note', '{"title":"text","body":"ytext"}')`); err != nil {
+		t.Fatal(err)
+	}
+	_, url := startServe(t, "--database-url", db, "--slot", "cli_put_text")
+	id := strings.TrimSpace(cli(t, "put", "--url", url, "note", `{"title":"t","body":"Hello world"}`))
+	if _, err := pool.Exec(ctx, `update note set body = body || '!' where id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	cli(t, "put", "--url", url, "note", id, `{"body":"Hello, world!"}`)
+	var body, kinds string
+	if err := pool.QueryRow(ctx, `select body from note where id = $1`, id).Scan(&body); err != nil || body != "Hello, world!" {
+		t.Fatalf("body %q (%v)", body, err)
+	}
+	if err := pool.QueryRow(ctx, `select string_agg(origin || ':' || jsonb_typeof(operations -> 'body'), ',' order by id) from ankurah.events where entity_id = $1`, id).Scan(&kinds); err != nil || kinds != "api:object,sql:object,api:object" {
+		t.Fatalf("the events' body operations: %q (%v)", kinds, err)
+	}
+	if got := cli(t, "get", "--url", url, "note", id); !strings.Contains(got, `"body":"Hello, world!"`) {
+		t.Fatalf("get: %s", got)
+	}
+}
+
 // TestServeFirstStart: on a database without Ankurah's schema, serve says
 // that it installs it and creates its replication slot; the next start says
 // neither.
@@ -142,7 +171,7 @@ func TestServeFirstStart(t *testing.T) {
 	slot := "cli_first_start"
 	srv, url, lines := startServeLog(t, "--database-url", db, "--slot", slot)
 	want := []string{
-		"ankurah: installed Ankurah's schema (version 2)",
+		"ankurah: installed Ankurah's schema (version 3)",
 		"ankurah: creating replication slot " + slot + " (it holds WAL for this server while it is away; drop it with pg_drop_replication_slot('" + slot + "') when you retire the server)",
 	}
 	if len(lines) != 4 || lines[0] != want[0] || lines[1] != want[1] || !strings.HasPrefix(lines[2], "ankurah: no policy") || !strings.Contains(lines[3], `msg="ankurah serving"`) {

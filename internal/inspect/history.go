@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -84,8 +85,9 @@ type FieldResolution struct {
 	Event string `json:"event"`
 	// Reason: "only" (the only write of the field), "causal" (the winning
 	// write was made after every other write of the field: it descends
-	// from them) or "concurrent" (some other write was concurrent with it,
-	// and its event id is the larger).
+	// from them), "concurrent" (some other write was concurrent with it,
+	// and its event id is the larger) or "merged" (a ytext field: every
+	// edit is merged into its text, none wins; Event is the latest).
 	Reason string `json:"reason"`
 	// Explanation says the same in a sentence.
 	Explanation string `json:"explanation"`
@@ -284,6 +286,10 @@ func Analyse(coll string, id event.ID, evs []event.Event, at *event.ID, meta map
 			continue
 		}
 		fr := FieldResolution{Field: f, Value: raw(st.Values[f]), Event: evs[w].ID.String(), Others: []FieldWrite{}}
+		merged := false
+		for _, i := range writes[f] {
+			merged = merged || evs[i].Ops[f].Type() == value.YUpdate
+		}
 		var before, concurrent []string
 		for _, i := range writes[f] {
 			if i == w {
@@ -299,6 +305,9 @@ func Analyse(coll string, id event.ID, evs []event.Event, at *event.ID, meta map
 			fr.Others = append(fr.Others, FieldWrite{Event: evs[i].ID.String(), Value: raw(evs[i].Ops[f]), Relation: rel})
 		}
 		switch {
+		case merged:
+			fr.Reason = "merged"
+			fr.Explanation = fmt.Sprintf("a collaborative text (ytext): its %d edits are merged character by character (Yjs), concurrent ones included; none replaces another", len(writes[f]))
 		case len(concurrent) > 0:
 			fr.Reason = "concurrent"
 			fr.Explanation = "written concurrently by " + list(concurrent) + "; the larger event id wins"

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/ytext"
 	"github.com/ankurah/ankurah-go/value"
 )
 
@@ -147,5 +148,49 @@ func TestPage(t *testing.T) {
 	}
 	if rec := get("/api/server"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"backend":"memory"`) {
 		t.Errorf("/api/server: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestAnalyseText: a ytext field's concurrent edits are merged, not won:
+// its reason says so and its value is the merged text.
+func TestAnalyseText(t *testing.T) {
+	g := event.NewGenerator()
+	c := g.New()
+	edit := func(state []byte, fn func(*ytext.Editor) error) []byte {
+		e, err := ytext.NewEditor(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fn(e); err != nil {
+			t.Fatal(err)
+		}
+		u, err := e.Update()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	first := edit(nil, func(e *ytext.Editor) error { return e.Insert(0, "hello") })
+	left := edit(first, func(e *ytext.Editor) error { return e.Insert(0, ">> ") })
+	right := edit(first, func(e *ytext.Editor) error { return e.Insert(5, " world") })
+	b1, b2 := g.New(c), g.New(c)
+	evs := []event.Event{
+		{ID: c, Collection: "note", Entity: c, Ops: map[string]value.Value{"body": value.YUpdateOf(first)}},
+		{ID: b1, Collection: "note", Entity: c, Parents: event.Head{c}, Ops: map[string]value.Value{"body": value.YUpdateOf(left)}},
+		{ID: b2, Collection: "note", Entity: c, Parents: event.Head{c}, Ops: map[string]value.Value{"body": value.YUpdateOf(right)}},
+	}
+	h, err := Analyse("note", c, evs, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text string
+	if len(h.Fields) == 1 {
+		_ = json.Unmarshal(h.Fields[0].Value, &text)
+	}
+	if len(h.Fields) != 1 || h.Fields[0].Reason != "merged" || text != ">> hello world" || !strings.Contains(h.Fields[0].Explanation, "3 edits") {
+		t.Errorf("body: %+v", h.Fields)
+	}
+	if op := string(h.Events[1].Operations["body"]); !strings.HasPrefix(op, `{"yjs":"`) {
+		t.Errorf("a Yjs update as an operation: %s", op)
 	}
 }

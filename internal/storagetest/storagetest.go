@@ -43,6 +43,9 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"TextPostgresCannotStore", testBadText},
 		{"JSONNullDocument", testJSONNullDocument},
 		{"FetchBeforeTheCollectionExists", testFetchBeforeCollection},
+		{"Text", testText},
+		{"TextRefusals", testTextRefusals},
+		{"TextDynamicField", testTextDynamicField},
 		{"WriteCheck", testWriteCheck},
 		{"Author", testAuthor},
 	}

@@ -184,6 +184,11 @@ func (s *Store) writeCreations(ctx context.Context, cs []*creation) error {
 	for t, sts := range rows {
 		b.Queue(markAPIWrite, apiMark(t))
 		queueRowsInsert(b, t, sts)
+		for _, st := range sts {
+			if err := queueDocs(b, t, nil, st); err != nil {
+				return err
+			}
+		}
 	}
 	err := s.pool.SendBatch(ctx, b).Close()
 	if err != nil && len(cs) > 1 {

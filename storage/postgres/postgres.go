@@ -95,6 +95,7 @@ type table struct {
 	column    map[string]string // field → its column's name
 	generated map[string]bool   // fields whose columns are generated: readable, never written
 	defaults  []string          // fields whose columns have a default (not generated ones)
+	texts     []string          // ytext fields, whose documents are in ankurah.ytext (text.go)
 	renames   []rename          // the collection's field renames, in order (schema_changes)
 
 	// An adopted table (an app's own, made a collection in place).
@@ -237,6 +238,7 @@ func (s *Store) load(ctx context.Context, name string) (*table, error) {
 	if err != nil {
 		return nil, pgError(err)
 	}
+	t.texts = textFields(t)
 	rows, err = s.pool.Query(ctx, `select id, field, old_name from ankurah.schema_changes
 		where collection = $1 and kind = 'rename_field' order by id`, name)
 	if err != nil {
@@ -391,15 +393,21 @@ func (s *Store) selectStates(ctx context.Context, q querier, t *table, ids []eve
 	}
 	defer rows.Close()
 	out := make(map[event.ID]*entity.State, len(ids))
+	list := make([]*entity.State, 0, len(ids))
 	for rows.Next() {
 		st, err := scanState(t, rows, true)
 		if err != nil {
 			return nil, err
 		}
 		out[st.ID] = st
+		list = append(list, st)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, pgError(err)
+	}
+	rows.Close()
+	if err := s.attachDocs(ctx, q, t, list); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -432,16 +440,37 @@ func (s *Store) scan(ctx context.Context, t *table, fn func(*entity.State) bool)
 		return pgError(err)
 	}
 	defer rows.Close()
+	// States go to fn in chunks, each with its documents read at once.
+	var chunk []*entity.State
+	flush := func() (bool, error) {
+		if err := s.attachDocs(ctx, s.pool, t, chunk); err != nil {
+			return false, err
+		}
+		for _, st := range chunk {
+			if !fn(st) {
+				return false, nil
+			}
+		}
+		chunk = chunk[:0]
+		return true, nil
+	}
 	for rows.Next() {
 		st, err := scanState(t, rows, true)
 		if err != nil {
 			return err
 		}
-		if !fn(st) {
-			return nil
+		chunk = append(chunk, st)
+		if len(chunk) == 256 {
+			if more, err := flush(); !more || err != nil {
+				return err
+			}
 		}
 	}
-	return pgError(rows.Err())
+	if err := rows.Err(); err != nil {
+		return pgError(err)
+	}
+	_, err = flush()
+	return err
 }
 
 // Events implements storage.Store and event.Source.
@@ -942,5 +971,12 @@ func (s *Store) fetch(ctx context.Context, db querier, collection string, build 
 		}
 		out = append(out, st)
 	}
-	return out, pgError(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, pgError(err)
+	}
+	rows.Close()
+	if err := s.attachDocs(ctx, db, t, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

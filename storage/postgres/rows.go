@@ -237,6 +237,9 @@ func nullable(s string) *string {
 // The batch must be marked for t's collection (markAPIWrite).
 func queueRow(b *pgx.Batch, t *table, before, after *entity.State) error {
 	if after.Deleted {
+		if err := queueDocs(b, t, before, after); err != nil {
+			return err
+		}
 		if before != nil {
 			b.Queue("delete from "+t.ident+" where id = $1", after.ID.String())
 		}
@@ -270,15 +273,16 @@ func queueRow(b *pgx.Batch, t *table, before, after *entity.State) error {
 	if before == nil {
 		b.Queue(fmt.Sprintf("insert into %s (id, _head, _versions%s) values ($1, $2, $3%s)",
 			t.ident, prefixJoin(cols), prefixJoin(params)), args...)
-		return nil
+	} else {
+		set := make([]string, len(cols))
+		for i := range cols {
+			set[i] = cols[i] + " = " + params[i]
+		}
+		b.Queue(fmt.Sprintf("update %s set _head = $2, _versions = $3%s where id = $1",
+			t.ident, prefixJoin(set)), args...)
 	}
-	set := make([]string, len(cols))
-	for i := range cols {
-		set[i] = cols[i] + " = " + params[i]
-	}
-	b.Queue(fmt.Sprintf("update %s set _head = $2, _versions = $3%s where id = $1",
-		t.ident, prefixJoin(set)), args...)
-	return nil
+	// The row's write comes first (insertWithDefaults reads it back).
+	return queueDocs(b, t, before, after)
 }
 
 func prefixJoin(s []string) string {
@@ -318,9 +322,13 @@ func (s *Store) insertWithDefaults(ctx context.Context, tx pgx.Tx, t *table, st 
 	if err := queueRow(b, t, nil, st); err != nil {
 		return err
 	}
-	q := b.QueuedQueries[0]
+	// The row's insert, then the documents of its ytext fields.
+	q, docs := b.QueuedQueries[0], b.QueuedQueries[1:]
 	if len(missing) == 0 {
 		_, err := tx.Exec(ctx, q.SQL, q.Arguments...)
+		if err == nil {
+			err = execAll(ctx, tx, docs)
+		}
 		return pgError(err)
 	}
 	returning := make([]string, len(missing))
@@ -330,6 +338,9 @@ func (s *Store) insertWithDefaults(ctx context.Context, tx pgx.Tx, t *table, st 
 		cells[i] = newCell(f.Type)
 	}
 	if err := tx.QueryRow(ctx, q.SQL+" returning "+strings.Join(returning, ", "), q.Arguments...).Scan(cells...); err != nil {
+		return pgError(err)
+	}
+	if err := execAll(ctx, tx, docs); err != nil {
 		return pgError(err)
 	}
 	var creation *event.Event
@@ -357,6 +368,16 @@ func (s *Store) insertWithDefaults(ctx context.Context, tx pgx.Tx, t *table, st 
 		creation.Ops[f.Name] = v
 		st.Values[f.Name] = v
 		st.Versions[f.Name] = creation.ID
+	}
+	return nil
+}
+
+// execAll runs queued statements one by one in tx.
+func execAll(ctx context.Context, tx pgx.Tx, qs []*pgx.QueuedQuery) error {
+	for _, q := range qs {
+		if _, err := tx.Exec(ctx, q.SQL, q.Arguments...); err != nil {
+			return err
+		}
 	}
 	return nil
 }

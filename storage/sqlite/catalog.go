@@ -32,9 +32,10 @@ type table struct {
 func newTable(name, sqlName string, types map[string]value.Type) *table {
 	t := &table{Collection: schema.FromMap(name, types), sqlName: sqlName, types: types}
 	ident := quote(sqlName)
-	t.selectOne = "select * from " + ident + " where id = ?"
-	t.selectMany = "select * from " + ident + " where id in (select value from json_each(?))"
-	t.selectAll = "select * from " + ident + " order by id"
+	sel := docSelect(name, t) + " from " + ident + " t"
+	t.selectOne = sel + " where t.id = ?"
+	t.selectMany = sel + " where t.id in (select value from json_each(?))"
+	t.selectAll = sel + " order by t.id"
 	t.delete = "delete from " + ident + " where id = ?"
 	cols, params, set := []string{"id", "_head", "_versions"}, []string{"?1", "?2", "?3"}, []string{"_head = ?2", "_versions = ?3"}
 	for i, f := range t.Fields {

@@ -276,6 +276,9 @@ func (w *writeTx) insertEvent(e *event.Event) error {
 // a whole record on any update anyway), or no row once it is deleted.
 func (w *writeTx) writeRow(hadRow bool, st *entity.State) error {
 	t := w.table(st.Collection)
+	if err := w.writeDocs(t, st); err != nil {
+		return err
+	}
 	if st.Deleted {
 		if hadRow {
 			return w.exec(t.delete, st.ID.String())

@@ -98,6 +98,9 @@ func bootstrap(ctx context.Context, conn *sql.Conn) (err error) {
 	default:
 		return fmt.Errorf("not an Ankurah store (application_id %#x, %d schema objects)", appID, objects)
 	}
+	if _, err := conn.ExecContext(ctx, textTable); err != nil {
+		return fmt.Errorf("creating the layout: %w", err)
+	}
 	_, err = conn.ExecContext(ctx, "commit")
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
@@ -142,6 +143,10 @@ func newRowReader(rows *sql.Rows, t *table) (*rowReader, error) {
 		r.dest[i] = &r.cells[i]
 	}
 	for _, n := range r.names {
+		if strings.HasPrefix(n, docColumn) {
+			r.types = append(r.types, 0) // a document (text.go)
+			continue
+		}
 		typ, ok := t.types[n]
 		if !ok {
 			return nil, fmt.Errorf("%w: %s.%s", errUnknownColumn, t.Name, n)
@@ -173,6 +178,12 @@ func (r *rowReader) read(rows *sql.Rows) (*entity.State, error) {
 		return bad("_versions", err)
 	}
 	for i, c := range r.cells[3:] {
+		if r.types[i] == 0 {
+			if err := setDoc(st, strings.TrimPrefix(r.names[i], docColumn), c); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		v, err := fromCell(c, r.types[i])
 		if err != nil {
 			return bad(r.names[i], err)

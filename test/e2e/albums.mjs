@@ -2,7 +2,7 @@
 // Run by test/e2e/run.sh, which builds everything and sets TEST_DATABASE_URL
 // (a throwaway cluster) and ANKURAH_BIN (the server binary).
 import { execFile, spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -185,6 +185,20 @@ function recordCommits(page, into) {
 
 const visibleText = (page, sel) => page.locator(sel).innerText({ timeout: 15_000 });
 
+/** An album's notes textarea (bound to its Y.Text). */
+const notes = (page, name) => row(page, name).locator('textarea[data-testid=notes]');
+
+/** An album's notes in SQL (the ytext column's text). */
+const sqlNotes = async (name) => {
+  // Bracketed: psql's output is trimmed, the text may end with a blank.
+  const s = await sql(`select coalesce('[' || notes || ']', '<null>') from album where name = '${name.replace(/'/g, "''")}'`);
+  return s === '<null>' ? s : s.slice(1, -1);
+};
+
+/** The p-th percentile (0–100) of sorted numbers. */
+const percentile = (xs, p) => xs[Math.min(xs.length - 1, Math.max(0, Math.ceil((p / 100) * xs.length) - 1))];
+
+
 // ── the checks ─────────────────────────────────────────────────────────────
 
 let failed = false;
@@ -287,6 +301,61 @@ try {
       throw new Error(`unexpected merge: ${showbiz}; history:\n${await history()}`);
     }
     console.log(`     converged on ${JSON.stringify(final)}`);
+  });
+
+  await check('two pages type in one album\'s notes at once, at the same position, while psql edits them: nothing typed is lost', async () => {
+    const name = 'Origin of Symmetry';
+    const [ta, tb] = [notes(a, name), notes(b, name)];
+    await ta.click();
+    await tb.click();
+    // Both carets at position 0 of the empty text: the same position.
+    const sa = 'Typed on A: héllo 😀. ';
+    const sb = 'Typed on B: ünï 中文 👩‍👧. ';
+    const typing = Promise.all([ta.pressSequentially(sa, { delay: 15 }), tb.pressSequentially(sb, { delay: 15 })]);
+    // A third writer while they type: psql prepends to the column.
+    await until('the first keystrokes in SQL', async () => !['', '<null>'].includes(await sqlNotes(name)), 20_000);
+    await sql(`update album set notes = 'psql: ' || notes where name = '${name}'`);
+    await typing;
+    let seen = [];
+    const final = await until('both pages and SQL to agree on the notes', async () => {
+      const [va, vb, vs] = (seen = await Promise.all([ta.inputValue(), tb.inputValue(), sqlNotes(name)]));
+      return va === vb && va === vs && va.includes(sa) && va.includes(sb) && va.includes('psql: ') && va.length === sa.length + sb.length + 'psql: '.length && va;
+    }, 30_000).catch((e) => {
+      throw new Error(`${e.message}: page A ${JSON.stringify(seen[0])}, page B ${JSON.stringify(seen[1])}, SQL ${JSON.stringify(seen[2])}`);
+    });
+    // Every keystroke became an event with a Yjs update, merged on the server; the psql edit one with origin sql.
+    const kinds = await sql(`select string_agg(distinct e.origin || ':' || ((e.operations -> 'notes') ? 'yjs')::text, ',') from ankurah.events e join album al on al.id = e.entity_id where al.name = '${name}' and e.operations ? 'notes'`);
+    if (!kinds.includes('sql:true') || !kinds.includes('api:true') || kinds.includes('false')) throw new Error(`the notes' events: ${kinds}`);
+    console.log(`     converged on ${JSON.stringify(final)}`);
+  });
+
+  await check('keystroke → other page latency through the server (page A types, page B shows)', async () => {
+    await add(a, 'Latency', 'Bench', 2030);
+    await until('the album on page B', async () => (await rows(b)).includes('Latency|Bench|2030'));
+    const [ta, tb] = [notes(a, 'Latency'), notes(b, 'Latency')];
+    // Timestamps from the one machine's clock (timeOrigin + now: sub-millisecond, comparable across pages).
+    await ta.evaluate((el) => {
+      window.__typed = [];
+      el.addEventListener('input', () => window.__typed.push([el.value.length, performance.timeOrigin + performance.now()]));
+    });
+    await tb.evaluate((el) => {
+      window.__seen = [];
+      new MutationObserver(() => window.__seen.push([Number(el.dataset.length), performance.timeOrigin + performance.now()])).observe(el, { attributes: true, attributeFilter: ['data-length'] });
+    });
+    const keys = Number(process.env.E2E_KEYS ?? 200);
+    const text = 'the quick brown fox jumps over the lazy dog 😀 '.repeat(Math.ceil(keys / 40)).slice(0, keys);
+    await ta.click();
+    await ta.pressSequentially(text, { delay: 30 });
+    await until('page B to show every keystroke', async () => (await tb.inputValue()) === (await ta.inputValue()), 30_000);
+    const typed = await a.evaluate(() => window.__typed);
+    const seen = await b.evaluate(() => window.__seen);
+    const at = new Map();
+    for (const [len, t] of seen) if (!at.has(len)) at.set(len, t);
+    const lat = typed.map(([len, t]) => at.get(len) - t).filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+    if (lat.length < typed.length * 0.9) throw new Error(`page B showed ${lat.length} of ${typed.length} intermediate texts`);
+    const fig = { keystrokes: typed.length, measured: lat.length, median_ms: +percentile(lat, 50).toFixed(2), p90_ms: +percentile(lat, 90).toFixed(2), p99_ms: +percentile(lat, 99).toFixed(2), max_ms: +lat[lat.length - 1].toFixed(2) };
+    writeFileSync(path.join(out, 'latency.json'), JSON.stringify(fig, null, 2) + '\n');
+    console.log(`     ${JSON.stringify(fig)} (test/e2e/out/latency.json)`);
   });
 
   await check('the page recovers after the server restarts (crash, writes while down)', async () => {

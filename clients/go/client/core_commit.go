@@ -140,7 +140,9 @@ func (c *core) confirmed(seq uint64, states []protocol.Entity, schemas []protoco
 		if err != nil {
 			return err
 		}
-		c.offerBase(c.entry(st.Collection, st.ID), st, fromCommit)
+		e := c.entry(st.Collection, st.ID)
+		c.carryDocs(e, st, item.events) // a result without the documents its events made
+		c.offerBase(e, st, fromCommit)
 		heads[st.ID] = st.Head
 	}
 	c.settle(item, heads)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/ytext"
 	"github.com/ankurah/ankurah-go/protocol"
 	"github.com/ankurah/ankurah-go/value"
 )
@@ -142,6 +143,22 @@ func (c *core) newer(e *entry, st *entity.State, src source) bool {
 // offerBase makes st the entry's base if it is newer.
 func (c *core) offerBase(e *entry, st *entity.State, src source) bool {
 	if !c.newer(e, st, src) {
+		if e.base != nil && e.base.Head.Equal(st.Head) && hasOtherDocs(st, e.base) {
+			// The same state, with ytext documents the base lacks (a get
+			// made to fetch them): keep them.
+			b := e.base.Clone()
+			for f, d := range st.Docs {
+				if b.Docs[f] == nil {
+					if b.Docs == nil {
+						b.Docs = map[string][]byte{}
+					}
+					b.Docs[f] = d
+				}
+			}
+			e.base = b
+			c.saveBase(e)
+			return true
+		}
 		if e.base != nil && e.base.Head.Equal(st.Head) {
 			if st.Deleted && !e.base.Deleted {
 				e.base = e.base.Clone()
@@ -223,22 +240,12 @@ func (c *core) advanceBase(e *entry, evs []event.Event, deleted bool) {
 
 // applyOps applies an event to a state whose history holds its parents
 // (or, for the optimistic layer, is assumed to).
+// ytext fields' Yjs updates are merged into their documents
+// (entity.State.ApplyUnchecked).
 func applyOps(st *entity.State, ev *event.Event) {
-	st.Head = st.Head.Advance(ev.ID, ev.Parents)
-	if ev.Delete {
-		st.Deleted = true
-	}
-	for f, v := range ev.Ops {
-		if cur, ok := st.Versions[f]; ok && cur.Compare(ev.ID) > 0 {
-			continue
-		}
-		st.Versions[f] = ev.ID
-		if v.IsNull() {
-			delete(st.Values, f)
-		} else {
-			st.Values[f] = v
-		}
-	}
+	// An update that does not decode cannot come from this client's
+	// edits nor from the server, which checks them: it is left out.
+	_ = st.ApplyUnchecked(ev)
 }
 
 // included reports whether the base is known to hold event id.
@@ -333,4 +340,82 @@ func sameState(a, b *entity.State) bool {
 		}
 	}
 	return true
+}
+
+// hasOtherDocs reports whether st holds a ytext document that b lacks.
+func hasOtherDocs(st, b *entity.State) bool {
+	for f := range st.Docs {
+		if b.Docs[f] == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// carryDocs gives a server state that came without the Yjs documents of its
+// ytext fields (a change whose events carry the updates) the documents the
+// entry's base holds, brought up to date by those events' updates — when
+// that gives exactly the server's text. A field it cannot give a document
+// stays without one: its text is read as sent, and an edit fetches the
+// document first (store.Get).
+func (c *core) carryDocs(e *entry, st *entity.State, evs []event.Event) {
+	fields := map[string]bool{}
+	if e.base != nil {
+		for f := range e.base.Docs {
+			fields[f] = true
+		}
+	}
+	for i := range evs {
+		for f, v := range evs[i].Ops {
+			if v.Type() == value.YUpdate {
+				fields[f] = true
+			}
+		}
+	}
+	for f := range fields {
+		if st.Docs[f] != nil || st.Values[f].IsNull() {
+			continue
+		}
+		var base []byte
+		if e.base != nil {
+			base = e.base.Docs[f]
+		}
+		var updates [][]byte
+		for i := range evs {
+			if evs[i].Entity == st.ID {
+				if u := evs[i].Ops[f].YUpdate(); u != nil {
+					updates = append(updates, u)
+				}
+			}
+		}
+		d, err := ytext.Merge(base, updates...)
+		if err != nil || d.Pending || d.Text != st.Values[f].Text() {
+			continue
+		}
+		if st.Docs == nil {
+			st.Docs = map[string][]byte{}
+		}
+		st.Docs[f] = d.State
+	}
+}
+
+// lacksDocs reports whether an entity's visible state has a ytext text
+// without its document.
+func (c *core) lacksDocs(id event.ID) bool {
+	e := c.entries[id]
+	if e == nil || e.visible == nil {
+		return false
+	}
+	for f, v := range e.visible.Values {
+		if e.visible.Docs[f] == nil && c.isText(e.coll, f) && !v.IsNull() {
+			return true
+		}
+	}
+	return false
+}
+
+// isText reports a ytext field of the client's schema.
+func (c *core) isText(coll, field string) bool {
+	t, ok := c.types(coll, field)
+	return ok && t.IsYText()
 }

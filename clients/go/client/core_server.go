@@ -66,6 +66,7 @@ func (c *core) pushed(items []protocol.Item) error {
 				s.server[st.ID] = true
 				e.members++
 			}
+			c.carryDocs(e, st, evs)
 			c.offerBase(e, st, fromStream)
 			c.show(e, st.Head)
 		case "remove":

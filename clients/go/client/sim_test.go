@@ -11,6 +11,19 @@ package client
 // write was lost, that heads are antichains, and that every live query's
 // change sets add up to the right result set.
 //
+// Field t is collaborative text (ytext): clients and the server (its
+// writes stand for SQL UPDATEs of the column) edit it with Yjs updates —
+// inserts of text of every width, deletions, whole replacements — from
+// whatever state they hold, so concurrent and offline edits meet. As the
+// real server does, the stream sends the documents of ytext fields only
+// with entities that enter a result set (never, reading like Postgres) and
+// changes without events, and a commit's result only when the commit was
+// merged with others' events; clients keep their documents up to date
+// from the events' updates, and a client that holds a text without its
+// document does not edit it (the real client fetches it first). At
+// quiescence every replica's document holds exactly the server's: the
+// same text and the same state vector (no update lost).
+//
 // The server replica reads in one of two modes (-sim.backend): "local"
 // reads subscriptions and LIMIT refills exactly at the stream's position,
 // as server.LocalBackend does; "postgres" reads them from the store's
@@ -42,6 +55,7 @@ import (
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/internal/reactor"
+	"github.com/ankurah/ankurah-go/internal/yjs"
 	"github.com/ankurah/ankurah-go/protocol"
 	"github.com/ankurah/ankurah-go/query"
 	"github.com/ankurah/ankurah-go/schema"
@@ -154,7 +168,7 @@ func (s *sim) fail(format string, args ...any) {
 	}
 }
 
-var simSchema = schema.Collection{Name: "doc", Fields: []schema.Field{{Name: "a", Type: value.Int}, {Name: "b", Type: value.Int}, {Name: "c", Type: value.Text}}}
+var simSchema = schema.Collection{Name: "doc", Fields: []schema.Field{{Name: "a", Type: value.Int}, {Name: "b", Type: value.Int}, {Name: "c", Type: value.Text}, {Name: "t", Type: value.YText}}}
 
 // The live queries every client holds: the whole collection, and a LIMIT
 // window whose selection the scheduler changes.
@@ -584,9 +598,11 @@ func (srv *simServer) write(create bool) {
 	if create || len(list) == 0 {
 		id := srv.ids.New()
 		ev = event.Event{ID: id, Collection: "doc", Entity: id, Ops: s.randomOps(true)}
+		s.textOp(ev.Ops, nil, true)
 	} else {
 		st := list[s.rng.IntN(len(list))]
 		ev = event.Event{ID: srv.ids.New(st.Head...), Collection: "doc", Entity: st.ID, Parents: slices.Clone(st.Head), Ops: s.randomOps(false)}
+		s.textOp(ev.Ops, st, true)
 	}
 	if _, err := srv.commit([]event.Event{ev}); err != nil {
 		s.fail("server write: %v", err)
@@ -613,6 +629,54 @@ func (s *sim) randomOps(create bool) map[string]value.Value {
 		}
 	}
 	return ops
+}
+
+// simPieces are the texts edits insert: every UTF-8 width, surrogate pairs
+// in UTF-16 (whose halves a position must not split), combining marks.
+var simPieces = []string{"a", "bc", "é", "中", "😀", "👩‍👧", " ", "e\u0301", "xyz"}
+
+// textOp adds to ops, sometimes (always when sure is set and it can), an
+// edit of text field t made on st's document (nil: a new entity) by a
+// replica with a client id of its own, as each Yjs session has. A state
+// holding the text without its document cannot be edited.
+func (s *sim) textOp(ops map[string]value.Value, st *entity.State, sure bool) {
+	if !sure && s.rng.IntN(2) == 0 {
+		return
+	}
+	var state []byte
+	if st != nil {
+		if state = st.Docs["t"]; state == nil && !st.Values["t"].IsNull() {
+			return
+		}
+	}
+	d, err := yjs.Load(state, yjs.Options{ClientID: 1 + uint64(s.rng.Uint32N(1<<32-1))})
+	if len(state) == 0 {
+		d, err = yjs.NewDoc(yjs.Options{ClientID: 1 + uint64(s.rng.Uint32N(1<<32-1))}), nil
+	}
+	if err != nil {
+		s.fail("loading a document: %v", err)
+		return
+	}
+	text := []rune(d.Text())
+	pos := s.rng.IntN(len(text) + 1)
+	at := yjs.UTF16Len(string(text[:pos]))
+	var u []byte
+	switch k := s.rng.IntN(10); {
+	case k < 6 || len(text) == 0:
+		u, err = d.Insert(at, simPieces[s.rng.IntN(len(simPieces))])
+	case k < 9:
+		n := min(len(text)-pos, 1+s.rng.IntN(3))
+		u, err = d.Delete(at, yjs.UTF16Len(string(text[pos:pos+n])))
+	default:
+		u, err = d.ReplaceText(string(text[:pos]) + simPieces[s.rng.IntN(len(simPieces))])
+	}
+	if err != nil {
+		s.fail("text edit: %v", err)
+		return
+	}
+	if u != nil {
+		ops["t"] = value.YUpdateOf(u)
+	}
 }
 
 func (srv *simServer) reply(conn *simConn, id uint64, result []byte) {
@@ -745,7 +809,28 @@ func (srv *simServer) handle(conn *simConn, frame []byte) {
 			srv.replyError(conn, id, err)
 			return
 		}
-		srv.reply(conn, id, append(appendEntities([]byte(`{"entities":`), states, nil), '}'))
+		// As server.commitResult: without the documents of an entity whose
+		// head is the commit's own events.
+		own := map[event.ID]bool{}
+		for _, e := range evs {
+			own[e.ID] = true
+		}
+		b := []byte(`{"entities":[`)
+		for i, st := range states {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			mine := true
+			for _, h := range st.Head {
+				mine = mine && own[h]
+			}
+			if mine {
+				b = protocol.AppendEntityValues(b, st)
+			} else {
+				b = protocol.AppendEntity(b, st)
+			}
+		}
+		srv.reply(conn, id, append(b, "]}"...))
 	default:
 		srv.replyError(conn, id, protocol.Errorf(protocol.CodeUnknownType, "%s", req.Type))
 	}
@@ -797,7 +882,14 @@ func (srv *simServer) fanout() {
 				f = append(f, ',')
 			}
 			f = fmt.Appendf(f, `{"sub":%q,"kind":%q,"entity":`, srv.names[rs], it.Kind.String())
-			f = protocol.AppendEntity(f, st)
+			// As server/hub.go: documents only with an entity entering the
+			// result set — and never from the Postgres backend's stream,
+			// which does not carry them.
+			if it.Kind == reactor.Add && !srv.ahead {
+				f = protocol.AppendEntity(f, st)
+			} else {
+				f = protocol.AppendEntityValues(f, st)
+			}
 			f = append(f, `,"events":[`...)
 			for i := range b.events[it.ID] {
 				if i > 0 {
@@ -1084,6 +1176,7 @@ func (s *sim) edit(c *simClient) {
 		if len(live) == 0 || s.rng.IntN(8) == 0 {
 			id := c.ids.New()
 			evs = append(evs, event.Event{ID: id, Collection: "doc", Entity: id, Ops: s.randomOps(true)})
+			s.textOp(evs[len(evs)-1].Ops, nil, false)
 			continue
 		}
 		e := live[s.rng.IntN(len(live))]
@@ -1097,6 +1190,7 @@ func (s *sim) edit(c *simClient) {
 			ev.Delete = true
 		} else {
 			ev.Ops = s.randomOps(false)
+			s.textOp(ev.Ops, e.visible, false)
 		}
 		evs = append(evs, ev)
 	}
@@ -1200,6 +1294,10 @@ func (s *sim) check() error {
 				bad("c%d: missing %s", c.id, st.ID)
 			case !sameState(g, st):
 				bad("c%d: %s is %v %v, server has %v %v", c.id, st.ID, g.Head, g.Values, st.Head, st.Values)
+			default:
+				if err := sameDocs(g, st); err != nil {
+					bad("c%d: %s: %v", c.id, st.ID, err)
+				}
 			}
 			delete(got, st.ID)
 		}
@@ -1250,6 +1348,29 @@ func (s *sim) check() error {
 		errs = append(errs[:5], fmt.Errorf("… and %d more", len(errs)-5))
 	}
 	return errors.Join(errs...)
+}
+
+// sameDocs checks a client's ytext documents against the server's: a
+// document the client holds has the server's text and state vector (it
+// lacks no update), and its text is the field's value. (A client may hold
+// a text without its document: it fetches it before an edit.)
+func sameDocs(c, srv *entity.State) error {
+	for f, state := range c.Docs {
+		d, err := yjs.Load(state, yjs.Options{})
+		if err != nil {
+			return fmt.Errorf("%s: %v", f, err)
+		}
+		want, err := yjs.Load(srv.Docs[f], yjs.Options{})
+		if err != nil {
+			return fmt.Errorf("%s: the server's: %v", f, err)
+		}
+		if d.Text() != want.Text() || d.Text() != c.Values[f].Text() || d.Pending() ||
+			!maps.Equal(d.StateVector(), want.StateVector()) {
+			return fmt.Errorf("%s: document %q (pending %v, %v), value %q; the server's %q (%v)",
+				f, d.Text(), d.Pending(), d.StateVector(), c.Values[f].Text(), want.Text(), want.StateVector())
+		}
+	}
+	return nil
 }
 
 // ancestor reports whether a descends from b.

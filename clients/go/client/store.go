@@ -106,7 +106,9 @@ func (s *store) Get(ctx context.Context, collection string, ids []event.ID) ([]*
 	}
 	var need []event.ID
 	for _, id := range ids {
-		if !c.core.watched(id) {
+		// An entity held with a ytext text but not its document is read
+		// from the server too: an edit needs the document.
+		if !c.core.watched(id) || c.core.lacksDocs(id) {
 			need = append(need, id)
 		}
 	}

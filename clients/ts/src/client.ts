@@ -20,6 +20,7 @@ import { modelSchema, type Model, type View } from './model.js';
 import { argsToWire, type ChangeItem, type EntitiesResult, type EntityId, type EventId, type QueryArg, type SchemaChange, type WireCollection, type WireEntity, type WireEvent } from './protocol.js';
 import type { ReadSignal } from './signal.js';
 import { EntityStore, type EntityState } from './store.js';
+import { textFactory, type TextHooks } from './textcore.js';
 import { Transaction, type TransactionHost } from './transaction.js';
 import { IdGenerator, type IdSource } from './ulid.js';
 import { viewOf } from './view.js';
@@ -81,6 +82,9 @@ export class Client {
   /** The narrow interfaces the parts see. */
   readonly #host: LiveQueryHost;
   readonly #txHost: TransactionHost;
+  /** The live documents of ytext fields ('@ankurah/client/text'), once it is loaded and used. */
+  #textHooks: TextHooks | null = null;
+  readonly #textFieldSets = new Map<Model<object>, ReadonlySet<string>>();
 
   readonly #opts: ClientOptions;
 
@@ -93,6 +97,16 @@ export class Client {
     this.#storage = signal<StorageState>({ status: this.#local ? 'opening' : 'off' });
     const opened = this.#local ? this.#openLocal(this.#local) : Promise.resolve();
     this.store.onChange((c) => this.#persistStates(c.ids));
+    this.store.textFields = (collection) => {
+      const m = this.#models.get(collection);
+      if (!m) return noTextFields;
+      let set = this.#textFieldSets.get(m);
+      if (!set) {
+        set = new Set(Object.entries(m.fields as Record<string, { type: string }>).filter(([, f]) => f.type === 'ytext').map(([k]) => k));
+        this.#textFieldSets.set(m, set);
+      }
+      return set;
+    };
     this.#host = {
       store: this.store,
       connection: this.connection,
@@ -117,7 +131,7 @@ export class Client {
           this.#loadingCache = true;
           try {
             this.store.batch(() => {
-              for (const st of got.states) this.store.applyServer({ ...st, head: [...st.head], values: { ...st.values } }, st.collection);
+              for (const st of got.states) this.store.applyServer({ ...st, head: [...st.head], values: { ...st.values } }, st.collection, { texts: st.texts });
             });
           } finally {
             this.#loadingCache = false;
@@ -127,7 +141,7 @@ export class Client {
         save: (key, ids) => this.#local?.saveQuery(key, ids),
       },
     };
-    this.#txHost = { ids: this.ids, store: this.store, submit: (events, models) => this.#submit(events, models) };
+    this.#txHost = { ids: this.ids, store: this.store, submit: (events, models) => this.#submit(events, models), text: () => this.text() };
     this.connection.start({
       setup: () => this.#setup(),
       changes: (items) => this.#changes(items),
@@ -234,6 +248,38 @@ export class Client {
     await this.#schemaReady(model as Model<object>);
     const res = await this.connection.request<EntitiesResult>({ type: 'get', collection: model.collection, ids: [...ids] }, { persistent: true });
     return res.entities.map((e) => viewOf(model, stateOf(e, model.collection)));
+  }
+
+  /**
+   * Reads entities from the server into the client's store (for one a
+   * live query holds: the documents of its ytext fields, which changes
+   * entering a result set may come without).
+   */
+  async refresh<V extends object>(model: Model<V>, ids: readonly EntityId[]): Promise<void> {
+    await this.#schemaReady(model as Model<object>);
+    const res = await this.connection.request<EntitiesResult>({ type: 'get', collection: model.collection, ids: [...ids] }, { persistent: true });
+    this.store.batch(() => {
+      for (const e of res.entities) this.store.applyServer(e, model.collection);
+    });
+  }
+
+  /**
+   * The live documents of ytext fields: made by '@ankurah/client/text'
+   * (null until it is loaded). Its textOf calls this.
+   */
+  text(): TextHooks | null {
+    if (!this.#textHooks) {
+      const f = textFactory();
+      if (!f) return null;
+      this.#textHooks = f(this);
+      this.store.text = this.#textHooks;
+    }
+    return this.#textHooks;
+  }
+
+  /** The model the client uses for a collection, if any. */
+  modelOf(collection: string): Model<object> | undefined {
+    return this.#models.get(collection);
   }
 
   /** An entity's history, oldest first. */
@@ -541,6 +587,8 @@ function checkQuery(model: Model<object>, text: string): void {
   }
   checkFields(model, q);
 }
+
+const noTextFields: ReadonlySet<string> = new Set();
 
 function stateOf(e: WireEntity, collection: string): EntityState {
   return { id: e.id, collection: e.collection ?? collection, head: e.head, values: e.values ?? {}, deleted: e.deleted === true, pending: false };

@@ -334,7 +334,7 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
   /** One item of a changes frame; the client calls flush() after the frame. */
   applyItem(item: ChangeItem): void {
     const id = item.entity.id;
-    this.#host.store.applyServer(item.entity, this.model.collection);
+    this.#host.store.applyServer(item.entity, this.model.collection, { events: item.events });
     if (item.kind === 'remove') this.#serverIds.delete(id);
     else this.#serverIds.add(id);
     this.#echo.delete(id);

@@ -56,6 +56,8 @@ export interface FieldTypes {
   timestamp: string;
   interval: string;
   json: JsonValue;
+  /** Collaborative text: a view shows its text; edit it as a Y.Text (textOf, '@ankurah/client/text'). */
+  ytext: string;
 }
 
 /** A model: a collection and its typed fields. V is the values interface (generated). */

@@ -23,6 +23,8 @@ export interface StoredEntity {
   readonly collection: string;
   readonly head: readonly string[];
   readonly values: Readonly<WireValues>;
+  /** The confirmed Yjs documents of ytext fields (EntityState.texts). */
+  readonly texts?: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
 /**
@@ -56,7 +58,8 @@ export function validEvent(e: unknown): e is WireEvent {
 }
 
 export function validEntity(e: unknown): e is StoredEntity {
-  return isObj(e) && isStr(e.id) && isStr(e.collection) && isStrs(e.head) && e.head.length > 0 && isObj(e.values);
+  return isObj(e) && isStr(e.id) && isStr(e.collection) && isStrs(e.head) && e.head.length > 0 && isObj(e.values) &&
+    (e.texts === undefined || (isObj(e.texts) && Object.values(e.texts).every(isStrs)));
 }
 
 export function validOutbox(e: unknown): e is OutboxEntry {

@@ -30,6 +30,13 @@ export interface WireEntity {
   deleted?: boolean;
   /** Only in subscription results: "you already hold this entity at this head". */
   unchanged?: boolean;
+  /**
+   * The Yjs documents of ytext fields: field → the document's state (a Yjs
+   * update, format v1) in base64. Sent with results and with change items
+   * that carry no events or add the entity; otherwise the events' updates
+   * ({"yjs": "<base64>"} operations) bring a held document up to date.
+   */
+  yjs?: Record<string, string>;
 }
 
 /** An event: the unit of sync and of commits. */
@@ -73,7 +80,9 @@ export type BaseFieldType =
   | 'interval'
   | `interval(${number})`
   | 'json'
-  | `enum(${string})`;
+  | `enum(${string})`
+  /** Collaborative text: its values are text; its operations Yjs updates (docs/text.md). */
+  | 'ytext';
 
 /** The field types a collection schema may name: the canonical names, and one-dimensional arrays of them. */
 export type FieldType = BaseFieldType | `${BaseFieldType}[]`;

@@ -8,6 +8,7 @@
  * refused one simply disappears from the overlay.
  */
 import type { EntityId, EventId, JsonValue, WireEntity, WireEvent, WireValues } from './protocol.js';
+import { textOp, type TextHooks } from './textcore.js';
 
 /** An entity's state as the client holds it. */
 export interface EntityState {
@@ -20,6 +21,20 @@ export interface EntityState {
   readonly deleted: boolean;
   /** Local events not yet answered by the server are applied. */
   readonly pending: boolean;
+  /**
+   * The confirmed Yjs document of each ytext field, as Yjs updates in
+   * base64: the document the server sent, then the updates of the events
+   * that followed (textcore.ts). Absent for an entity without ytext fields.
+   */
+  readonly texts?: Readonly<Record<string, readonly string[]>> | undefined;
+}
+
+/** Extra input of EntityStore.applyServer. */
+export interface ServerExtra {
+  /** The events that made the state (a change item's): their ytext updates bring the documents along. */
+  readonly events?: readonly WireEvent[] | undefined;
+  /** Documents kept with the state (the durable cache's copy). */
+  readonly texts?: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
 /** What changed in one notification. */
@@ -39,7 +54,7 @@ export function maxId(head: readonly EventId[]): EventId {
   return m;
 }
 
-function applyEvent(base: EntityState | undefined, e: WireEvent): EntityState | undefined {
+function applyEvent(base: EntityState | undefined, e: WireEvent, isText: (field: string) => boolean, texts: Set<string>): EntityState | undefined {
   if (e.delete) {
     return base && { ...base, head: [e.id], deleted: true, pending: true };
   }
@@ -47,6 +62,10 @@ function applyEvent(base: EntityState | undefined, e: WireEvent): EntityState | 
   if (!base && !creation) return undefined; // an edit of an entity we no longer hold
   const values: WireValues = creation ? {} : { ...base!.values };
   for (const [k, v] of Object.entries(e.operations)) {
+    if (isText(k) && textOp(v) !== undefined) {
+      texts.add(k); // a Yjs update: the text is the live document's (EntityStore.visible)
+      continue;
+    }
     if (v === null) delete values[k];
     else values[k] = v;
   }
@@ -68,6 +87,14 @@ export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
   return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
 }
 
+const noFields: ReadonlySet<string> = new Set();
+
+/** A document's updates with u added (once). */
+function withUpdate(list: readonly string[] | undefined, u: string): readonly string[] {
+  if (!list) return [u];
+  return list.includes(u) ? list : [...list, u];
+}
+
 export class EntityStore {
   readonly #confirmed = new Map<EntityId, EntityState>();
   /** Pending transactions in key order (keys are ULIDs: the order they were made in, across tabs). */
@@ -80,6 +107,11 @@ export class EntityStore {
   /** Entity id → how many holders (live queries) keep it. */
   readonly #refs = new Map<EntityId, number>();
   readonly #listeners = new Set<(c: StoreChange) => void>();
+
+  /** The ytext fields of a collection (the client sets it from its models). */
+  textFields: (collection: string) => ReadonlySet<string> = () => noFields;
+  /** The live documents, once the text entry point is loaded. */
+  text: TextHooks | null = null;
 
   #depth = 0;
   #changed = new Set<EntityId>();
@@ -130,8 +162,21 @@ export class EntityStore {
     this.#stale.delete(id);
     let s = this.#confirmed.get(id);
     if (this.#pendingCount.has(id)) {
+      const texts = new Set<string>();
       for (const p of this.#pending) {
-        for (const e of p.events) if (e.entity_id === id) s = applyEvent(s, e);
+        for (const e of p.events) {
+          if (e.entity_id !== id) continue;
+          const fields = this.textFields(e.collection);
+          s = applyEvent(s, e, (f) => fields.has(f), texts);
+        }
+      }
+      if (s && texts.size > 0 && this.text) {
+        const values = { ...s.values };
+        for (const f of texts) {
+          const t = this.text.live(s.collection, id, f);
+          if (t !== undefined) values[f] = t;
+        }
+        s = { ...s, values };
       }
     }
     // Keep the old object when nothing visible changed, so that views (and
@@ -154,23 +199,54 @@ export class EntityStore {
    * head id is smaller is stale — e.g. a replicated change that arrives
    * after the result of a later commit.
    */
-  applyServer(w: WireEntity, collection: string): void {
+  applyServer(w: WireEntity, collection: string, extra?: ServerExtra): void {
     if (w.unchanged) return;
     const cur = this.#confirmed.get(w.id);
     if (cur && maxId(w.head) < maxId(cur.head)) return;
-    if (cur && sameState(cur, w)) return; // e.g. the echo of our own confirmed commit: keep the same object
+    if (cur && sameState(cur, w) && !w.yjs) return; // e.g. the echo of our own confirmed commit: keep the same object
+    const coll = w.collection ?? cur?.collection ?? collection;
     const next: EntityState = {
       id: w.id,
-      collection: w.collection ?? cur?.collection ?? collection,
+      collection: coll,
       head: w.head,
       values: w.values ?? {},
       deleted: w.deleted === true,
       pending: false,
     };
+    const texts = this.nextTexts(coll, cur, w, extra);
+    if (texts) (next as { texts?: EntityState['texts'] }).texts = texts;
     this.batch(() => {
       this.#confirmed.set(w.id, next);
       this.#touch(w.id);
     });
+  }
+
+  /**
+   * The documents of a new confirmed state: the server's where it sent
+   * them, else the ones held brought along by the events' updates (the
+   * text entry point checks them against the text and fetches the
+   * document when they do not make it).
+   */
+  private nextTexts(coll: string, cur: EntityState | undefined, w: WireEntity, extra?: ServerExtra): EntityState['texts'] {
+    const fields = this.textFields(coll);
+    if (!cur?.texts && !extra?.texts && !w.yjs && (fields.size === 0 || !extra?.events)) return undefined;
+    const out: Record<string, readonly string[]> = { ...cur?.texts, ...extra?.texts };
+    for (const [f, s] of Object.entries(w.yjs ?? {})) out[f] = [s];
+    for (const e of extra?.events ?? []) {
+      if (e.entity_id !== w.id) continue;
+      for (const [f, v] of Object.entries(e.operations)) {
+        const u = fields.has(f) && !w.yjs?.[f] ? textOp(v) : undefined;
+        if (u !== undefined) out[f] = withUpdate(out[f], u);
+      }
+    }
+    return out;
+  }
+
+  /** Replaces a confirmed document's updates by one that merges them (the text entry point compacts them). */
+  compactText(id: EntityId, field: string, from: readonly string[], merged: string): void {
+    const cur = this.#confirmed.get(id);
+    if (!cur?.texts || cur.texts[field] !== from) return;
+    this.#confirmed.set(id, { ...cur, texts: { ...cur.texts, [field]: [merged] } });
   }
 
   /** Adds a local transaction's events to the overlay. */
@@ -192,6 +268,19 @@ export class EntityStore {
     if (i < 0) return;
     const [p] = this.#pending.splice(i, 1);
     this.batch(() => {
+      // A confirmed commit's result comes without the documents its
+      // events made: its updates join the confirmed documents.
+      for (const e of accepted ? p!.events : []) {
+        const cur = this.#confirmed.get(e.entity_id);
+        const fields = this.textFields(e.collection);
+        if (!cur || fields.size === 0) continue;
+        let texts = cur.texts;
+        for (const [f, v] of Object.entries(e.operations)) {
+          const u = fields.has(f) ? textOp(v) : undefined;
+          if (u !== undefined) texts = { ...texts, [f]: withUpdate(texts?.[f], u) };
+        }
+        if (texts !== cur.texts) this.#confirmed.set(e.entity_id, { ...cur, texts });
+      }
       for (const e of p!.events) {
         const n = (this.#pendingCount.get(e.entity_id) ?? 1) - 1;
         if (n === 0) this.#pendingCount.delete(e.entity_id);
@@ -200,6 +289,18 @@ export class EntityStore {
         (accepted ? this.#confirmedIds : this.#rolledBackIds).push(e.entity_id);
       }
     });
+  }
+
+  /** The events of pending local transactions that touch an entity, oldest first. */
+  pendingEvents(id: EntityId): WireEvent[] {
+    const out: WireEvent[] = [];
+    if (!this.#pendingCount.has(id)) return out;
+    for (const p of this.#pending) for (const e of p.events) if (e.entity_id === id) out.push(e);
+    return out;
+  }
+
+  hasPending(id: EntityId): boolean {
+    return this.#pendingCount.has(id);
   }
 
   /** Entities of the collection with pending local events. */

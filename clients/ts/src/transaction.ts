@@ -9,6 +9,7 @@ import { AnkurahError, ClientCodes } from './errors.js';
 import { decodeField, encodeField, type FieldSpec, type Model, type Mutable, type View } from './model.js';
 import type { EntityId, EventId, JsonValue, WireEvent, WireValues } from './protocol.js';
 import { jsonEqual, type EntityStore } from './store.js';
+import type { TextHooks } from './textcore.js';
 import type { IdGenerator } from './ulid.js';
 import { metaOf } from './view.js';
 
@@ -18,11 +19,15 @@ export interface TransactionHost {
   readonly store: EntityStore;
   /** Shows the events optimistically and sends them; resolves with the resulting views. */
   submit(events: WireEvent[], models: ReadonlyMap<EntityId, Model<object>>): Promise<View<object>[]>;
+  /** The live documents of ytext fields, when '@ankurah/client/text' is loaded. */
+  text(): TextHooks | null;
 }
 
 /** One entity touched by a transaction. */
 class Work {
   readonly ops = new Map<string, JsonValue>();
+  /** New texts assigned to ytext fields: made into Yjs updates at commit. */
+  readonly texts = new Map<string, string>();
   deleted = false;
   mutable: object | undefined;
 
@@ -36,12 +41,21 @@ class Work {
 
   get(field: string): unknown {
     const spec = this.#spec(field);
+    if (this.texts.has(field)) return this.texts.get(field);
     return decodeField(spec, this.ops.has(field) ? this.ops.get(field) : this.base[field]);
   }
 
   set(field: string, v: unknown): void {
     if (this.deleted) throw new AnkurahError(ClientCodes.usage, `entity ${this.id} is deleted in this transaction`);
-    this.ops.set(field, encodeField(field, this.#spec(field), v));
+    const spec = this.#spec(field);
+    if (spec.type === 'ytext') {
+      // Collaborative text: the smallest edit that makes this text, made
+      // into a Yjs update at commit (from the document as it is then).
+      if (typeof v !== 'string') throw new AnkurahError(ClientCodes.usage, `field ${field} (ytext) holds text, not ${typeof v}`);
+      this.texts.set(field, v);
+      return;
+    }
+    this.ops.set(field, encodeField(field, spec, v));
   }
 
   #spec(field: string): FieldSpec {
@@ -126,6 +140,7 @@ export class Transaction {
     const models = new Map<EntityId, Model<object>>();
     for (const w of this.#work.values()) {
       if (w.creation && w.deleted) continue; // created and deleted here: nothing happened
+      if (!w.deleted) this.textOps(w);
       // As in Go's node.Tx, only fields that differ from the state the edit
       // started from become operations: an unchanged field must not take
       // part in (and win) a merge with a concurrent edit of it.
@@ -144,6 +159,29 @@ export class Transaction {
     }
     if (events.length === 0) return Promise.resolve([]);
     return this.#host.submit(events, models);
+  }
+
+  /**
+   * Adds a Yjs update (base64) of a ytext field to the transaction: how
+   * '@ankurah/client/text' records the edits made to a live Y.Text.
+   */
+  applyTextUpdate<V extends object>(model: Model<V>, target: View<V> | EntityId, field: keyof V & string, update: string): void {
+    const w = this.#touch(model as Model<object>, target);
+    if (w.ops.has(field)) throw new AnkurahError(ClientCodes.usage, `${field} already has an update in this transaction`);
+    w.ops.set(field, { yjs: update });
+  }
+
+  /** The Yjs updates of the texts assigned to ytext fields. */
+  private textOps(w: Work): void {
+    if (w.texts.size === 0) return;
+    const text = this.#host.text();
+    if (!text) {
+      throw new AnkurahError(ClientCodes.usage, `${w.model.collection}.${[...w.texts.keys()][0]} is ytext (collaborative text): import '@ankurah/client/text' to edit it`);
+    }
+    for (const [field, s] of w.texts) {
+      const u = text.replace(w.model.collection, w.creation ? null : w.id, field, s);
+      if (u !== null) w.ops.set(field, { yjs: u });
+    }
   }
 
   /** Abandons the transaction. */

@@ -37,6 +37,7 @@ const scalars: { [name: string]: Kind } = {
   text: 'text', varchar: 'text', ref: 'ref', bpchar: 'char', smallint: 'int', integer: 'int', bigint: 'int',
   'double precision': 'float', real: 'real', numeric: 'num', boolean: 'bool', bytea: 'bytes', timestamptz: 'time',
   timestamp: 'ts', date: 'date', time: 'tod', interval: 'iv', uuid: 'uuid', json: 'json', jsonb: 'json',
+  ytext: 'text', // collaborative text: compared and shown as its text
 };
 
 const cache = new Map<string, TypeInfo | null>();
@@ -56,6 +57,7 @@ export function parseFieldType(name: string): TypeInfo | null {
 
 function parse(name: string): TypeInfo | null {
   if (name.endsWith('[]')) {
+    if (name === 'ytext[]') return null;
     const elem = parse(name.slice(0, -2));
     return elem && elem.kind !== 'array' ? { kind: 'array', elem } : null;
   }

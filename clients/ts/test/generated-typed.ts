@@ -24,6 +24,10 @@ export interface TypedValues {
   moods: ('sad' | "it's ok" | 'happy' | null)[] | null;
   counts: (number | null)[] | null;
   decs: (string | null)[] | null;
+  /** Collaborative text (ytext): a view shows its text; edit it as a Y.Text (textOf, from '@ankurah/client/text'). */
+  notes: string;
+  /** Collaborative text (ytext): a view shows its text; edit it as a Y.Text (textOf, from '@ankurah/client/text'). */
+  memo: string;
 }
 
 /** A read-only snapshot of a typed entity. */
@@ -50,4 +54,6 @@ export const Typed = defineModel<TypedValues>('typed', {
   moods: { type: "enum('sad', 'it''s ok', 'happy')[]", nullable: true },
   counts: { type: 'integer[]', nullable: true },
   decs: { type: 'numeric(5,2)[]', nullable: true },
+  notes: { type: 'ytext' },
+  memo: { type: 'ytext' },
 });

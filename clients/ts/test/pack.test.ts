@@ -81,32 +81,38 @@ describe('the packed package, consumed', () => {
       path.join(work, 'esm.mjs'),
       `import { Client, indexedDBStore, defineModel, AnkurahError } from '@ankurah/client';
 import { useLiveQuery, useSuspenseLiveQuery, useMutation } from '@ankurah/client/react';
+import { textOf, smallestEdit } from '@ankurah/client/text';
 const M = defineModel('album', { name: { type: 'text' } });
 let code = '';
 try { new Client({ url: 'ws://127.0.0.1:1/ws', webSocket: () => { throw new Error('x'); } }).query(M, 'nme = 1'); } catch (e) { code = e instanceof AnkurahError ? e.code : String(e); }
-console.log([typeof Client, typeof indexedDBStore, typeof useLiveQuery, typeof useSuspenseLiveQuery, typeof useMutation, code].join(' '));
+console.log([typeof Client, typeof indexedDBStore, typeof useLiveQuery, typeof useSuspenseLiveQuery, typeof useMutation, typeof textOf, smallestEdit('ab', 'acb').join(':'), code].join(' '));
 process.exit(0);
 `,
     );
-    expect(run('node', ['esm.mjs']).trim()).toBe('function function function function function unknown_field');
+    expect(run('node', ['esm.mjs']).trim()).toBe('function function function function function function 1:0:c unknown_field');
     writeFileSync(
       path.join(work, 'cjs.cjs'),
       `const { Client, isPending } = require('@ankurah/client');
 const { useEntity } = require('@ankurah/client/react');
-console.log([typeof Client, typeof isPending, typeof useEntity].join(' '));
+const { textOf } = require('@ankurah/client/text');
+console.log([typeof Client, typeof isPending, typeof useEntity, typeof textOf].join(' '));
 `,
     );
-    expect(run('node', ['cjs.cjs']).trim()).toBe('function function function');
+    expect(run('node', ['cjs.cjs']).trim()).toBe('function function function function');
   });
 
   const consumer = `import { Client, defineModel, indexedDBStore, type View } from '@ankurah/client';
 import { useLiveQuery } from '@ankurah/client/react';
-interface AlbumValues { name: string; year: number }
-const Album = defineModel<AlbumValues>('album', { name: { type: 'text' }, year: { type: 'bigint' } });
+import { textOf } from '@ankurah/client/text';
+interface AlbumValues { name: string; year: number; notes: string }
+const Album = defineModel<AlbumValues>('album', { name: { type: 'text' }, year: { type: 'bigint' }, notes: { type: 'ytext' } });
 export const client = new Client({ url: 'ws://127.0.0.1:9797/ws', storage: indexedDBStore() });
 export const q = client.query(Album, 'year >= ? ORDER BY name', [2000]);
 // @ts-expect-error: the types are live, not any: a misspelled field does not compile
 client.query(Album, 'yeer >= ?', [2000]);
+export const notesLength: (id: string) => number = (id) => textOf(client, Album, id, 'notes').length; // a Y.Text
+// @ts-expect-error: a field the model lacks
+textOf(client, Album, 'x', 'nots');
 export function useAlbums(): readonly View<AlbumValues>[] {
   return useLiveQuery(Album, 'year >= ?', [2000]).rows;
 }

@@ -5,62 +5,23 @@
 // cannot prove: a live query and a fetch on a collection that does not
 // exist yet are empty and live, and the write that creates the collection
 // (here by the CLI, with a client that registers no schema) arrives.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../src/client.js';
 import { until } from './fake-server.js';
 import { Album, names } from './models.js';
+import { serve, type Served } from './serve.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const dir = mkdtempSync(path.join(tmpdir(), 'ankts-'));
-let bin = process.env.ANKURAH_BIN ?? '';
-let server: ChildProcess | null = null;
+let served: Served;
 let url = '';
-let log = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+let bin = '';
 
 beforeAll(async () => {
-  if (!bin) {
-    bin = path.join(dir, 'ankurah');
-    execFileSync('go', ['build', '-o', bin, './cmd/ankurah'], { cwd: root, stdio: 'inherit' });
-  }
-  const port = await freePort();
-  url = `ws://127.0.0.1:${port}/ws`;
-  server = spawn(bin, ['serve', '--data-dir', path.join(dir, 'data'), '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout!.on('data', (b: Buffer) => (log += b.toString()));
-  server.stderr!.on('data', (b: Buffer) => (log += b.toString()));
-  const end = Date.now() + 60_000;
-  for (;;) {
-    if (server.exitCode !== null) throw new Error(`ankurah serve exited:\n${log}`);
-    const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
-    if (res?.ok) break;
-    if (Date.now() > end) throw new Error(`ankurah serve never became ready:\n${log}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  served = await serve();
+  ({ url, bin } = served);
 }, 300_000);
 
-afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => served?.stop());
 
 describe('against ankurah serve', () => {
   it('a collection that does not exist yet is empty and live, and its first write arrives', async () => {

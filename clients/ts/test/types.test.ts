@@ -89,7 +89,7 @@ describe('generated types (clients/ts/test/generated-typed.ts, from Go)', () => 
     const values: TypedValues = {
       price: '1.50', exact: null, small: 7, ratio: 0.5, code: 'a  ', short: 'ab', key: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
       born: '2024-02-29', opens: '24:00:00', local: '2024-01-02T03:04:05', span: 'P1M', mood: "it's ok", tags: ['a', null],
-      moods: ['happy', null], counts: [1, null], decs: ['1.01'],
+      moods: ['happy', null], counts: [1, null], decs: ['1.01'], notes: 'é😀', memo: '',
     };
     const fields = Typed.fields as unknown as Record<string, FieldSpec>;
     for (const [name, v] of Object.entries(values)) {

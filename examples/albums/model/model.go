@@ -4,7 +4,10 @@
 // web page uses (../src/generated.ts) from them.
 package model
 
-import "github.com/ankurah/ankurah-go/event"
+import (
+	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/schema"
+)
 
 //go:generate go run github.com/ankurah/ankurah-go/cmd/ankurah gen ts --package . --out ../src/generated.ts
 
@@ -22,6 +25,9 @@ type Album struct {
 	Owner string
 	// Public makes the album readable by every user.
 	Public bool
+	// Notes is collaborative text: several people can type in it at once
+	// (the page binds it to a textarea through a Y.Text).
+	Notes schema.YText
 }
 
 // Models lists the models `ankurah gen ts` generates TypeScript types for.

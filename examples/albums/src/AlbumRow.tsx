@@ -2,6 +2,7 @@ import { isPending } from '@ankurah/client';
 import { useClient } from '@ankurah/client/react';
 import { useState, type FormEvent } from 'react';
 import { Album, type AlbumView } from './generated';
+import { NotesEditor } from './NotesEditor';
 
 /**
  * One album: its fields, or inline inputs while editing; public or not; plus
@@ -35,7 +36,7 @@ export function AlbumRow({ album, onError }: { album: AlbumView; onError: (e: un
   if (editing) {
     return (
       <tr data-testid="album-row" data-id={album.id} className="editing">
-        <td colSpan={6}>
+        <td colSpan={7}>
           <form className="edit" onSubmit={save} onKeyDown={(e) => e.key === 'Escape' && setBase(null)}>
             <input name="name" aria-label="Album" value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} autoFocus />
             <input name="artist" aria-label="Artist" value={draft.artist} onChange={(e) => setDraft({ ...draft, artist: e.target.value })} />
@@ -60,6 +61,9 @@ export function AlbumRow({ album, onError }: { album: AlbumView; onError: (e: un
           onChange={(e) => void client.update(Album, album, { public: e.target.checked }).catch(onError)}
           aria-label={`Public: ${album.name}`}
         />
+      </td>
+      <td className="notes">
+        <NotesEditor album={album} />
       </td>
       <td className="actions">
         <button onClick={edit}>Edit</button>

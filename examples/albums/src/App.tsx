@@ -59,6 +59,7 @@ function Albums({ from, onError }: { from: number; onError: (e: unknown) => void
             <th>Year</th>
             <th>Owner</th>
             <th>Public</th>
+            <th>Notes</th>
             <th />
           </tr>
         </thead>

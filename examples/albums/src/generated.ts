@@ -10,6 +10,8 @@ export interface AlbumValues {
   rating: number | null;
   owner: string;
   public: boolean;
+  /** Collaborative text (ytext): a view shows its text; edit it as a Y.Text (textOf, from '@ankurah/client/text'). */
+  notes: string;
 }
 
 /** A read-only snapshot of an album entity. */
@@ -26,4 +28,5 @@ export const Album = defineModel<AlbumValues>('album', {
   rating: { type: 'bigint', nullable: true },
   owner: { type: 'text' },
   public: { type: 'boolean' },
+  notes: { type: 'ytext' },
 });

@@ -232,6 +232,14 @@ func encodeState(st *entity.State) ([]byte, error) {
 		b = appendString(b, f)
 		b = append(b, id[:]...)
 	}
+	// The Yjs documents of ytext fields (a record without them ends here).
+	if len(st.Docs) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(st.Docs)))
+		for f, d := range st.Docs {
+			b = appendString(b, f)
+			b = appendString(b, string(d))
+		}
+	}
 	return b, nil
 }
 
@@ -304,6 +312,14 @@ func decodeState(collection string, id event.ID, fields map[string]value.Type, b
 	for range n {
 		f := string(r.bytes(r.uvarint()))
 		st.Versions[f] = r.id()
+	}
+	if r.err == nil && len(r.b) > 0 {
+		n = r.uvarint()
+		st.Docs = make(map[string][]byte, n)
+		for range n {
+			f := string(r.bytes(r.uvarint()))
+			st.Docs[f] = append([]byte(nil), r.bytes(r.uvarint())...)
+		}
 	}
 	if r.err != nil || len(r.b) != 0 {
 		return nil, storage.Errorf(storage.CodeInternal, "%s/%s: %v", collection, id, errCorrupt)

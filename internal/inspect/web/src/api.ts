@@ -93,7 +93,7 @@ export interface FieldResolution {
   field: string;
   value: Json;
   event: string;
-  reason: 'only' | 'causal' | 'concurrent';
+  reason: 'only' | 'causal' | 'concurrent' | 'merged';
   explanation: string;
   others: { event: string; value: Json; relation: 'before' | 'concurrent' }[];
 }

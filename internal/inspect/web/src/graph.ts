@@ -1,7 +1,7 @@
 // An entity's history as a directed graph: events in rows by depth (the
 // longest path from the creation), concurrent branches side by side, edges
 // from each event to its parents. Plain SVG.
-import type { HistoryEvent } from './api.js';
+import type { HistoryEvent, Json } from './api.js';
 import { s } from './dom.js';
 
 const NW = 200, NH = 62, GX = 24, GY = 36, PAD = 12;
@@ -58,7 +58,7 @@ export function graph(events: HistoryEvent[], selected: string | undefined, onCl
   for (const e of events) {
     const { x, y } = pos.get(e.id)!;
     const cls = ['node', e.origin, e.merge ? 'merge' : '', e.id === selected ? 'selected' : ''].filter(Boolean).join(' ');
-    const ops = e.delete ? 'delete' : Object.entries(e.operations).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
+    const ops = e.delete ? 'delete' : Object.entries(e.operations).map(([k, v]) => `${k}=${op(v)}`).join(' ');
     const time = new Date(e.time).toISOString().slice(11, 23);
     svg.append(s('g', { class: cls, 'data-event': e.id, 'data-origin': e.origin, 'data-merge': e.merge ? 'true' : undefined, transform: `translate(${x},${y})`, onclick: () => onClick(e.id) },
       s('title', {}, `${e.id}\n${e.origin} ${e.author ?? ''}\nparents: ${e.parents.join(', ') || 'none (creation)'}\n${ops}`),
@@ -69,6 +69,11 @@ export function graph(events: HistoryEvent[], selected: string | undefined, onCl
     ));
   }
   return svg;
+}
+
+/** An operation as the graph shows it: a ytext field's Yjs update as a text edit. */
+export function op(v: Json): string {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && 'yjs' in v ? '‹text edit›' : JSON.stringify(v);
 }
 
 function clip(t: string, n: number): string {

@@ -4,7 +4,7 @@
 import { api, HttpError, setToken, token, type Collection, type Connections, type History, type Replication, type ServerInfo } from './api.js';
 import { chart } from './charts.js';
 import { age, bytes, fill, h, json, num, table } from './dom.js';
-import { graph, legend, short, shortIds } from './graph.js';
+import { graph, legend, op, short, shortIds } from './graph.js';
 import { startQuery } from './console.js';
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
@@ -108,7 +108,8 @@ export async function showHistory(id: string, at?: string): Promise<void> {
     h('td', { class: 'mono', 'data-k': 'value' }, json(f.value)),
     h('td', { class: 'mono' }, h('button', { class: 'link', onclick: () => void showHistory(id, f.event) }, short(f.event))),
     h('td', { 'data-k': 'reason' }, h('span', { class: 'tag' }, f.reason), ' ', shortIds(f.explanation),
-      f.others.length > 0 ? h('div', { class: 'muted mono' }, 'lost: ', f.others.map((o) => `${short(o.event)}=${json(o.value)} (${o.relation})`).join(', ')) : null),
+      f.others.length > 0 ? h('div', { class: 'muted mono' }, f.reason === 'merged' ? 'also merged: ' + f.others.map((o) => short(o.event)).join(', ')
+        : 'lost: ' + f.others.map((o) => `${short(o.event)}=${json(o.value)} (${o.relation})`).join(', ')) : null),
   )));
   const ev = at ? hist.events.find((e) => e.id === at) : undefined;
   fill(body('history'), h('div', { class: 'graph' },
@@ -119,7 +120,7 @@ export async function showHistory(id: string, at?: string): Promise<void> {
         h('div', {}, `${ev.time} · ${ev.origin.toUpperCase()}${ev.author ? ' by ' + ev.author : ''}${ev.recorded_at ? ' · recorded ' + ev.recorded_at : ''}`),
         h('div', { class: 'mono' }, 'parents: ', ev.parents.map(short).join(', ') || 'none (the creation)'),
         h('div', { class: 'mono' }, 'concurrent with: ', ev.concurrent.map(short).join(', ') || 'none'),
-        h('pre', {}, ev.delete ? 'delete' : JSON.stringify(ev.operations, null, 1))) : null,
+        h('pre', {}, ev.delete ? 'delete' : Object.entries(ev.operations).map(([k, v]) => `${k}: ${op(v)}`).join('\n'))) : null,
       h('h3', { 'data-testid': 'state-title' }, at ? `State at ${short(at)} (that event and its ancestors)` : 'Current state', ' ',
         at ? h('button', { class: 'link', onclick: () => void showHistory(id) }, 'back to now') : null),
       h('pre', { 'data-testid': 'state' }, JSON.stringify(hist.state.values, null, 1)),
