@@ -55,8 +55,9 @@ type Batch struct {
 	// schema are the transaction's schema changes (see schema.go).
 	schema []schemaPush
 	// commitTime is when the source committed it; received when the
-	// server got it.
-	commitTime, received time.Time
+	// server got it; decoding when the server began reading it from the
+	// WAL (Postgres; zero otherwise), for the trace.
+	commitTime, received, decoding time.Time
 
 	hubSeq uint64 // position in the hub's ring
 }
