@@ -1,7 +1,7 @@
 # Ankurah for Go. `make test` is what CI runs (see .ci/run).
 GO ?= go
 
-.PHONY: bench-policy test lint vet tidy staticcheck ts-test yjs-test e2e build image bench bench-commit bench-load bench-throughput bench-embedded bench-adopt fuzz
+.PHONY: bench-policy inspector test lint vet tidy staticcheck ts-test yjs-test e2e build image bench bench-commit bench-load bench-throughput bench-embedded bench-adopt fuzz
 
 # say prints what a long step is doing before it starts.
 say = @echo "== $(1)" >&2
@@ -23,6 +23,9 @@ ts-test: build
 	npm ci --no-audit --no-fund --loglevel=error
 	$(call say,tsc: type-checking the TypeScript client)
 	npm run typecheck --silent -w @ankurah/client
+	$(call say,the inspector page: type-checked; internal/inspect/dist must be the build of its sources)
+	npm run typecheck --silent -w @ankurah/inspector
+	npm run check --silent -w @ankurah/inspector
 	$(call say,vitest: the TypeScript client's tests (one against a real server: bin/ankurah))
 	ANKURAH_BIN=$(CURDIR)/bin/ankurah npm test
 
@@ -30,7 +33,12 @@ ts-test: build
 yjs-test:
 	YJS_ORACLE=required $(GO) test -count=1 -run '^TestDifferential$$' ./internal/yjs
 
-## e2e: the web client in Debian's chromium (playwright-core) against ankurah serve on a throwaway Postgres
+## inspector: rebuild the inspector page into internal/inspect/dist (embedded by go build; commit the result)
+inspector:
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run build --silent -w @ankurah/inspector
+
+## e2e: the web client and the inspector in Debian's chromium (playwright-core) against ankurah serve on a throwaway Postgres (the inspector also on the embedded store)
 e2e:
 	./test/e2e/run.sh
 

@@ -40,6 +40,7 @@ import (
 type sessionAuth struct {
 	mu        sync.Mutex
 	principal *auth.Principal
+	client    string // what hello's client said (for the inspector)
 	version   uint64 // the policy version the grants come from
 	grants    map[string]*auth.Grant
 	timers    []*time.Timer // token_expiring and the expiry itself

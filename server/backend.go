@@ -55,8 +55,9 @@ type Batch struct {
 	// schema are the transaction's schema changes (see schema.go).
 	schema []schemaPush
 	// commitTime is when the source committed it; received when the
-	// server got it.
-	commitTime, received time.Time
+	// server got it; decoding when the server began reading it from the
+	// WAL (Postgres; zero otherwise), for the trace.
+	commitTime, received, decoding time.Time
 	// resync says that the stream lost transactions before this point (its
 	// replication slot was dropped or invalidated and made anew): the hub
 	// reads every live query again (see hub.resyncLocked). It carries no

@@ -8,6 +8,8 @@ import (
 	"net"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ankurah/ankurah-go/server/auth"
 )
 
@@ -99,8 +101,19 @@ type Config struct {
 	// DefaultTokenRefreshLead (30 s), or a fifth of the token's life when
 	// that is shorter.
 	TokenRefreshLead time.Duration
+	// NoInspector leaves the inspector (/inspect and its data endpoints,
+	// docs/inspector.md) out of Handler. Default false: it is served, to
+	// administrators (a role marked admin in the policy) or, without a
+	// policy, to loopback only.
+	NoInspector bool
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
+	// TracerProvider receives the server's OpenTelemetry spans: each client
+	// request, and each transaction's way through the fan-out (decode,
+	// match, queue, write; docs/inspector.md). Default nil: otel's global
+	// provider, which drops them unless the program installs one
+	// (ankurah serve --otlp-endpoint does).
+	TracerProvider trace.TracerProvider
 }
 
 // TokenVerifier checks a token and says who it stands for.

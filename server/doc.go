@@ -1,7 +1,8 @@
 // Package server is Ankurah's WebSocket endpoint: protocol v1 sessions
 // (docs/protocol.md) over a Backend, the fan-out that pushes every committed
 // change to the live queries it affects, and the operational endpoints
-// (/healthz, /readyz, /metrics). It is part of the module's public API
+// (/healthz, /readyz, /metrics, and the inspector at /inspect, which is
+// package internal/inspect fed by inspect.go). It is part of the module's public API
 // (docs/api.md says what is stable).
 //
 // Every connection has one reader, which handles its requests in order, and
@@ -14,12 +15,13 @@
 // Whoever starts a goroutine waits for it:
 //
 //   - Serve starts the HTTP server and Run, and returns after both.
-//   - Run runs the backend's change stream and the workers that refill LIMIT
-//     windows (hub.runRefills), and returns after all of them; for Postgres
-//     that is after the replication consumer's final acknowledgement, the
-//     release of its slot and its drop (unless KeepSlot), the consumer's
-//     sweep of slots left behind, and the backend's catalog sync and WAL
-//     position sampler (PostgresBackend.Run).
+//   - Run runs the backend's change stream, the workers that refill LIMIT
+//     windows (hub.runRefills), the policy watcher and the inspector's
+//     sampler, and returns after all of them; for Postgres that is after
+//     the replication consumer's final acknowledgement, the release of its
+//     slot and its drop (unless KeepSlot), the consumer's sweep of slots
+//     left behind, and the backend's catalog sync and WAL position sampler
+//     (PostgresBackend.Run).
 //   - serveWS (one per connection) starts the session's reader and writer
 //     and returns after both; the writer starts at most one ping at a time
 //     and waits for it before returning.
@@ -33,6 +35,9 @@
 //	LocalBackend.mu → hub.mu → Reactor.mu
 //	                  hub.mu → frameQueue.mu
 //	                  hub.mu → metrics.mu
+//	                  hub.mu → sessionAuth.mu
+//	                  hub.mu → slowConsumers.mu
+//	                  hub.mu → Server.mu (the session list: schema pushes, the inspector)
 //	Server.mu → the WebSocket close (CloseNow, when Shutdown's drain times out)
 //
 // What each guards:
@@ -50,7 +55,12 @@
 //   - Reactor.mu (internal/reactor) is a leaf under hub.mu.
 //   - frameQueue.mu guards one session's outgoing queue; enqueue takes it
 //     with or without hub.mu, and nothing is taken under it.
-//   - metrics.mu guards the histograms; nothing is taken under it.
+//   - metrics.mu guards the histograms and the inspector's per-collection
+//     counts; nothing is taken under it.
+//   - sessionAuth.mu guards a session's principal, grants and client
+//     name; nothing is taken under it.
+//   - slowConsumers.mu guards the inspector's list of recent slow
+//     consumers; nothing is taken under it.
 //   - Server.mu guards the session set and the closing flag. Ending a
 //     session under it only closes a channel (session.end); cutting the
 //     connections when a drain times out closes sockets under it.

@@ -8,6 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ankurah/ankurah-go/entity"
 	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/internal/reactor"
@@ -37,6 +40,7 @@ const refillWorkers = 4
 type hub struct {
 	backend  Backend
 	metrics  *metrics
+	tracer   trace.Tracer
 	sessions func() []*session // every live session (schema changes go to all)
 
 	mu      sync.Mutex
@@ -69,6 +73,10 @@ type subscription struct {
 	next       *query.Query
 	nextHidden []string
 	viewKey    string // viewKey(hidden)
+
+	// For the inspector: the frames that carried its result or changes,
+	// the changes, and their bytes.
+	frames, items, bytes int64
 }
 
 func newHub(b Backend, m *metrics) *hub {
@@ -95,6 +103,8 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	if b.received.IsZero() {
 		b.received = time.Now()
 	}
+	ctx, span := h.startChange(ctx, b)
+	defer span.End()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
@@ -106,7 +116,12 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	}
 	h.applySchemaLocked(b)
 
+	_, match := h.tracer.Start(ctx, "ankurah.match")
 	res := h.reactor.ApplyBatch(ctx, b.changes, h.skip(b))
+	if match.IsRecording() {
+		match.SetAttributes(attribute.Int("ankurah.subscriptions", len(res.Items)))
+	}
+	match.End()
 	for rs, snap := range h.filters {
 		if snap.Precedes(b) {
 			delete(h.filters, rs)
@@ -119,6 +134,7 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 		h.freezeLocked(rs, h.seq)
 	}
 
+	qctx, queue := h.tracer.Start(ctx, "ankurah.queue")
 	enc := newBatchEncoder(b)
 	frames := map[*session][]byte{}
 	for rs, items := range res.Items {
@@ -127,6 +143,7 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 			continue
 		}
 		f := frames[sub.sess]
+		n := len(f)
 		for _, it := range items {
 			if f == nil {
 				f = append(make([]byte, 0, 256), `{"type":"changes","items":[`...)
@@ -136,10 +153,25 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 			f = enc.appendItem(f, sub, it)
 		}
 		frames[sub.sess] = f
+		if len(items) > 0 {
+			sub.frames++
+			sub.items += int64(len(items))
+			sub.bytes += int64(len(f) - n)
+		}
 	}
+	writes := 0
 	for sess, f := range frames {
-		sess.enqueue(append(f, "]}"...))
+		var w trace.Span
+		if queue.IsRecording() && writes < maxWriteSpans {
+			_, w = h.tracer.Start(qctx, "ankurah.write", trace.WithAttributes(attribute.String("ankurah.session", sess.id), attribute.Int("ankurah.bytes", len(f)+2)))
+			writes++
+		}
+		sess.enqueueTraced(append(f, "]}"...), w)
 	}
+	if queue.IsRecording() {
+		queue.SetAttributes(attribute.Int("ankurah.recipients", len(frames)))
+	}
+	queue.End()
 	h.metrics.batch(b, len(b.changes), len(frames), time.Since(b.received))
 }
 
@@ -386,6 +418,7 @@ func (h *hub) activateLocked(ctx context.Context, sess *session, reqID uint64, n
 		f = append(f, '"')
 	}
 	f = append(f, "]}}"...)
+	sub.frames, sub.bytes = 1, int64(len(f))
 	sess.enqueue(f)
 	if staleAt != 0 {
 		h.freezeLocked(rs, staleAt) // the answer is as of before a batch that emptied part of the window: read it again
@@ -414,7 +447,7 @@ func (h *hub) endLocked(sub *subscription, cause error) {
 		return
 	}
 	h.dropLocked(sub)
-	perr := sub.sess.srv.wireError(sub.sess, cause)
+	perr := sub.sess.srv.wireError(context.Background(), sub.sess, cause)
 	f := append([]byte(`{"type":"error","sub":`), sub.nameJSON...)
 	f = append(f, `,"error":`...)
 	f = appendJSON(f, perr)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ankurah/ankurah-go/internal/procmetrics"
 	"github.com/ankurah/ankurah-go/replication"
 )
 
@@ -34,6 +35,10 @@ type metrics struct {
 	mu     sync.Mutex
 	fanout histogram // seconds from receiving a batch to its frames queued
 	e2e    histogram // seconds from the source's commit to frames queued
+	// For the inspector: changes per collection, and the longest fan-out
+	// since the inspector last sampled.
+	byCollection map[string]int64
+	fanoutMax    float64
 }
 
 var latencyBuckets = []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}
@@ -57,13 +62,17 @@ func (h *histogram) observe(v float64) {
 	h.n++
 }
 
-func newMetrics() *metrics { return &metrics{} }
+func newMetrics() *metrics { return &metrics{byCollection: map[string]int64{}} }
 
 func (m *metrics) batch(b *Batch, changes, recipients int, took time.Duration) {
 	m.batches.Add(1)
 	m.changes.Add(int64(changes))
 	m.mu.Lock()
 	m.fanout.observe(took.Seconds())
+	m.fanoutMax = max(m.fanoutMax, took.Seconds())
+	for i := range b.changes {
+		m.byCollection[b.changes[i].Collection]++
+	}
 	if !b.commitTime.IsZero() {
 		lag := time.Since(b.commitTime)
 		m.e2e.observe(lag.Seconds())
@@ -123,6 +132,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fmt.Fprintf(w, "# HELP ankurah_last_commit_timestamp_seconds Commit time of the last transaction streamed.\n# TYPE ankurah_last_commit_timestamp_seconds gauge\nankurah_last_commit_timestamp_seconds %g\n", float64(m.lastCommit.Load())/1e6)
+	procmetrics.Write(w)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	writeHistogram(w, "ankurah_fanout_seconds", "Time from receiving a committed transaction to its frames queued for every recipient.", &m.fanout)

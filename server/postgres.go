@@ -259,7 +259,7 @@ func (p *PostgresBackend) Slots(ctx context.Context) ([]replication.SlotInfo, in
 // Publishing only queues frames, so the transaction is acknowledged once
 // every recipient has it queued.
 func (p *PostgresBackend) handle(ctx context.Context, tx *replication.Transaction) error {
-	b := &Batch{xid: tx.XID, lsn: uint64(tx.CommitLSN), commitTime: tx.CommitTime}
+	b := &Batch{xid: tx.XID, lsn: uint64(tx.CommitLSN), commitTime: tx.CommitTime, decoding: time.Now()}
 	// Tables described anew: the catalog follows them first, should no
 	// event trigger have done so (their rows below have the new shape).
 	for _, r := range tx.Relations {

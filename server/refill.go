@@ -295,6 +295,10 @@ func (h *hub) swapLocked(sub *subscription, next *reactor.Subscription, resend b
 	h.subs[next] = sub
 	sub.rs = next
 	if n > 0 {
-		sub.sess.enqueue(append(f, "]}"...))
+		f = append(f, "]}"...)
+		sub.frames++
+		sub.items += int64(n)
+		sub.bytes += int64(len(f))
+		sub.sess.enqueue(f)
 	}
 }

@@ -14,9 +14,11 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/ankurah/ankurah-go/event"
+	"github.com/ankurah/ankurah-go/internal/inspect"
 	"github.com/ankurah/ankurah-go/protocol"
 	"github.com/ankurah/ankurah-go/server/auth"
 )
@@ -31,9 +33,13 @@ type Server struct {
 	hub     *hub
 	metrics *metrics
 	log     *slog.Logger
+	tracer  trace.Tracer
 	ids     *event.Generator
 
 	policies auth.Source // the policy in force (auth.AllowAll without one)
+	started  time.Time
+	insp     *inspect.Inspector // nil when Config.NoInspector
+	slow     slowConsumers
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -48,13 +54,18 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("server config: %w", err)
 	}
-	s := &Server{cfg: cfg, backend: backend, log: cfg.Logger, ids: event.NewGenerator(), sessions: map[*session]struct{}{}, policies: cfg.Policy}
+	s := &Server{cfg: cfg, backend: backend, log: cfg.Logger, ids: event.NewGenerator(), sessions: map[*session]struct{}{}, policies: cfg.Policy, started: time.Now()}
 	if s.policies == nil {
 		s.policies = auth.Static(auth.AllowAll())
 	}
 	s.metrics = newMetrics()
+	s.tracer = newTracer(cfg.TracerProvider)
 	s.hub = newHub(backend, s.metrics)
+	s.hub.tracer = s.tracer
 	s.hub.sessions = s.liveSessions
+	if !cfg.NoInspector {
+		s.insp = s.newInspector()
+	}
 	return s, nil
 }
 
@@ -72,28 +83,40 @@ func (s *Server) liveSessions() []*session {
 
 // Run streams the backend's committed transactions into the live queries
 // until ctx ends or the stream fails for good. It also runs the workers
-// that refill LIMIT windows, and returns once they and the stream have
-// ended.
+// that refill LIMIT windows and the inspector's sampler, and returns once
+// they and the stream have ended.
 func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	refills, policy := make(chan struct{}), make(chan struct{})
+	refills, policy, sampler := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() { s.hub.runRefills(ctx); close(refills) }()
 	go func() { s.watchPolicy(ctx); close(policy) }()
+	go func() {
+		if s.insp != nil {
+			s.insp.Run(ctx)
+		}
+		close(sampler)
+	}()
 	err := s.backend.Run(ctx, s.hub.publish)
 	cancel()
 	<-refills
 	<-policy
+	<-sampler
 	return err
 }
 
-// Handler returns the HTTP routes: /ws, /healthz, /readyz, /metrics.
+// Handler returns the HTTP routes: /ws, /healthz, /readyz, /metrics, and
+// the inspector at /inspect/ (unless Config.NoInspector).
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/ws", s.serveWS)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	r.Get("/readyz", s.serveReady)
 	r.Get("/metrics", s.serveMetrics)
+	if s.insp != nil {
+		r.Get("/inspect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/inspect/", http.StatusFound) })
+		r.Handle("/inspect/*", http.StripPrefix("/inspect", s.insp.Handler()))
+	}
 	return r
 }
 
@@ -123,7 +146,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drainTimeout time.D
 	httpDone := make(chan error, 1)
 	go func() { runDone <- s.Run(ctx) }()
 	go func() { httpDone <- hs.Serve(ln) }()
-	s.log.Info("ankurah serving", "ws", "ws://"+ln.Addr().String()+"/ws")
+	if s.insp != nil {
+		s.log.Info("ankurah serving", "ws", "ws://"+ln.Addr().String()+"/ws", "inspect", "http://"+ln.Addr().String()+"/inspect/")
+	} else {
+		s.log.Info("ankurah serving", "ws", "ws://"+ln.Addr().String()+"/ws")
+	}
 	var runErr, httpErr error
 	ran, served := false, false
 	select {
@@ -188,6 +215,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		quit: make(chan struct{}), subs: map[string]*subscription{},
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.RequestsPerSecond), s.cfg.RequestBurst)}
 	sess.log = s.log.With("session", sess.id, "remote", r.RemoteAddr)
+	sess.remote, sess.connected = r.RemoteAddr, time.Now()
 
 	s.mu.Lock()
 	if s.closing {
@@ -239,7 +267,7 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 
 // wireError turns a handler's error into a coded wire error; faults that
 // are not the client's are logged and reported without their Go text.
-func (s *Server) wireError(sess *session, err error) *protocol.Error {
+func (s *Server) wireError(ctx context.Context, sess *session, err error) *protocol.Error {
 	if errors.Is(err, context.Canceled) {
 		return protocol.Errorf(protocol.CodeShuttingDown, "the session is closing")
 	}
@@ -248,7 +276,7 @@ func (s *Server) wireError(sess *session, err error) *protocol.Error {
 		s.metrics.denied.Add(1)
 	}
 	if perr.Code == protocol.CodeInternal {
-		sess.log.Error("request failed", "err", err)
+		sess.log.ErrorContext(ctx, "request failed", "err", err)
 		return protocol.Errorf(protocol.CodeInternal, "internal server error (session %s); the server log has the details", sess.id)
 	}
 	return perr

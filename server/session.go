@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/ankurah/ankurah-go/event"
@@ -23,6 +25,13 @@ type session struct {
 	ws  *websocket.Conn
 	id  string
 	log *slog.Logger
+
+	// For the inspector: where it connects from, since when, and what its
+	// writer has written.
+	remote     string
+	connected  time.Time
+	framesSent atomic.Int64
+	bytesSent  atomic.Int64
 
 	out  frameQueue    // the bounded outgoing queue
 	quit chan struct{} // closed when the session must end
@@ -45,10 +54,18 @@ type session struct {
 // enqueue queues a frame without ever blocking: the hub calls it with its
 // lock held. A session whose queue is full is a slow consumer: it is ended,
 // told why, and counted.
-func (s *session) enqueue(f []byte) {
-	if !s.out.push(f) {
+func (s *session) enqueue(f []byte) { s.enqueueTraced(f, nil) }
+
+// enqueueTraced is enqueue with the span of the frame's write (nil when
+// not traced): the writer ends it once the frame is written.
+func (s *session) enqueueTraced(f []byte, span trace.Span) {
+	if !s.out.pushTraced(f, span) {
+		if span != nil {
+			span.SetStatus(codes.Error, protocol.CodeSlowConsumer)
+			span.End()
+		}
 		if s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "the client did not read its frames fast enough; reconnect and resubscribe with known heads"), false) {
-			s.srv.metrics.slowConsumers.Add(1)
+			s.srv.slowConsumer(s, "queue full")
 			s.log.Warn("slow consumer disconnected", "queue", s.out.limit)
 		}
 	}
@@ -63,23 +80,33 @@ type frameQueue struct {
 	ready chan struct{} // a token when frames are waiting
 
 	mu      sync.Mutex
-	frames  [][]byte
+	frames  []queued
 	pending int      // frames queued or taken and not yet written: at most limit
-	spare   [][]byte // a small written batch's array, reused for the next frames
+	spare   []queued // a small written batch's array, reused for the next frames
 }
+
+// queued is a frame, and the span of its write when it is traced.
+type queued struct {
+	b    []byte
+	span trace.Span
+}
+
+func (q queued) String() string { return string(q.b) }
 
 func newFrameQueue(limit int) frameQueue {
 	return frameQueue{limit: limit, ready: make(chan struct{}, 1)}
 }
 
 // push queues f, never blocking; it reports false when the queue is full.
-func (q *frameQueue) push(f []byte) bool {
+func (q *frameQueue) push(f []byte) bool { return q.pushTraced(f, nil) }
+
+func (q *frameQueue) pushTraced(f []byte, span trace.Span) bool {
 	q.mu.Lock()
 	if q.pending >= q.limit {
 		q.mu.Unlock()
 		return false
 	}
-	q.frames = append(q.frames, f)
+	q.frames = append(q.frames, queued{f, span})
 	q.pending++
 	q.mu.Unlock()
 	select {
@@ -91,7 +118,7 @@ func (q *frameQueue) push(f []byte) bool {
 
 // take returns every queued frame, in order, and empties the queue; the
 // writer hands the batch back with release once it is written.
-func (q *frameQueue) take() [][]byte {
+func (q *frameQueue) take() []queued {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	batch := q.frames
@@ -101,7 +128,7 @@ func (q *frameQueue) take() [][]byte {
 
 // release returns a written batch: its frames are let go at once, and a
 // small array is kept for the next frames (a burst's goes back to the heap).
-func (q *frameQueue) release(batch [][]byte) {
+func (q *frameQueue) release(batch []queued) {
 	n := len(batch)
 	clear(batch)
 	q.mu.Lock()
@@ -153,21 +180,30 @@ func (s *session) write(ctx context.Context) {
 		// Say why before cutting: once the connection is cut, the reader
 		// fails too and would end the session first, as a plain close.
 		if s.end(protocol.CloseSlowConsumer, protocol.CodeSlowConsumer, protocol.Errorf(protocol.CodeSlowConsumer, "writing to the client timed out"), false) {
-			s.srv.metrics.slowConsumers.Add(1)
+			s.srv.slowConsumer(s, "write timed out")
 		}
 		s.ws.CloseNow()
 	})
 	deadline.Stop()
 	defer deadline.Stop()
-	send := func(f []byte) bool {
+	send := func(q queued) bool {
+		f := q.b
 		deadline.Reset(s.srv.cfg.WriteTimeout)
 		err := s.ws.Write(context.Background(), websocket.MessageText, f)
 		deadline.Stop()
+		if q.span != nil {
+			if err != nil {
+				q.span.SetStatus(codes.Error, "write failed")
+			}
+			q.span.End()
+		}
 		if err != nil || timedOut.Load() { // a timer that fired has ended the session and cut the connection
 			s.end(websocket.StatusGoingAway, "", nil, false)
 			return false
 		}
 		s.srv.metrics.framesSent.Add(1)
+		s.framesSent.Add(1)
+		s.bytesSent.Add(int64(len(f)))
 		return true
 	}
 	for {
@@ -251,14 +287,38 @@ func (s *session) read(ctx context.Context) {
 		}
 		if req.Type == protocol.TypeAuth {
 			if err := s.refreshToken(ctx, req.ID, req.Token); err != nil {
-				s.reply(req.ID, s.srv.wireError(s, err))
+				s.reply(req.ID, s.srv.wireError(ctx, s, err))
 			}
 			continue
 		}
-		if err := s.srv.handle(ctx, s, req); err != nil {
-			s.reply(req.ID, s.srv.wireError(s, err))
-		}
+		s.request(ctx, req)
 	}
+}
+
+// request handles one request, in a span of its own (pings excepted), and
+// answers its error.
+func (s *session) request(ctx context.Context, req *protocol.Request) {
+	if req.Type == protocol.TypePing {
+		if err := s.srv.handle(ctx, s, req); err != nil {
+			s.reply(req.ID, s.srv.wireError(ctx, s, err))
+		}
+		return
+	}
+	ctx, span := s.srv.startRequest(ctx, s, req)
+	start := time.Now()
+	var perr *protocol.Error
+	if err := s.srv.handle(ctx, s, req); err != nil {
+		perr = s.srv.wireError(ctx, s, err)
+		s.reply(req.ID, perr)
+	}
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		code := ""
+		if perr != nil {
+			code = perr.Code
+		}
+		s.log.DebugContext(ctx, "request", "type", req.Type, "id", req.ID, "collection", req.Collection, "took", time.Since(start), "error", code)
+	}
+	endRequest(span, perr)
 }
 
 func (s *session) handshake(ctx context.Context) bool {
@@ -281,10 +341,11 @@ func (s *session) handshake(ctx context.Context) bool {
 	p, err := s.srv.authenticate(hctx, req.Token, false)
 	if err != nil {
 		s.srv.metrics.authFailures.Add(1)
-		s.end(protocol.CloseHandshakeFailed, "unauthenticated", s.srv.wireError(s, err), false)
+		s.end(protocol.CloseHandshakeFailed, "unauthenticated", s.srv.wireError(ctx, s, err), false)
 		return false
 	}
 	s.setPrincipal(p)
+	s.setClient(req.Client)
 	w := protocol.Welcome{Type: protocol.TypeWelcome, Protocol: protocol.Version, Server: ServerName, Session: s.id, Limits: protocol.Limits{
 		MaxFrameBytes: s.srv.cfg.MaxFrameBytes, MaxSubscriptions: s.srv.cfg.MaxSubscriptions, MaxCommitEvents: s.srv.cfg.MaxCommitEvents},
 		Subject: p.Subject}

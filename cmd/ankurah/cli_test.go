@@ -124,6 +124,9 @@ func TestCLIAsAUser(t *testing.T) {
 		{"gen ts unknown flag", []string{"gen", "ts", "--zz"}, exitUsage, "unknown flag --zz"},
 		{"bad log level", []string{"serve", "--log-level", "loud"}, exitUsage, `--log-level "loud" is not a level`},
 		{"bad listen address", []string{"serve", "--listen", "nowhere"}, exitUsage, `--listen "nowhere" is not an address`},
+		{"bad log format", []string{"serve", "--log-format", "xml"}, exitUsage, `--log-format "xml" is not a format`},
+		{"bad pprof address", []string{"serve", "--pprof-addr", "6060"}, exitUsage, `--pprof-addr "6060" is not an address`},
+		{"exposed pprof without a policy", []string{"serve", "--pprof-addr", "0.0.0.0:6060"}, exitUsage, "the profiler serves only on a loopback address"},
 		// URLs.
 		{"no database", []string{"migrate"}, exitUsage, "no database given"},
 		{"mysql URL", []string{"check", "--database-url", "mysql://root:s3cret@db/shop"}, exitUsage, "a mysql:// URL; Ankurah needs PostgreSQL"},

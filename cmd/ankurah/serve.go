@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ankurah/ankurah-go/internal/lockfile"
+	"github.com/ankurah/ankurah-go/internal/tracing"
 	"github.com/ankurah/ankurah-go/replication"
 	"github.com/ankurah/ankurah-go/server"
 	"github.com/ankurah/ankurah-go/storage/postgres"
@@ -63,19 +64,24 @@ on: give token keys (--jwt-secret-file, --jwt-public-keys, --jwks-file or
 			fs.StringVar(&sl.maxRetained, "slot-max-retained", envOr(e.getenv, "ANKURAH_SLOT_MAX_RETAINED", "1GiB"), "drop other servers' inactive Ankurah slots retaining more WAL than this `size` (e.g. 512MB, 1GiB); -1 never (env ANKURAH_SLOT_MAX_RETAINED)")
 			fs.StringVar(&sl.checkInterval, "slot-check-interval", envOr(e.getenv, "ANKURAH_SLOT_CHECK_INTERVAL", replication.DefaultSlotCheckInterval.String()), "how often to look for slots to drop, as a `duration` (env ANKURAH_SLOT_CHECK_INTERVAL)")
 			logLevel := fs.String("log-level", envOr(e.getenv, "ANKURAH_LOG_LEVEL", "info"), "`level` of the logs: debug, info, warn or error (env ANKURAH_LOG_LEVEL)")
+			logFormat := fs.String("log-format", envOr(e.getenv, "ANKURAH_LOG_FORMAT", "text"), "`format` of the logs: text (key=value) or json, one object a line (env ANKURAH_LOG_FORMAT)")
+			pprofAddr := fs.String("pprof-addr", e.getenv("ANKURAH_PPROF_ADDR"), "`address` of a second listener serving Go's profiler at /debug/pprof/, to administrators only (loopback only without a policy); off by default (env ANKURAH_PPROF_ADDR)")
+			otlp := fs.String("otlp-endpoint", envOr(e.getenv, "ANKURAH_OTLP_ENDPOINT", e.getenv("OTEL_EXPORTER_OTLP_ENDPOINT")), "`URL` of an OpenTelemetry collector (OTLP over HTTP, e.g. http://127.0.0.1:4318) to send traces to: each request, and each change's way through decode, match, queue and write; off by default (env ANKURAH_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
 			a := declareAuthFlags(fs, e)
 			return func(ctx context.Context, _ []string) error {
 				sl.name = *slot
-				return serve(ctx, e, serveOptions{dbURL: *dbURL, listen: *listen, dataDir: *dataDir, slot: sl, logLevel: *logLevel, auth: a})
+				return serve(ctx, e, serveOptions{dbURL: *dbURL, listen: *listen, dataDir: *dataDir, slot: sl, logLevel: *logLevel,
+					logFormat: *logFormat, pprofAddr: *pprofAddr, otlpEndpoint: *otlp, auth: a})
 			}
 		},
 	}
 }
 
 type serveOptions struct {
-	dbURL, listen, dataDir, logLevel string
-	slot                             slotOptions
-	auth                             *authFlags
+	dbURL, listen, dataDir, logLevel   string
+	logFormat, pprofAddr, otlpEndpoint string
+	slot                               slotOptions
+	auth                               *authFlags
 }
 
 // slotOptions are serve's replication slot flags, as given.
@@ -129,7 +135,27 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return usageError("--listen %q is not an address", o.listen).withFix("use HOST:PORT, e.g. 127.0.0.1:9797 (0.0.0.0:9797 for every interface)")
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	if o.pprofAddr != "" {
+		if _, _, err := net.SplitHostPort(o.pprofAddr); err != nil {
+			return usageError("--pprof-addr %q is not an address", o.pprofAddr).withFix("use HOST:PORT, e.g. 127.0.0.1:6060")
+		}
+	}
+	var handler slog.Handler
+	switch o.logFormat {
+	case "text":
+		handler = slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	case "json":
+		handler = slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	default:
+		return usageError("--log-format %q is not a format", o.logFormat).withFix("use text or json")
+	}
+	if o.otlpEndpoint != "" {
+		if _, err := tracing.TracesURL(o.otlpEndpoint); err != nil {
+			return usageError("--otlp-endpoint: %v", err).withFix("use the collector's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318")
+		}
+	}
+	// Records logged within a traced request carry its trace and span ids.
+	log := slog.New(tracing.LogHandler(handler))
 	cfg := server.Config{Listen: o.listen, Logger: log}
 	var warning string
 	if o.auth != nil {
@@ -144,6 +170,10 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 				withFix("give a policy (--policy FILE, docs/security.md), or --insecure-allow-anonymous to serve anonymously anyway")
 		}
 		return usageError("%s", oneLine(err.Error()))
+	}
+	if o.pprofAddr != "" && cfg.Policy == nil && !loopback(o.pprofAddr) {
+		return usageError("no policy, so the profiler serves only on a loopback address, not %s", o.pprofAddr).
+			withFix("give a policy (--policy FILE) with a role marked \"admin\": true, or --pprof-addr 127.0.0.1:PORT")
 	}
 
 	var backend server.Backend
@@ -192,6 +222,22 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 		fmt.Fprintf(e.stderr, "ankurah: storing data in %s (pass --database-url to use Postgres)\n", path)
 		backend = server.NewLocal(st)
 	}
+	if o.otlpEndpoint != "" {
+		tp, shutdown, err := tracing.Setup(ctx, tracing.Options{Endpoint: o.otlpEndpoint, ServiceName: "ankurah", Version: server.ServerName})
+		if err != nil {
+			return failed("cannot set up tracing: %v", err)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := shutdown(sctx); err != nil {
+				log.Warn("the last spans were not sent", "err", err)
+			}
+		}()
+		cfg.TracerProvider = tp
+		u, _ := tracing.TracesURL(o.otlpEndpoint)
+		log.Info("tracing", "otlp", u)
+	}
 	srv, err := server.New(cfg, backend)
 	if err != nil {
 		return usageError("%v", err)
@@ -208,6 +254,14 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	}
 	if warning != "" {
 		fmt.Fprintln(e.stderr, "ankurah: "+warning)
+	}
+	if o.pprofAddr != "" {
+		stop, err := servePprof(o.pprofAddr, srv, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	if err := srv.Serve(ctx, ln, drainTimeout); err != nil {
 		if ctx.Err() != nil {

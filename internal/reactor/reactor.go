@@ -509,5 +509,13 @@ func (r *Reactor) Members(s *Subscription) []*entity.State {
 	return sorted(s.m, s.members)
 }
 
+// Count returns how many entities the subscription's result set holds
+// (Members without the copy and the sort).
+func (r *Reactor) Count(s *Subscription) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(s.members)
+}
+
 // Collection returns the subscription's collection.
 func (s *Subscription) Collection() string { return s.collection }

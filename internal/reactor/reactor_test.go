@@ -212,6 +212,9 @@ func runSeed(t *testing.T, seed uint64) {
 			sb.client.apply(t, sets[sb.s])
 			want, _ := storage.Fetch(ctx, store, "album", sb.q)
 			got := re.Members(sb.s)
+			if n := re.Count(sb.s); n != len(got) {
+				t.Fatalf("seed %d step %d, %q: Count %d, Members %d", seed, step, sb.q, n, len(got))
+			}
 			if idList(got) != idList(want) {
 				t.Fatalf("seed %d (replay: -reactor.seed=%d) step %d, %q:\nreactor %s\nfresh   %s", seed, seed, step, sb.q, idList(got), idList(want))
 			}

@@ -31,7 +31,7 @@ const MaxPolicyBytes = 4 << 20
 //	        "album": {"read": "true", "hidden": ["internal_notes"]}
 //	      }
 //	    },
-//	    "admin": {"schema": true, "collections": {"*": {"read": "true", "write": "true"}}}
+//	    "admin": {"schema": true, "admin": true, "collections": {"*": {"read": "true", "write": "true"}}}
 //	  }
 //	}
 type PolicyFile struct {
@@ -51,6 +51,12 @@ type RoleRules struct {
 	// Schema allows the role's clients to change the schema: create
 	// collections and add fields (DDL on Postgres). Default false.
 	Schema bool `json:"schema,omitempty"`
+	// Admin makes the role an administrator of the server: its principals
+	// may use the inspector (/inspect and its data endpoints, which show
+	// every collection, connection and entity history regardless of the
+	// read rules) and the pprof listener. It grants no reads or writes
+	// over the protocol: those stay the collections' rules. Default false.
+	Admin bool `json:"admin,omitempty"`
 	// Collections maps a collection name (or "*", every other collection)
 	// to its rules. A collection the role does not reach is denied.
 	Collections map[string]CollectionRules `json:"collections"`
@@ -80,6 +86,7 @@ type Policy struct {
 type role struct {
 	name   string
 	schema bool
+	admin  bool
 	colls  map[string]*collRules
 }
 
@@ -124,7 +131,7 @@ func CompilePolicy(f PolicyFile) (*Policy, error) {
 			errs = append(errs, errors.New("a role has an empty name"))
 			continue
 		}
-		r := &role{name: rn, schema: rr.Schema, colls: map[string]*collRules{}}
+		r := &role{name: rn, schema: rr.Schema, admin: rr.Admin, colls: map[string]*collRules{}}
 		for _, cn := range sortedKeys(rr.Collections) {
 			cr := rr.Collections[cn]
 			c := &collRules{hidden: map[string]bool{}}
@@ -212,6 +219,21 @@ func (p *Policy) RolesOf(pr *Principal) []string {
 		out = append(out, p.defaultRole)
 	}
 	return out
+}
+
+// IsAdmin reports whether a principal acts in a role marked admin (see
+// RoleRules.Admin). Without a policy (AllowAll) nobody is: a server
+// without one serves its administration on loopback only.
+func (p *Policy) IsAdmin(pr *Principal) bool {
+	if p == nil || p.allowAll {
+		return false
+	}
+	for _, rn := range p.RolesOf(pr) {
+		if r := p.roles[rn]; r != nil && r.admin {
+			return true
+		}
+	}
+	return false
 }
 
 // AllowsAnonymous reports whether connections without a token have a role.

@@ -356,3 +356,46 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
+
+// TestIsAdmin: a principal is an administrator when one of the roles it
+// acts in is marked admin — its token's roles, the default role, or the
+// anonymous role — and never without a policy.
+func TestIsAdmin(t *testing.T) {
+	p := mustPolicy(t, `{
+  "default_role": "user",
+  "anonymous_role": "guest",
+  "roles": {
+    "guest": {"collections": {}},
+    "user":  {"collections": {"*": {"read": "true"}}},
+    "ops":   {"admin": true, "collections": {}},
+    "root":  {"admin": true, "schema": true, "collections": {"*": {"read": "true", "write": "true"}}}
+  }
+}`)
+	for _, c := range []struct {
+		name string
+		pr   *Principal
+		want bool
+	}{
+		{"anonymous", &Principal{}, false},
+		{"no roles: the default role", &Principal{Subject: "alice"}, false},
+		{"a user", &Principal{Subject: "alice", Roles: []string{"user"}}, false},
+		{"ops", &Principal{Subject: "bob", Roles: []string{"ops"}}, true},
+		{"user and root", &Principal{Subject: "carol", Roles: []string{"user", "root"}}, true},
+		{"a role the policy does not define", &Principal{Subject: "dave", Roles: []string{"superuser"}}, false},
+	} {
+		if got := p.IsAdmin(c.pr); got != c.want {
+			t.Errorf("%s: IsAdmin = %v, want %v", c.name, got, c.want)
+		}
+	}
+	anonAdmin := mustPolicy(t, `{"anonymous_role": "guest", "roles": {"guest": {"admin": true, "collections": {}}}}`)
+	if !anonAdmin.IsAdmin(&Principal{}) {
+		t.Error("the anonymous role is admin, but an anonymous principal is not")
+	}
+	if AllowAll().IsAdmin(&Principal{Subject: "x", Roles: []string{"admin"}}) {
+		t.Error("without a policy (AllowAll) someone is an administrator")
+	}
+	var none *Policy
+	if none.IsAdmin(&Principal{}) {
+		t.Error("a nil policy has an administrator")
+	}
+}

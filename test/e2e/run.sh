@@ -7,8 +7,10 @@
 # the page, page edits reach SQL, two pages converge after concurrent edits,
 # and the page recovers when the server restarts; then test/e2e/auth.mjs:
 # two users signed in with tokens from `ankurah token`, each seeing what the
-# example's policy lets them. Screenshots and the servers' logs land in
-# test/e2e/out/.
+# example's policy lets them; then test/e2e/inspect.mjs: the inspector at
+# /inspect with writes from SQL and two clients, on Postgres (with a policy
+# and an administrator's token) and on the embedded store. Screenshots and
+# the servers' logs land in test/e2e/out/.
 #
 # Never downloads a browser: chromium comes from apt when missing.
 # E2E_SKIP_INSTALL=1 skips `npm ci` (for quick reruns).
@@ -36,6 +38,9 @@ go build -o test/e2e/out/ankurah ./cmd/ankurah
 
 export ANKURAH_BIN="$PWD/test/e2e/out/ankurah"
 # albums.mjs on the cluster's database (no auth), then auth.mjs on a fresh
-# database of its own (a secret, the example's policy, two users); both run,
-# and either failing fails the run.
-exec ./test/with-postgres.sh sh -c 'node test/e2e/albums.mjs; a=$?; node test/e2e/auth.mjs; b=$?; [ "$a" -eq 0 ] && [ "$b" -eq 0 ]'
+# database of its own (a secret, the example's policy, two users), then
+# inspect.mjs on a database of its own and on the embedded store (its Node
+# clients need a WebSocket: Node 20 has one behind a flag); all run, and any
+# failing fails the run.
+ws=$(node -e 'process.stdout.write(typeof WebSocket === "undefined" ? "--experimental-websocket" : "")')
+exec ./test/with-postgres.sh sh -c 'node test/e2e/albums.mjs; a=$?; node test/e2e/auth.mjs; b=$?; node '"$ws"' test/e2e/inspect.mjs postgres; c=$?; node '"$ws"' test/e2e/inspect.mjs embedded; d=$?; [ "$a" -eq 0 ] && [ "$b" -eq 0 ] && [ "$c" -eq 0 ] && [ "$d" -eq 0 ]'
