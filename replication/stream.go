@@ -263,8 +263,7 @@ func (s *session) sendStatus() error {
 }
 
 // deliver is the delivery goroutine: it calls the handler for each queued
-// transaction, in order, and acknowledges it when the handler returns nil
-// (one with nothing for the handler at once).
+// transaction, in order, and acknowledges it when the handler returns nil.
 // On a handler error it cancels the session with a *HandlerError. It stops
 // when stop is closed (after the call in progress) or ctx ends.
 func (c *Consumer) deliver(ctx context.Context, fail context.CancelCauseFunc, queue <-chan *Transaction, stop <-chan struct{}) {
@@ -280,18 +279,16 @@ func (c *Consumer) deliver(ctx context.Context, fail context.CancelCauseFunc, qu
 				return
 			default:
 			}
-			if tx.empty() {
-				c.progress.done(tx.EndLSN)
-				continue
-			}
-			if err := c.handler(ctx, tx); err != nil {
-				if ctx.Err() != nil {
-					return // shutting down: the handler was interrupted, not wrong
+			if !tx.empty() {
+				if err := c.handler(ctx, tx); err != nil {
+					if ctx.Err() != nil {
+						return // shutting down: the handler was interrupted, not wrong
+					}
+					herr := &HandlerError{XID: tx.XID, EndLSN: tx.EndLSN, Err: err}
+					c.log.Error("replication: handler failed; stopping", "xid", tx.XID, "end_lsn", tx.EndLSN.String(), "err", err)
+					fail(herr)
+					return
 				}
-				herr := &HandlerError{XID: tx.XID, EndLSN: tx.EndLSN, Err: err}
-				c.log.Error("replication: handler failed; stopping", "xid", tx.XID, "end_lsn", tx.EndLSN.String(), "err", err)
-				fail(herr)
-				return
 			}
 			c.progress.done(tx.EndLSN)
 		}
