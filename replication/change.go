@@ -24,6 +24,18 @@ import (
 // called: the consumer keeps no reference to it.
 type Handler func(ctx context.Context, tx *Transaction) error
 
+// Gap says that the stream lost transactions: the slot was dropped while
+// the consumer was away, or invalidated by Postgres (it fell further behind
+// than max_slot_wal_keep_size), and was created anew. Transactions that
+// committed after From and before To were never delivered and never will
+// be; everything from To on is.
+type Gap struct {
+	Slot   string
+	From   LSN    // the position acknowledged before the gap (0: none, first start with Config.StartLSN unset is never a gap)
+	To     LSN    // the new slot's consistent point
+	Reason string // "dropped" or "invalidated"
+}
+
 // Transaction is one committed Postgres transaction, reduced to what Ankurah
 // cares about: its changes to collection tables and its ankurah.events rows,
 // each in the order Postgres wrote them.

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,15 +15,25 @@ func TestConfigDefaults(t *testing.T) {
 		c.BackoffMax != 30*time.Second || c.MaxPending != 64 || c.Logger == nil {
 		t.Fatalf("defaults: %+v", c)
 	}
-	if !slotNameRE.MatchString(c.SlotName) || !strings.HasPrefix(c.SlotName, "ankurah_") || !strings.HasSuffix(c.SlotName, "_my_app") {
-		t.Fatalf("default slot name %q", c.SlotName)
+	// A name of its own for every server: the stable prefix, then 8 random
+	// hex digits.
+	prefix := SlotNamePrefix(c.DatabaseURL)
+	if !slotNameRE.MatchString(c.SlotName) || !strings.HasPrefix(prefix, "ankurah_") || !strings.HasSuffix(prefix, "_my_app") ||
+		!regexp.MustCompile(`^`+prefix+`_[0-9a-f]{8}$`).MatchString(c.SlotName) {
+		t.Fatalf("default slot name %q (prefix %q)", c.SlotName, prefix)
 	}
-	if again := (Config{DatabaseURL: c.DatabaseURL}).WithDefaults().SlotName; again != c.SlotName {
-		t.Fatalf("default slot name not stable: %q then %q", c.SlotName, again)
+	if again := (Config{DatabaseURL: c.DatabaseURL}).WithDefaults().SlotName; again == c.SlotName {
+		t.Fatalf("two servers would share slot %q", c.SlotName)
+	}
+	if again := SlotNamePrefix(c.DatabaseURL); again != prefix {
+		t.Fatalf("slot name prefix not stable: %q then %q", prefix, again)
 	}
 	long := DefaultSlotName("postgres://h/" + strings.Repeat("x", 80))
-	if len(long) != 63 || !slotNameRE.MatchString(long) || long == DefaultSlotName("postgres://h/"+strings.Repeat("x", 81)) {
+	if len(long) != 63 || !slotNameRE.MatchString(long) || SlotNamePrefix("postgres://h/"+strings.Repeat("x", 80)) == SlotNamePrefix("postgres://h/"+strings.Repeat("x", 81)) {
 		t.Fatalf("long default slot name %q", long)
+	}
+	if c.SlotWait != DefaultSlotWait || c.SlotMaxInactive != DefaultSlotMaxInactive || c.SlotMaxRetained != DefaultSlotMaxRetained || c.SlotCheckInterval != DefaultSlotCheckInterval {
+		t.Fatalf("slot defaults: %+v", c)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
@@ -48,6 +59,9 @@ func TestConfigValidate(t *testing.T) {
 		{Config{DatabaseURL: "postgres://h/db", BackoffMin: -1}, "BackoffMin"},
 		{Config{DatabaseURL: "postgres://h/db", BackoffMin: time.Second, BackoffMax: time.Millisecond}, "BackoffMax"},
 		{Config{DatabaseURL: "postgres://h/db", MaxPending: -3}, "MaxPending"},
+		{Config{DatabaseURL: "postgres://h/db", KeepSlot: true}, "KeepSlot needs an explicit SlotName"},
+		{Config{DatabaseURL: "postgres://h/db", SlotWait: -1}, "SlotWait"},
+		{Config{DatabaseURL: "postgres://h/db", SlotCheckInterval: -1}, "SlotCheckInterval"},
 	}
 	for _, c := range cases {
 		err := c.c.Validate()

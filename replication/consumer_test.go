@@ -300,6 +300,7 @@ func TestResumeAfterRestart(t *testing.T) {
 	url, pool := newDB(t)
 	exec(t, pool, `select ankurah.create_collection('note', '{"body":"text"}')`)
 	cfg := testConfig(t, url, nil)
+	cfg.KeepSlot = true // resumed below
 
 	insert := func(n int) []event.ID {
 		ids := make([]event.ID, n)

@@ -3,6 +3,7 @@ package replication
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,6 +29,42 @@ func (e *HandlerError) Error() string {
 }
 
 func (e *HandlerError) Unwrap() error { return e.Err }
+
+// SlotInUseError is returned by Run when the slot stayed active for another
+// process for longer than Config.SlotWait, and by CheckSlotFree: another
+// server (or any replication client) streams from a slot of that name.
+type SlotInUseError struct {
+	Slot string
+	PID  int // the walsender holding it (0 when not known)
+}
+
+func (e *SlotInUseError) Error() string {
+	if e.PID == 0 {
+		return fmt.Sprintf("replication: slot %q is in use by another process", e.Slot)
+	}
+	return fmt.Sprintf("replication: slot %q is in use by another process (walsender pid %d)", e.Slot, e.PID)
+}
+
+// IsSlotInUse reports whether err says that the slot is held by another
+// process.
+func IsSlotInUse(err error) bool {
+	var e *SlotInUseError
+	return errors.As(err, &e)
+}
+
+// slotBusy recognises the error START_REPLICATION gives for a slot another
+// walsender holds (55006: replication slot "x" is active for PID n) and
+// returns that PID.
+func slotBusy(err error) (pid int, ok bool) {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "55006" {
+		return 0, false
+	}
+	if i := strings.LastIndex(pgErr.Message, "PID "); i >= 0 {
+		pid, _ = strconv.Atoi(strings.TrimSpace(pgErr.Message[i+4:]))
+	}
+	return pid, true
+}
 
 // permanentError marks errors that reconnecting cannot fix: Run returns them
 // instead of retrying forever.

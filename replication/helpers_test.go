@@ -23,13 +23,15 @@ const waitTimeout = 30 * time.Second
 
 // testConfig is a consumer configuration for a test database: quick status
 // updates and reconnects so tests observe acknowledgements promptly. The
-// slot name is the default, which includes the (unique) database name.
+// slot name is the default's stable part, which includes the (unique)
+// database name, so that a consumer started again takes the same slot.
 func testConfig(t testing.TB, url string, logs io.Writer) replication.Config {
 	if logs == nil {
 		logs = t.Output()
 	}
 	return replication.Config{
 		DatabaseURL:    url,
+		SlotName:       replication.SlotNamePrefix(url),
 		StandbyTimeout: 100 * time.Millisecond,
 		BackoffMin:     10 * time.Millisecond,
 		BackoffMax:     200 * time.Millisecond,

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -40,6 +41,10 @@ type Facts struct {
 	Database         string
 	CreateOnPublic   bool // may create collection tables in schema public
 	Migrated         bool // ankurah's schema is installed
+	// MaxSlotWALKeepSize is max_slot_wal_keep_size in bytes (-1: no
+	// limit); Slots are Ankurah's slots in the database.
+	MaxSlotWALKeepSize int64
+	Slots              []SlotInfo
 }
 
 // Severity of a finding.
@@ -82,6 +87,12 @@ func Gather(ctx context.Context, conn *pgx.Conn) (Facts, error) {
 	f.ServerVersion, _ = strconv.Atoi(version)
 	f.MaxSlots, _ = strconv.Atoi(maxSlots)
 	f.MaxWALSenders, _ = strconv.Atoi(maxSenders)
+	if f.MaxSlotWALKeepSize, err = MaxSlotWALKeepSize(ctx, conn); err != nil {
+		return f, err
+	}
+	if f.Slots, err = ListSlots(ctx, conn); err != nil {
+		return f, err
+	}
 	return f, nil
 }
 
@@ -116,6 +127,31 @@ func Evaluate(f Facts) []Finding {
 	add(f.Superuser || f.CreateOnPublic, Warn, "collection schema",
 		fmt.Sprintf("role %s %s create tables in schema public", f.Role, map[bool]string{true: "may", false: "may not"}[f.Superuser || f.CreateOnPublic]),
 		fmt.Sprintf("run `GRANT CREATE ON SCHEMA public TO %s;`, or configure another schema for collections", pgx.Identifier{f.Role}.Sanitize()))
+	if f.MaxSlotWALKeepSize < 0 {
+		out = append(out, Finding{Severity: Warn, Check: "max_slot_wal_keep_size",
+			Detail: "max_slot_wal_keep_size = -1: a slot whose server is gone keeps WAL without limit until it is dropped (Ankurah's servers drop theirs when they stop, and ones left inactive after a while)",
+			Fix:    "bound it: `ALTER SYSTEM SET max_slot_wal_keep_size = '10GB'; SELECT pg_reload_conf();` (a server whose slot falls further behind is invalidated and resynchronises its clients)"})
+	} else {
+		out = append(out, Finding{Severity: OK, Check: "max_slot_wal_keep_size",
+			Detail: fmt.Sprintf("max_slot_wal_keep_size = %s: a slot further behind is invalidated (its server then resynchronises its clients)", Bytes(f.MaxSlotWALKeepSize))})
+	}
+	for _, s := range f.Slots {
+		check := "slot " + s.Name
+		switch {
+		case s.Lost():
+			out = append(out, Finding{Severity: Warn, Check: check, Detail: "invalidated by Postgres (it fell behind more than max_slot_wal_keep_size); it holds no WAL",
+				Fix: fmt.Sprintf("nothing if its server runs (it makes a new one and resynchronises); otherwise `ankurah slots drop %s`", s.Name)})
+		case s.Active:
+			out = append(out, Finding{Severity: OK, Check: check, Detail: fmt.Sprintf("active (walsender pid %d), retains %s of WAL, %s behind", s.ActivePID, Bytes(s.RetainedBytes), Bytes(s.LagBytes))})
+		default:
+			detail := fmt.Sprintf("inactive, retains %s of WAL", Bytes(s.RetainedBytes))
+			if s.InactiveFor > 0 {
+				detail = fmt.Sprintf("inactive for %s, retains %s of WAL", s.InactiveFor.Round(time.Second), Bytes(s.RetainedBytes))
+			}
+			out = append(out, Finding{Severity: Warn, Check: check, Detail: detail,
+				Fix: fmt.Sprintf("if its server is gone: `ankurah slots drop %s` (running servers drop slots inactive for longer than --slot-max-inactive)", s.Name)})
+		}
+	}
 	// Not a problem: serve installs (and upgrades) the schema when it starts.
 	out = append(out, Finding{Severity: OK, Check: "ankurah schema", Detail: map[bool]string{
 		true:  "installed",
@@ -226,4 +262,23 @@ func Failed(fs []Finding) bool {
 		}
 	}
 	return false
+}
+
+// Bytes formats a size for people: 512 B, 1.5 kB, 48.0 MB, 1.2 GB (powers
+// of 1000, as Postgres's pg_size_pretty does not; a WAL segment is 16.8 MB).
+func Bytes(n int64) string {
+	if n < 0 {
+		return "unlimited"
+	}
+	f := float64(n)
+	for _, u := range []string{"B", "kB", "MB", "GB", "TB"} {
+		if f < 1000 || u == "TB" {
+			if u == "B" {
+				return fmt.Sprintf("%d B", n)
+			}
+			return fmt.Sprintf("%.1f %s", f, u)
+		}
+		f /= 1000
+	}
+	return ""
 }

@@ -44,6 +44,7 @@ func replicationConnConfig(databaseURL string) (*pgconn.Config, error) {
 type slotState struct {
 	confirmedFlush LSN
 	created        bool
+	invalidated    bool // it existed but Postgres had invalidated it: it was dropped and created anew
 }
 
 // prepare makes sure the publication and the slot exist, on the replication
@@ -58,7 +59,16 @@ func prepare(ctx context.Context, conn *pgconn.PgConn, cfg Config) (slotState, e
 	if err := ensurePublication(ctx, conn, cfg.Publication); err != nil {
 		return slotState{}, err
 	}
-	return ensureSlot(ctx, conn, cfg.SlotName)
+	st, err := ensureSlot(ctx, conn, cfg.SlotName)
+	if err != nil {
+		return st, err
+	}
+	// Recorded as Ankurah's, so that sweeps know it whatever its name; a
+	// role that cannot write schema ankurah only loses that.
+	if err := registerSlot(ctx, conn, cfg.SlotName); err != nil {
+		cfg.Logger.Warn("replication: cannot record the slot in ankurah.slots", "slot", cfg.SlotName, "err", err)
+	}
+	return st, nil
 }
 
 // ensurePublication creates publication ankurah for ankurah.events (and
@@ -94,13 +104,16 @@ end $$`).ReadAll()
 }
 
 // ensureSlot returns the state of the slot, creating it (permanent, logical,
-// pgoutput) when it does not exist. A slot of the same name that is not a
+// pgoutput) when it does not exist, and dropping and creating it again when
+// Postgres invalidated it (it fell behind more than max_slot_wal_keep_size:
+// it can never stream again). A slot of the same name that is not a
 // pgoutput slot of this database is a configuration error, not something to
 // retry.
 func ensureSlot(ctx context.Context, conn *pgconn.PgConn, name string) (slotState, error) {
+	invalidated := false
 	for attempt := 0; ; attempt++ {
 		rows, err := queryText(ctx, conn, fmt.Sprintf(`select slot_type, coalesce(plugin, ''), coalesce(database, ''),
-			database = current_database(), coalesce(confirmed_flush_lsn::text, '')
+			database = current_database(), coalesce(confirmed_flush_lsn::text, ''), coalesce(wal_status, ''), active
 			from pg_replication_slots where slot_name = '%s'`, name))
 		if err != nil {
 			return slotState{}, fmt.Errorf("replication: reading slot %s: %w", name, err)
@@ -110,6 +123,13 @@ func ensureSlot(ctx context.Context, conn *pgconn.PgConn, name string) (slotStat
 			if r[0] != "logical" || r[1] != "pgoutput" || r[3] != "t" {
 				return slotState{}, permanent(fmt.Errorf("replication: slot %q exists but is a %s slot with plugin %q in database %q; want a logical pgoutput slot in this database (choose another SlotName or drop it)",
 					name, r[0], r[1], r[2]))
+			}
+			if r[5] == "lost" && r[6] != "t" && !invalidated {
+				if err := pglogrepl.DropReplicationSlot(ctx, conn, name, pglogrepl.DropReplicationSlotOptions{}); err != nil {
+					return slotState{}, fmt.Errorf("replication: dropping invalidated slot %s: %w", name, err)
+				}
+				invalidated = true
+				continue
 			}
 			lsn, err := ParseLSN(r[4])
 			if err != nil {
@@ -130,7 +150,7 @@ func ensureSlot(ctx context.Context, conn *pgconn.PgConn, name string) (slotStat
 		if err != nil {
 			return slotState{}, fmt.Errorf("replication: slot %s: consistent point %q: %w", name, res.ConsistentPoint, err)
 		}
-		return slotState{confirmedFlush: lsn, created: true}, nil
+		return slotState{confirmedFlush: lsn, created: true, invalidated: invalidated}, nil
 	}
 }
 

@@ -48,6 +48,27 @@ func (c *Consumer) runSession(ctx context.Context) (started time.Time, err error
 	if slot.created {
 		c.log.Info("replication: created slot", "slot", c.cfg.SlotName, "consistent_point", slot.confirmedFlush.String())
 	}
+	c.mu.Lock()
+	streamed := c.streamed
+	c.mu.Unlock()
+	if slot.created && (streamed || c.cfg.StartLSN != 0) {
+		// Whatever committed between what was delivered and the new
+		// slot's consistent point is gone from the stream.
+		gap := Gap{Slot: c.cfg.SlotName, From: max(c.progress.position(), c.cfg.StartLSN), To: slot.confirmedFlush, Reason: "dropped"}
+		if slot.invalidated {
+			gap.Reason = "invalidated"
+		}
+		c.log.Warn("replication: the slot lost transactions (it was "+gap.Reason+"); streaming resumes from its new consistent point",
+			"slot", gap.Slot, "from", gap.From.String(), "to", gap.To.String())
+		if c.cfg.OnGap != nil {
+			if err := c.cfg.OnGap(ctx, gap); err != nil {
+				if ctx.Err() != nil {
+					return started, ctx.Err()
+				}
+				return started, &HandlerError{EndLSN: gap.To, Err: fmt.Errorf("handling a gap in the stream: %w", err)}
+			}
+		}
+	}
 	from := c.progress.reset(max(slot.confirmedFlush, c.cfg.StartLSN))
 	err = pglogrepl.StartReplication(ctx, conn, c.cfg.SlotName, pglogrepl.LSN(from), pglogrepl.StartReplicationOptions{
 		Mode:       pglogrepl.LogicalReplication,
@@ -57,6 +78,9 @@ func (c *Consumer) runSession(ctx context.Context) (started time.Time, err error
 		return started, fmt.Errorf("replication: START_REPLICATION: %w", err)
 	}
 	started = time.Now()
+	c.mu.Lock()
+	c.streamed = true
+	c.mu.Unlock()
 	c.log.Info("replication: streaming", "slot", c.cfg.SlotName, "publication", c.cfg.Publication, "from", from.String())
 	c.markReady()
 

@@ -58,6 +58,11 @@ type Batch struct {
 	// server got it; decoding when the server began reading it from the
 	// WAL (Postgres; zero otherwise), for the trace.
 	commitTime, received, decoding time.Time
+	// resync says that the stream lost transactions before this point (its
+	// replication slot was dropped or invalidated and made anew): the hub
+	// reads every live query again (see hub.resyncLocked). It carries no
+	// changes.
+	resync bool
 
 	hubSeq uint64 // position in the hub's ring
 }

@@ -17,9 +17,11 @@
 //   - Serve starts the HTTP server and Run, and returns after both.
 //   - Run runs the backend's change stream, the workers that refill LIMIT
 //     windows (hub.runRefills), the policy watcher and the inspector's
-//     sampler, and returns after all of them; for Postgres
-//     that is after the replication consumer's final acknowledgement and
-//     the release of its slot.
+//     sampler, and returns after all of them; for Postgres that is after
+//     the replication consumer's final acknowledgement, the release of its
+//     slot and its drop (unless KeepSlot), the consumer's sweep of slots
+//     left behind, and the backend's catalog sync and WAL position sampler
+//     (PostgresBackend.Run).
 //   - serveWS (one per connection) starts the session's reader and writer
 //     and returns after both; the writer starts at most one ping at a time
 //     and waits for it before returning.

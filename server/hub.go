@@ -110,6 +110,10 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	h.seq++
 	b.hubSeq = h.seq
 	h.ring[h.seq%ringSize] = b
+	if b.resync {
+		h.resyncLocked()
+		return
+	}
 	h.applySchemaLocked(b)
 
 	_, match := h.tracer.Start(ctx, "ankurah.match")
@@ -311,6 +315,7 @@ func (h *hub) subscribe(ctx context.Context, sess *session, reqID uint64, name, 
 // come that it includes will be skipped for it (filters). If a batch
 // leaves it a short LIMIT window, it stops there and reports that batch
 // (staleAt, 0 when none): the subscription is then exactly as of before it.
+// A resync batch published after registered is reported the same way.
 func (h *hub) catchUpLocked(ctx context.Context, collection string, q *query.Query, states []*entity.State, snap Snapshot, registered uint64) (rs *reactor.Subscription, staleAt uint64, err error) {
 	rs, err = h.reactor.Subscribe(collection, q, states)
 	if err != nil {
@@ -327,7 +332,13 @@ func (h *hub) catchUpLocked(ctx context.Context, collection string, q *query.Que
 	for seq := from; seq <= h.seq; seq++ {
 		b := h.ring[seq%ringSize]
 		last = b
-		if b == nil || snap.Includes(b) {
+		if b != nil && b.resync && seq > registered {
+			// The stream lost transactions while the read ran; the read
+			// may not have seen them either. Read it again.
+			staleAt = seq
+			break
+		}
+		if b == nil || b.resync || snap.Includes(b) {
 			continue
 		}
 		_, err := h.reactor.ApplyTo(ctx, rs, b.changes, nil)

@@ -176,7 +176,7 @@ func (s *Server) inspectCounters(ctx context.Context) inspect.Counters {
 	if lr, ok := s.backend.(lagReporter); ok {
 		lctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		if lag, err := lr.LagBytes(lctx); err == nil {
+		if lag, _, err := lr.Lag(lctx); err == nil {
 			c.LagBytes = &lag
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ankurah/ankurah-go/internal/procmetrics"
+	"github.com/ankurah/ankurah-go/replication"
 )
 
 // metrics are the server's Prometheus metrics, written in the text
@@ -22,6 +23,7 @@ type metrics struct {
 	framesSent    atomic.Int64
 	badFrames     atomic.Int64
 	refills       atomic.Int64
+	resyncs       atomic.Int64
 	authFailures  atomic.Int64
 	denied        atomic.Int64
 	rateLimited   atomic.Int64
@@ -81,9 +83,14 @@ func (m *metrics) batch(b *Batch, changes, recipients int, took time.Duration) {
 }
 
 // lagReporter is a backend that can say how far its stream trails the
-// source (Postgres: WAL bytes not yet acknowledged).
+// source (Postgres: WAL not yet acknowledged, in bytes and in time).
 type lagReporter interface {
-	LagBytes(ctx context.Context) (int64, error)
+	Lag(ctx context.Context) (bytes int64, behind time.Duration, err error)
+}
+
+// slotReporter is a backend that can list the source's replication slots.
+type slotReporter interface {
+	Slots(ctx context.Context) ([]replication.SlotInfo, int64, error)
 }
 
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
@@ -104,12 +111,24 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	counter("ankurah_permission_denied_total", "Requests refused by the policy.", m.denied.Load())
 	counter("ankurah_rate_limited_total", "Requests refused because their connection went over its rate.", m.rateLimited.Load())
 	counter("ankurah_window_refills_total", "LIMIT windows read again after losing members the fan-out could not replace.", m.refills.Load())
+	counter("ankurah_resyncs_total", "Times the change stream lost transactions (its replication slot dropped or invalidated) and every live query was read again.", m.resyncs.Load())
 	counter("ankurah_transactions_total", "Committed transactions fanned out.", m.batches.Load())
 	counter("ankurah_changes_total", "Entity changes fanned out.", m.changes.Load())
-	fmt.Fprintf(w, "# HELP ankurah_replication_lag_seconds Commit to fan-out delay of the last transaction streamed.\n# TYPE ankurah_replication_lag_seconds gauge\nankurah_replication_lag_seconds %g\n", float64(m.lastLag.Load())/1e6)
 	if lr, ok := s.backend.(lagReporter); ok {
-		if lag, err := lr.LagBytes(r.Context()); err == nil {
+		if lag, behind, err := lr.Lag(r.Context()); err == nil {
 			gauge("ankurah_replication_lag_bytes", "WAL bytes the change stream has not yet acknowledged (0 when caught up, also when idle).", lag)
+			fmt.Fprintf(w, "# HELP ankurah_replication_lag_seconds How long ago the oldest WAL not yet acknowledged by the change stream was written (0 when caught up; since start-up while the stream has never started; resolution 1s).\n# TYPE ankurah_replication_lag_seconds gauge\nankurah_replication_lag_seconds %g\n", behind.Seconds())
+		}
+	} else {
+		fmt.Fprintf(w, "# HELP ankurah_replication_lag_seconds Commit to fan-out delay of the last transaction.\n# TYPE ankurah_replication_lag_seconds gauge\nankurah_replication_lag_seconds %g\n", float64(m.lastLag.Load())/1e6)
+	}
+	if sr, ok := s.backend.(slotReporter); ok {
+		if slots, keep, err := sr.Slots(r.Context()); err == nil {
+			gauge("ankurah_max_slot_wal_keep_size_bytes", "Postgres's max_slot_wal_keep_size: how much WAL a slot may retain before it is invalidated (-1: no limit).", keep)
+			fmt.Fprintf(w, "# HELP ankurah_replication_slot_retained_bytes WAL retained by each of Ankurah's replication slots in the database.\n# TYPE ankurah_replication_slot_retained_bytes gauge\n")
+			for _, sl := range slots {
+				fmt.Fprintf(w, "ankurah_replication_slot_retained_bytes{slot=%q,active=\"%t\",wal_status=%q} %d\n", sl.Name, sl.Active, sl.WALStatus, sl.RetainedBytes)
+			}
 		}
 	}
 	fmt.Fprintf(w, "# HELP ankurah_last_commit_timestamp_seconds Commit time of the last transaction streamed.\n# TYPE ankurah_last_commit_timestamp_seconds gauge\nankurah_last_commit_timestamp_seconds %g\n", float64(m.lastCommit.Load())/1e6)

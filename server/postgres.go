@@ -33,14 +33,32 @@ type PostgresBackend struct {
 	consumer *replication.Consumer
 	log      *slog.Logger
 	publish  func(context.Context, *Batch)
+	clock    walClock
 }
 
 // NewPostgres returns a backend over store, streaming with rc (its
 // DatabaseURL is required; see replication.Config for the rest).
+//
+// When the slot loses transactions (it was dropped under the server, or
+// Postgres invalidated it) the backend publishes a resync batch, and every
+// live query is read again (hub.resyncLocked); rc.OnGap, if set, is called
+// first.
 func NewPostgres(store *postgres.Store, rc replication.Config) (*PostgresBackend, error) {
 	p := &PostgresBackend{store: store, log: rc.Logger}
 	if p.log == nil {
 		p.log = slog.Default()
+	}
+	onGap := rc.OnGap
+	rc.OnGap = func(ctx context.Context, gap replication.Gap) error {
+		if onGap != nil {
+			if err := onGap(ctx, gap); err != nil {
+				return err
+			}
+		}
+		p.log.Warn("the change stream lost transactions; reading every live query again",
+			"slot", gap.Slot, "reason", gap.Reason, "from", gap.From.String(), "to", gap.To.String())
+		p.publish(ctx, &Batch{resync: true, lsn: uint64(gap.To), received: time.Now()})
+		return nil
 	}
 	c, err := replication.New(rc, p.handle)
 	if err != nil {
@@ -77,6 +95,7 @@ func (p *PostgresBackend) Run(ctx context.Context, publish func(context.Context,
 	sctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { p.syncCatalog(sctx) })
+	wg.Go(func() { p.sampleLag(sctx) })
 	err := p.consumer.Run(ctx)
 	cancel()
 	wg.Wait()
@@ -132,12 +151,21 @@ func (p *PostgresBackend) CaughtUp(ctx context.Context) error {
 	return nil
 }
 
-// LagBytes is how far (in WAL bytes) the acknowledged position trails the
-// server's current one: unlike the last transaction's delay, it keeps
-// telling the truth when nothing is being written.
-func (p *PostgresBackend) LagBytes(ctx context.Context) (int64, error) {
-	lag, _, _, err := p.lag(ctx)
-	return int64(lag), err
+// Lag is how far the acknowledged position trails the server's current
+// one: in WAL bytes, and in time — how long ago the oldest WAL position not
+// yet acknowledged was first seen written (0 when caught up; on a server
+// whose stream never started, since it first looked). Both stay true when
+// nothing is written, unlike the delay of the last transaction streamed.
+func (p *PostgresBackend) Lag(ctx context.Context) (bytes int64, behind time.Duration, err error) {
+	lag, acked, _, err := p.lag(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	behind = p.clock.behind(acked, time.Now())
+	if lag == 0 {
+		behind = 0 // a position sampled meanwhile is not this reading's
+	}
+	return int64(lag), behind, nil
 }
 
 func (p *PostgresBackend) lag(ctx context.Context) (lag uint64, acked, cur replication.LSN, err error) {
@@ -148,10 +176,83 @@ func (p *PostgresBackend) lag(ctx context.Context) (lag uint64, acked, cur repli
 	if cur, err = replication.ParseLSN(s); err != nil {
 		return 0, 0, 0, err
 	}
+	p.clock.observe(cur, time.Now())
 	if acked = p.consumer.AckedLSN(); cur > acked {
 		lag = uint64(cur - acked)
 	}
 	return lag, acked, cur, nil
+}
+
+// LagSampleInterval is how often a Postgres backend reads the server's WAL
+// position for the lag in seconds: its resolution.
+const LagSampleInterval = time.Second
+
+// sampleLag reads the WAL position every LagSampleInterval until ctx ends.
+func (p *PostgresBackend) sampleLag(ctx context.Context) {
+	t := time.NewTicker(LagSampleInterval)
+	defer t.Stop()
+	for {
+		_, _, _, _ = p.lag(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// walClock remembers when WAL positions were first seen written, to turn
+// the stream's acknowledged position into a time behind (as Postgres's
+// walsender does for pg_stat_replication's lags). Only positions not yet
+// acknowledged are kept, at most one per sample.
+type walClock struct {
+	mu      sync.Mutex
+	samples []walSample // increasing lsn
+}
+
+type walSample struct {
+	lsn replication.LSN
+	at  time.Time
+}
+
+func (c *walClock) observe(lsn replication.LSN, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.samples); n > 0 && c.samples[n-1].lsn >= lsn {
+		return
+	}
+	if len(c.samples) >= 4096 { // far behind: keep the oldest, thin the rest
+		c.samples = append(c.samples[:1], c.samples[2:]...)
+	}
+	c.samples = append(c.samples, walSample{lsn, at})
+}
+
+// behind forgets the positions acked covers and returns how long ago the
+// oldest remaining one was seen: 0 when every position seen is
+// acknowledged.
+func (c *walClock) behind(acked replication.LSN, now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := 0
+	for i < len(c.samples) && c.samples[i].lsn <= acked {
+		i++
+	}
+	c.samples = append(c.samples[:0], c.samples[i:]...)
+	if len(c.samples) == 0 {
+		return 0
+	}
+	return max(now.Sub(c.samples[0].at), 0)
+}
+
+// Slots reports the database's Ankurah replication slots (this server's
+// and others') and max_slot_wal_keep_size, for /metrics.
+func (p *PostgresBackend) Slots(ctx context.Context) ([]replication.SlotInfo, int64, error) {
+	slots, err := replication.ListSlots(ctx, p.store.Pool())
+	if err != nil {
+		return nil, 0, err
+	}
+	keep, err := replication.MaxSlotWALKeepSize(ctx, p.store.Pool())
+	return slots, keep, err
 }
 
 // handle turns a replicated transaction into a batch and publishes it.

@@ -66,6 +66,22 @@ import (
 // (docs/protocol.md), and they carry no events (like a subscription's
 // result). The client never sees the window short.
 
+// resyncLocked reads every live query again after the stream lost
+// transactions (a resync batch, just published as h.seq): each one is
+// frozen as of that batch and refilled like a stale LIMIT window, so its
+// client receives, in one frame, the difference between what it holds and
+// the query's current result. A subscription being read meanwhile (a new
+// one, or a refill in flight) meets the resync batch in catchUpLocked and
+// is read again too. Nothing the stream lost can stay behind: every read
+// starts after the new slot exists, so it sees every transaction committed
+// before the new slot's first one.
+func (h *hub) resyncLocked() {
+	h.metrics.resyncs.Add(1)
+	for rs := range h.subs {
+		h.freezeLocked(rs, h.seq)
+	}
+}
+
 // freezeLocked marks a window stale as of before batch seq (see above) and
 // queues its refill.
 func (h *hub) freezeLocked(rs *reactor.Subscription, seq uint64) {

@@ -19,7 +19,8 @@ import (
 // acknowledgement and ended the stream, so the slot is already inactive and
 // its confirmed position is the consumer's — without waiting or polling.
 // (A Serve that returned without waiting finds the slot still held by its
-// walsender.)
+// walsender.) The slot is kept (KeepSlot) so that the next round resumes
+// it; without KeepSlot it is gone (TestServeDropsItsSlot).
 func TestServeReturnsAfterTheSlotIsReleased(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewDatabase(t)
@@ -28,7 +29,7 @@ func TestServeReturnsAfterTheSlotIsReleased(t *testing.T) {
 	const slot = "serve_returns"
 	for round := range 10 { // a restart takes the same slot over each time
 		backend, err := server.NewPostgres(postgres.New(pool, postgres.Options{}), replication.Config{
-			DatabaseURL: url, SlotName: slot, StandbyTimeout: time.Hour, Logger: quiet})
+			DatabaseURL: url, SlotName: slot, KeepSlot: true, StandbyTimeout: time.Hour, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}

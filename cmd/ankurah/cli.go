@@ -49,10 +49,14 @@ type envVar struct {
 
 // envVars are every ANKURAH_* variable the binary reads.
 var envVars = []envVar{
-	{"ANKURAH_DATABASE_URL", "default for --database-url: a postgres:// URL", []string{"serve", "migrate", "check", "adopt", "bench"}},
+	{"ANKURAH_DATABASE_URL", "default for --database-url: a postgres:// URL", []string{"serve", "migrate", "check", "slots", "adopt", "bench"}},
 	{"ANKURAH_LISTEN", "default for --listen: " + defaultListen, []string{"serve", "health"}},
 	{"ANKURAH_DATA_DIR", "default for --data-dir: ./ankurah-data", []string{"serve"}},
-	{"ANKURAH_SLOT", "default for --slot: ankurah_<host>_<database>", []string{"serve"}},
+	{"ANKURAH_SLOT", "default for --slot: a new ankurah_<host>_<database>_<random> for each server", []string{"serve"}},
+	{"ANKURAH_KEEP_SLOT", "1 for --keep-slot", []string{"serve"}},
+	{"ANKURAH_SLOT_MAX_INACTIVE", "default for --slot-max-inactive: 10m", []string{"serve"}},
+	{"ANKURAH_SLOT_MAX_RETAINED", "default for --slot-max-retained: 1GiB", []string{"serve"}},
+	{"ANKURAH_SLOT_CHECK_INTERVAL", "default for --slot-check-interval: 1m", []string{"serve"}},
 	{"ANKURAH_LOG_LEVEL", "default for --log-level: debug, info, warn or error", []string{"serve"}},
 	{"ANKURAH_LOG_FORMAT", "default for --log-format: text or json", []string{"serve"}},
 	{"ANKURAH_PPROF_ADDR", "default for --pprof-addr: the profiler's listener (off without it)", []string{"serve"}},
@@ -75,7 +79,7 @@ var envVars = []envVar{
 // commands, in the order the overview lists them.
 func commands() []*command {
 	return []*command{
-		serveCommand(), migrateCommand(), checkCommand(), adoptCommand(), healthCommand(), genCommand(), benchCommand(), tokenCommand(),
+		serveCommand(), migrateCommand(), checkCommand(), slotsCommand(), adoptCommand(), healthCommand(), genCommand(), benchCommand(), tokenCommand(),
 		subscribeCommand(), queryCommand(), getCommand(), putCommand(), deleteCommand(),
 		versionCommand(),
 	}

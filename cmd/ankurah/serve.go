@@ -9,10 +9,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ankurah/ankurah-go/internal/lockfile"
@@ -41,9 +41,13 @@ and /metrics beside it, until Ctrl-C (or SIGTERM), then stops gracefully.
 
 With --database-url it serves that PostgreSQL: it first checks that the
 server can feed it (as ` + "`ankurah check`" + ` does, and stops with the fix if not),
-installs or upgrades Ankurah's schema, and creates its replication slot on
-the first start. Without it, data is kept in one file in the data folder
-(--data-dir); one server at a time may use a data folder.
+installs or upgrades Ankurah's schema, and streams from a replication slot
+of its own, which it drops when it stops (--keep-slot keeps a --slot for a
+fast resume). Any number of servers may share a database; each one drops
+the slots others left inactive for longer than --slot-max-inactive
+(` + "`ankurah slots`" + ` lists them). Without --database-url, data is kept in one
+file in the data folder (--data-dir); one server at a time may use a data
+folder.
 
 Without --policy anyone who reaches the server may do anything, so it
 serves only on loopback (--insecure-allow-anonymous overrides). To turn auth
@@ -53,14 +57,20 @@ on: give token keys (--jwt-secret-file, --jwt-public-keys, --jwks-file or
 			dbURL := databaseFlag(fs, e, "the PostgreSQL to serve; without it, the embedded store in --data-dir is served")
 			listen := fs.String("listen", envOr(e.getenv, "ANKURAH_LISTEN", defaultListen), "`address` to serve on (env ANKURAH_LISTEN)")
 			dataDir := fs.String("data-dir", envOr(e.getenv, "ANKURAH_DATA_DIR", "ankurah-data"), "`folder` of the embedded store, used without --database-url (env ANKURAH_DATA_DIR)")
-			slot := fs.String("slot", e.getenv("ANKURAH_SLOT"), "replication slot `name` (env ANKURAH_SLOT; default ankurah_<host>_<database>)")
+			slot := fs.String("slot", e.getenv("ANKURAH_SLOT"), "replication slot `name` (env ANKURAH_SLOT; default: a new ankurah_<host>_<database>_<random> for each server, so that servers sharing a database never share a slot)")
+			sl := slotOptions{}
+			fs.BoolVar(&sl.keep, "keep-slot", e.getenv("ANKURAH_KEEP_SLOT") == "1", "keep the replication slot when the server stops, for a fast resume by the next start with the same --slot (env ANKURAH_KEEP_SLOT=1; default: dropped on a clean stop)")
+			fs.StringVar(&sl.maxInactive, "slot-max-inactive", envOr(e.getenv, "ANKURAH_SLOT_MAX_INACTIVE", replication.DefaultSlotMaxInactive.String()), "drop other servers' Ankurah slots inactive for longer than this `duration`; -1 never (env ANKURAH_SLOT_MAX_INACTIVE)")
+			fs.StringVar(&sl.maxRetained, "slot-max-retained", envOr(e.getenv, "ANKURAH_SLOT_MAX_RETAINED", "1GiB"), "drop other servers' inactive Ankurah slots retaining more WAL than this `size` (e.g. 512MB, 1GiB); -1 never (env ANKURAH_SLOT_MAX_RETAINED)")
+			fs.StringVar(&sl.checkInterval, "slot-check-interval", envOr(e.getenv, "ANKURAH_SLOT_CHECK_INTERVAL", replication.DefaultSlotCheckInterval.String()), "how often to look for slots to drop, as a `duration` (env ANKURAH_SLOT_CHECK_INTERVAL)")
 			logLevel := fs.String("log-level", envOr(e.getenv, "ANKURAH_LOG_LEVEL", "info"), "`level` of the logs: debug, info, warn or error (env ANKURAH_LOG_LEVEL)")
 			logFormat := fs.String("log-format", envOr(e.getenv, "ANKURAH_LOG_FORMAT", "text"), "`format` of the logs: text (key=value) or json, one object a line (env ANKURAH_LOG_FORMAT)")
 			pprofAddr := fs.String("pprof-addr", e.getenv("ANKURAH_PPROF_ADDR"), "`address` of a second listener serving Go's profiler at /debug/pprof/, to administrators only (loopback only without a policy); off by default (env ANKURAH_PPROF_ADDR)")
 			otlp := fs.String("otlp-endpoint", envOr(e.getenv, "ANKURAH_OTLP_ENDPOINT", e.getenv("OTEL_EXPORTER_OTLP_ENDPOINT")), "`URL` of an OpenTelemetry collector (OTLP over HTTP, e.g. http://127.0.0.1:4318) to send traces to: each request, and each change's way through decode, match, queue and write; off by default (env ANKURAH_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
 			a := declareAuthFlags(fs, e)
 			return func(ctx context.Context, _ []string) error {
-				return serve(ctx, e, serveOptions{dbURL: *dbURL, listen: *listen, dataDir: *dataDir, slot: *slot, logLevel: *logLevel,
+				sl.name = *slot
+				return serve(ctx, e, serveOptions{dbURL: *dbURL, listen: *listen, dataDir: *dataDir, slot: sl, logLevel: *logLevel,
 					logFormat: *logFormat, pprofAddr: *pprofAddr, otlpEndpoint: *otlp, auth: a})
 			}
 		},
@@ -68,9 +78,53 @@ on: give token keys (--jwt-secret-file, --jwt-public-keys, --jwks-file or
 }
 
 type serveOptions struct {
-	dbURL, listen, dataDir, slot, logLevel string
-	logFormat, pprofAddr, otlpEndpoint     string
-	auth                                   *authFlags
+	dbURL, listen, dataDir, logLevel   string
+	logFormat, pprofAddr, otlpEndpoint string
+	slot                               slotOptions
+	auth                               *authFlags
+}
+
+// slotOptions are serve's replication slot flags, as given.
+type slotOptions struct {
+	name                                    string
+	keep                                    bool
+	maxInactive, maxRetained, checkInterval string
+}
+
+// config turns the flags into a replication.Config, or says which one is
+// wrong.
+func (o slotOptions) config(dbURL string, log *slog.Logger) (replication.Config, error) {
+	rc := replication.Config{DatabaseURL: dbURL, SlotName: o.name, KeepSlot: o.keep, Logger: log}
+	if o.keep && o.name == "" {
+		return rc, usageError("--keep-slot needs --slot: without it each start makes a slot of its own, so a kept slot would never be resumed").
+			withFix("pass --slot NAME --keep-slot, with a NAME used by this server alone")
+	}
+	var err error
+	if rc.SlotMaxInactive, err = durationOrNever(o.maxInactive); err != nil {
+		return rc, usageError("--slot-max-inactive: %v", err).withFix("use a duration such as 10m or 1h, or -1 for never")
+	}
+	if rc.SlotMaxRetained, err = parseSize(o.maxRetained); err != nil {
+		return rc, usageError("--slot-max-retained: %v", err).withFix("use a size such as 512MB or 1GiB, or -1 for no limit")
+	}
+	if rc.SlotCheckInterval, err = time.ParseDuration(o.checkInterval); err != nil || rc.SlotCheckInterval <= 0 {
+		return rc, usageError("--slot-check-interval %q is not a positive duration", o.checkInterval).withFix("use a duration such as 30s or 1m")
+	}
+	if rc.SlotMaxInactive == 0 || rc.SlotMaxRetained == 0 {
+		return rc, usageError("--slot-max-inactive and --slot-max-retained must not be 0: that would drop a server's slot the moment its connection blinks").
+			withFix("use -1 to turn a rule off")
+	}
+	return rc, nil
+}
+
+func durationOrNever(s string) (time.Duration, error) {
+	if strings.TrimSpace(s) == "-1" {
+		return -1, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration", s)
+	}
+	return d, nil
 }
 
 func serve(ctx context.Context, e *env, o serveOptions) error {
@@ -128,7 +182,11 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 		if err := checkDatabaseURL(o.dbURL); err != nil {
 			return err
 		}
-		b, closeFn, err := postgresBackend(ctx, e, o.dbURL, o.slot, log)
+		rc, err := o.slot.config(o.dbURL, log)
+		if err != nil {
+			return err
+		}
+		b, closeFn, err := postgresBackend(ctx, e, rc)
 		if err != nil {
 			return err
 		}
@@ -209,6 +267,10 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		var inUse *replication.SlotInUseError
+		if errors.As(err, &inUse) {
+			return slotInUse(inUse)
+		}
 		return failed("the server stopped: %s", oneLine(err.Error()))
 	}
 	return nil
@@ -216,7 +278,8 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 
 // postgresBackend checks and migrates the database, then opens the store
 // and its replication stream, saying what it does on a first start.
-func postgresBackend(ctx context.Context, e *env, dbURL, slot string, log *slog.Logger) (server.Backend, func(), error) {
+func postgresBackend(ctx context.Context, e *env, rc replication.Config) (server.Backend, func(), error) {
+	dbURL := rc.DatabaseURL
 	mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	if _, err := replication.Preflight(mctx, dbURL); err != nil {
@@ -232,13 +295,29 @@ func postgresBackend(ctx context.Context, e *env, dbURL, slot string, log *slog.
 	if changed { // a first start, or a new version: say so; otherwise nothing
 		fmt.Fprintln(e.stderr, "ankurah: "+msg)
 	}
-	rc := replication.Config{DatabaseURL: dbURL, SlotName: slot, Logger: log}.WithDefaults()
-	if exists, err := slotExists(mctx, dbURL, rc.SlotName); err == nil && !exists {
-		fmt.Fprintf(e.stderr, "ankurah: creating replication slot %s (it holds WAL for this server while it is away; drop it with pg_drop_replication_slot('%s') when you retire the server)\n", rc.SlotName, rc.SlotName)
-	}
+	configured := rc.SlotName != ""
+	rc = rc.WithDefaults()
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
 		return nil, nil, failed("%v", err)
+	}
+	if configured {
+		// Refused now, before "ankurah serving", rather than by a stream
+		// that never starts. A holder that is going away (a server just
+		// stopped) is given a moment.
+		err := replication.CheckSlotFree(mctx, pool, rc.SlotName, slotFreeWait)
+		var inUse *replication.SlotInUseError
+		if errors.As(err, &inUse) {
+			pool.Close()
+			return nil, nil, slotInUse(inUse)
+		}
+		if exists, err := slotExists(mctx, pool, rc.SlotName); err == nil && !exists {
+			keep := "it is dropped when this server stops"
+			if rc.KeepSlot {
+				keep = "--keep-slot: it holds WAL for this server while it is away; `ankurah slots drop " + rc.SlotName + "` when you retire the server, or running servers drop it once inactive for --slot-max-inactive"
+			}
+			fmt.Fprintf(e.stderr, "ankurah: creating replication slot %s (%s)\n", rc.SlotName, keep)
+		}
 	}
 	store := postgres.New(pool, postgres.Options{})
 	b, err := server.NewPostgres(store, rc)
@@ -249,14 +328,20 @@ func postgresBackend(ctx context.Context, e *env, dbURL, slot string, log *slog.
 	return b, pool.Close, nil
 }
 
-func slotExists(ctx context.Context, dbURL, slot string) (bool, error) {
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return false, err
-	}
-	defer conn.Close(context.Background())
+// slotFreeWait is how long serve waits for a configured slot's holder to
+// let go before refusing to start.
+const slotFreeWait = 3 * time.Second
+
+// slotInUse is the refusal for a configured slot that another process
+// streams from.
+func slotInUse(err *replication.SlotInUseError) error {
+	return failed("replication slot %s is in use by another process (walsender pid %d): another server streams from it, and a slot serves one server at a time", err.Slot, err.PID).
+		withFix("give this server a slot of its own (another --slot NAME, or no --slot: each server then gets a new one), or stop the other server first")
+}
+
+func slotExists(ctx context.Context, pool *pgxpool.Pool, slot string) (bool, error) {
 	var exists bool
-	err = conn.QueryRow(ctx, "select exists (select from pg_replication_slots where slot_name = $1)", slot).Scan(&exists)
+	err := pool.QueryRow(ctx, "select exists (select from pg_replication_slots where slot_name = $1)", slot).Scan(&exists)
 	return exists, err
 }
 

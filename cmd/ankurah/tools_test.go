@@ -160,8 +160,8 @@ func TestPutText(t *testing.T) {
 }
 
 // TestServeFirstStart: on a database without Ankurah's schema, serve says
-// that it installs it and creates its replication slot; the next start says
-// neither.
+// that it installs it and creates its (kept) replication slot; the next
+// start says neither.
 func TestServeFirstStart(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDatabase(t)
@@ -169,10 +169,10 @@ func TestServeFirstStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	slot := "cli_first_start"
-	srv, url, lines := startServeLog(t, "--database-url", db, "--slot", slot)
+	srv, url, lines := startServeLog(t, "--database-url", db, "--slot", slot, "--keep-slot")
 	want := []string{
 		"ankurah: installed Ankurah's schema (version 3)",
-		"ankurah: creating replication slot " + slot + " (it holds WAL for this server while it is away; drop it with pg_drop_replication_slot('" + slot + "') when you retire the server)",
+		"ankurah: creating replication slot " + slot + " (--keep-slot: it holds WAL for this server while it is away; `ankurah slots drop " + slot + "` when you retire the server, or running servers drop it once inactive for --slot-max-inactive)",
 	}
 	if len(lines) != 4 || lines[0] != want[0] || lines[1] != want[1] || !strings.HasPrefix(lines[2], "ankurah: no policy") || !strings.Contains(lines[3], `msg="ankurah serving"`) {
 		t.Fatalf("first start printed:\n%s", strings.Join(lines, "\n"))
@@ -192,7 +192,7 @@ func TestServeFirstStart(t *testing.T) {
 	if err := waitExit(srv, 30*time.Second); err != nil {
 		t.Fatalf("serve did not stop cleanly: %v", err)
 	}
-	_, _, lines = startServeLog(t, "--database-url", db, "--slot", slot)
+	_, _, lines = startServeLog(t, "--database-url", db, "--slot", slot, "--keep-slot")
 	for _, l := range lines {
 		if strings.Contains(l, "installed") || strings.Contains(l, "creating replication slot") {
 			t.Fatalf("second start printed:\n%s", strings.Join(lines, "\n"))

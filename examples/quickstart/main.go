@@ -209,13 +209,9 @@ func openBackend(ctx context.Context, databaseURL, dataDir string, log *slog.Log
 			pool.Close()
 			return nil, nil, nil, fmt.Errorf("%w (run `ankurah check` for what the database needs)", err)
 		}
-		return b, b.Store(), func() {
-			// The slot keeps WAL while it exists: drop this example's.
-			if err := dropSlot(pool, slot); err != nil {
-				log.Warn("quickstart: could not drop the replication slot; drop it with pg_drop_replication_slot", "slot", slot, "err", err)
-			}
-			pool.Close()
-		}, nil
+		// The slot keeps WAL while it exists; the consumer drops it when
+		// Serve returns (replication.Config.KeepSlot is not set).
+		return b, b.Store(), pool.Close, nil
 	case dataDir != "":
 		if err := os.MkdirAll(dataDir, 0o755); err != nil {
 			return nil, nil, nil, err
@@ -230,14 +226,4 @@ func openBackend(ctx context.Context, databaseURL, dataDir string, log *slog.Log
 		b := server.NewLocal(memory.New())
 		return b, b.Store(), func() {}, nil
 	}
-}
-
-// dropSlot drops the example's replication slot. It runs after Serve has
-// returned, and Serve returns only after the replication consumer has
-// ended its stream, so the slot is no longer active.
-func dropSlot(pool *pgxpool.Pool, slot string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := pool.Exec(ctx, "select pg_drop_replication_slot($1)", slot)
-	return err
 }

@@ -382,7 +382,8 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	// transaction as its handler gets it.
 	floorNs := make([]atomic.Int64, total)
 	var floorSeen atomic.Int64
-	floor, err := replication.New(replication.Config{DatabaseURL: dbURL, SlotName: floorSlot, Logger: srvLog},
+	// Kept when closed: in throughput mode the backlog piles up behind it.
+	floor, err := replication.New(replication.Config{DatabaseURL: dbURL, SlotName: floorSlot, KeepSlot: true, Logger: srvLog},
 		func(_ context.Context, tx *replication.Transaction) error {
 			now := time.Now().UnixNano()
 			for _, r := range tx.Rows {

@@ -68,6 +68,12 @@ type Options struct {
 	// interleave its reads with its stream in a test). Env.Backend stays
 	// the unwrapped one.
 	Wrap func(server.Backend) server.Backend
+	// DatabaseURL (Postgres kind) serves that database rather than a new
+	// one: several servers on one database.
+	DatabaseURL string
+	// Replication (Postgres kind), when set, adjusts the replication
+	// config before the backend is made.
+	Replication func(*replication.Config)
 }
 
 // Start starts a server of the given kind and stops it when the test ends.
@@ -80,7 +86,10 @@ func Start(t testing.TB, kind string, opts Options) *Env {
 	case SQLite:
 		e.Dir = t.TempDir()
 	case Postgres:
-		e.DatabaseURL = pgtest.NewDatabase(t)
+		e.DatabaseURL = opts.DatabaseURL
+		if e.DatabaseURL == "" {
+			e.DatabaseURL = pgtest.NewDatabase(t)
+		}
 		e.DB = pgtest.Pool(t, e.DatabaseURL)
 	default:
 		t.Fatalf("servertest: unknown kind %q", kind)
@@ -115,13 +124,17 @@ func (e *Env) start(addr string) {
 		e.Backend = server.NewLocal(st)
 	case Postgres:
 		st := postgres.New(e.DB, postgres.Options{})
-		b, err := server.NewPostgres(st, replication.Config{
+		rc := replication.Config{
 			DatabaseURL:    e.DatabaseURL,
 			StandbyTimeout: 100 * time.Millisecond,
 			BackoffMin:     10 * time.Millisecond,
 			BackoffMax:     200 * time.Millisecond,
 			Logger:         log,
-		})
+		}
+		if e.Options.Replication != nil {
+			e.Options.Replication(&rc)
+		}
+		b, err := server.NewPostgres(st, rc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,9 +203,11 @@ func (e *Env) Stop() {
 	}
 }
 
-// Restart stops the server and starts a new one on the same address, data
-// and (for Postgres) replication slot: clients see their connections close
-// and can reconnect to the same URL.
+// Restart stops the server and starts a new one on the same address and
+// data: clients see their connections close and can reconnect to the same
+// URL. On Postgres the new server makes a slot of its own, as serve does
+// (the old one dropped its slot when it stopped), unless Options.Replication
+// names a slot and keeps it.
 func (e *Env) Restart() {
 	e.t.Helper()
 	addr := e.Addr
