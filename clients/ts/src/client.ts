@@ -16,11 +16,11 @@ import { Tabs, type TabMessage } from './tabs.js';
 import { checkFields, type CheckedQuery } from './querycheck.js';
 import { parse } from './query/parse.js';
 import { ECHO_MS, LiveQuery, type LiveQueryHost } from './livequery.js';
-import { modelSchema, type Model, type View } from './model.js';
+import { modelSchema, type FieldSpec, type Model, type View } from './model.js';
 import { argsToWire, type ChangeItem, type EntitiesResult, type EntityId, type EventId, type QueryArg, type SchemaChange, type WireCollection, type WireEntity, type WireEvent } from './protocol.js';
 import type { ReadSignal } from './signal.js';
 import { EntityStore, type EntityState } from './store.js';
-import { textFactory, type TextHooks } from './textcore.js';
+import { textSupport, type TextHooks } from './textcore.js';
 import { Transaction, type TransactionHost } from './transaction.js';
 import { IdGenerator, type IdSource } from './ulid.js';
 import { viewOf } from './view.js';
@@ -82,9 +82,8 @@ export class Client {
   /** The narrow interfaces the parts see. */
   readonly #host: LiveQueryHost;
   readonly #txHost: TransactionHost;
-  /** The live documents of ytext fields ('@ankurah/client/text'), once it is loaded and used. */
-  #textHooks: TextHooks | null = null;
-  readonly #textFieldSets = new Map<Model<object>, ReadonlySet<string>>();
+  /** The ytext fields of each model's collection. */
+  readonly #textFields = new Map<string, ReadonlySet<string>>();
 
   readonly #opts: ClientOptions;
 
@@ -97,16 +96,7 @@ export class Client {
     this.#storage = signal<StorageState>({ status: this.#local ? 'opening' : 'off' });
     const opened = this.#local ? this.#openLocal(this.#local) : Promise.resolve();
     this.store.onChange((c) => this.#persistStates(c.ids));
-    this.store.textFields = (collection) => {
-      const m = this.#models.get(collection);
-      if (!m) return noTextFields;
-      let set = this.#textFieldSets.get(m);
-      if (!set) {
-        set = new Set(Object.entries(m.fields as Record<string, { type: string }>).filter(([, f]) => f.type === 'ytext').map(([k]) => k));
-        this.#textFieldSets.set(m, set);
-      }
-      return set;
-    };
+    this.store.textFields = (collection) => this.#textFields.get(collection) ?? noTextFields;
     this.#host = {
       store: this.store,
       connection: this.connection,
@@ -268,13 +258,7 @@ export class Client {
    * (null until it is loaded). Its textOf calls this.
    */
   text(): TextHooks | null {
-    if (!this.#textHooks) {
-      const f = textFactory();
-      if (!f) return null;
-      this.#textHooks = f(this);
-      this.store.text = this.#textHooks;
-    }
-    return this.#textHooks;
+    return (this.store.text ??= textSupport()?.hooks(this) ?? null);
   }
 
   /** The model the client uses for a collection, if any. */
@@ -338,7 +322,10 @@ export class Client {
     if (had && had !== model && JSON.stringify(modelSchema(had)) !== JSON.stringify(modelSchema(model))) {
       throw new AnkurahError('usage', `two different models for collection ${model.collection}`);
     }
-    if (!had) this.#models.set(model.collection, model);
+    if (had) return;
+    this.#models.set(model.collection, model);
+    const fields = model.fields as Record<string, FieldSpec>;
+    this.#textFields.set(model.collection, new Set(Object.keys(fields).filter((k) => fields[k]!.type === 'ytext')));
   }
 
   /** Registers models on the current session; their schema state settles with the answer. */

@@ -8,7 +8,7 @@
  * refused one simply disappears from the overlay.
  */
 import type { EntityId, EventId, JsonValue, WireEntity, WireEvent, WireValues } from './protocol.js';
-import { textOp, type TextHooks } from './textcore.js';
+import { textOp, textSupport, type TextHooks, type TextDocs } from './textcore.js';
 
 /** An entity's state as the client holds it. */
 export interface EntityState {
@@ -24,9 +24,10 @@ export interface EntityState {
   /**
    * The confirmed Yjs document of each ytext field, as Yjs updates in
    * base64: the document the server sent, then the updates of the events
-   * that followed (textcore.ts). Absent for an entity without ytext fields.
+   * that followed (kept once '@ankurah/client/text' is loaded). Absent for
+   * an entity without ytext fields.
    */
-  readonly texts?: Readonly<Record<string, readonly string[]>> | undefined;
+  readonly texts?: TextDocs | undefined;
 }
 
 /** Extra input of EntityStore.applyServer. */
@@ -34,7 +35,7 @@ export interface ServerExtra {
   /** The events that made the state (a change item's): their ytext updates bring the documents along. */
   readonly events?: readonly WireEvent[] | undefined;
   /** Documents kept with the state (the durable cache's copy). */
-  readonly texts?: Readonly<Record<string, readonly string[]>> | undefined;
+  readonly texts?: TextDocs | undefined;
 }
 
 /** What changed in one notification. */
@@ -88,12 +89,6 @@ export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
 }
 
 const noFields: ReadonlySet<string> = new Set();
-
-/** A document's updates with u added (once). */
-function withUpdate(list: readonly string[] | undefined, u: string): readonly string[] {
-  if (!list) return [u];
-  return list.includes(u) ? list : [...list, u];
-}
 
 export class EntityStore {
   readonly #confirmed = new Map<EntityId, EntityState>();
@@ -213,33 +208,12 @@ export class EntityStore {
       deleted: w.deleted === true,
       pending: false,
     };
-    const texts = this.nextTexts(coll, cur, w, extra);
-    if (texts) (next as { texts?: EntityState['texts'] }).texts = texts;
+    const texts = textSupport()?.confirmed(this, coll, cur, w, extra);
+    if (texts) (next as { texts?: TextDocs }).texts = texts;
     this.batch(() => {
       this.#confirmed.set(w.id, next);
       this.#touch(w.id);
     });
-  }
-
-  /**
-   * The documents of a new confirmed state: the server's where it sent
-   * them, else the ones held brought along by the events' updates (the
-   * text entry point checks them against the text and fetches the
-   * document when they do not make it).
-   */
-  private nextTexts(coll: string, cur: EntityState | undefined, w: WireEntity, extra?: ServerExtra): EntityState['texts'] {
-    const fields = this.textFields(coll);
-    if (!cur?.texts && !extra?.texts && !w.yjs && (fields.size === 0 || !extra?.events)) return undefined;
-    const out: Record<string, readonly string[]> = { ...cur?.texts, ...extra?.texts };
-    for (const [f, s] of Object.entries(w.yjs ?? {})) out[f] = [s];
-    for (const e of extra?.events ?? []) {
-      if (e.entity_id !== w.id) continue;
-      for (const [f, v] of Object.entries(e.operations)) {
-        const u = fields.has(f) && !w.yjs?.[f] ? textOp(v) : undefined;
-        if (u !== undefined) out[f] = withUpdate(out[f], u);
-      }
-    }
-    return out;
   }
 
   /** Replaces a confirmed document's updates by one that merges them (the text entry point compacts them). */
@@ -269,17 +243,11 @@ export class EntityStore {
     const [p] = this.#pending.splice(i, 1);
     this.batch(() => {
       // A confirmed commit's result comes without the documents its
-      // events made: its updates join the confirmed documents.
+      // events made: the text entry point adds their updates.
       for (const e of accepted ? p!.events : []) {
         const cur = this.#confirmed.get(e.entity_id);
-        const fields = this.textFields(e.collection);
-        if (!cur || fields.size === 0) continue;
-        let texts = cur.texts;
-        for (const [f, v] of Object.entries(e.operations)) {
-          const u = fields.has(f) ? textOp(v) : undefined;
-          if (u !== undefined) texts = { ...texts, [f]: withUpdate(texts?.[f], u) };
-        }
-        if (texts !== cur.texts) this.#confirmed.set(e.entity_id, { ...cur, texts });
+        const texts = cur && textSupport()?.accepted(this, cur, e);
+        if (texts) this.#confirmed.set(e.entity_id, { ...cur, texts });
       }
       for (const e of p!.events) {
         const n = (this.#pendingCount.get(e.entity_id) ?? 1) - 1;

@@ -26,7 +26,7 @@ import { AnkurahError, ClientCodes } from './errors.js';
 import type { FieldSpec, Model, View } from './model.js';
 import type { EntityId } from './protocol.js';
 import type { StoreChange } from './store.js';
-import { installText, textOp, type TextHooks } from './textcore.js';
+import { installText, textOp, type TextHooks, type TextDocs } from './textcore.js';
 
 /** The origin of the updates this module applies (from the server, from other tabs): not local edits. */
 const REMOTE = Symbol('ankurah');
@@ -170,7 +170,46 @@ class Texts implements TextHooks {
   }
 }
 
-installText((host) => new Texts(host as Client));
+installText({
+  hooks: (client) => new Texts(client as Client),
+
+  // The documents of a new confirmed state: the server's where it sent
+  // them, else the ones held brought along by the events' updates
+  // (catchUp checks them against the text and fetches the document when
+  // they do not make it).
+  confirmed(store, collection, cur, w, extra) {
+    const fields = store.textFields(collection);
+    if (!cur?.texts && !extra?.texts && !w.yjs && (fields.size === 0 || !extra?.events)) return undefined;
+    const out: Record<string, readonly string[]> = { ...cur?.texts, ...extra?.texts };
+    for (const [f, s] of Object.entries(w.yjs ?? {})) out[f] = [s];
+    for (const e of extra?.events ?? []) {
+      if (e.entity_id !== w.id) continue;
+      for (const [f, v] of Object.entries(e.operations)) {
+        const u = fields.has(f) && !w.yjs?.[f] ? textOp(v) : undefined;
+        if (u !== undefined) out[f] = withUpdate(out[f], u);
+      }
+    }
+    return out;
+  },
+
+  // A confirmed commit's result comes without the documents its events
+  // made: their updates join the confirmed documents.
+  accepted(store, cur, e) {
+    const fields = store.textFields(e.collection);
+    let texts: TextDocs | undefined = cur.texts;
+    for (const [f, v] of Object.entries(e.operations)) {
+      const u = fields.has(f) ? textOp(v) : undefined;
+      if (u !== undefined) texts = { ...texts, [f]: withUpdate(texts?.[f], u) };
+    }
+    return texts !== cur.texts ? texts : undefined;
+  },
+});
+
+/** A document's updates with u added (once). */
+function withUpdate(list: readonly string[] | undefined, u: string): readonly string[] {
+  if (!list) return [u];
+  return list.includes(u) ? list : [...list, u];
+}
 
 const texts = new WeakMap<Client, Texts>();
 
