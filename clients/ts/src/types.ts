@@ -73,31 +73,11 @@ function parse(name: string): TypeInfo | null {
 /** Reads 'a', 'b''s', … */
 function parseLabels(s: string): string[] | null {
   const out: string[] = [];
-  let i = 0;
-  while (i < s.length) {
-    if (s[i] !== "'") return null;
-    let l = '';
-    let j = i + 1;
-    for (;;) {
-      if (j >= s.length) return null;
-      if (s[j] === "'") {
-        if (s[j + 1] === "'") {
-          l += "'";
-          j += 2;
-          continue;
-        }
-        break;
-      }
-      l += s[j];
-      j++;
-    }
-    out.push(l);
-    i = j + 1;
-    if (i < s.length) {
-      if (s[i] !== ',') return null;
-      i++;
-      while (s[i] === ' ') i++;
-    }
+  const label = /'((?:[^']|'')*)'(?:, *)?/y;
+  while (label.lastIndex < s.length) {
+    const m = label.exec(s);
+    if (!m) return null;
+    out.push(m[1]!.replace(/''/g, "'"));
   }
   return out.length > 0 ? out : null;
 }
@@ -172,21 +152,9 @@ export function intervalSpan(s: string): { days: number; rem: number } | null {
 
 /** Parses a uuid in any form Postgres reads, to its canonical lowercase form. */
 export function parseUUID(s: string): string | null {
-  let p = s;
-  if (p.startsWith('{')) {
-    if (!p.endsWith('}')) return null;
-    p = p.slice(1, -1);
-  }
-  let hex = '';
-  let i = 0;
-  for (let byte = 0; byte < 16; byte++) {
-    const pair = p.slice(i, i + 2);
-    if (!/^[0-9a-fA-F]{2}$/.test(pair)) return null;
-    hex += pair.toLowerCase();
-    i += 2;
-    if (p[i] === '-' && byte % 2 === 1 && byte < 15) i++;
-  }
-  if (i !== p.length) return null;
+  const p = s.startsWith('{') && s.endsWith('}') ? s.slice(1, -1) : s;
+  if (!/^(?:[0-9a-f]{4}-?){7}[0-9a-f]{4}$/i.test(p)) return null;
+  const hex = p.replace(/-/g, '').toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
