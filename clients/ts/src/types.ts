@@ -160,14 +160,14 @@ export function parseUUID(s: string): string | null {
 
 const dateRe = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-/** Checks YYYY-MM-DD (years 0001–9999) and returns it, or null. */
-export function parseDate(s: string): string | null {
+/** Checks YYYY-MM-DD (years minYear–9999) and returns it, or null. */
+export function parseDate(s: string, minYear = 1): string | null {
   const m = dateRe.exec(s);
   if (!m) return null;
   const [, y, mo, d] = m;
   const t = new Date(0);
   t.setUTCFullYear(+y!, +mo! - 1, +d!);
-  return +y! >= 1 && t.getUTCMonth() === +mo! - 1 && t.getUTCDate() === +d! ? s : null;
+  return +y! >= minYear && t.getUTCMonth() === +mo! - 1 && t.getUTCDate() === +d! ? s : null;
 }
 
 /** Parses HH:MM[:SS[.fraction]] to microseconds since midnight (24:00:00 allowed). */

@@ -111,10 +111,8 @@ export function fromText(s: string, info: TypeInfo): Value | null {
       return NUMERIC_TEXT.test(s) ? { t: 'num', s } : null;
     case 'bytes':
       return s.startsWith('\\x') ? { t: 'bytes', hex: s.slice(2).toLowerCase() } : null;
-    case 'time': {
-      const t = parseTime(s);
-      return t && t.t === 'time' ? t : null;
-    }
+    case 'time':
+      return parseTime(s);
     case 'ts':
       return parseTimestamp(s);
     case 'date':
@@ -151,33 +149,20 @@ export function isIntLiteral(n: number): boolean {
   return Number.isInteger(n) && Math.abs(n) < 2 ** 63;
 }
 
-const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/;
-
 /** Parses RFC 3339 text (what Go's time.RFC3339Nano accepts) to an instant, truncated to microseconds. */
 export function parseTime(s: string): Value | null {
-  const m = rfc3339.exec(s);
-  if (!m) return null;
-  const [, y, mo, d, h, mi, sec, frac = '', zone = 'Z'] = m;
-  const date = new Date(0);
-  date.setUTCFullYear(+y!, +mo! - 1, +d!);
-  date.setUTCHours(+h!, +mi!, +sec!, 0);
-  if (date.getUTCMonth() !== +mo! - 1 || date.getUTCDate() !== +d! || +h! > 23 || +mi! > 59 || +sec! > 59) return null;
-  let ms = date.getTime();
-  if (zone !== 'Z') {
-    const sign = zone[0] === '-' ? -1 : 1;
-    ms -= sign * (+zone.slice(1, 3) * 60 + +zone.slice(4, 6)) * 60_000;
-  }
-  const micros = (frac + '000000').slice(0, 6);
-  return { t: 'time', ms: ms + +micros.slice(0, 3), us: +micros.slice(3) };
+  const ts = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/.test(s) && parseTimestamp(s, 0);
+  return ts ? { ...ts, t: 'time' } : null;
 }
 
 /**
  * Parses a timestamp without time zone: YYYY-MM-DD, 'T' or a space, a
- * clock; with an RFC 3339 offset it is converted to UTC.
+ * clock; with an RFC 3339 offset it is converted to UTC. (Years from
+ * minYear: Postgres's start at 1, Go's times at 0.)
  */
-export function parseTimestamp(s: string): Value | null {
+export function parseTimestamp(s: string, minYear = 1): { t: 'ts'; ms: number; us: number } | null {
   const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:\d{2})?$/i.exec(s);
-  if (!m || parseDate(m[1]!) === null) return null;
+  if (!m || parseDate(m[1]!, minYear) === null) return null;
   const us = parseClock(m[2]!);
   if (us === null || us >= 86_400_000_000) return null;
   let ms = Date.parse(m[1]! + 'T00:00:00Z') + Math.floor(us / 1000);
