@@ -185,55 +185,25 @@ export function parseArrayText(s: string, elem: TypeInfo): Value | null {
   const body = p.slice(1, -1);
   const elems: Value[] = [];
   if (body.trim() === '') return { t: 'arr', elems, elem };
-  let i = 0;
+  // An element: "quoted" (a backslash escapes the next character) or bare
+  // (no quotes or braces; backslashes escape too; trailing blanks do not
+  // count), then a comma or the end.
+  const element = /\s*(?:"((?:[^"\\]|\\[^])*)"|((?:[^,"{}\\]|\\(?:[^]|$))*))\s*(,|$)/y;
   for (;;) {
-    while (/\s/.test(body[i] ?? '')) i++;
-    let text = '';
-    let quoted = false;
-    if (body[i] === '"') {
-      quoted = true;
-      i++;
-      for (;;) {
-        const c = body[i];
-        if (c === undefined) return null;
-        if (c === '\\') {
-          if (body[i + 1] === undefined) return null;
-          text += body[i + 1];
-          i += 2;
-        } else if (c === '"') {
-          i++;
-          break;
-        } else {
-          text += c;
-          i++;
-        }
-      }
-    } else {
-      while (i < body.length && body[i] !== ',') {
-        const c = body[i]!;
-        if (c === '"' || c === '{' || c === '}') return null;
-        if (c === '\\') {
-          text += body[i + 1] ?? '';
-          i += 2;
-          quoted = true;
-        } else {
-          text += c;
-          i++;
-        }
-      }
-      text = text.trimEnd();
-      if (text === '') return null;
-    }
-    if (!quoted && text.toUpperCase() === 'NULL') elems.push(NULL);
+    const m = element.exec(body);
+    if (!m) return null;
+    const [, quoted, bare = '', sep] = m;
+    const unescape = (t: string): string => t.replace(/\\([^]?)/g, '$1');
+    let v: Value | null;
+    if (quoted !== undefined) v = elemFromText(unescape(quoted), elem);
     else {
-      const v = elemFromText(text, elem);
-      if (v === null) return null;
-      elems.push(v);
+      const text = unescape(bare).trimEnd();
+      if (text === '') return null;
+      v = !bare.includes('\\') && text.toUpperCase() === 'NULL' ? NULL : elemFromText(text, elem);
     }
-    while (/\s/.test(body[i] ?? '')) i++;
-    if (i >= body.length) return { t: 'arr', elems, elem };
-    if (body[i] !== ',') return null;
-    i++;
+    if (v === null) return null;
+    elems.push(v);
+    if (sep === '') return { t: 'arr', elems, elem };
   }
 }
 
