@@ -66,56 +66,31 @@ function isReserved(word: string): boolean {
   return RESERVED.has(upper(word));
 }
 
-const identStart = /[_\p{L}]/u;
 const identPart = /[_\p{L}\p{Nd}]/u;
 
 function parseError(offset: number, message: string): AnkurahError {
   return new AnkurahError('parse_error', `query: parse_error at offset ${offset}: ${message}`, offset);
 }
 
+/** Punctuation, `?`, the operators and words (a name or a keyword). */
+const SIMPLE = /[(),.]|(\?)|(<>|!=|<=|>=|[=<>])|[_\p{L}][_\p{L}\p{Nd}]*/uy;
+
 /** Scans the token at or after pos (stateless, so the parser can peek). */
 function lex(src: string, pos: number): Token {
   while (pos < src.length && ' \t\n\r'.includes(src[pos]!)) pos++;
   if (pos >= src.length) return { kind: 'eof', pos, end: pos, text: '' };
   const c = src[pos]!;
-  const next = src[pos + 1] ?? '';
-  const one = (kind: TokKind): Token => ({ kind, pos, end: pos + 1, text: c });
-  const op = (o: Op, n: number): Token => ({ kind: 'op', pos, end: pos + n, text: src.slice(pos, pos + n), op: o });
-  switch (c) {
-    case '(':
-    case ')':
-    case ',':
-    case '.':
-      return one(c);
-    case '?':
-      return one('param');
-    case '=':
-      return op('=', 1);
-    case '!':
-      if (next === '=') return op('<>', 2);
-      break;
-    case '<':
-      if (next === '>') return op('<>', 2);
-      return next === '=' ? op('<=', 2) : op('<', 1);
-    case '>':
-      return next === '=' ? op('>=', 2) : op('>', 1);
-    case "'":
-      return lexQuoted(src, pos, "'", 'string');
-    case '"':
-      return lexQuoted(src, pos, '"', 'ident');
-  }
-  if ((c >= '0' && c <= '9') || (c === '-' && next >= '0' && next <= '9')) return lexNumber(src, pos);
-  const r = String.fromCodePoint(src.codePointAt(pos)!);
-  if (identStart.test(r)) {
-    let end = pos + r.length;
-    while (end < src.length) {
-      const ch = String.fromCodePoint(src.codePointAt(end)!);
-      if (!identPart.test(ch)) break;
-      end += ch.length;
-    }
-    return { kind: 'word', pos, end, text: src.slice(pos, end) };
-  }
-  throw parseError(pos, `unexpected character ${JSON.stringify(r)}`);
+  if (c === "'") return lexQuoted(src, pos, c, 'string');
+  if (c === '"') return lexQuoted(src, pos, c, 'ident');
+  if (/\d/.test(c === '-' ? src[pos + 1] ?? '' : c)) return lexNumber(src, pos);
+  SIMPLE.lastIndex = pos;
+  const m = SIMPLE.exec(src);
+  if (!m) throw parseError(pos, `unexpected character ${JSON.stringify(String.fromCodePoint(src.codePointAt(pos)!))}`);
+  const [text, param, op] = m;
+  const t = { pos, end: pos + text.length, text };
+  if (param) return { kind: 'param', ...t };
+  if (op) return { kind: 'op', ...t, op: op === '!=' ? '<>' : (op as Op) };
+  return { kind: text.length === 1 && '(),.'.includes(text) ? (text as TokKind) : 'word', ...t };
 }
 
 function lexQuoted(src: string, pos: number, q: string, kind: 'string' | 'ident'): Token {
