@@ -169,14 +169,11 @@ export class Connection {
       // reported below
     }
     if (!u || (u.protocol !== 'ws:' && u.protocol !== 'wss:')) {
-      throw new AnkurahError(ClientCodes.badUrl, `${JSON.stringify(opts.url)} is not a WebSocket address (ws://host:port/ws or wss://…)`);
+      throw new AnkurahError(ClientCodes.badUrl, `${JSON.stringify(opts.url)} is not a ws:// or wss:// address`);
     }
     const WS = (globalThis as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
     if (!opts.webSocket && typeof WS !== 'function') {
-      throw new AnkurahError(
-        ClientCodes.noWebSocket,
-        'no WebSocket here: pass the webSocket option (e.g. url => new WebSocket(url) with the "ws" package) or use Node 22+',
-      );
+      throw new AnkurahError(ClientCodes.noWebSocket, 'no WebSocket here: use Node 22+ or pass the webSocket option (e.g. with the "ws" package)');
     }
     this.#factory = opts.webSocket ?? ((url) => new WS!(url));
     this.#state = signal<ConnectionState>({ status: 'connecting', url: opts.url, attempt: 0 });
@@ -347,7 +344,7 @@ export class Connection {
           ? new AnkurahError('slow_consumer', `${this.#opts.url} dropped this client for falling behind (4001${reason})`)
           : this.#welcome
             ? new AnkurahError(ClientCodes.disconnected, `lost the connection to ${this.#opts.url} (${ev.code}${reason})`)
-            : new AnkurahError(ClientCodes.connectFailed, `cannot connect to ${this.#opts.url} (closed with ${ev.code}${reason} before the handshake)`),
+            : new AnkurahError(ClientCodes.connectFailed, `cannot connect to ${this.#opts.url} (${ev.code}${reason})`),
       );
     };
     ws.onerror = () => {
@@ -425,7 +422,7 @@ export class Connection {
       const now = Date.now();
       if (this.#pingAt > 0 && this.#lastHeard < this.#pingAt) {
         if (now - this.#pingAt >= timeout) {
-          return this.#fail(ws, new AnkurahError(ClientCodes.keepaliveTimeout, `${this.#opts.url} did not answer for ${Math.round((now - this.#lastHeard) / 1000)} s: the connection is dead`));
+          return this.#fail(ws, new AnkurahError(ClientCodes.keepaliveTimeout, `${this.#opts.url} did not answer for ${Math.round((now - this.#lastHeard) / 1000)} s`));
         }
       } else if (now - this.#lastHeard >= interval) {
         this.#pingAt = now;

@@ -122,7 +122,7 @@ class IDBStore implements LocalStore {
     this.#report(
       new AnkurahError(
         'storage_reset',
-        `the local store had another layout (older, newer or damaged): it was replaced, keeping ${read.outbox.length} unsent commit(s)` +
+        `the local store had another layout: it was replaced, keeping ${read.outbox.length} unsent commit(s)` +
           (read.bad > 0 ? ` and dropping ${read.bad} unreadable one(s)` : ''),
       ),
     );

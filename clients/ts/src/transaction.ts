@@ -176,7 +176,7 @@ export class Transaction {
     if (w.texts.size === 0) return;
     const text = this.#host.text();
     if (!text) {
-      throw new AnkurahError(ClientCodes.usage, `${w.model.collection}.${[...w.texts.keys()][0]} is ytext (collaborative text): import '@ankurah/client/text' to edit it`);
+      throw new AnkurahError(ClientCodes.usage, `${w.model.collection}.${[...w.texts.keys()][0]} is ytext: import '@ankurah/client/text' to edit it`);
     }
     for (const [field, s] of w.texts) {
       const u = text.replace(w.model.collection, w.creation ? null : w.id, field, s);
