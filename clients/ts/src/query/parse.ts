@@ -93,62 +93,45 @@ function lex(src: string, pos: number): Token {
   return { kind: text.length === 1 && '(),.'.includes(text) ? (text as TokKind) : 'word', ...t };
 }
 
-function lexQuoted(src: string, pos: number, q: string, kind: 'string' | 'ident'): Token {
+/** A quoted string or name: its quote doubled inside stands for itself (so the closing one is alone). */
+const QUOTED = { "'": /'((?:[^']|'')*)'(?!')/y, '"': /"((?:[^"]|"")*)"(?!")/y };
+
+function lexQuoted(src: string, pos: number, q: "'" | '"', kind: 'string' | 'ident'): Token {
   const what = kind === 'ident' ? 'quoted identifier' : 'string';
-  let text = '';
-  let start = pos + 1;
-  for (let i = start; i < src.length; i++) {
-    if (src[i] === '\0') throw parseError(i, `${what} contains a NUL character, which Postgres text cannot hold`);
-    if (src[i] !== q) continue;
-    if (src[i + 1] === q) {
-      text += src.slice(start, i + 1);
-      i++;
-      start = i + 1;
-      continue;
-    }
-    text += src.slice(start, i);
-    if (kind === 'ident' && text === '') throw parseError(pos, 'expected a name between the double quotes');
-    return { kind, pos, end: i + 1, text };
-  }
-  throw parseError(pos, `unterminated ${what}: expected a closing ${q}`);
+  const re = QUOTED[q];
+  re.lastIndex = pos;
+  const m = re.exec(src);
+  const nul = (m ? m[0] : src.slice(pos)).indexOf('\0');
+  if (nul >= 0) throw parseError(pos + nul, `${what} contains a NUL character, which Postgres text cannot hold`);
+  if (!m) throw parseError(pos, `unterminated ${what}: expected a closing ${q}`);
+  const text = m[1]!.replaceAll(q + q, q);
+  if (kind === 'ident' && text === '') throw parseError(pos, 'expected a name between the double quotes');
+  return { kind, pos, end: re.lastIndex, text };
 }
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
+/** A number: an integer, a fraction and an exponent, each but the first optional. */
+const NUMBER = /-?\d+(\.(\d*))?([eE][-+]?(\d*))?/y;
+
 function lexNumber(src: string, pos: number): Token {
-  let i = pos;
-  if (src[i] === '-') i++;
-  const digits = (): number => {
-    const s = i;
-    while (i < src.length && src[i]! >= '0' && src[i]! <= '9') i++;
-    return i - s;
-  };
-  digits();
-  let isFloat = false;
-  if (src[i] === '.') {
-    i++;
-    isFloat = true;
-    if (digits() === 0) throw parseError(i, 'expected digits after the decimal point');
+  NUMBER.lastIndex = pos;
+  const [text, frac, fracDigits, exp, expDigits] = NUMBER.exec(src)!;
+  const end = pos + text.length;
+  if (frac !== undefined && !fracDigits) throw parseError(end - (exp?.length ?? 0), 'expected digits after the decimal point');
+  if (exp !== undefined && !expDigits) throw parseError(end, 'expected digits in the exponent');
+  if (end < src.length) {
+    const r = String.fromCodePoint(src.codePointAt(end)!);
+    if (identPart.test(r) || r === '.') throw parseError(end, `malformed number: unexpected ${JSON.stringify(r)} after ${text}`);
   }
-  if (src[i] === 'e' || src[i] === 'E') {
-    i++;
-    isFloat = true;
-    if (src[i] === '+' || src[i] === '-') i++;
-    if (digits() === 0) throw parseError(i, 'expected digits in the exponent');
-  }
-  if (i < src.length) {
-    const r = String.fromCodePoint(src.codePointAt(i)!);
-    if (identPart.test(r) || r === '.') throw parseError(i, `malformed number: unexpected ${JSON.stringify(r)} after ${src.slice(pos, i)}`);
-  }
-  const text = src.slice(pos, i);
-  if (!isFloat) {
+  if (frac === undefined && exp === undefined) {
     const big = BigInt(text);
-    if (big >= INT64_MIN && big <= INT64_MAX) return { kind: 'int', pos, end: i, text, num: Number(big) };
+    if (big >= INT64_MIN && big <= INT64_MAX) return { kind: 'int', pos, end, text, num: Number(big) };
     // An integer beyond 64 bits is an exact numeric, like a decimal.
   }
-  if (/[eE]/.test(text) && Math.abs(Number(text.split(/[eE]/)[1])) > 131072) throw parseError(pos, `number ${text} is out of range`);
-  return { kind: 'float', pos, end: i, text };
+  if (exp && Math.abs(Number(exp.slice(1))) > 131072) throw parseError(pos, `number ${text} is out of range`);
+  return { kind: 'float', pos, end, text };
 }
 
 function describe(t: Token): string {
