@@ -13,8 +13,7 @@ import { AnkurahError, ClientCodes, retryableCodes } from './errors.js';
 import type { LocalStore, OutboxEntry, StoredEntity } from './persist.js';
 import { signal, type WritableSignal } from './signal.js';
 import { Tabs, type TabMessage } from './tabs.js';
-import { checkFields, type CheckedQuery } from './querycheck.js';
-import { parse } from './query/parse.js';
+import { checkQuery, type CheckedQuery } from './querycheck.js';
 import { ECHO_MS, LiveQuery, type LiveQueryHost } from './livequery.js';
 import { modelSchema, type FieldSpec, type Model, type View } from './model.js';
 import { argsToWire, type ChangeItem, type EntitiesResult, type EntityId, type EventId, type QueryArg, type SchemaChange, type WireCollection, type WireEntity, type WireEvent } from './protocol.js';
@@ -562,17 +561,6 @@ export interface StorageState {
   readonly status: 'off' | 'opening' | 'ready' | 'memory';
   /** The last problem (storage_unavailable, storage_full, storage_reset, storage_failed), if any. */
   readonly error?: AnkurahError;
-}
-
-/** Checks a query's fields against its model when the query parses (a parse error is the server's to report). */
-function checkQuery(model: Model<object>, text: string): void {
-  let q;
-  try {
-    q = parse(text);
-  } catch {
-    return;
-  }
-  checkFields(model, q);
 }
 
 const noTextFields: ReadonlySet<string> = new Set();
