@@ -165,14 +165,7 @@ export class EntityStore {
           s = applyEvent(s, e, (f) => fields.has(f), texts);
         }
       }
-      if (s && texts.size > 0 && this.text) {
-        const values = { ...s.values };
-        for (const f of texts) {
-          const t = this.text.live(s.collection, id, f);
-          if (t !== undefined) values[f] = t;
-        }
-        s = { ...s, values };
-      }
+      if (s && texts.size > 0 && this.text) s = this.text.show(s, texts);
     }
     // Keep the old object when nothing visible changed, so that views (and
     // React renders) keep their identity, e.g. when the echo of our own

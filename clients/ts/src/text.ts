@@ -25,7 +25,7 @@ import type { Client } from './client.js';
 import { AnkurahError, ClientCodes } from './errors.js';
 import type { FieldSpec, Model, View } from './model.js';
 import type { EntityId } from './protocol.js';
-import type { StoreChange } from './store.js';
+import type { EntityState, StoreChange } from './store.js';
 import { installText, textOp, type TextHooks, type TextDocs } from './textcore.js';
 
 /** The origin of the updates this module applies (from the server, from other tabs): not local edits. */
@@ -140,9 +140,12 @@ class Texts implements TextHooks {
     }
   }
 
-  live(collection: string, id: EntityId, field: string): string | undefined {
-    const model = this.client.modelOf(collection);
-    return model && this.entry(model, id, field).text.toString();
+  show(s: EntityState, fields: ReadonlySet<string>): EntityState {
+    const model = this.client.modelOf(s.collection);
+    if (!model) return s;
+    const values = { ...s.values };
+    for (const f of fields) values[f] = this.entry(model, s.id, f).text.toString();
+    return { ...s, values };
   }
 
   replace(collection: string, id: EntityId | null, field: string, text: string): string | null {

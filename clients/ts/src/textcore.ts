@@ -26,8 +26,8 @@ export function textOp(v: JsonValue | undefined): string | undefined {
 
 /** A client's live documents, made by the text entry point. */
 export interface TextHooks {
-  /** The text of an entity's ytext field as its live document holds it (local edits included), if one can be made. */
-  live(collection: string, id: EntityId, field: string): string | undefined;
+  /** A pending state with these ytext fields' texts as their live documents hold them (local edits included). */
+  show(s: EntityState, fields: ReadonlySet<string>): EntityState;
   /**
    * The update (base64) that makes the field's text `text` by the smallest
    * edit: of the entity's live document, or of a new one for an entity

@@ -140,7 +140,7 @@ export class Transaction {
     const models = new Map<EntityId, Model<object>>();
     for (const w of this.#work.values()) {
       if (w.creation && w.deleted) continue; // created and deleted here: nothing happened
-      if (!w.deleted) this.textOps(w);
+      if (!w.deleted) this.#textOps(w);
       // As in Go's node.Tx, only fields that differ from the state the edit
       // started from become operations: an unchanged field must not take
       // part in (and win) a merge with a concurrent edit of it.
@@ -172,7 +172,7 @@ export class Transaction {
   }
 
   /** The Yjs updates of the texts assigned to ytext fields. */
-  private textOps(w: Work): void {
+  #textOps(w: Work): void {
     if (w.texts.size === 0) return;
     const text = this.#host.text();
     if (!text) {
