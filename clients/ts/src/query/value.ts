@@ -305,23 +305,23 @@ export function resolve(v: Value, keys: readonly string[]): Item {
 /** A compiled literal: the value and, for text, what else it stands for. */
 export interface Literal {
   readonly v: Value;
-  readonly time: { ms: number; us: number } | null;
-  /** Text: its readings as a timestamp, date, time of day, interval, uuid, numeric (those it parses as). */
+  /** Text: its readings as an instant, a timestamp, date, time of day, interval, uuid, numeric (those it parses as). */
   readonly alts: { readonly [k in Value['t']]?: Value };
 }
 
 const altKinds: readonly TypeInfo[] = (['ts', 'date', 'tod', 'iv', 'uuid', 'num'] as const).map((kind) => ({ kind }));
 
 export function literal(v: Value): Literal {
-  const t = v.t === 'text' ? parseTime(v.s) : null;
   const alts: { [k in Value['t']]?: Value } = {};
-  if (v.t === 'text' && v.s.length <= 200) {
-    for (const info of altKinds) {
+  if (v.t === 'text') {
+    const t = parseTime(v.s);
+    if (t) alts.time = t;
+    for (const info of v.s.length <= 200 ? altKinds : []) {
       const a = fromText(v.s, info);
       if (a) alts[a.t] = a;
     }
   }
-  return { v, time: t && t.t === 'time' ? t : null, alts };
+  return { v, alts };
 }
 
 /** How an item relates to a literal: an order, unknown (NULL), or a type mismatch. */
@@ -329,6 +329,8 @@ export type Outcome = number | 'null' | 'mismatch';
 
 const isNumber = (v: Value): v is Extract<Value, { t: 'int' | 'float' | 'real' }> | Extract<Value, { t: 'num' }> =>
   v.t === 'int' || v.t === 'float' || v.t === 'real' || v.t === 'num';
+
+const isTime = (v: Value): boolean => v.t === 'time' || v.t === 'ts';
 
 /** A number as a double. */
 const asFloat = (v: Value): number => (v.t === 'num' ? Number(v.s) : v.t === 'int' || v.t === 'float' || v.t === 'real' ? v.n : NaN);
@@ -356,25 +358,20 @@ export function compareLiteral(it: Item, l: Literal): Outcome {
     case 'json':
       return 'mismatch';
     case 'int':
-      if (lv.t === 'int') return Math.sign(it.n - lv.n);
-      if (lv.t === 'num') return compareDecimal(String(it.n), lv.s);
-      return isNumber(lv) ? compareFloat(it.n, asFloat(lv)) : 'mismatch';
     case 'float':
-      return isNumber(lv) ? compareFloat(it.n, asFloat(lv)) : 'mismatch';
+    case 'num':
+      if (it.t === 'int' && lv.t === 'num') return compareDecimal(String(it.n), lv.s);
+      if (isNumber(lv)) return cmpSame(it, lv);
+      break; // a numeric compares with text in its form too
     case 'real':
       // A real compares at real precision: the literal rounded to a real.
       return isNumber(lv) ? compareFloat(it.n, Math.fround(asFloat(lv))) : 'mismatch';
-    case 'num':
-      if (isNumber(lv)) return compareDecimal(it.s, asDecimal(lv));
-      return l.alts.num && l.alts.num.t === 'num' ? compareDecimal(it.s, l.alts.num.s) : 'mismatch';
     case 'text':
-      if (lv.t === 'text') return compareText(it.s, lv.s);
-      return lv.t === 'char' ? compareText(it.s, rtrim(lv.s)) : 'mismatch';
+      if (lv.t === 'char') return compareText(it.s, rtrim(lv.s));
+      break;
     case 'char':
-      return lv.t === 'text' || lv.t === 'char' ? compareText(rtrim(it.s), rtrim(lv.s)) : 'mismatch';
-    case 'time':
-      if (lv.t === 'text') return l.time ? compareTime(it, l.time) : 'mismatch';
-      return lv.t === 'time' || lv.t === 'ts' ? compareTime(it, lv) : 'mismatch';
+      if (lv.t === 'text') return cmpSame(it, lv);
+      break;
     case 'enum': {
       // By declaration order; text that is no label is another type.
       if (lv.t !== 'text' && lv.t !== 'enum') return 'mismatch';
@@ -387,9 +384,9 @@ export function compareLiteral(it: Item, l: Literal): Outcome {
       return other && other.t === 'arr' ? cmpSame(it, other) : 'mismatch';
     }
   }
-  // The remaining kinds compare with a value of their own kind, or with
-  // text in their form.
-  const same = lv.t === it.t ? lv : lv.t === 'text' ? l.alts[it.t] : it.t === 'ts' && lv.t === 'time' ? { ...lv, t: 'ts' as const } : undefined;
+  // The remaining kinds compare with a value of their own kind (an instant
+  // and a timestamp with each other), or with text in their form.
+  const same = lv.t === it.t || (isTime(it) && isTime(lv)) ? lv : lv.t === 'text' ? l.alts[it.t] : undefined;
   return same ? cmpSame(it, same) : 'mismatch';
 }
 
