@@ -55,8 +55,8 @@ type SchemaState = { done: true; err: AnkurahError | null } | { done: false; wai
 
 export class Client {
   readonly store = new EntityStore();
-  readonly ids: IdGenerator;
-  readonly connection: Connection;
+  declare readonly ids: IdGenerator;
+  declare readonly connection: Connection;
 
   readonly #models = new Map<string, Model<object>>();
   readonly #routes = new Map<string, LiveQuery<object>>();
