@@ -324,9 +324,8 @@ class IDBStore implements LocalStore {
  */
 async function readLayout(db: IDBDatabase): Promise<{ ok: boolean; outbox: OutboxEntry[]; bad: number }> {
   const names = db.objectStoreNames;
-  const has = ALL.every((n) => names.contains(n));
-  let ok = has && names.length === ALL.length;
   const stores = ALL.filter((n) => names.contains(n));
+  let ok = stores.length === ALL.length && names.length === ALL.length;
   if (stores.length === 0) return { ok: false, outbox: [], bad: 0 };
   const tx = db.transaction(stores, 'readonly');
   if (ok) {
