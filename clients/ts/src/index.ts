@@ -4,18 +4,17 @@
  * (docs/protocol.md). React hooks are in '@ankurah/client/react'.
  *
  * The exports go from the bottom up — the query language and the models'
- * types, the store, transactions, live queries, the connection, the client,
- * the durable store — and a bundler lays the modules out in this order:
- * gzip then finds each module's vocabulary near its neighbours' (the core
- * is some 200 B smaller gzipped than with the client first; docs/web.md,
- * "Size").
+ * types; errors, the protocol and signals; the store and transactions; the
+ * connection; live queries; the client; the durable store — and a bundler
+ * lays the modules out in this order: gzip then finds each module's
+ * vocabulary near its neighbours' (the core is some 250 B smaller gzipped
+ * than with the client first; docs/web.md, "Size").
  */
-export { parse as parseQuery } from './query/parse.js';
 export { compile as compileQuery, type Matcher } from './query/eval.js';
 export { defineModel, modelSchema, type FieldSpec, type FieldTypes, type Model, type Mutable, type ValuesOf, type View } from './model.js';
+export { parse as parseQuery } from './query/parse.js';
 export type { CheckedQuery, QueryFields } from './querycheck.js';
 export { AnkurahError, ClientCodes, type AuthCode } from './errors.js';
-export { batch, computed, signal, type ReadSignal, type WritableSignal } from './signal.js';
 export type {
   AuthResult,
   ChangeItem,
@@ -32,11 +31,12 @@ export type {
   WireValues,
   Welcome,
 } from './protocol.js';
-export { IdGenerator, idTime, isId } from './ulid.js';
-export { isPending, metaOf, type ViewMeta } from './view.js';
+export { batch, computed, signal, type ReadSignal, type WritableSignal } from './signal.js';
 export { EntityStore, type EntityState } from './store.js';
+export { isPending, metaOf, type ViewMeta } from './view.js';
 export { Transaction } from './transaction.js';
-export { LiveQuery, ECHO_MS, type Change, type ChangeSet, type LiveQuerySnapshot, type LiveQueryStatus } from './livequery.js';
+export { isAuthError, type TokenProvider } from './auth.js';
+export { IdGenerator, idTime, isId } from './ulid.js';
 export {
   Connection,
   type BackoffOptions,
@@ -46,7 +46,7 @@ export {
   type WebSocketFactory,
   type WebSocketLike,
 } from './connection.js';
-export { isAuthError, type TokenProvider } from './auth.js';
+export { LiveQuery, ECHO_MS, type Change, type ChangeSet, type LiveQuerySnapshot, type LiveQueryStatus } from './livequery.js';
 export { Client, type ClientOptions, type StorageState } from './client.js';
 export type { LocalStore, OutboxEntry, StoredEntity } from './persist.js';
 export { indexedDBStore, type IndexedDBStoreOptions } from './idb.js';
