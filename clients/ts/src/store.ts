@@ -55,7 +55,7 @@ export function maxId(head: readonly EventId[]): EventId {
   return m;
 }
 
-function applyEvent(base: EntityState | undefined, e: WireEvent, isText: (field: string) => boolean, texts: Set<string>): EntityState | undefined {
+function applyEvent(base: EntityState | undefined, e: WireEvent, textFields: ReadonlySet<string>, texts: Set<string>): EntityState | undefined {
   if (e.delete) {
     return base && { ...base, head: [e.id], deleted: true, pending: true };
   }
@@ -63,7 +63,7 @@ function applyEvent(base: EntityState | undefined, e: WireEvent, isText: (field:
   if (!base && !creation) return undefined; // an edit of an entity we no longer hold
   const values: WireValues = creation ? {} : { ...base!.values };
   for (const [k, v] of Object.entries(e.operations)) {
-    if (isText(k) && textOp(v) !== undefined) {
+    if (textFields.has(k) && textOp(v) !== undefined) {
       texts.add(k); // a Yjs update: the text is the live document's (EntityStore.visible)
       continue;
     }
@@ -161,8 +161,7 @@ export class EntityStore {
       for (const p of this.#pending) {
         for (const e of p.events) {
           if (e.entity_id !== id) continue;
-          const fields = this.textFields(e.collection);
-          s = applyEvent(s, e, (f) => fields.has(f), texts);
+          s = applyEvent(s, e, this.textFields(e.collection), texts);
         }
       }
       if (s && texts.size > 0 && this.text) s = this.text.show(s, texts);
@@ -258,10 +257,6 @@ export class EntityStore {
     if (!this.#pendingCount.has(id)) return out;
     for (const p of this.#pending) for (const e of p.events) if (e.entity_id === id) out.push(e);
     return out;
-  }
-
-  hasPending(id: EntityId): boolean {
-    return this.#pendingCount.has(id);
   }
 
   /** Entities of the collection with pending local events. */
