@@ -173,7 +173,7 @@ export class Connection {
     }
     const WS = (globalThis as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
     if (!opts.webSocket && typeof WS !== 'function') {
-      throw new AnkurahError(ClientCodes.noWebSocket, 'no WebSocket here: use Node 22+ or pass the webSocket option (e.g. with the "ws" package)');
+      throw new AnkurahError(ClientCodes.noWebSocket, 'no WebSocket here: use Node 22+ or pass the webSocket option');
     }
     this.#factory = opts.webSocket ?? ((url) => new WS!(url));
     this.#state = signal<ConnectionState>({ status: 'connecting', url: opts.url, attempt: 0 });
@@ -307,10 +307,8 @@ export class Connection {
       }
     }, this.#opts.handshakeTimeoutMs ?? 10_000);
     ws.onopen = () => {
-      const hello: Record<string, unknown> = { type: 'hello', protocol: PROTOCOL_VERSION };
-      if (token) hello.token = token;
-      if (this.#opts.clientName) hello.client = this.#opts.clientName;
-      ws.send(JSON.stringify(hello));
+      // JSON leaves out what is undefined: no token, no client name.
+      ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, token: token || undefined, client: this.#opts.clientName || undefined }));
     };
     ws.onmessage = (ev) => {
       if (this.#ws !== ws) return;
