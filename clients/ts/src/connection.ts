@@ -455,7 +455,7 @@ export class Connection {
       p.sentAs = 0;
       if (!p.persistent) {
         this.#queue.splice(i, 1);
-        p.cb(new AnkurahError(ClientCodes.disconnected, `connection lost before the answer (${err.message})`), undefined);
+        p.cb(new AnkurahError(ClientCodes.disconnected, err.message), undefined); // why the session ended
       }
     }
     if (hadSession) this.#hooks!.lost();

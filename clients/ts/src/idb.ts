@@ -108,7 +108,7 @@ class IDBStore implements LocalStore {
     }
     if (read.ok) {
       // Unreadable entries are skipped here and deleted by the next adopt().
-      if (read.bad > 0) this.#report(new AnkurahError('storage_reset', `the local store had ${read.bad} unreadable outbox entries; they were skipped`));
+      if (read.bad > 0) this.#report(new AnkurahError('storage_reset', `the local store had ${read.bad} unreadable outbox entries (skipped)`));
       return { db, outbox: read.outbox };
     }
     db.close();
@@ -122,7 +122,7 @@ class IDBStore implements LocalStore {
     this.#report(
       new AnkurahError(
         'storage_reset',
-        `the local store had another layout: it was replaced, keeping ${read.outbox.length} unsent commit(s)` +
+        `the local store had another layout: replaced, keeping ${read.outbox.length} unsent commit(s)` +
           (read.bad > 0 ? ` and dropping ${read.bad} unreadable one(s)` : ''),
       ),
     );
