@@ -173,12 +173,9 @@ export class Transaction {
 
   /** The Yjs updates of the texts assigned to ytext fields. */
   #textOps(w: Work): void {
-    if (w.texts.size === 0) return;
-    const text = this.#host.text();
-    if (!text) {
-      throw new AnkurahError(ClientCodes.usage, `${w.model.collection}.${[...w.texts.keys()][0]} is ytext: import '@ankurah/client/text' to edit it`);
-    }
     for (const [field, s] of w.texts) {
+      const text = this.#host.text();
+      if (!text) throw new AnkurahError(ClientCodes.usage, `${w.model.collection}.${field} is ytext: import '@ankurah/client/text' to edit it`);
       const u = text.replace(w.model.collection, w.creation ? null : w.id, field, s);
       if (u !== null) w.ops.set(field, { yjs: u });
     }
@@ -208,7 +205,7 @@ export class Transaction {
     const state = this.#host.store.visible(id);
     if (state?.deleted) throw new AnkurahError(ClientCodes.usage, `${model.collection} ${id} is deleted`);
     const from = typeof target === 'string' ? state : metaOf(target);
-    if (!from) throw new AnkurahError(ClientCodes.usage, `${model.collection} ${id} is not held by this client: query it first`);
+    if (!from) throw new AnkurahError(ClientCodes.usage, `${model.collection} ${id} is not held here: query it first`);
     const w = new Work(model, id, false, from.head, from.values);
     this.#work.set(id, w);
     return w;
