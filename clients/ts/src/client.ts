@@ -120,7 +120,7 @@ export class Client {
           this.#loadingCache = true;
           try {
             this.store.batch(() => {
-              for (const st of got.states) this.store.applyServer({ ...st, head: [...st.head], values: { ...st.values } }, st.collection, { texts: st.texts });
+              for (const st of got.states) this.store.applyServer(st as WireEntity, st.collection, { texts: st.texts });
             });
           } finally {
             this.#loadingCache = false;
@@ -387,7 +387,7 @@ export class Client {
     const entry: OutboxEntry = { key: this.ids.next(), owner: this.#tabId, events, schemas };
     return new Promise<EntitiesResult>((resolve, reject) => {
       this.#addTx({ entry, own: true, models, resolve, reject });
-      this.#tabs?.post({ t: 'pending', key: entry.key, owner: entry.owner, events });
+      this.#tabs?.post({ t: 'pending', ...entry });
       void this.#local?.putOutbox(entry);
       this.#pump();
     }).then((res) =>

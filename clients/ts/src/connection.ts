@@ -461,13 +461,10 @@ export class Connection {
     if (hadSession) this.#hooks!.lost();
     if (this.#closed) return;
     const delay = this.#backoff(this.#attempt++);
-    this.#state.set({ status: this.#everConnected() ? 'reconnecting' : 'connecting', url: this.#opts.url, attempt: this.#attempt, error: err, retryAt: Date.now() + delay });
+    // Connecting until the first session, then reconnecting.
+    const status = this.#state.peek().status === 'connecting' ? 'connecting' : 'reconnecting';
+    this.#state.set({ status, url: this.#opts.url, attempt: this.#attempt, error: err, retryAt: Date.now() + delay });
     this.#timer = setTimeout(() => this.#connect(), delay);
-  }
-
-  #everConnected(): boolean {
-    const s = this.#state.peek().status;
-    return s === 'connected' || s === 'reconnecting';
   }
 
   /** Exponential backoff with "equal jitter": half the delay fixed, half random. */

@@ -211,7 +211,7 @@ export class EntityStore {
   /** Replaces a confirmed document's updates by one that merges them (the text entry point compacts them). */
   compactText(id: EntityId, field: string, from: readonly string[], merged: string): void {
     const cur = this.#confirmed.get(id);
-    if (!cur?.texts || cur.texts[field] !== from) return;
+    if (!cur || cur.texts?.[field] !== from) return;
     this.#confirmed.set(id, { ...cur, texts: { ...cur.texts, [field]: [merged] } });
   }
 

@@ -29,7 +29,7 @@ class Work {
   /** New texts assigned to ytext fields: made into Yjs updates at commit. */
   readonly texts = new Map<string, string>();
   deleted = false;
-  mutable: object | undefined;
+  declare mutable: object | undefined;
 
   constructor(
     readonly model: Model<object>,

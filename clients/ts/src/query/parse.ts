@@ -276,7 +276,7 @@ class Parser {
       this.#advance();
       const x = this.#or();
       if (this.#tok.kind !== ')') {
-        if (this.#tok.kind === 'eof') throw parseError(this.#tok.pos, `expected ')' to close the '(' at offset ${open}, found end of query`);
+        if (this.#tok.kind === 'eof') throw parseError(this.#tok.pos, `expected ')' to close the '(' at offset ${open}`);
         throw this.#expected("AND, OR or ')'");
       }
       this.#depth--;
