@@ -144,7 +144,7 @@ export function intervalSpan(s: string): { days: number; rem: number } | null {
   const days = n(3) * 7n + n(4);
   const secNeg = (m[7] ?? '').startsWith('-');
   const frac = BigInt(((m[8] ?? '') + '000000').slice(0, 6));
-  const micros = n(5) * 3_600_000_000n + n(6) * 60_000_000n + n(7) * 1_000_000n + (secNeg ? -frac : frac);
+  const micros = ((n(5) * 60n + n(6)) * 60n + n(7)) * 1_000_000n + (secNeg ? -frac : frac);
   let q = micros / DAY_US;
   if (micros % DAY_US !== 0n && micros < 0n) q -= 1n;
   return { days: Number(months * 30n + days + q), rem: Number(micros - q * DAY_US) };
