@@ -456,9 +456,15 @@ export function compareSort(a: Item, b: Item): number {
   const rb = jsonRank[b.t] ?? 0;
   if (ra !== 0 || rb !== 0) {
     if (ra !== rb) return ra - rb;
-    if (a.t === 'jstring' && b.t === 'jstring') return compareText(a.s, b.s);
-    if (a.t === 'jnumber' && b.t === 'jnumber') return compareFloat(a.n, b.n);
-    if (a.t === 'jbool' && b.t === 'jbool') return compareBool(a.b, b.b);
+    // Two JSON items of one kind (arrays equal each other, as do objects).
+    switch (a.t) {
+      case 'jstring':
+        return compareText(a.s, (b as typeof a).s);
+      case 'jnumber':
+        return compareFloat(a.n, (b as typeof a).n);
+      case 'jbool':
+        return compareBool(a.b, (b as typeof a).b);
+    }
     return 0;
   }
   const va = a as Value;
