@@ -76,9 +76,8 @@ export function typed(v: JsonValue, info: TypeInfo): Value {
     case 'number':
       switch (info.kind) {
         case 'int':
-          return { t: 'int', n: v };
         case 'float':
-          return { t: 'float', n: v };
+          return { t: info.kind, n: v };
         case 'real':
           return { t: 'real', n: Math.fround(v) }; // the float4 its shortest text stands for
         case 'num':
@@ -103,10 +102,8 @@ export function fromText(s: string, info: TypeInfo): Value | null {
       return { t: 'char', s };
     case 'float':
     case 'real':
-      if (s === 'NaN') return { t: info.kind, n: NaN };
-      if (s === 'Infinity') return { t: info.kind, n: Infinity };
-      if (s === '-Infinity') return { t: info.kind, n: -Infinity };
-      return null;
+      // Only the special values are text; other numbers are JSON numbers.
+      return ['NaN', 'Infinity', '-Infinity'].includes(s) ? { t: info.kind, n: Number(s) } : null;
     case 'num':
       return NUMERIC_TEXT.test(s) ? { t: 'num', s } : null;
     case 'bytes':
