@@ -34,7 +34,7 @@ export interface TypeInfo {
 }
 
 const scalars: { [name: string]: Kind } = {
-  text: 'text', varchar: 'text', ref: 'ref', bpchar: 'char', smallint: 'int', integer: 'int', bigint: 'int',
+  text: 'text', varchar: 'text', ref: 'ref', bpchar: 'char', char: 'char', smallint: 'int', integer: 'int', bigint: 'int',
   'double precision': 'float', real: 'real', numeric: 'num', boolean: 'bool', bytea: 'bytes', timestamptz: 'time',
   timestamp: 'ts', date: 'date', time: 'tod', interval: 'iv', uuid: 'uuid', json: 'json', jsonb: 'json',
   ytext: 'text', // collaborative text: compared and shown as its text
@@ -66,7 +66,7 @@ function parse(name: string): TypeInfo | null {
     return labels ? { kind: 'enum', labels } : null;
   }
   const base = name.replace(/\(\d+(,-?\d+)?\)$/, '');
-  const kind = scalars[base] ?? (base === 'char' ? 'char' : undefined);
+  const kind = scalars[base];
   return kind ? { kind } : null;
 }
 
