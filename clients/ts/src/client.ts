@@ -285,8 +285,7 @@ export class Client {
   // ── sessions ────────────────────────────────────────────────────────────
 
   async #setup(): Promise<void> {
-    this.#sessionNo = ++this.#sessions;
-    const session = this.#sessionNo;
+    const session = (this.#sessionNo = ++this.#sessions);
     this.#schemas = new Map();
     if (this.#opts.registerSchema !== false && this.#models.size > 0) {
       await this.#register([...this.#models.values()]);
