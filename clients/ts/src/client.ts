@@ -13,14 +13,13 @@ import { AnkurahError, ClientCodes, retryableCodes } from './errors.js';
 import type { LocalStore, OutboxEntry, StoredEntity } from './persist.js';
 import { signal, type WritableSignal } from './signal.js';
 import { Tabs, type TabMessage } from './tabs.js';
-import { checkFields, type CheckedQuery } from './querycheck.js';
-import { parse } from './query/parse.js';
+import { checkQuery, type CheckedQuery } from './querycheck.js';
 import { ECHO_MS, LiveQuery, type LiveQueryHost } from './livequery.js';
-import { modelSchema, type Model, type View } from './model.js';
+import { modelSchema, type FieldSpec, type Model, type View } from './model.js';
 import { argsToWire, type ChangeItem, type EntitiesResult, type EntityId, type EventId, type QueryArg, type SchemaChange, type WireCollection, type WireEntity, type WireEvent } from './protocol.js';
 import type { ReadSignal } from './signal.js';
 import { EntityStore, type EntityState } from './store.js';
-import { textFactory, type TextHooks } from './textcore.js';
+import { textSupport, type TextHooks } from './textcore.js';
 import { Transaction, type TransactionHost } from './transaction.js';
 import { IdGenerator, type IdSource } from './ulid.js';
 import { viewOf } from './view.js';
@@ -56,8 +55,8 @@ type SchemaState = { done: true; err: AnkurahError | null } | { done: false; wai
 
 export class Client {
   readonly store = new EntityStore();
-  readonly ids: IdGenerator;
-  readonly connection: Connection;
+  declare readonly ids: IdGenerator;
+  declare readonly connection: Connection;
 
   readonly #models = new Map<string, Model<object>>();
   readonly #routes = new Map<string, LiveQuery<object>>();
@@ -82,9 +81,8 @@ export class Client {
   /** The narrow interfaces the parts see. */
   readonly #host: LiveQueryHost;
   readonly #txHost: TransactionHost;
-  /** The live documents of ytext fields ('@ankurah/client/text'), once it is loaded and used. */
-  #textHooks: TextHooks | null = null;
-  readonly #textFieldSets = new Map<Model<object>, ReadonlySet<string>>();
+  /** The ytext fields of each model's collection. */
+  readonly #textFields = new Map<string, ReadonlySet<string>>();
 
   readonly #opts: ClientOptions;
 
@@ -97,16 +95,7 @@ export class Client {
     this.#storage = signal<StorageState>({ status: this.#local ? 'opening' : 'off' });
     const opened = this.#local ? this.#openLocal(this.#local) : Promise.resolve();
     this.store.onChange((c) => this.#persistStates(c.ids));
-    this.store.textFields = (collection) => {
-      const m = this.#models.get(collection);
-      if (!m) return noTextFields;
-      let set = this.#textFieldSets.get(m);
-      if (!set) {
-        set = new Set(Object.entries(m.fields as Record<string, { type: string }>).filter(([, f]) => f.type === 'ytext').map(([k]) => k));
-        this.#textFieldSets.set(m, set);
-      }
-      return set;
-    };
+    this.store.textFields = (collection) => this.#textFields.get(collection) ?? noTextFields;
     this.#host = {
       store: this.store,
       connection: this.connection,
@@ -131,7 +120,7 @@ export class Client {
           this.#loadingCache = true;
           try {
             this.store.batch(() => {
-              for (const st of got.states) this.store.applyServer({ ...st, head: [...st.head], values: { ...st.values } }, st.collection, { texts: st.texts });
+              for (const st of got.states) this.store.applyServer(st as WireEntity, st.collection, { texts: st.texts });
             });
           } finally {
             this.#loadingCache = false;
@@ -268,13 +257,7 @@ export class Client {
    * (null until it is loaded). Its textOf calls this.
    */
   text(): TextHooks | null {
-    if (!this.#textHooks) {
-      const f = textFactory();
-      if (!f) return null;
-      this.#textHooks = f(this);
-      this.store.text = this.#textHooks;
-    }
-    return this.#textHooks;
+    return (this.store.text ??= textSupport()?.hooks(this) ?? null);
   }
 
   /** The model the client uses for a collection, if any. */
@@ -302,8 +285,7 @@ export class Client {
   // ── sessions ────────────────────────────────────────────────────────────
 
   async #setup(): Promise<void> {
-    this.#sessionNo = ++this.#sessions;
-    const session = this.#sessionNo;
+    const session = (this.#sessionNo = ++this.#sessions);
     this.#schemas = new Map();
     if (this.#opts.registerSchema !== false && this.#models.size > 0) {
       await this.#register([...this.#models.values()]);
@@ -338,7 +320,10 @@ export class Client {
     if (had && had !== model && JSON.stringify(modelSchema(had)) !== JSON.stringify(modelSchema(model))) {
       throw new AnkurahError('usage', `two different models for collection ${model.collection}`);
     }
-    if (!had) this.#models.set(model.collection, model);
+    if (had) return;
+    this.#models.set(model.collection, model);
+    const fields = model.fields as Record<string, FieldSpec>;
+    this.#textFields.set(model.collection, new Set(Object.keys(fields).filter((k) => fields[k]!.type === 'ytext')));
   }
 
   /** Registers models on the current session; their schema state settles with the answer. */
@@ -401,7 +386,7 @@ export class Client {
     const entry: OutboxEntry = { key: this.ids.next(), owner: this.#tabId, events, schemas };
     return new Promise<EntitiesResult>((resolve, reject) => {
       this.#addTx({ entry, own: true, models, resolve, reject });
-      this.#tabs?.post({ t: 'pending', key: entry.key, owner: entry.owner, events });
+      this.#tabs?.post({ t: 'pending', ...entry });
       void this.#local?.putOutbox(entry);
       this.#pump();
     }).then((res) =>
@@ -575,17 +560,6 @@ export interface StorageState {
   readonly status: 'off' | 'opening' | 'ready' | 'memory';
   /** The last problem (storage_unavailable, storage_full, storage_reset, storage_failed), if any. */
   readonly error?: AnkurahError;
-}
-
-/** Checks a query's fields against its model when the query parses (a parse error is the server's to report). */
-function checkQuery(model: Model<object>, text: string): void {
-  let q;
-  try {
-    q = parse(text);
-  } catch {
-    return;
-  }
-  checkFields(model, q);
 }
 
 const noTextFields: ReadonlySet<string> = new Set();

@@ -169,14 +169,11 @@ export class Connection {
       // reported below
     }
     if (!u || (u.protocol !== 'ws:' && u.protocol !== 'wss:')) {
-      throw new AnkurahError(ClientCodes.badUrl, `${JSON.stringify(opts.url)} is not a WebSocket address (ws://host:port/ws or wss://…)`);
+      throw new AnkurahError(ClientCodes.badUrl, `${JSON.stringify(opts.url)} is not a ws:// or wss:// address`);
     }
     const WS = (globalThis as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
     if (!opts.webSocket && typeof WS !== 'function') {
-      throw new AnkurahError(
-        ClientCodes.noWebSocket,
-        'no WebSocket here: pass the webSocket option (e.g. url => new WebSocket(url) with the "ws" package) or use Node 22+',
-      );
+      throw new AnkurahError(ClientCodes.noWebSocket, 'no WebSocket here: use Node 22+ or pass the webSocket option');
     }
     this.#factory = opts.webSocket ?? ((url) => new WS!(url));
     this.#state = signal<ConnectionState>({ status: 'connecting', url: opts.url, attempt: 0 });
@@ -310,10 +307,8 @@ export class Connection {
       }
     }, this.#opts.handshakeTimeoutMs ?? 10_000);
     ws.onopen = () => {
-      const hello: Record<string, unknown> = { type: 'hello', protocol: PROTOCOL_VERSION };
-      if (token) hello.token = token;
-      if (this.#opts.clientName) hello.client = this.#opts.clientName;
-      ws.send(JSON.stringify(hello));
+      // JSON leaves out what is undefined: no token, no client name.
+      ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, token: token || undefined, client: this.#opts.clientName || undefined }));
     };
     ws.onmessage = (ev) => {
       if (this.#ws !== ws) return;
@@ -347,7 +342,7 @@ export class Connection {
           ? new AnkurahError('slow_consumer', `${this.#opts.url} dropped this client for falling behind (4001${reason})`)
           : this.#welcome
             ? new AnkurahError(ClientCodes.disconnected, `lost the connection to ${this.#opts.url} (${ev.code}${reason})`)
-            : new AnkurahError(ClientCodes.connectFailed, `cannot connect to ${this.#opts.url} (closed with ${ev.code}${reason} before the handshake)`),
+            : new AnkurahError(ClientCodes.connectFailed, `cannot connect to ${this.#opts.url} (${ev.code}${reason})`),
       );
     };
     ws.onerror = () => {
@@ -425,7 +420,7 @@ export class Connection {
       const now = Date.now();
       if (this.#pingAt > 0 && this.#lastHeard < this.#pingAt) {
         if (now - this.#pingAt >= timeout) {
-          return this.#fail(ws, new AnkurahError(ClientCodes.keepaliveTimeout, `${this.#opts.url} did not answer for ${Math.round((now - this.#lastHeard) / 1000)} s: the connection is dead`));
+          return this.#fail(ws, new AnkurahError(ClientCodes.keepaliveTimeout, `${this.#opts.url} did not answer for ${Math.round((now - this.#lastHeard) / 1000)} s`));
         }
       } else if (now - this.#lastHeard >= interval) {
         this.#pingAt = now;
@@ -460,19 +455,16 @@ export class Connection {
       p.sentAs = 0;
       if (!p.persistent) {
         this.#queue.splice(i, 1);
-        p.cb(new AnkurahError(ClientCodes.disconnected, `connection lost before the answer (${err.message})`), undefined);
+        p.cb(new AnkurahError(ClientCodes.disconnected, err.message), undefined); // why the session ended
       }
     }
     if (hadSession) this.#hooks!.lost();
     if (this.#closed) return;
     const delay = this.#backoff(this.#attempt++);
-    this.#state.set({ status: this.#everConnected() ? 'reconnecting' : 'connecting', url: this.#opts.url, attempt: this.#attempt, error: err, retryAt: Date.now() + delay });
+    // Connecting until the first session, then reconnecting.
+    const status = this.#state.peek().status === 'connecting' ? 'connecting' : 'reconnecting';
+    this.#state.set({ status, url: this.#opts.url, attempt: this.#attempt, error: err, retryAt: Date.now() + delay });
     this.#timer = setTimeout(() => this.#connect(), delay);
-  }
-
-  #everConnected(): boolean {
-    const s = this.#state.peek().status;
-    return s === 'connected' || s === 'reconnecting';
   }
 
   /** Exponential backoff with "equal jitter": half the delay fixed, half random. */

@@ -8,12 +8,12 @@ import type { WireError } from './protocol.js';
  */
 export class AnkurahError extends Error {
   override readonly name = 'AnkurahError';
-  readonly code: string;
-  readonly offset: number | undefined;
+  declare readonly code: string;
+  declare readonly offset: number | undefined;
   /** `unknown_field`: the field the query names … */
-  readonly field: string | undefined;
+  declare readonly field: string | undefined;
   /** … and the model's fields. */
-  readonly fields: readonly string[] | undefined;
+  declare readonly fields: readonly string[] | undefined;
 
   constructor(code: string, message: string, offset?: number, detail?: { field: string; fields: readonly string[] }) {
     super(message);

@@ -108,7 +108,7 @@ class IDBStore implements LocalStore {
     }
     if (read.ok) {
       // Unreadable entries are skipped here and deleted by the next adopt().
-      if (read.bad > 0) this.#report(new AnkurahError('storage_reset', `the local store had ${read.bad} unreadable outbox entries; they were skipped`));
+      if (read.bad > 0) this.#report(new AnkurahError('storage_reset', `the local store had ${read.bad} unreadable outbox entries (skipped)`));
       return { db, outbox: read.outbox };
     }
     db.close();
@@ -122,7 +122,7 @@ class IDBStore implements LocalStore {
     this.#report(
       new AnkurahError(
         'storage_reset',
-        `the local store had another layout (older, newer or damaged): it was replaced, keeping ${read.outbox.length} unsent commit(s)` +
+        `the local store had another layout: replaced, keeping ${read.outbox.length} unsent commit(s)` +
           (read.bad > 0 ? ` and dropping ${read.bad} unreadable one(s)` : ''),
       ),
     );
@@ -324,9 +324,8 @@ class IDBStore implements LocalStore {
  */
 async function readLayout(db: IDBDatabase): Promise<{ ok: boolean; outbox: OutboxEntry[]; bad: number }> {
   const names = db.objectStoreNames;
-  const has = ALL.every((n) => names.contains(n));
-  let ok = has && names.length === ALL.length;
   const stores = ALL.filter((n) => names.contains(n));
+  let ok = stores.length === ALL.length && names.length === ALL.length;
   if (stores.length === 0) return { ok: false, outbox: [], bad: 0 };
   const tx = db.transaction(stores, 'readonly');
   if (ok) {

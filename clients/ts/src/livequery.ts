@@ -15,8 +15,7 @@ import type { Connection } from './connection.js';
 import type { Model, View } from './model.js';
 import { argsToWire, type ChangeItem, type EntityId, type JsonValue, type QueryArg, type SubscribeResult } from './protocol.js';
 import { compile, type Matcher } from './query/eval.js';
-import { parse, type Query } from './query/parse.js';
-import { checkFields, type CheckedQuery } from './querycheck.js';
+import { checkQuery, type CheckedQuery } from './querycheck.js';
 import { recordOf } from './record.js';
 import type { ReadSignal } from './signal.js';
 import type { EntityState, EntityStore, StoreChange } from './store.js';
@@ -183,17 +182,11 @@ export class LiveQuery<V extends object> implements ReadSignal<LiveQuerySnapshot
 
   /** The local matcher; throws `unknown_field` for a field the model lacks. */
   #compileLocal(text: string, args: JsonValue[]): Matcher | null {
-    let q: Query;
+    const q = checkQuery(this.model as Model<object>, text);
     try {
-      q = parse(text);
+      return q && compile(q, args);
     } catch {
       return null; // the server will say what is wrong
-    }
-    checkFields(this.model as Model<object>, q);
-    try {
-      return compile(q, args);
-    } catch {
-      return null;
     }
   }
 

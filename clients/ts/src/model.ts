@@ -185,7 +185,7 @@ function encodeValue(info: TypeInfo, v: unknown): JsonValue | undefined {
     case 'num':
       // A string keeps every digit; a number travels as its shortest form.
       if (typeof v === 'string') return NUMERIC_TEXT.test(v) ? v : undefined;
-      return typeof v === 'number' ? (Number.isFinite(v) ? v : String(v)) : undefined;
+      return encodeValue({ kind: 'float' }, v);
     case 'bool':
       return typeof v === 'boolean' ? v : undefined;
     case 'bytes':

@@ -7,7 +7,22 @@
  */
 import { AnkurahError, ClientCodes } from './errors.js';
 import type { Model } from './model.js';
-import type { Expr, Query } from './query/parse.js';
+import { parse, type Expr, type Query } from './query/parse.js';
+
+/**
+ * Parses a query and checks its fields against its model: the parsed query,
+ * or null when it does not parse (a parse error is the server's to report).
+ */
+export function checkQuery(model: Model<object>, text: string): Query | null {
+  let q: Query;
+  try {
+    q = parse(text);
+  } catch {
+    return null;
+  }
+  checkFields(model, q);
+  return q;
+}
 
 /** Throws AnkurahError `unknown_field` (with `field` and `fields`) when q names a field the model lacks. */
 export function checkFields(model: Model<object>, q: Query): void {

@@ -136,12 +136,9 @@ class Computed<T> implements ReadSignal<T>, Source {
   }
 
   subscribe(fn: (value: T) => void): () => void {
-    if (this.#listeners.size === 0) {
-      this.#listeners.add(fn);
-      this.#evaluate();
-    } else {
-      this.#listeners.add(fn);
-    }
+    const first = this.#listeners.size === 0;
+    this.#listeners.add(fn);
+    if (first) this.#evaluate(); // wires the dependencies
     return () => {
       this.#listeners.delete(fn);
       if (this.#listeners.size === 0) this.#unwatchAll();

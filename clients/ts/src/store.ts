@@ -8,7 +8,7 @@
  * refused one simply disappears from the overlay.
  */
 import type { EntityId, EventId, JsonValue, WireEntity, WireEvent, WireValues } from './protocol.js';
-import { textOp, type TextHooks } from './textcore.js';
+import { textOp, textSupport, type TextHooks, type TextDocs } from './textcore.js';
 
 /** An entity's state as the client holds it. */
 export interface EntityState {
@@ -24,9 +24,10 @@ export interface EntityState {
   /**
    * The confirmed Yjs document of each ytext field, as Yjs updates in
    * base64: the document the server sent, then the updates of the events
-   * that followed (textcore.ts). Absent for an entity without ytext fields.
+   * that followed (kept once '@ankurah/client/text' is loaded). Absent for
+   * an entity without ytext fields.
    */
-  readonly texts?: Readonly<Record<string, readonly string[]>> | undefined;
+  readonly texts?: TextDocs | undefined;
 }
 
 /** Extra input of EntityStore.applyServer. */
@@ -34,7 +35,7 @@ export interface ServerExtra {
   /** The events that made the state (a change item's): their ytext updates bring the documents along. */
   readonly events?: readonly WireEvent[] | undefined;
   /** Documents kept with the state (the durable cache's copy). */
-  readonly texts?: Readonly<Record<string, readonly string[]>> | undefined;
+  readonly texts?: TextDocs | undefined;
 }
 
 /** What changed in one notification. */
@@ -54,7 +55,7 @@ export function maxId(head: readonly EventId[]): EventId {
   return m;
 }
 
-function applyEvent(base: EntityState | undefined, e: WireEvent, isText: (field: string) => boolean, texts: Set<string>): EntityState | undefined {
+function applyEvent(base: EntityState | undefined, e: WireEvent, textFields: ReadonlySet<string>, texts: Set<string>): EntityState | undefined {
   if (e.delete) {
     return base && { ...base, head: [e.id], deleted: true, pending: true };
   }
@@ -62,7 +63,7 @@ function applyEvent(base: EntityState | undefined, e: WireEvent, isText: (field:
   if (!base && !creation) return undefined; // an edit of an entity we no longer hold
   const values: WireValues = creation ? {} : { ...base!.values };
   for (const [k, v] of Object.entries(e.operations)) {
-    if (isText(k) && textOp(v) !== undefined) {
+    if (textFields.has(k) && textOp(v) !== undefined) {
       texts.add(k); // a Yjs update: the text is the live document's (EntityStore.visible)
       continue;
     }
@@ -88,12 +89,6 @@ export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
 }
 
 const noFields: ReadonlySet<string> = new Set();
-
-/** A document's updates with u added (once). */
-function withUpdate(list: readonly string[] | undefined, u: string): readonly string[] {
-  if (!list) return [u];
-  return list.includes(u) ? list : [...list, u];
-}
 
 export class EntityStore {
   readonly #confirmed = new Map<EntityId, EntityState>();
@@ -166,18 +161,10 @@ export class EntityStore {
       for (const p of this.#pending) {
         for (const e of p.events) {
           if (e.entity_id !== id) continue;
-          const fields = this.textFields(e.collection);
-          s = applyEvent(s, e, (f) => fields.has(f), texts);
+          s = applyEvent(s, e, this.textFields(e.collection), texts);
         }
       }
-      if (s && texts.size > 0 && this.text) {
-        const values = { ...s.values };
-        for (const f of texts) {
-          const t = this.text.live(s.collection, id, f);
-          if (t !== undefined) values[f] = t;
-        }
-        s = { ...s, values };
-      }
+      if (s && texts.size > 0 && this.text) s = this.text.show(s, texts);
     }
     // Keep the old object when nothing visible changed, so that views (and
     // React renders) keep their identity, e.g. when the echo of our own
@@ -213,39 +200,18 @@ export class EntityStore {
       deleted: w.deleted === true,
       pending: false,
     };
-    const texts = this.nextTexts(coll, cur, w, extra);
-    if (texts) (next as { texts?: EntityState['texts'] }).texts = texts;
+    const texts = textSupport()?.confirmed(this, coll, cur, w, extra);
+    if (texts) (next as { texts?: TextDocs }).texts = texts;
     this.batch(() => {
       this.#confirmed.set(w.id, next);
       this.#touch(w.id);
     });
   }
 
-  /**
-   * The documents of a new confirmed state: the server's where it sent
-   * them, else the ones held brought along by the events' updates (the
-   * text entry point checks them against the text and fetches the
-   * document when they do not make it).
-   */
-  private nextTexts(coll: string, cur: EntityState | undefined, w: WireEntity, extra?: ServerExtra): EntityState['texts'] {
-    const fields = this.textFields(coll);
-    if (!cur?.texts && !extra?.texts && !w.yjs && (fields.size === 0 || !extra?.events)) return undefined;
-    const out: Record<string, readonly string[]> = { ...cur?.texts, ...extra?.texts };
-    for (const [f, s] of Object.entries(w.yjs ?? {})) out[f] = [s];
-    for (const e of extra?.events ?? []) {
-      if (e.entity_id !== w.id) continue;
-      for (const [f, v] of Object.entries(e.operations)) {
-        const u = fields.has(f) && !w.yjs?.[f] ? textOp(v) : undefined;
-        if (u !== undefined) out[f] = withUpdate(out[f], u);
-      }
-    }
-    return out;
-  }
-
   /** Replaces a confirmed document's updates by one that merges them (the text entry point compacts them). */
   compactText(id: EntityId, field: string, from: readonly string[], merged: string): void {
     const cur = this.#confirmed.get(id);
-    if (!cur?.texts || cur.texts[field] !== from) return;
+    if (!cur || cur.texts?.[field] !== from) return;
     this.#confirmed.set(id, { ...cur, texts: { ...cur.texts, [field]: [merged] } });
   }
 
@@ -269,17 +235,11 @@ export class EntityStore {
     const [p] = this.#pending.splice(i, 1);
     this.batch(() => {
       // A confirmed commit's result comes without the documents its
-      // events made: its updates join the confirmed documents.
+      // events made: the text entry point adds their updates.
       for (const e of accepted ? p!.events : []) {
         const cur = this.#confirmed.get(e.entity_id);
-        const fields = this.textFields(e.collection);
-        if (!cur || fields.size === 0) continue;
-        let texts = cur.texts;
-        for (const [f, v] of Object.entries(e.operations)) {
-          const u = fields.has(f) ? textOp(v) : undefined;
-          if (u !== undefined) texts = { ...texts, [f]: withUpdate(texts?.[f], u) };
-        }
-        if (texts !== cur.texts) this.#confirmed.set(e.entity_id, { ...cur, texts });
+        const texts = cur && textSupport()?.accepted(this, cur, e);
+        if (texts) this.#confirmed.set(e.entity_id, { ...cur, texts });
       }
       for (const e of p!.events) {
         const n = (this.#pendingCount.get(e.entity_id) ?? 1) - 1;
@@ -297,10 +257,6 @@ export class EntityStore {
     if (!this.#pendingCount.has(id)) return out;
     for (const p of this.#pending) for (const e of p.events) if (e.entity_id === id) out.push(e);
     return out;
-  }
-
-  hasPending(id: EntityId): boolean {
-    return this.#pendingCount.has(id);
   }
 
   /** Entities of the collection with pending local events. */

@@ -31,10 +31,12 @@ export class Tabs {
   readonly ready: Promise<void>;
 
   readonly #name: string;
+  readonly #id: EntityId;
   readonly #adopt: (owner: string) => Promise<void>;
 
-  constructor(name: string, readonly id: EntityId, onMessage: (m: TabMessage) => void, adopt: (owner: string) => Promise<void>) {
+  constructor(name: string, id: EntityId, onMessage: (m: TabMessage) => void, adopt: (owner: string) => Promise<void>) {
     this.#name = name;
+    this.#id = id;
     this.#adopt = adopt;
     const BC = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel;
     this.#channel = BC ? new BC(name) : null;
@@ -60,7 +62,7 @@ export class Tabs {
 
   /** Takes over owner's commits once owner is gone (at once without Web Locks). */
   watch(owner: string): void {
-    if (owner === this.id || this.#watching.has(owner)) return;
+    if (owner === this.#id || this.#watching.has(owner)) return;
     this.#watching.add(owner);
     if (!this.#locks) {
       void this.#adopt(owner);

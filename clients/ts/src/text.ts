@@ -25,8 +25,8 @@ import type { Client } from './client.js';
 import { AnkurahError, ClientCodes } from './errors.js';
 import type { FieldSpec, Model, View } from './model.js';
 import type { EntityId } from './protocol.js';
-import type { StoreChange } from './store.js';
-import { installText, textOp, type TextHooks } from './textcore.js';
+import type { EntityState, StoreChange } from './store.js';
+import { installText, textOp, type TextHooks, type TextDocs } from './textcore.js';
 
 /** The origin of the updates this module applies (from the server, from other tabs): not local edits. */
 const REMOTE = Symbol('ankurah');
@@ -48,45 +48,48 @@ interface Entry {
 }
 
 class Texts implements TextHooks {
-  private readonly entries = new Map<EntityId, Map<string, Entry>>();
+  readonly #entries = new Map<EntityId, Map<string, Entry>>();
 
-  constructor(private readonly client: Client) {
-    client.store.onChange((c) => this.sync(c));
+  readonly #client: Client;
+
+  constructor(client: Client) {
+    this.#client = client;
+    client.store.onChange((c) => this.#sync(c));
   }
 
   entry(model: Model<object>, id: EntityId, field: string): Entry {
-    let byField = this.entries.get(id);
+    let byField = this.#entries.get(id);
     let e = byField?.get(field);
     if (e) return e;
-    if (!byField) this.entries.set(id, (byField = new Map()));
-    e = this.make(model, id, field, new Set());
+    if (!byField) this.#entries.set(id, (byField = new Map()));
+    e = this.#make(model, id, field, new Set());
     byField.set(field, e);
-    this.catchUp(e);
+    this.#catchUp(e);
     return e;
   }
 
-  private make(model: Model<object>, id: EntityId, field: string, replaced: Set<(t: Y.Text) => void>): Entry {
+  #make(model: Model<object>, id: EntityId, field: string, replaced: Set<(t: Y.Text) => void>): Entry {
     const doc = new Y.Doc();
     const e: Entry = { id, field, model, doc, text: doc.getText('text'), applied: new Set(), fetching: false, replaced };
     doc.on('update', (u: Uint8Array, origin: unknown) => {
-      if (origin !== REMOTE && e.doc === doc) this.local(e, u);
+      if (origin !== REMOTE && e.doc === doc) this.#local(e, u);
     });
     return e;
   }
 
   /** A local change of the document: an event of its own, shown at once and sent. */
-  private local(e: Entry, update: Uint8Array): void {
+  #local(e: Entry, update: Uint8Array): void {
     const b64 = toBase64(update);
     e.applied.add(b64);
-    const tx = this.client.begin();
+    const tx = this.#client.begin();
     tx.applyTextUpdate(e.model as Model<Record<string, unknown>>, e.id, e.field, b64);
     // A refusal rolls the store back, and sync rebuilds the document.
     tx.commit().catch(() => {});
   }
 
   /** Applies the confirmed updates and the pending events' updates the document lacks. */
-  private catchUp(e: Entry): void {
-    const store = this.client.store;
+  #catchUp(e: Entry): void {
+    const store = this.#client.store;
     const st = store.confirmedState(e.id);
     const list = st?.texts?.[e.field] ?? [];
     const fields = store.textFields(e.model.collection);
@@ -115,7 +118,7 @@ class Texts implements TextHooks {
       const want = typeof st.values[e.field] === 'string' ? st.values[e.field] : '';
       if (e.text.toString() !== want && !st.deleted) {
         e.fetching = true;
-        this.client.refresh(e.model, [e.id]).then(
+        this.#client.refresh(e.model, [e.id]).then(
           () => void (e.fetching = false),
           () => void (e.fetching = false),
         );
@@ -123,30 +126,33 @@ class Texts implements TextHooks {
     }
   }
 
-  private sync(c: StoreChange): void {
+  #sync(c: StoreChange): void {
     for (const id of c.rolledBack) {
       // A refused edit cannot be taken out of a Yjs document: make the
       // document again from what is confirmed and still pending.
-      for (const [field, e] of this.entries.get(id) ?? []) {
-        const fresh = this.make(e.model, id, field, e.replaced);
-        this.entries.get(id)!.set(field, fresh);
-        this.catchUp(fresh);
+      for (const [field, e] of this.#entries.get(id) ?? []) {
+        const fresh = this.#make(e.model, id, field, e.replaced);
+        this.#entries.get(id)!.set(field, fresh);
+        this.#catchUp(fresh);
         e.doc.destroy();
         for (const fn of [...fresh.replaced]) fn(fresh.text);
       }
     }
     for (const id of c.ids) {
-      for (const e of this.entries.get(id)?.values() ?? []) this.catchUp(e);
+      for (const e of this.#entries.get(id)?.values() ?? []) this.#catchUp(e);
     }
   }
 
-  live(collection: string, id: EntityId, field: string): string | undefined {
-    const model = this.client.modelOf(collection);
-    return model && this.entry(model, id, field).text.toString();
+  show(s: EntityState, fields: ReadonlySet<string>): EntityState {
+    const model = this.#client.modelOf(s.collection);
+    if (!model) return s;
+    const values = { ...s.values };
+    for (const f of fields) values[f] = this.entry(model, s.id, f).text.toString();
+    return { ...s, values };
   }
 
   replace(collection: string, id: EntityId | null, field: string, text: string): string | null {
-    const model = this.client.modelOf(collection);
+    const model = this.#client.modelOf(collection);
     const scratch = new Y.Doc();
     if (id !== null && model) Y.applyUpdate(scratch, Y.encodeStateAsUpdate(this.entry(model, id, field).doc));
     const t = scratch.getText('text');
@@ -170,7 +176,46 @@ class Texts implements TextHooks {
   }
 }
 
-installText((host) => new Texts(host as Client));
+installText({
+  hooks: (client) => new Texts(client as Client),
+
+  // The documents of a new confirmed state: the server's where it sent
+  // them, else the ones held brought along by the events' updates
+  // (catchUp checks them against the text and fetches the document when
+  // they do not make it).
+  confirmed(store, collection, cur, w, extra) {
+    const fields = store.textFields(collection);
+    if (!cur?.texts && !extra?.texts && !w.yjs && (fields.size === 0 || !extra?.events)) return undefined;
+    const out: Record<string, readonly string[]> = { ...cur?.texts, ...extra?.texts };
+    for (const [f, s] of Object.entries(w.yjs ?? {})) out[f] = [s];
+    for (const e of extra?.events ?? []) {
+      if (e.entity_id !== w.id) continue;
+      for (const [f, v] of Object.entries(e.operations)) {
+        const u = fields.has(f) && !w.yjs?.[f] ? textOp(v) : undefined;
+        if (u !== undefined) out[f] = withUpdate(out[f], u);
+      }
+    }
+    return out;
+  },
+
+  // A confirmed commit's result comes without the documents its events
+  // made: their updates join the confirmed documents.
+  accepted(store, cur, e) {
+    const fields = store.textFields(e.collection);
+    let texts: TextDocs | undefined = cur.texts;
+    for (const [f, v] of Object.entries(e.operations)) {
+      const u = fields.has(f) ? textOp(v) : undefined;
+      if (u !== undefined) texts = { ...texts, [f]: withUpdate(texts?.[f], u) };
+    }
+    return texts !== cur.texts ? texts : undefined;
+  },
+});
+
+/** A document's updates with u added (once). */
+function withUpdate(list: readonly string[] | undefined, u: string): readonly string[] {
+  if (!list) return [u];
+  return list.includes(u) ? list : [...list, u];
+}
 
 const texts = new WeakMap<Client, Texts>();
 

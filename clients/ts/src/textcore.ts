@@ -1,13 +1,16 @@
 /**
  * What the core knows of ytext fields (collaborative text, docs/text.md)
  * without loading yjs: their operations are Yjs updates, `{"yjs":
- * "<base64>"}`; the store keeps, per field, the updates that make the
- * confirmed document (the state the server sent, then the updates of the
- * events since); and the text entry point ('@ankurah/client/text', which
- * loads yjs) installs the hooks below, which hold the live documents.
- * An application without ytext fields never loads yjs.
+ * "<base64>"}`, which a pending event's state leaves out (the text is the
+ * live document's). Everything else is the text entry point's
+ * ('@ankurah/client/text', which loads yjs): when it is loaded it installs
+ * the hooks below, and from then on the store keeps, per field, the updates
+ * that make the confirmed document (the state the server sent, then the
+ * updates of the events since), and each client's live documents show in
+ * its views. An application that never imports it pays for none of that.
  */
-import type { EntityId, JsonValue } from './protocol.js';
+import type { EntityId, JsonValue, WireEntity, WireEvent } from './protocol.js';
+import type { EntityState, EntityStore, ServerExtra } from './store.js';
 
 /** A ytext field's operation: a Yjs update (format v1) in standard base64. */
 export interface TextOp {
@@ -21,10 +24,10 @@ export function textOp(v: JsonValue | undefined): string | undefined {
   return keys.length === 1 && typeof v.yjs === 'string' ? v.yjs : undefined;
 }
 
-/** What the text entry point provides to the core. */
+/** A client's live documents, made by the text entry point. */
 export interface TextHooks {
-  /** The text of an entity's ytext field as its live document holds it (local edits included), if one can be made. */
-  live(collection: string, id: EntityId, field: string): string | undefined;
+  /** A pending state with these ytext fields' texts as their live documents hold them (local edits included). */
+  show(s: EntityState, fields: ReadonlySet<string>): EntityState;
   /**
    * The update (base64) that makes the field's text `text` by the smallest
    * edit: of the entity's live document, or of a new one for an entity
@@ -33,17 +36,27 @@ export interface TextHooks {
   replace(collection: string, id: EntityId | null, field: string, text: string): string | null;
 }
 
-/** Made by the text entry point for each client (its transactions and store). */
-export type TextHooksFactory = (host: unknown) => TextHooks;
+/** The confirmed documents of an entity's ytext fields (EntityState.texts). */
+export type TextDocs = Readonly<Record<string, readonly string[]>>;
 
-let factory: TextHooksFactory | null = null;
-
-/** Called by '@ankurah/client/text' when it is loaded. */
-export function installText(f: TextHooksFactory): void {
-  factory = f;
+/** What the text entry point installs. */
+export interface TextSupport {
+  /** Makes a client's live documents (for its transactions and store). */
+  hooks(client: unknown): TextHooks;
+  /** The documents of a new confirmed state (EntityStore.applyServer), if it has any. */
+  confirmed(store: EntityStore, collection: string, cur: EntityState | undefined, w: WireEntity, extra?: ServerExtra): TextDocs | undefined;
+  /** The documents of a confirmed state once a local event of it is accepted (EntityStore.settle), if they change. */
+  accepted(store: EntityStore, cur: EntityState, e: WireEvent): TextDocs | undefined;
 }
 
-/** The installed factory, if the text entry point is loaded. */
-export function textFactory(): TextHooksFactory | null {
-  return factory;
+let installed: TextSupport | null = null;
+
+/** Called by '@ankurah/client/text' when it is loaded. */
+export function installText(s: TextSupport): void {
+  installed = s;
+}
+
+/** The text entry point's hooks, once it is loaded. */
+export function textSupport(): TextSupport | null {
+  return installed;
 }

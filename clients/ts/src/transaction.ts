@@ -29,7 +29,7 @@ class Work {
   /** New texts assigned to ytext fields: made into Yjs updates at commit. */
   readonly texts = new Map<string, string>();
   deleted = false;
-  mutable: object | undefined;
+  declare mutable: object | undefined;
 
   constructor(
     readonly model: Model<object>,
@@ -140,7 +140,7 @@ export class Transaction {
     const models = new Map<EntityId, Model<object>>();
     for (const w of this.#work.values()) {
       if (w.creation && w.deleted) continue; // created and deleted here: nothing happened
-      if (!w.deleted) this.textOps(w);
+      if (!w.deleted) this.#textOps(w);
       // As in Go's node.Tx, only fields that differ from the state the edit
       // started from become operations: an unchanged field must not take
       // part in (and win) a merge with a concurrent edit of it.
@@ -172,13 +172,10 @@ export class Transaction {
   }
 
   /** The Yjs updates of the texts assigned to ytext fields. */
-  private textOps(w: Work): void {
-    if (w.texts.size === 0) return;
-    const text = this.#host.text();
-    if (!text) {
-      throw new AnkurahError(ClientCodes.usage, `${w.model.collection}.${[...w.texts.keys()][0]} is ytext (collaborative text): import '@ankurah/client/text' to edit it`);
-    }
+  #textOps(w: Work): void {
     for (const [field, s] of w.texts) {
+      const text = this.#host.text();
+      if (!text) throw new AnkurahError(ClientCodes.usage, `${w.model.collection}.${field} is ytext: import '@ankurah/client/text' to edit it`);
       const u = text.replace(w.model.collection, w.creation ? null : w.id, field, s);
       if (u !== null) w.ops.set(field, { yjs: u });
     }
@@ -208,7 +205,7 @@ export class Transaction {
     const state = this.#host.store.visible(id);
     if (state?.deleted) throw new AnkurahError(ClientCodes.usage, `${model.collection} ${id} is deleted`);
     const from = typeof target === 'string' ? state : metaOf(target);
-    if (!from) throw new AnkurahError(ClientCodes.usage, `${model.collection} ${id} is not held by this client: query it first`);
+    if (!from) throw new AnkurahError(ClientCodes.usage, `${model.collection} ${id} is not held here: query it first`);
     const w = new Work(model, id, false, from.head, from.values);
     this.#work.set(id, w);
     return w;

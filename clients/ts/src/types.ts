@@ -34,7 +34,7 @@ export interface TypeInfo {
 }
 
 const scalars: { [name: string]: Kind } = {
-  text: 'text', varchar: 'text', ref: 'ref', bpchar: 'char', smallint: 'int', integer: 'int', bigint: 'int',
+  text: 'text', varchar: 'text', ref: 'ref', bpchar: 'char', char: 'char', smallint: 'int', integer: 'int', bigint: 'int',
   'double precision': 'float', real: 'real', numeric: 'num', boolean: 'bool', bytea: 'bytes', timestamptz: 'time',
   timestamp: 'ts', date: 'date', time: 'tod', interval: 'iv', uuid: 'uuid', json: 'json', jsonb: 'json',
   ytext: 'text', // collaborative text: compared and shown as its text
@@ -66,38 +66,18 @@ function parse(name: string): TypeInfo | null {
     return labels ? { kind: 'enum', labels } : null;
   }
   const base = name.replace(/\(\d+(,-?\d+)?\)$/, '');
-  const kind = scalars[base] ?? (base === 'char' ? 'char' : undefined);
+  const kind = scalars[base];
   return kind ? { kind } : null;
 }
 
 /** Reads 'a', 'b''s', … */
 function parseLabels(s: string): string[] | null {
   const out: string[] = [];
-  let i = 0;
-  while (i < s.length) {
-    if (s[i] !== "'") return null;
-    let l = '';
-    let j = i + 1;
-    for (;;) {
-      if (j >= s.length) return null;
-      if (s[j] === "'") {
-        if (s[j + 1] === "'") {
-          l += "'";
-          j += 2;
-          continue;
-        }
-        break;
-      }
-      l += s[j];
-      j++;
-    }
-    out.push(l);
-    i = j + 1;
-    if (i < s.length) {
-      if (s[i] !== ',') return null;
-      i++;
-      while (s[i] === ' ') i++;
-    }
+  const label = /'((?:[^']|'')*)'(?:, *)?/y;
+  while (label.lastIndex < s.length) {
+    const m = label.exec(s);
+    if (!m) return null;
+    out.push(m[1]!.replace(/''/g, "'"));
   }
   return out.length > 0 ? out : null;
 }
@@ -164,7 +144,7 @@ export function intervalSpan(s: string): { days: number; rem: number } | null {
   const days = n(3) * 7n + n(4);
   const secNeg = (m[7] ?? '').startsWith('-');
   const frac = BigInt(((m[8] ?? '') + '000000').slice(0, 6));
-  const micros = n(5) * 3_600_000_000n + n(6) * 60_000_000n + n(7) * 1_000_000n + (secNeg ? -frac : frac);
+  const micros = ((n(5) * 60n + n(6)) * 60n + n(7)) * 1_000_000n + (secNeg ? -frac : frac);
   let q = micros / DAY_US;
   if (micros % DAY_US !== 0n && micros < 0n) q -= 1n;
   return { days: Number(months * 30n + days + q), rem: Number(micros - q * DAY_US) };
@@ -172,34 +152,22 @@ export function intervalSpan(s: string): { days: number; rem: number } | null {
 
 /** Parses a uuid in any form Postgres reads, to its canonical lowercase form. */
 export function parseUUID(s: string): string | null {
-  let p = s;
-  if (p.startsWith('{')) {
-    if (!p.endsWith('}')) return null;
-    p = p.slice(1, -1);
-  }
-  let hex = '';
-  let i = 0;
-  for (let byte = 0; byte < 16; byte++) {
-    const pair = p.slice(i, i + 2);
-    if (!/^[0-9a-fA-F]{2}$/.test(pair)) return null;
-    hex += pair.toLowerCase();
-    i += 2;
-    if (p[i] === '-' && byte % 2 === 1 && byte < 15) i++;
-  }
-  if (i !== p.length) return null;
+  const p = s.startsWith('{') && s.endsWith('}') ? s.slice(1, -1) : s;
+  if (!/^(?:[0-9a-f]{4}-?){7}[0-9a-f]{4}$/i.test(p)) return null;
+  const hex = p.replace(/-/g, '').toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 const dateRe = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-/** Checks YYYY-MM-DD (years 0001–9999) and returns it, or null. */
-export function parseDate(s: string): string | null {
+/** Checks YYYY-MM-DD (years minYear–9999) and returns it, or null. */
+export function parseDate(s: string, minYear = 1): string | null {
   const m = dateRe.exec(s);
   if (!m) return null;
   const [, y, mo, d] = m;
   const t = new Date(0);
   t.setUTCFullYear(+y!, +mo! - 1, +d!);
-  return +y! >= 1 && t.getUTCMonth() === +mo! - 1 && t.getUTCDate() === +d! ? s : null;
+  return +y! >= minYear && t.getUTCMonth() === +mo! - 1 && t.getUTCDate() === +d! ? s : null;
 }
 
 /** Parses HH:MM[:SS[.fraction]] to microseconds since midnight (24:00:00 allowed). */

@@ -63,20 +63,19 @@ export function compile(q: Query, args: readonly JsonValue[] = []): Matcher {
     return v;
   };
   const where = q.where ? compileExpr(q.where, scalar, bound) : null;
-  const keys = q.orderBy.map((k) => ({ field: k.path[0]!, keys: k.path.slice(1), desc: k.desc }));
+  const keys = q.orderBy.map((k) => ({ get: at(k.path), desc: k.desc }));
   let limit: number | null = null;
   if (q.limit) {
     const l = scalar(q.limit);
     if (l.t !== 'int' || l.n < 0) throw badArgument('LIMIT ? needs a non-negative integer');
     limit = l.n;
   }
-  const item = (r: Record, field: string, ks: readonly string[]): Item => resolve(r.get(field), ks);
   return {
     limit,
     match: (r) => where === null || where(r) === true,
     compare(a, b) {
       for (const k of keys) {
-        const c = compareSort(item(a, k.field, k.keys), item(b, k.field, k.keys));
+        const c = compareSort(k.get(a), k.get(b));
         if (c !== 0) return k.desc ? -c : c;
       }
       const ia = a.get('id');
@@ -86,6 +85,13 @@ export function compile(q: Query, args: readonly JsonValue[] = []): Matcher {
       return sa < sb ? -1 : sa > sb ? 1 : 0; // ids are ASCII: code-unit order is byte order
     },
   };
+}
+
+/** What a path reads from a record: its field's value, through its JSON keys. */
+function at(path: readonly string[]): (r: Record) => Item {
+  const field = path[0]!;
+  const keys = path.slice(1);
+  return (r) => resolve(r.get(field), keys);
 }
 
 /** Turns a comparison outcome into a truth value; a mismatch is definitely unequal. */
@@ -110,11 +116,6 @@ function apply(op: string, o: Outcome): Tri {
 
 function compileExpr(e: Expr, scalar: (o: Operand) => Value, bound: readonly Bound[]): Pred {
   const sub = (x: Expr): Pred => compileExpr(x, scalar, bound);
-  const at = (path: readonly string[]) => {
-    const field = path[0]!;
-    const keys = path.slice(1);
-    return (r: Record): Item => resolve(r.get(field), keys);
-  };
   switch (e.k) {
     case 'bool': {
       const v = e.value;

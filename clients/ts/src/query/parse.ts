@@ -66,114 +66,72 @@ function isReserved(word: string): boolean {
   return RESERVED.has(upper(word));
 }
 
-const identStart = /[_\p{L}]/u;
 const identPart = /[_\p{L}\p{Nd}]/u;
 
 function parseError(offset: number, message: string): AnkurahError {
   return new AnkurahError('parse_error', `query: parse_error at offset ${offset}: ${message}`, offset);
 }
 
+/** Punctuation, `?`, the operators and words (a name or a keyword). */
+const SIMPLE = /[(),.]|(\?)|(<>|!=|<=|>=|[=<>])|[_\p{L}][_\p{L}\p{Nd}]*/uy;
+
 /** Scans the token at or after pos (stateless, so the parser can peek). */
 function lex(src: string, pos: number): Token {
   while (pos < src.length && ' \t\n\r'.includes(src[pos]!)) pos++;
   if (pos >= src.length) return { kind: 'eof', pos, end: pos, text: '' };
   const c = src[pos]!;
-  const next = src[pos + 1] ?? '';
-  const one = (kind: TokKind): Token => ({ kind, pos, end: pos + 1, text: c });
-  const op = (o: Op, n: number): Token => ({ kind: 'op', pos, end: pos + n, text: src.slice(pos, pos + n), op: o });
-  switch (c) {
-    case '(':
-    case ')':
-    case ',':
-    case '.':
-      return one(c);
-    case '?':
-      return one('param');
-    case '=':
-      return op('=', 1);
-    case '!':
-      if (next === '=') return op('<>', 2);
-      break;
-    case '<':
-      if (next === '>') return op('<>', 2);
-      return next === '=' ? op('<=', 2) : op('<', 1);
-    case '>':
-      return next === '=' ? op('>=', 2) : op('>', 1);
-    case "'":
-      return lexQuoted(src, pos, "'", 'string');
-    case '"':
-      return lexQuoted(src, pos, '"', 'ident');
-  }
-  if ((c >= '0' && c <= '9') || (c === '-' && next >= '0' && next <= '9')) return lexNumber(src, pos);
-  const r = String.fromCodePoint(src.codePointAt(pos)!);
-  if (identStart.test(r)) {
-    let end = pos + r.length;
-    while (end < src.length) {
-      const ch = String.fromCodePoint(src.codePointAt(end)!);
-      if (!identPart.test(ch)) break;
-      end += ch.length;
-    }
-    return { kind: 'word', pos, end, text: src.slice(pos, end) };
-  }
-  throw parseError(pos, `unexpected character ${JSON.stringify(r)}`);
+  if (c === "'") return lexQuoted(src, pos, c, 'string');
+  if (c === '"') return lexQuoted(src, pos, c, 'ident');
+  if (/\d/.test(c === '-' ? src[pos + 1] ?? '' : c)) return lexNumber(src, pos);
+  SIMPLE.lastIndex = pos;
+  const m = SIMPLE.exec(src);
+  if (!m) throw parseError(pos, `unexpected character ${JSON.stringify(String.fromCodePoint(src.codePointAt(pos)!))}`);
+  const [text, param, op] = m;
+  const t = { pos, end: pos + text.length, text };
+  if (param) return { kind: 'param', ...t };
+  if (op) return { kind: 'op', ...t, op: op === '!=' ? '<>' : (op as Op) };
+  return { kind: text.length === 1 && '(),.'.includes(text) ? (text as TokKind) : 'word', ...t };
 }
 
-function lexQuoted(src: string, pos: number, q: string, kind: 'string' | 'ident'): Token {
+/** A quoted string or name: its quote doubled inside stands for itself (so the closing one is alone). */
+const QUOTED = { "'": /'((?:[^']|'')*)'(?!')/y, '"': /"((?:[^"]|"")*)"(?!")/y };
+
+function lexQuoted(src: string, pos: number, q: "'" | '"', kind: 'string' | 'ident'): Token {
   const what = kind === 'ident' ? 'quoted identifier' : 'string';
-  let text = '';
-  let start = pos + 1;
-  for (let i = start; i < src.length; i++) {
-    if (src[i] === '\0') throw parseError(i, `${what} contains a NUL character, which Postgres text cannot hold`);
-    if (src[i] !== q) continue;
-    if (src[i + 1] === q) {
-      text += src.slice(start, i + 1);
-      i++;
-      start = i + 1;
-      continue;
-    }
-    text += src.slice(start, i);
-    if (kind === 'ident' && text === '') throw parseError(pos, 'expected a name between the double quotes');
-    return { kind, pos, end: i + 1, text };
-  }
-  throw parseError(pos, `unterminated ${what}: expected a closing ${q}`);
+  const re = QUOTED[q];
+  re.lastIndex = pos;
+  const m = re.exec(src);
+  const nul = (m ? m[0] : src.slice(pos)).indexOf('\0');
+  if (nul >= 0) throw parseError(pos + nul, `${what} contains a NUL character`);
+  if (!m) throw parseError(pos, `unterminated ${what}: expected a closing ${q}`);
+  const text = m[1]!.replaceAll(q + q, q);
+  if (kind === 'ident' && text === '') throw parseError(pos, 'expected a name between the double quotes');
+  return { kind, pos, end: re.lastIndex, text };
 }
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
+/** A number: an integer, a fraction and an exponent, each but the first optional. */
+const NUMBER = /-?\d+(\.(\d*))?([eE][-+]?(\d*))?/y;
+
 function lexNumber(src: string, pos: number): Token {
-  let i = pos;
-  if (src[i] === '-') i++;
-  const digits = (): number => {
-    const s = i;
-    while (i < src.length && src[i]! >= '0' && src[i]! <= '9') i++;
-    return i - s;
-  };
-  digits();
-  let isFloat = false;
-  if (src[i] === '.') {
-    i++;
-    isFloat = true;
-    if (digits() === 0) throw parseError(i, 'expected digits after the decimal point');
+  NUMBER.lastIndex = pos;
+  const [text, frac, fracDigits, exp, expDigits] = NUMBER.exec(src)!;
+  const end = pos + text.length;
+  if (frac !== undefined && !fracDigits) throw parseError(end - (exp?.length ?? 0), 'expected digits after the decimal point');
+  if (exp !== undefined && !expDigits) throw parseError(end, 'expected digits in the exponent');
+  if (end < src.length) {
+    const r = String.fromCodePoint(src.codePointAt(end)!);
+    if (identPart.test(r) || r === '.') throw parseError(end, `malformed number: unexpected ${JSON.stringify(r)} after ${text}`);
   }
-  if (src[i] === 'e' || src[i] === 'E') {
-    i++;
-    isFloat = true;
-    if (src[i] === '+' || src[i] === '-') i++;
-    if (digits() === 0) throw parseError(i, 'expected digits in the exponent');
-  }
-  if (i < src.length) {
-    const r = String.fromCodePoint(src.codePointAt(i)!);
-    if (identPart.test(r) || r === '.') throw parseError(i, `malformed number: unexpected ${JSON.stringify(r)} after ${src.slice(pos, i)}`);
-  }
-  const text = src.slice(pos, i);
-  if (!isFloat) {
+  if (frac === undefined && exp === undefined) {
     const big = BigInt(text);
-    if (big >= INT64_MIN && big <= INT64_MAX) return { kind: 'int', pos, end: i, text, num: Number(big) };
+    if (big >= INT64_MIN && big <= INT64_MAX) return { kind: 'int', pos, end, text, num: Number(big) };
     // An integer beyond 64 bits is an exact numeric, like a decimal.
   }
-  if (/[eE]/.test(text) && Math.abs(Number(text.split(/[eE]/)[1])) > 131072) throw parseError(pos, `number ${text} is out of range`);
-  return { kind: 'float', pos, end: i, text };
+  if (exp && Math.abs(Number(exp.slice(1))) > 131072) throw parseError(pos, `number ${text} is out of range`);
+  return { kind: 'float', pos, end, text };
 }
 
 function describe(t: Token): string {
@@ -277,7 +235,7 @@ class Parser {
     if (this.#tok.kind !== 'eof') {
       if (limit) throw this.#expected('end of query after LIMIT');
       if (orderBy.length > 0) throw this.#expected("',', ASC, DESC, LIMIT or end of query");
-      if (this.#tok.kind === ')') throw parseError(this.#tok.pos, "unbalanced ')': no '(' is open here");
+      if (this.#tok.kind === ')') throw parseError(this.#tok.pos, "unbalanced ')'");
       throw this.#expected('AND, OR, ORDER BY, LIMIT or end of query');
     }
     return { where, orderBy, limit, params: this.#params };
@@ -318,7 +276,7 @@ class Parser {
       this.#advance();
       const x = this.#or();
       if (this.#tok.kind !== ')') {
-        if (this.#tok.kind === 'eof') throw parseError(this.#tok.pos, `expected ')' to close the '(' at offset ${open}, found end of query`);
+        if (this.#tok.kind === 'eof') throw parseError(this.#tok.pos, `expected ')' to close the '(' at offset ${open}`);
         throw this.#expected("AND, OR or ')'");
       }
       this.#depth--;
@@ -390,7 +348,7 @@ class Parser {
       return { k: 'like', path, not, pattern: this.#operand() };
     }
     if (not) throw this.#expected('IN, BETWEEN or LIKE after NOT');
-    throw this.#expected(`an operator (= <> != < <= > >= IN, NOT IN, IS, BETWEEN, LIKE) after ${path.join('.')}`);
+    throw this.#expected(`an operator after ${path.join('.')}`);
   }
 
   #operand(): Operand {
@@ -402,7 +360,7 @@ class Parser {
     else if (t.kind === 'float') o = { value: { t: 'num', s: t.text } }; // a decimal literal is an exact numeric
     else if (is(t, 'TRUE') || is(t, 'FALSE')) o = { value: { t: 'bool', b: is(t, 'TRUE') } };
     else if (is(t, 'NULL')) o = { value: { t: 'null' } };
-    else throw this.#expected("a value (a 'string', a number, TRUE, FALSE, NULL or ?)");
+    else throw this.#expected('a value');
     this.#advance();
     return o;
   }

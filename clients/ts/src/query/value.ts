@@ -76,9 +76,8 @@ export function typed(v: JsonValue, info: TypeInfo): Value {
     case 'number':
       switch (info.kind) {
         case 'int':
-          return { t: 'int', n: v };
         case 'float':
-          return { t: 'float', n: v };
+          return { t: info.kind, n: v };
         case 'real':
           return { t: 'real', n: Math.fround(v) }; // the float4 its shortest text stands for
         case 'num':
@@ -103,18 +102,14 @@ export function fromText(s: string, info: TypeInfo): Value | null {
       return { t: 'char', s };
     case 'float':
     case 'real':
-      if (s === 'NaN') return { t: info.kind, n: NaN };
-      if (s === 'Infinity') return { t: info.kind, n: Infinity };
-      if (s === '-Infinity') return { t: info.kind, n: -Infinity };
-      return null;
+      // Only the special values are text; other numbers are JSON numbers.
+      return ['NaN', 'Infinity', '-Infinity'].includes(s) ? { t: info.kind, n: Number(s) } : null;
     case 'num':
       return NUMERIC_TEXT.test(s) ? { t: 'num', s } : null;
     case 'bytes':
       return s.startsWith('\\x') ? { t: 'bytes', hex: s.slice(2).toLowerCase() } : null;
-    case 'time': {
-      const t = parseTime(s);
-      return t && t.t === 'time' ? t : null;
-    }
+    case 'time':
+      return parseTime(s);
     case 'ts':
       return parseTimestamp(s);
     case 'date':
@@ -151,33 +146,20 @@ export function isIntLiteral(n: number): boolean {
   return Number.isInteger(n) && Math.abs(n) < 2 ** 63;
 }
 
-const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/;
-
 /** Parses RFC 3339 text (what Go's time.RFC3339Nano accepts) to an instant, truncated to microseconds. */
 export function parseTime(s: string): Value | null {
-  const m = rfc3339.exec(s);
-  if (!m) return null;
-  const [, y, mo, d, h, mi, sec, frac = '', zone = 'Z'] = m;
-  const date = new Date(0);
-  date.setUTCFullYear(+y!, +mo! - 1, +d!);
-  date.setUTCHours(+h!, +mi!, +sec!, 0);
-  if (date.getUTCMonth() !== +mo! - 1 || date.getUTCDate() !== +d! || +h! > 23 || +mi! > 59 || +sec! > 59) return null;
-  let ms = date.getTime();
-  if (zone !== 'Z') {
-    const sign = zone[0] === '-' ? -1 : 1;
-    ms -= sign * (+zone.slice(1, 3) * 60 + +zone.slice(4, 6)) * 60_000;
-  }
-  const micros = (frac + '000000').slice(0, 6);
-  return { t: 'time', ms: ms + +micros.slice(0, 3), us: +micros.slice(3) };
+  const ts = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/.test(s) && parseTimestamp(s, 0);
+  return ts ? { ...ts, t: 'time' } : null;
 }
 
 /**
  * Parses a timestamp without time zone: YYYY-MM-DD, 'T' or a space, a
- * clock; with an RFC 3339 offset it is converted to UTC.
+ * clock; with an RFC 3339 offset it is converted to UTC. (Years from
+ * minYear: Postgres's start at 1, Go's times at 0.)
  */
-export function parseTimestamp(s: string): Value | null {
+export function parseTimestamp(s: string, minYear = 1): { t: 'ts'; ms: number; us: number } | null {
   const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:\d{2})?$/i.exec(s);
-  if (!m || parseDate(m[1]!) === null) return null;
+  if (!m || parseDate(m[1]!, minYear) === null) return null;
   const us = parseClock(m[2]!);
   if (us === null || us >= 86_400_000_000) return null;
   let ms = Date.parse(m[1]! + 'T00:00:00Z') + Math.floor(us / 1000);
@@ -200,55 +182,25 @@ export function parseArrayText(s: string, elem: TypeInfo): Value | null {
   const body = p.slice(1, -1);
   const elems: Value[] = [];
   if (body.trim() === '') return { t: 'arr', elems, elem };
-  let i = 0;
+  // An element: "quoted" (a backslash escapes the next character) or bare
+  // (no quotes or braces; backslashes escape too; trailing blanks do not
+  // count), then a comma or the end.
+  const element = /\s*(?:"((?:[^"\\]|\\[^])*)"|((?:[^,"{}\\]|\\(?:[^]|$))*))\s*(,|$)/y;
   for (;;) {
-    while (/\s/.test(body[i] ?? '')) i++;
-    let text = '';
-    let quoted = false;
-    if (body[i] === '"') {
-      quoted = true;
-      i++;
-      for (;;) {
-        const c = body[i];
-        if (c === undefined) return null;
-        if (c === '\\') {
-          if (body[i + 1] === undefined) return null;
-          text += body[i + 1];
-          i += 2;
-        } else if (c === '"') {
-          i++;
-          break;
-        } else {
-          text += c;
-          i++;
-        }
-      }
-    } else {
-      while (i < body.length && body[i] !== ',') {
-        const c = body[i]!;
-        if (c === '"' || c === '{' || c === '}') return null;
-        if (c === '\\') {
-          text += body[i + 1] ?? '';
-          i += 2;
-          quoted = true;
-        } else {
-          text += c;
-          i++;
-        }
-      }
-      text = text.trimEnd();
-      if (text === '') return null;
-    }
-    if (!quoted && text.toUpperCase() === 'NULL') elems.push(NULL);
+    const m = element.exec(body);
+    if (!m) return null;
+    const [, quoted, bare = '', sep] = m;
+    const unescape = (t: string): string => t.replace(/\\([^]?)/g, '$1');
+    let v: Value | null;
+    if (quoted !== undefined) v = elemFromText(unescape(quoted), elem);
     else {
-      const v = elemFromText(text, elem);
-      if (v === null) return null;
-      elems.push(v);
+      const text = unescape(bare).trimEnd();
+      if (text === '') return null;
+      v = !bare.includes('\\') && text.toUpperCase() === 'NULL' ? NULL : elemFromText(text, elem);
     }
-    while (/\s/.test(body[i] ?? '')) i++;
-    if (i >= body.length) return { t: 'arr', elems, elem };
-    if (body[i] !== ',') return null;
-    i++;
+    if (v === null) return null;
+    elems.push(v);
+    if (sep === '') return { t: 'arr', elems, elem };
   }
 }
 
@@ -350,23 +302,23 @@ export function resolve(v: Value, keys: readonly string[]): Item {
 /** A compiled literal: the value and, for text, what else it stands for. */
 export interface Literal {
   readonly v: Value;
-  readonly time: { ms: number; us: number } | null;
-  /** Text: its readings as a timestamp, date, time of day, interval, uuid, numeric (those it parses as). */
+  /** Text: its readings as an instant, a timestamp, date, time of day, interval, uuid, numeric (those it parses as). */
   readonly alts: { readonly [k in Value['t']]?: Value };
 }
 
 const altKinds: readonly TypeInfo[] = (['ts', 'date', 'tod', 'iv', 'uuid', 'num'] as const).map((kind) => ({ kind }));
 
 export function literal(v: Value): Literal {
-  const t = v.t === 'text' ? parseTime(v.s) : null;
   const alts: { [k in Value['t']]?: Value } = {};
-  if (v.t === 'text' && v.s.length <= 200) {
-    for (const info of altKinds) {
+  if (v.t === 'text') {
+    const t = parseTime(v.s);
+    if (t) alts.time = t;
+    for (const info of v.s.length <= 200 ? altKinds : []) {
       const a = fromText(v.s, info);
       if (a) alts[a.t] = a;
     }
   }
-  return { v, time: t && t.t === 'time' ? t : null, alts };
+  return { v, alts };
 }
 
 /** How an item relates to a literal: an order, unknown (NULL), or a type mismatch. */
@@ -374,6 +326,8 @@ export type Outcome = number | 'null' | 'mismatch';
 
 const isNumber = (v: Value): v is Extract<Value, { t: 'int' | 'float' | 'real' }> | Extract<Value, { t: 'num' }> =>
   v.t === 'int' || v.t === 'float' || v.t === 'real' || v.t === 'num';
+
+const isTime = (v: Value): boolean => v.t === 'time' || v.t === 'ts';
 
 /** A number as a double. */
 const asFloat = (v: Value): number => (v.t === 'num' ? Number(v.s) : v.t === 'int' || v.t === 'float' || v.t === 'real' ? v.n : NaN);
@@ -401,25 +355,20 @@ export function compareLiteral(it: Item, l: Literal): Outcome {
     case 'json':
       return 'mismatch';
     case 'int':
-      if (lv.t === 'int') return Math.sign(it.n - lv.n);
-      if (lv.t === 'num') return compareDecimal(String(it.n), lv.s);
-      return isNumber(lv) ? compareFloat(it.n, asFloat(lv)) : 'mismatch';
     case 'float':
-      return isNumber(lv) ? compareFloat(it.n, asFloat(lv)) : 'mismatch';
+    case 'num':
+      if (it.t === 'int' && lv.t === 'num') return compareDecimal(String(it.n), lv.s);
+      if (isNumber(lv)) return cmpSame(it, lv);
+      break; // a numeric compares with text in its form too
     case 'real':
       // A real compares at real precision: the literal rounded to a real.
       return isNumber(lv) ? compareFloat(it.n, Math.fround(asFloat(lv))) : 'mismatch';
-    case 'num':
-      if (isNumber(lv)) return compareDecimal(it.s, asDecimal(lv));
-      return l.alts.num && l.alts.num.t === 'num' ? compareDecimal(it.s, l.alts.num.s) : 'mismatch';
     case 'text':
-      if (lv.t === 'text') return compareText(it.s, lv.s);
-      return lv.t === 'char' ? compareText(it.s, rtrim(lv.s)) : 'mismatch';
+      if (lv.t === 'char') return compareText(it.s, rtrim(lv.s));
+      break;
     case 'char':
-      return lv.t === 'text' || lv.t === 'char' ? compareText(rtrim(it.s), rtrim(lv.s)) : 'mismatch';
-    case 'time':
-      if (lv.t === 'text') return l.time ? compareTime(it, l.time) : 'mismatch';
-      return lv.t === 'time' || lv.t === 'ts' ? compareTime(it, lv) : 'mismatch';
+      if (lv.t === 'text') return cmpSame(it, lv);
+      break;
     case 'enum': {
       // By declaration order; text that is no label is another type.
       if (lv.t !== 'text' && lv.t !== 'enum') return 'mismatch';
@@ -432,9 +381,9 @@ export function compareLiteral(it: Item, l: Literal): Outcome {
       return other && other.t === 'arr' ? cmpSame(it, other) : 'mismatch';
     }
   }
-  // The remaining kinds compare with a value of their own kind, or with
-  // text in their form.
-  const same = lv.t === it.t ? lv : lv.t === 'text' ? l.alts[it.t] : it.t === 'ts' && lv.t === 'time' ? { ...lv, t: 'ts' as const } : undefined;
+  // The remaining kinds compare with a value of their own kind (an instant
+  // and a timestamp with each other), or with text in their form.
+  const same = lv.t === it.t || (isTime(it) && isTime(lv)) ? lv : lv.t === 'text' ? l.alts[it.t] : undefined;
   return same ? cmpSame(it, same) : 'mismatch';
 }
 
@@ -504,9 +453,15 @@ export function compareSort(a: Item, b: Item): number {
   const rb = jsonRank[b.t] ?? 0;
   if (ra !== 0 || rb !== 0) {
     if (ra !== rb) return ra - rb;
-    if (a.t === 'jstring' && b.t === 'jstring') return compareText(a.s, b.s);
-    if (a.t === 'jnumber' && b.t === 'jnumber') return compareFloat(a.n, b.n);
-    if (a.t === 'jbool' && b.t === 'jbool') return compareBool(a.b, b.b);
+    // Two JSON items of one kind (arrays equal each other, as do objects).
+    switch (a.t) {
+      case 'jstring':
+        return compareText(a.s, (b as typeof a).s);
+      case 'jnumber':
+        return compareFloat(a.n, (b as typeof a).n);
+      case 'jbool':
+        return compareBool(a.b, (b as typeof a).b);
+    }
     return 0;
   }
   const va = a as Value;
