@@ -17,7 +17,7 @@
 import { AnkurahError } from './errors.js';
 import type { EntityId } from './protocol.js';
 import { validEntity, validEvent, validOutbox, validQuery, type LocalStore, type OutboxEntry, type StoredEntity } from './persist.js';
-import { maxId } from './store.js';
+import { headKey } from './store.js';
 
 /** The layout this version reads and writes. */
 export const FORMAT = 1;
@@ -211,7 +211,7 @@ class IDBStore implements LocalStore {
         }
         const g = es.get(id);
         g.onsuccess = () => {
-          if (!validEntity(g.result) || maxId(g.result.head) <= maxId(s.head)) es.put(s);
+          if (!validEntity(g.result) || headKey(g.result.head) <= headKey(s.head)) es.put(s);
         };
       }
       const now = Date.now();

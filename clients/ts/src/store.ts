@@ -48,12 +48,15 @@ export interface StoreChange {
   readonly rolledBack: readonly EntityId[];
 }
 
-/** The largest id of a head: a later state of an entity never has a smaller one. */
-export function maxId(head: readonly EventId[]): EventId {
-  let m = '';
-  for (const h of head) if (h > m) m = h;
-  return m;
-}
+/**
+ * A key that orders the heads of one entity by age. An event's id is larger
+ * than its parents', so each event applied replaces ids in the head by a
+ * larger one (or adds one): the head's ids, sorted from the largest, only grow
+ * in this order, a longer head beating its own prefix (ids have one length, so
+ * comparing the joined ids compares them one by one). The largest id alone is
+ * not enough: two states after concurrent edits often share it.
+ */
+export const headKey = (head: readonly EventId[]): string => [...head].sort().reverse().join();
 
 function applyEvent(base: EntityState | undefined, e: WireEvent, textFields: ReadonlySet<string>, texts: Set<string>): EntityState | undefined {
   if (e.delete) {
@@ -189,7 +192,7 @@ export class EntityStore {
   applyServer(w: WireEntity, collection: string, extra?: ServerExtra): void {
     if (w.unchanged) return;
     const cur = this.#confirmed.get(w.id);
-    if (cur && maxId(w.head) < maxId(cur.head)) return;
+    if (cur && headKey(w.head) < headKey(cur.head)) return;
     if (cur && sameState(cur, w) && !w.yjs) return; // e.g. the echo of our own confirmed commit: keep the same object
     const coll = w.collection ?? cur?.collection ?? collection;
     const next: EntityState = {

@@ -16,6 +16,24 @@ describe('entity store', () => {
     expect(s.visible(E1)?.values).toEqual({ year: 2004 });
   });
 
+  it('orders states that share their largest head id: a late commit result does not undo later edits', () => {
+    // B's edit E9 is concurrent with A's E4, E5, E6 (A's chain). The server's
+    // states: {E4, E9}, then {E5, E9}, then {E6, E9}; B receives the first
+    // one (its commit result) last. All share the largest id, E9.
+    const [E4, E5, E6, E9] = ['4', '5', '6', '9'].map((d) => '01J0000000000000000000000' + d);
+    const s = new EntityStore();
+    s.retain(E1);
+    s.applyServer({ id: E1, head: [E9, E5], values: { body: 'de' } }, 'note');
+    s.applyServer({ id: E1, head: [E6, E9], values: { body: 'dea' } }, 'note');
+    s.applyServer({ id: E1, head: [E4, E9], values: { body: 'd' } }, 'note');
+    expect(s.visible(E1)?.values).toEqual({ body: 'dea' });
+    // A state that adds a smaller id to the same head is newer (an edit whose parent had left the head).
+    s.applyServer({ id: E1, head: [E6, E9, E2], values: { body: 'dear' } }, 'note');
+    expect(s.visible(E1)?.values).toEqual({ body: 'dear' });
+    s.applyServer({ id: E1, head: [E6, E9], values: { body: 'dea' } }, 'note');
+    expect(s.visible(E1)?.values).toEqual({ body: 'dear' });
+  });
+
   it('overlays pending events and drops them when settled', () => {
     const s = new EntityStore();
     const changes: StoreChange[] = [];

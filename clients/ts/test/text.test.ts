@@ -110,7 +110,9 @@ describe('ytext against ankurah serve', () => {
       expect(ta.toString()).toContain(' there');
       expect(deltas.length).toBeGreaterThanOrEqual(', dear'.length);
       for (const d of deltas) expect(JSON.stringify(d)).not.toContain('"delete"');
-      await until(() => qa.rows[0]!.body === ta.toString() && qb.rows[0]!.body === ta.toString(), 20_000);
+      await until(() => qa.rows[0]!.body === ta.toString() && qb.rows[0]!.body === ta.toString(), 20_000).catch((e: Error) => {
+        throw new Error(`${e.message}: A's row ${JSON.stringify(qa.rows[0]!.body)}, B's row ${JSON.stringify(qb.rows[0]!.body)}, A's text ${JSON.stringify(ta.toString())}, B's text ${JSON.stringify(tb.toString())}`);
+      });
 
       // B offline: it types; A types; B comes back.
       p.block();
