@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -489,4 +490,51 @@ func TestNewFieldTypes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestHandshakeTimeout: a connection that sends no hello within
+// HandshakeTimeout gets handshake_required and close 4002.
+func TestHandshakeTimeout(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, servertest.Memory, servertest.Options{Config: server.Config{HandshakeTimeout: 50 * time.Millisecond}})
+	c := dialRaw(t, env, false)
+	if f := c.recv(); f.Type != "error" || f.Error == nil || f.Error.Code != protocol.CodeHandshakeRequired {
+		t.Fatalf("no hello: %+v", f)
+	}
+	if _, err := c.tryRecv(); websocket.CloseStatus(err) != protocol.CloseHandshakeFailed {
+		t.Fatalf("no hello: close %v", err)
+	}
+}
+
+// TestProtocolDocDefaults: the figures docs/protocol.md states are the
+// server's defaults.
+func TestProtocolDocDefaults(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(doc)), " ")
+	d := server.Config{}.WithDefaults()
+	for phrase, ok := range map[string]bool{
+		"holds **1,024** frames not yet written":               d.QueueFrames == 1024,
+		"longer than **10 s** (`MaxLag`)":                      d.MaxLag == 10*time.Second,
+		"takes longer than **10 s** (`WriteTimeout`)":          d.WriteTimeout == 10*time.Second,
+		"within 10 s (`WriteTimeout`, see \"Transport\")":      d.WriteTimeout == 10*time.Second,
+		"ping** every 30 s (`PingInterval`)":                   d.PingInterval == 30*time.Second,
+		"expects its pong within 10 s (`WriteTimeout`)":        d.WriteTimeout == 10*time.Second,
+		"**2 s** (`CloseTimeout`)":                             d.CloseTimeout == 2*time.Second,
+		"no frame within 10 s (`HandshakeTimeout`)":            d.HandshakeTimeout == 10*time.Second,
+		"`max_frame_bytes` (1 MiB by default":                  d.MaxFrameBytes == 1<<20,
+		"(500/s, bursts of 1,000 by default)":                  d.RequestsPerSecond == 500 && d.RequestBurst == 1000,
+		"a collection 127), starting with `_`":                 true,
+		"status 1002 (protocol error), before or after":        true,
+		"close frame, status **4001**, reason `slow_consumer`": protocol.CloseSlowConsumer == 4001,
+	} {
+		if !strings.Contains(text, phrase) {
+			t.Errorf("docs/protocol.md no longer says %q", phrase)
+		} else if !ok {
+			t.Errorf("docs/protocol.md says %q, the server's default differs", phrase)
+		}
+	}
 }

@@ -435,14 +435,24 @@ func protocolViolation(err error) bool {
 func (s *session) handshake(ctx context.Context) bool {
 	hctx, cancel := context.WithTimeout(ctx, s.srv.cfg.HandshakeTimeout)
 	defer cancel()
-	typ, data, err := s.ws.Read(hctx)
+	// The wait for hello is bounded by a timer that ends the session, not
+	// by the read's context: coder/websocket closes the connection when a
+	// read's context ends, and the client would get neither the error nor
+	// 4002. Ending the session bounds the read (session.bound).
+	silent := time.AfterFunc(s.srv.cfg.HandshakeTimeout, func() {
+		s.end(protocol.CloseHandshakeFailed, "handshake_failed", protocol.Errorf(protocol.CodeHandshakeRequired, "no hello within %s", s.srv.cfg.HandshakeTimeout), false)
+	})
+	typ, data, err := s.ws.Read(ctx)
+	if !silent.Stop() {
+		return false // the timer has ended the session
+	}
 	if err != nil && protocolViolation(err) {
 		s.srv.metrics.badFrames.Add(1)
 		s.end(websocket.StatusProtocolError, "protocol_error", nil, false)
 		return false
 	}
 	if err != nil {
-		s.end(protocol.CloseHandshakeFailed, "handshake_failed", protocol.Errorf(protocol.CodeHandshakeRequired, "no hello within the handshake timeout"), false)
+		s.end(websocket.StatusNormalClosure, "", nil, false)
 		return false
 	}
 	req, _, perr := protocol.Decode(data)
