@@ -41,7 +41,8 @@
 //   - LocalBackend.mu orders a local store's commits, their publication and
 //     its snapshot reads: publish runs under it.
 //   - hub.mu orders the fan-out: publish, subscribe and unsubscribe, session
-//     teardown, and each step of a window refill. Session.subs and
+//     teardown (one subscription per hold), and each step of a window
+//     refill. Session.subs and
 //     session.closed are guarded by it. No database I/O happens under it:
 //     reads (Backend.Read, for a subscription or a refill) and commits run
 //     before it is taken, and the reactor runs without a refill source
