@@ -42,11 +42,11 @@
 //     its snapshot reads: publish runs under it.
 //   - hub.mu orders the fan-out: publish, subscribe and unsubscribe, session
 //     teardown (one subscription per hold), and each step of a window
-//     refill. Session.subs and
-//     session.closed are guarded by it. No database I/O happens under it:
-//     reads (Backend.Read, for a subscription or a refill) and commits run
-//     before it is taken, and the reactor runs without a refill source
-//     (refill.go explains how a refill stays consistent with the stream).
+//     refill. Session.subs and session.closed are guarded by it. No
+//     database I/O happens under it: reads (Backend.Read, for a
+//     subscription or a refill) and commits run before it is taken, and
+//     the reactor runs without a refill source (refill.go explains how a
+//     refill stays consistent with the stream).
 //     The only I/O under it is the log line of a rare event (a
 //     subscription ended by an error); a slow consumer is only marked
 //     under it (a channel closed, a deadline set on its socket, which
