@@ -119,8 +119,8 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	frames := map[*session][]byte{}
 	for rs, items := range res.Items {
 		sub := h.subs[rs]
-		if sub == nil {
-			continue
+		if sub == nil || sub.sess.ended() {
+			continue // an ended session's live queries wait for closeSession: nothing to encode for them
 		}
 		f := frames[sub.sess]
 		for _, it := range items {

@@ -61,16 +61,24 @@ type session struct {
 // closes a channel and sets a deadline: no I/O), told why by its writer,
 // and counted. Frames for a session that has ended are dropped.
 func (s *session) enqueue(f []byte) {
-	select {
-	case <-s.quit:
+	if s.ended() {
 		return
-	default:
 	}
 	switch s.out.push(f, sinceEpoch(), s.srv.cfg.MaxLag) {
 	case queueFull:
 		s.slow(fmt.Sprintf("its queue holds %d frames it has not read", s.out.limit))
 	case queueLagging:
 		s.slow(fmt.Sprintf("the oldest frame queued for it has waited more than %s", s.srv.cfg.MaxLag))
+	}
+}
+
+// ended reports whether the session has been ended (quit is closed).
+func (s *session) ended() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -280,24 +288,16 @@ func (s *session) write(ctx context.Context) {
 		s.srv.metrics.framesSent.Add(1)
 		return true
 	}
-	ended := func() bool {
-		select {
-		case <-s.quit:
-			return true
-		default:
-			return false
-		}
-	}
 	for {
 		select {
 		case <-s.out.ready:
 			batch, at := s.out.take()
 			for i, f := range batch {
-				if ended() && !s.drain {
+				if s.ended() && !s.drain {
 					break // what is queued is dropped: the error and the close come next
 				}
 				s.out.writing(at[i])
-				if lag := sinceEpoch() - at[i]; lag > s.srv.cfg.MaxLag && !ended() {
+				if lag := sinceEpoch() - at[i]; lag > s.srv.cfg.MaxLag && !s.ended() {
 					s.slow(fmt.Sprintf("a frame waited %s in its queue, more than %s", lag.Round(time.Millisecond), s.srv.cfg.MaxLag))
 					break
 				}
