@@ -207,9 +207,12 @@ func TestSlowConsumer(t *testing.T) {
 		reads bool // the slow client reads one frame per two commits; otherwise none
 	}{
 		{"queue full", []string{servertest.Memory, servertest.Postgres}, server.Config{QueueFrames: 8, MaxLag: long, WriteTimeout: long, CloseTimeout: long}, false},
-		{"write timeout", []string{servertest.Memory}, server.Config{QueueFrames: 100_000, MaxLag: long, WriteTimeout: 300 * time.Millisecond, CloseTimeout: long}, false},
-		{"lag, not reading", []string{servertest.Memory}, server.Config{QueueFrames: 100_000, MaxLag: 300 * time.Millisecond, WriteTimeout: long, CloseTimeout: long}, false},
-		{"lag, reading slowly", []string{servertest.Memory, servertest.Postgres}, server.Config{QueueFrames: 100_000, MaxLag: 300 * time.Millisecond, WriteTimeout: long, CloseTimeout: long}, true},
+		// The bounds apply to the fast client too: they are short, but not
+		// so short that a loaded machine (the race detector, two cores)
+		// makes a client that reads everything miss them.
+		{"write timeout", []string{servertest.Memory}, server.Config{QueueFrames: 100_000, MaxLag: long, WriteTimeout: 2 * time.Second, CloseTimeout: long}, false},
+		{"lag, not reading", []string{servertest.Memory}, server.Config{QueueFrames: 100_000, MaxLag: 2 * time.Second, WriteTimeout: long, CloseTimeout: long}, false},
+		{"lag, reading slowly", []string{servertest.Memory, servertest.Postgres}, server.Config{QueueFrames: 100_000, MaxLag: 2 * time.Second, WriteTimeout: long, CloseTimeout: long}, true},
 		// A client that does not read again within CloseTimeout: the
 		// server cuts its connection, with or without the close frame.
 		{"never reads again", []string{servertest.Memory}, server.Config{QueueFrames: 8, CloseTimeout: 100 * time.Millisecond}, false},

@@ -345,6 +345,8 @@ func TestRawGarbage(t *testing.T) {
 		{"text after hello", true, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")},
 		{"an unmasked frame", true, []byte{0x81, 0x02, '{', '}'}},
 		{"a reserved opcode", true, []byte{0x83, 0x80, 0, 0, 0, 0}},
+		{"a fragmented control frame", true, []byte{0x09, 0x80, 0, 0, 0, 0}},
+		{"a control frame over 125 bytes", true, append([]byte{0x89, 0x80 | 126, 0, 200, 0, 0, 0, 0}, make([]byte, 200)...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, br := wsHandshake(t, env)
@@ -374,7 +376,7 @@ func TestRawGarbage(t *testing.T) {
 func TestPings(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t, servertest.Memory, servertest.Options{Config: server.Config{
-		PingInterval: 20 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, CloseTimeout: waitTimeout}})
+		PingInterval: 20 * time.Millisecond, WriteTimeout: 2 * time.Second, CloseTimeout: waitTimeout}})
 
 	pings := make(chan struct{}, 100)
 	ctx := context.Background()
