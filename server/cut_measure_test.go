@@ -108,7 +108,9 @@ func TestMeasureSlowConsumerCut(t *testing.T) {
 	all := slices.Clone(lat)
 	slices.Sort(all)
 	slices.Sort(near)
-	q := func(s []time.Duration, p float64) time.Duration { return s[int(float64(len(s)-1)*p)].Round(10 * time.Microsecond) }
+	q := func(s []time.Duration, p float64) time.Duration {
+		return s[int(float64(len(s)-1)*p)].Round(10 * time.Microsecond)
+	}
 	t.Logf("slow consumer cut %.1f s into the run", cut.Sub(start).Seconds())
 	t.Logf("all %d deliveries: p50 %v, p99 %v, max %v (at cut%+.1fs)", len(all), q(all, .5), q(all, .99), q(all, 1), at[worst].Sub(cut).Seconds())
 	t.Logf("±2 s around the cut, %d deliveries: p50 %v, p99 %v, max %v", len(near), q(near, .5), q(near, .99), q(near, 1))
