@@ -160,6 +160,17 @@ func EventFromWire(w Event, types TypeOf, now time.Time) (event.Event, *Error) {
 	if t := id.Time(); t.After(now.Add(MaxClockSkew)) {
 		return bad("its time (%s) is more than %s ahead of the server's clock", t.Format(time.RFC3339), MaxClockSkew)
 	}
+	if w.Delete && len(w.Operations) > 0 {
+		// A tombstone changes no field: operations beside it would show in
+		// the commit's result but never reach a subscriber (the entity
+		// leaves every result set), so they are refused, not ignored.
+		return bad("a delete event carries no operations (found %d)", len(w.Operations))
+	}
+	for f := range w.Operations {
+		if err := event.ValidFieldName(f); err != nil {
+			return event.Event{}, Errorf(storage.CodeBadName, "event %s: %s", clip(w.ID), err.Error())
+		}
+	}
 	e := event.Event{ID: id, Collection: w.Collection, Entity: ent, Parents: parents, Delete: w.Delete, Author: w.Author}
 	if len(w.Operations) > 0 {
 		e.Ops = make(map[string]value.Value, len(w.Operations))

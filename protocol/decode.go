@@ -10,31 +10,54 @@ import (
 
 // Decode parses and validates one client frame. The error says, with a
 // stable code, what is wrong; the request's id is returned with it whenever
-// the frame got far enough to name one, so that the error can answer it.
+// the frame names a valid one (an integer from 1 to 2^53-1), so that the
+// error can answer it. The id returned is 0 when the frame has none, or one
+// that is not valid: the server then answers with "id": null
+// (docs/protocol.md), and a hello's ID is set to 0 likewise.
 func Decode(frame []byte) (*Request, uint64, *Error) {
+	r, perr := decode(frame)
+	if r != nil && !validRequestID(r.ID) {
+		r.ID = 0
+	}
+	if perr != nil {
+		var id uint64
+		if r != nil {
+			id = r.ID
+		} else {
+			id = peekID(frame)
+		}
+		return nil, id, perr
+	}
+	return r, r.ID, nil
+}
+
+// validRequestID reports whether id can identify a request: an integer from
+// 1 to 2^53-1 (so that every JSON implementation reads it exactly).
+func validRequestID(id uint64) bool { return id != 0 && id <= maxReqID }
+
+func decode(frame []byte) (*Request, *Error) {
 	frame = bytes.TrimSpace(frame)
 	if len(frame) == 0 || frame[0] != '{' {
-		return nil, 0, Errorf(CodeBadFrame, "a frame must be a JSON object")
+		return nil, Errorf(CodeBadFrame, "a frame must be a JSON object")
 	}
 	if !utf8.Valid(frame) {
-		return nil, 0, Errorf(CodeBadFrame, "a frame must be valid UTF-8")
+		return nil, Errorf(CodeBadFrame, "a frame must be valid UTF-8")
 	}
 	var r Request
 	if err := json.Unmarshal(frame, &r); err != nil {
-		id := peekID(frame)
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return nil, id, Errorf(CodeBadRequest, "member %q: expected %s, found JSON %s", te.Field, jsonKind(te.Type.String()), te.Value)
+			return nil, Errorf(CodeBadRequest, "member %q: expected %s, found JSON %s", te.Field, jsonKind(te.Type.String()), te.Value)
 		}
-		return nil, id, Errorf(CodeBadFrame, "not a JSON object: %s", err.Error())
+		return nil, Errorf(CodeBadFrame, "not a JSON object: %s", err.Error())
 	}
 	if r.Type == "" {
-		return nil, r.ID, Errorf(CodeBadFrame, `member "type" is missing`)
+		return &r, Errorf(CodeBadFrame, `member "type" is missing`)
 	}
 	if err := r.validate(); err != nil {
-		return nil, r.ID, err
+		return &r, err
 	}
-	return &r, r.ID, nil
+	return &r, nil
 }
 
 // peekID reads a frame's "id" when the frame as a whole did not decode, so
@@ -44,6 +67,9 @@ func peekID(frame []byte) uint64 {
 		ID uint64 `json:"id"`
 	}
 	_ = json.Unmarshal(frame, &p) // best effort: 0 when it cannot be read
+	if !validRequestID(p.ID) {
+		return 0
+	}
 	return p.ID
 }
 
@@ -72,7 +98,7 @@ func (r *Request) validate() *Error {
 	if _, ok := requestTypes[r.Type]; !ok {
 		return Errorf(CodeUnknownType, "unknown frame type %q", clip(r.Type))
 	}
-	if r.ID == 0 || r.ID > maxReqID {
+	if !validRequestID(r.ID) {
 		return Errorf(CodeBadRequest, `member "id" must be an integer from 1 to 2^53-1`)
 	}
 	need := func(name, v string) *Error {

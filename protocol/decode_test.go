@@ -39,7 +39,7 @@ func TestDecode(t *testing.T) {
 		{`{"type":"nope","id":1}`, protocol.CodeUnknownType, 1},
 		{`{"type":"collections"}`, protocol.CodeBadRequest, 0},
 		{`{"type":"collections","id":-1}`, protocol.CodeBadRequest, 0},
-		{`{"type":"collections","id":9007199254740992}`, protocol.CodeBadRequest, 9007199254740992},
+		{`{"type":"collections","id":9007199254740992}`, protocol.CodeBadRequest, 0}, // not a valid id: answered with "id": null
 		{`{"type":"collections","id":1.5}`, protocol.CodeBadRequest, 0},
 		{`{"type":"subscribe","id":1,"collection":"a"}`, protocol.CodeBadRequest, 1},
 		{`{"type":"subscribe","id":1,"sub":"s"}`, protocol.CodeBadRequest, 1},

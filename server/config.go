@@ -21,6 +21,8 @@ const (
 	DefaultMaxCommitEvents  = 1000
 	DefaultQueueFrames      = 1024
 	DefaultWriteTimeout     = 10 * time.Second
+	DefaultMaxLag           = 10 * time.Second
+	DefaultCloseTimeout     = 2 * time.Second
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultPingInterval     = 30 * time.Second
 	DefaultRequestsPerSec   = 500
@@ -48,14 +50,28 @@ type Config struct {
 	// MaxCommitEvents is how many events one commit may carry. Default
 	// DefaultMaxCommitEvents (1000).
 	MaxCommitEvents int
-	// QueueFrames bounds each connection's queue of outgoing frames. A
-	// client whose queue is full is disconnected as a slow consumer.
-	// Default DefaultQueueFrames (1024).
+	// QueueFrames bounds each connection's queue of outgoing frames (those
+	// queued and not yet written to its socket). A client whose queue is
+	// full is disconnected as a slow consumer. Default DefaultQueueFrames
+	// (1024).
 	QueueFrames int
+	// MaxLag bounds how far behind the stream a client may fall: a client
+	// for which a frame has waited longer than this in its queue (judged
+	// when another frame is queued for it, and when the frame's turn to
+	// be written comes) is disconnected as a slow consumer, however few
+	// frames wait. Default DefaultMaxLag (10 s).
+	MaxLag time.Duration
 	// WriteTimeout is how long writing one frame to a client may take
-	// before the client is disconnected as a slow consumer. Default
-	// DefaultWriteTimeout (10 s).
+	// before the client is disconnected as a slow consumer; it also bounds
+	// the wait for the answer to a ping. Default DefaultWriteTimeout
+	// (10 s).
 	WriteTimeout time.Duration
+	// CloseTimeout bounds the end of a session the server ends (a slow
+	// consumer, an expired token, a failed handshake): finishing a write
+	// that is blocked, the error frame saying why, the close frame and the
+	// closing handshake must all fit in it, or the TCP connection is cut
+	// without them. Default DefaultCloseTimeout (2 s).
+	CloseTimeout time.Duration
 	// HandshakeTimeout is how long a new connection has to send hello.
 	// Default DefaultHandshakeTimeout (10 s).
 	HandshakeTimeout time.Duration
@@ -142,6 +158,8 @@ func (c Config) WithDefaults() Config {
 	set(&c.MaxCommitEvents, DefaultMaxCommitEvents)
 	set(&c.QueueFrames, DefaultQueueFrames)
 	setD(&c.WriteTimeout, DefaultWriteTimeout)
+	setD(&c.MaxLag, DefaultMaxLag)
+	setD(&c.CloseTimeout, DefaultCloseTimeout)
 	setD(&c.HandshakeTimeout, DefaultHandshakeTimeout)
 	setD(&c.PingInterval, DefaultPingInterval)
 	set(&c.RequestsPerSecond, DefaultRequestsPerSec)
@@ -181,7 +199,7 @@ func (c Config) Validate() error {
 	if err := c.checkExposure(c.Listen); err != nil {
 		errs = append(errs, err)
 	}
-	for name, d := range map[string]time.Duration{"write timeout": c.WriteTimeout, "handshake timeout": c.HandshakeTimeout, "ping interval": c.PingInterval, "token refresh lead": c.TokenRefreshLead} {
+	for name, d := range map[string]time.Duration{"write timeout": c.WriteTimeout, "max lag": c.MaxLag, "close timeout": c.CloseTimeout, "handshake timeout": c.HandshakeTimeout, "ping interval": c.PingInterval, "token refresh lead": c.TokenRefreshLead} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive (got %s)", name, d))
 		}

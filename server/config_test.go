@@ -17,7 +17,8 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 	d := zero.WithDefaults()
 	if d.Listen != server.DefaultListen || d.MaxFrameBytes != server.DefaultMaxFrameBytes || d.MaxSubscriptions != server.DefaultMaxSubscriptions ||
 		d.MaxCommitEvents != server.DefaultMaxCommitEvents || d.QueueFrames != server.DefaultQueueFrames || d.WriteTimeout != server.DefaultWriteTimeout ||
-		d.HandshakeTimeout != server.DefaultHandshakeTimeout || d.PingInterval != server.DefaultPingInterval || d.Logger == nil {
+		d.HandshakeTimeout != server.DefaultHandshakeTimeout || d.PingInterval != server.DefaultPingInterval || d.Logger == nil ||
+		d.MaxLag != server.DefaultMaxLag || d.CloseTimeout != server.DefaultCloseTimeout {
 		t.Fatalf("defaults: %+v", d)
 	}
 	if zero.Logger != nil || zero.Listen != "" {
@@ -28,8 +29,8 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 		want []string // every problem, in one error
 	}{
 		{server.Config{}, nil},
-		{server.Config{Listen: "nope", MaxFrameBytes: 10, QueueFrames: -1, WriteTimeout: -time.Second},
-			[]string{"listen address", "max frame bytes", "queue frames", "write timeout"}},
+		{server.Config{Listen: "nope", MaxFrameBytes: 10, QueueFrames: -1, WriteTimeout: -time.Second, MaxLag: -time.Second, CloseTimeout: -1},
+			[]string{"listen address", "max frame bytes", "queue frames", "write timeout", "max lag", "close timeout"}},
 	} {
 		err := tc.cfg.Validate()
 		if (err == nil) != (len(tc.want) == 0) {

@@ -7,8 +7,10 @@
 //
 // Every connection has one reader, which handles its requests in order, and
 // one writer draining a bounded queue. The fan-out never blocks on a client:
-// a client whose queue is full is disconnected as a slow consumer, told why,
-// and counted.
+// a client whose queue is full, or whose oldest queued frame has waited
+// longer than Config.MaxLag, is disconnected as a slow consumer, told why
+// (as far as its socket lets the writer: the end is bounded by
+// Config.CloseTimeout, see session.bound), and counted.
 //
 // # Goroutines and their owners
 //
@@ -34,6 +36,7 @@
 //
 //	LocalBackend.mu → hub.mu → Reactor.mu
 //	                  hub.mu → frameQueue.mu
+//	                  hub.mu → session.cutMu
 //	                  hub.mu → metrics.mu
 //	                  hub.mu → sessionAuth.mu
 //	                  hub.mu → slowConsumers.mu
@@ -45,16 +48,21 @@
 //   - LocalBackend.mu orders a local store's commits, their publication and
 //     its snapshot reads: publish runs under it.
 //   - hub.mu orders the fan-out: publish, subscribe and unsubscribe, session
-//     teardown, and each step of a window refill. Session.subs and
-//     session.closed are guarded by it. No database I/O happens under it:
-//     reads (Backend.Read, for a subscription or a refill) and commits run
-//     before it is taken, and the reactor runs without a refill source
-//     (refill.go explains how a refill stays consistent with the stream).
-//     The only I/O under it is the log line of a rare event (a slow
-//     consumer, a subscription ended by an error).
+//     teardown (one subscription per hold), and each step of a window
+//     refill. Session.subs and session.closed are guarded by it. No
+//     database I/O happens under it: reads (Backend.Read, for a
+//     subscription or a refill) and commits run before it is taken, and
+//     the reactor runs without a refill source (refill.go explains how a
+//     refill stays consistent with the stream).
+//     The only I/O under it is the log line of a rare event (a
+//     subscription ended by an error); a slow consumer is only marked
+//     under it (a channel closed, a deadline set on its socket, which
+//     never waits for a write in progress) and logged by its own writer.
 //   - Reactor.mu (internal/reactor) is a leaf under hub.mu.
 //   - frameQueue.mu guards one session's outgoing queue; enqueue takes it
 //     with or without hub.mu, and nothing is taken under it.
+//   - session.cutMu guards the deadline that bounds a session's end
+//     (session.bound); nothing is taken under it.
 //   - metrics.mu guards the histograms and the inspector's per-collection
 //     counts; nothing is taken under it.
 //   - sessionAuth.mu guards a session's principal, grants and client

@@ -204,6 +204,9 @@ func (s *Server) commit(ctx context.Context, sess *session, wire []protocol.Even
 		if _, ok := schemas[w.Collection]; ok {
 			continue
 		}
+		if err := validCollection(w.Collection); err != nil {
+			return nil, err // bad_name, before no_collection
+		}
 		c, err := store.Collection(ctx, w.Collection)
 		if err != nil {
 			return nil, err

@@ -189,65 +189,115 @@ func TestSubscriptionLimits(t *testing.T) {
 	c.subscribe("c", "album", "")
 }
 
-// TestSlowConsumer: a client that stops reading is disconnected and
-// counted; the others keep receiving. Either its queue fills (it is told
-// why: an error frame saying slow_consumer, then status 4001), or, while
-// its queue still has room, the write blocked on its full socket is cut
-// after WriteTimeout (the connection is closed at once).
+// TestSlowConsumer: a client that cannot keep up is disconnected and
+// counted, whichever bound it crossed — its queue full, a frame waiting
+// longer than MaxLag, one frame's write taking longer than WriteTimeout —
+// and is told why: it receives what the server had written to its socket,
+// then an error frame slow_consumer and close 4001 (CloseTimeout is
+// generous here, so that the client, which reads again once it has been
+// cut, always finds them). Meanwhile the other clients receive every
+// change, in order.
 func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
+	long := waitTimeout
 	for _, tc := range []struct {
-		name string
-		cfg  server.Config
-		told bool // the error frame and 4001 arrive
+		name  string
+		kinds []string
+		cfg   server.Config
+		reads bool // the slow client reads one frame per two commits; otherwise none
 	}{
-		{"queue full", server.Config{QueueFrames: 8}, true},
-		{"write timeout", server.Config{QueueFrames: 100_000, WriteTimeout: 300 * time.Millisecond}, false},
+		{"queue full", []string{servertest.Memory, servertest.Postgres}, server.Config{QueueFrames: 8, MaxLag: long, WriteTimeout: long, CloseTimeout: long}, false},
+		// The bounds apply to the fast client too: they are short, but not
+		// so short that a loaded machine (the race detector, two cores)
+		// makes a client that reads everything miss them.
+		{"write timeout", []string{servertest.Memory}, server.Config{QueueFrames: 100_000, MaxLag: long, WriteTimeout: 2 * time.Second, CloseTimeout: long}, false},
+		{"lag, not reading", []string{servertest.Memory}, server.Config{QueueFrames: 100_000, MaxLag: 2 * time.Second, WriteTimeout: long, CloseTimeout: long}, false},
+		{"lag, reading slowly", []string{servertest.Memory, servertest.Postgres}, server.Config{QueueFrames: 100_000, MaxLag: 2 * time.Second, WriteTimeout: long, CloseTimeout: long}, true},
+		// A client that does not read again within CloseTimeout: the
+		// server cuts its connection, with or without the close frame.
+		{"never reads again", []string{servertest.Memory}, server.Config{QueueFrames: 8, CloseTimeout: 100 * time.Millisecond}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := servertest.Start(t, servertest.Memory, servertest.Options{Config: tc.cfg})
-			w := dial(t, env)
-			w.register(albumSchema)
-			fast := dial(t, env)
-			fast.subscribe("all", "album", "")
-
-			slow := dialRaw(t, env, true)
-			slow.send(`{"type":"subscribe","id":1,"sub":"all","collection":"album"}`)
-			if f := slow.recv(); f.Type != "result" {
-				t.Fatalf("subscribe: %+v", f)
+			for _, kind := range tc.kinds {
+				t.Run(kind, func(t *testing.T) {
+					t.Parallel()
+					slowConsumer(t, servertest.Start(t, kind, servertest.Options{Config: tc.cfg}), tc.reads)
+				})
 			}
-			// slow now stops reading. Large entities fill the socket
-			// buffers, then its queue or the write's deadline runs out.
-			notes := strings.Repeat("n", 256<<10)
-			n := 0
-			for ; n < 400 && scrape(t, env, "ankurah_slow_consumer_disconnects_total") == 0; n++ {
-				w.create("album", map[string]any{"name": "x", "notes": notes, "year": n})
-			}
-			if got := scrape(t, env, "ankurah_slow_consumer_disconnects_total"); got != 1 {
-				t.Fatalf("slow consumer disconnects: %d after %d commits", got, n)
-			}
-			// Reading now: the frames queued before, then (when told) the
-			// error and 4001; a cut connection just ends.
-			var last protocol.ServerFrame
-			var err error
-			for {
-				var f protocol.ServerFrame
-				if f, err = slow.tryRecv(); err != nil {
-					break
-				}
-				last = f
-			}
-			if tc.told {
-				if websocket.CloseStatus(err) != protocol.CloseSlowConsumer {
-					t.Fatalf("close: %v", err)
-				}
-				if last.Type != "error" || last.Error == nil || last.Error.Code != protocol.CodeSlowConsumer {
-					t.Fatalf("last frame before the close: %+v", last)
-				}
-			}
-			fast.waitFor("the fast client to see every commit", func() bool { return len(fast.set("all")) == n })
 		})
+	}
+}
+
+func slowConsumer(t *testing.T, env *servertest.Env, reads bool) {
+	w := dial(t, env)
+	w.register(albumSchema)
+	fast := dial(t, env)
+	fast.subscribe("all", "album", "year >= 0 ORDER BY year")
+
+	slow := dialRaw(t, env, true)
+	slow.send(`{"type":"subscribe","id":1,"sub":"all","collection":"album"}`)
+	if f := slow.recv(); f.Type != "result" {
+		t.Fatalf("subscribe: %+v", f)
+	}
+	// Large entities fill the socket buffers, then the queue grows.
+	notes := strings.Repeat("n", 256<<10)
+	n, read := 0, 0
+	for ; n < 2000 && scrape(t, env, "ankurah_slow_consumer_disconnects_total") == 0; n++ {
+		w.create("album", map[string]any{"name": "x", "notes": notes, "year": n})
+		if reads && n%2 == 1 {
+			if _, err := slow.tryRecv(); err != nil {
+				t.Fatalf("the slow client was cut before the server counted it: %v", err)
+			}
+			read++
+		}
+	}
+	if got := scrape(t, env, "ankurah_slow_consumer_disconnects_total"); got != 1 {
+		t.Fatalf("slow consumer disconnects: %d after %d commits", got, n)
+	}
+	cut := env.Options.Config.CloseTimeout < time.Second
+	if cut {
+		// The session ends within CloseTimeout though the client does
+		// not read: only the writer and the fast client stay connected.
+		deadline := time.Now().Add(waitTimeout)
+		for scrape(t, env, "ankurah_connections") != 2 {
+			if time.Now().After(deadline) {
+				t.Fatal("the slow client's session did not end")
+			}
+			time.Sleep(5 * time.Millisecond) // polling /metrics, no signal to wait on
+		}
+	}
+	// Reading now: the frames written before, then the error and 4001.
+	var last protocol.ServerFrame
+	var err error
+	frames := 0
+	for {
+		var f protocol.ServerFrame
+		if f, err = slow.tryRecv(); err != nil {
+			break
+		}
+		last = f
+		frames++
+	}
+	if cut && websocket.CloseStatus(err) == -1 {
+		// The socket was full: neither the error frame nor the close
+		// frame could be written in time, the connection was cut.
+		t.Logf("%d commits; the connection was cut after %d frames: %v", n, frames, err)
+	} else if websocket.CloseStatus(err) != protocol.CloseSlowConsumer {
+		t.Fatalf("close after %d frames: %v", frames, err)
+	} else if last.Type != "error" || last.Error == nil || last.Error.Code != protocol.CodeSlowConsumer || last.ID != 0 {
+		t.Fatalf("last frame before the close: %+v", last)
+	} else {
+		t.Logf("%d commits; the slow client read %d changes, then %d frames and: %s", n, read, frames-1, last.Error.Message)
+	}
+	// The other client saw every commit, in commit order.
+	fast.waitFor("the fast client to see every commit", func() bool { return len(fast.set("all")) == n })
+	fast.mu.Lock()
+	defer fast.mu.Unlock()
+	for i, it := range fast.items {
+		if it.Kind != "add" || val(it.Entity, "year") != float64(i) {
+			t.Fatalf("the fast client's item %d: %s of year %v", i, it.Kind, val(it.Entity, "year"))
+		}
 	}
 }
 

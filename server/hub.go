@@ -139,8 +139,8 @@ func (h *hub) publish(ctx context.Context, b *Batch) {
 	frames := map[*session][]byte{}
 	for rs, items := range res.Items {
 		sub := h.subs[rs]
-		if sub == nil {
-			continue
+		if sub == nil || sub.sess.ended() {
+			continue // an ended session's live queries wait for closeSession: nothing to encode for them
 		}
 		f := frames[sub.sess]
 		n := len(f)
@@ -465,13 +465,27 @@ func (h *hub) dropLocked(sub *subscription) {
 	h.metrics.subscriptions.Add(-1)
 }
 
-// closeSession drops every subscription of a session that has ended.
+// closeSession drops every subscription of a session that has ended, one
+// per hold of the lock: dropping a subscription costs its members, and a
+// session with many large subscriptions (a slow consumer with 300 live
+// queries over 10,000 rows) would otherwise hold every other session's
+// changes back for all of them at once. Between two holds the others'
+// changes go on; the ended session's remaining subscriptions may still
+// match, but enqueue drops what reaches a session that has ended.
 func (h *hub) closeSession(sess *session) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	sess.closed = true
+	subs := make([]*subscription, 0, len(sess.subs))
 	for _, sub := range sess.subs {
-		h.dropLocked(sub)
+		subs = append(subs, sub)
+	}
+	h.mu.Unlock()
+	for _, sub := range subs {
+		h.mu.Lock()
+		if sess.subs[sub.name] == sub { // not ended meanwhile (endLocked)
+			h.dropLocked(sub)
+		}
+		h.mu.Unlock()
 	}
 }
 

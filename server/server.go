@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -206,12 +207,13 @@ func (s *Server) Shutdown(ctx context.Context) {
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	opts := &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns, InsecureSkipVerify: len(s.cfg.OriginPatterns) == 0}
-	ws, err := websocket.Accept(w, r, opts)
+	hj := &keepConn{ResponseWriter: w}
+	ws, err := websocket.Accept(hj, r, opts)
 	if err != nil {
 		return // Accept has answered the request
 	}
 	ws.SetReadLimit(int64(s.cfg.MaxFrameBytes))
-	sess := &session{srv: s, ws: ws, id: s.ids.New().String(), out: newFrameQueue(s.cfg.QueueFrames),
+	sess := &session{srv: s, ws: ws, conn: hj.conn, id: s.ids.New().String(), out: newFrameQueue(s.cfg.QueueFrames),
 		quit: make(chan struct{}), subs: map[string]*subscription{},
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.RequestsPerSecond), s.cfg.RequestBurst)}
 	sess.log = s.log.With("session", sess.id, "remote", r.RemoteAddr)
@@ -253,6 +255,19 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	<-writerDone
 	cancel()
 	<-readerDone
+}
+
+// keepConn keeps the connection websocket.Accept hijacks, so that the
+// session can set its deadline (session.bound).
+type keepConn struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (k *keepConn) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(k.ResponseWriter).Hijack()
+	k.conn = c
+	return c, rw, err
 }
 
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {

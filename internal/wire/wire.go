@@ -280,6 +280,9 @@ func (c *Conn) read() {
 			if !c.push(Push{Seq: c.seq, Ended: f.Sub, Err: f.Error}) {
 				c.ws.CloseNow()
 			}
+		case f.Type == protocol.TypeError && f.Error != nil && answersUnreadable(data):
+			// "id": null answers a frame without a valid id, which this
+			// connection never sends: nothing waits for it.
 		case f.Type == protocol.TypeError && f.Error != nil:
 			// A connection-level error (slow_consumer, shutting_down):
 			// the close that follows ends the session; keep the reason.
@@ -433,4 +436,15 @@ func (c *Conn) DoSeq(ctx context.Context, req protocol.Request, out any) (uint64
 // by hand. The answer to a raw request with an id is not routed to Do.
 func (c *Conn) WriteRaw(ctx context.Context, frame []byte) error {
 	return c.ws.Write(ctx, websocket.MessageText, frame)
+}
+
+// answersUnreadable reports whether an error frame without an id has the
+// member "id" (null): the answer to a frame the server could not read an
+// id from, not an error about the session. Only error frames without an id
+// are looked at, so this second decoding is rare.
+func answersUnreadable(frame []byte) bool {
+	var f struct {
+		ID json.RawMessage `json:"id"`
+	}
+	return json.Unmarshal(frame, &f) == nil && f.ID != nil
 }

@@ -389,6 +389,7 @@ export class Connection {
           this.#hooks!.subEnded?.(frame.sub, AnkurahError.fromWire(frame.error));
           return;
         }
+        if (frame.id === null) return; // answers a frame without a valid id: not one of ours
         if (frame.id === undefined || frame.id === 0) {
           // An error about the session itself (slow_consumer, handshake): the close follows.
           if (frame.type === 'error') this.#state.update((s) => ({ ...s, error: (this.#said = AnkurahError.fromWire(frame.error)) }));

@@ -137,7 +137,12 @@ export interface ChangeItem {
 export type ServerFrame =
   | Welcome
   | { type: 'result'; id: number; result: unknown }
-  | { type: 'error'; id?: number; sub?: string; error: WireError }
+  /**
+   * id: the request's; null answers a frame without a valid id (none a
+   * correct client sends); absent for an error about the session itself
+   * (slow_consumer, token_expired, shutting_down), which the close follows.
+   */
+  | { type: 'error'; id?: number | null; sub?: string; error: WireError }
   | { type: 'changes'; items: ChangeItem[] }
   | { type: 'schema'; change: SchemaChange; collection?: WireCollection }
   | { type: 'token_expiring'; expires_at: string };

@@ -79,4 +79,43 @@ describe('connection health', () => {
     // Requests flow on the new session.
     await expect(client.fetch(Album, '')).resolves.toEqual([]);
   });
+
+  it('surfaces slow_consumer (the error frame and 4001, or 4001 alone), reconnects, and ignores answers with "id": null', async () => {
+    const server = new FakeServer();
+    server.schemas.set('album', new Map([['name', 'text'], ['year', 'bigint']]));
+    const client = new Client({ url: 'ws://fake/ws', webSocket: server.factory, backoff: { initialMs: 5, maxMs: 10 } });
+    clients.push(client);
+    await until(() => client.state.get().status === 'connected');
+    // An answer to a frame without a valid id is none of this client's
+    // requests: it changes nothing.
+    server.socket.deliver({ type: 'error', id: null, error: { code: 'bad_request', message: 'member "id" must be an integer from 1 to 2^53-1' } });
+    await expect(client.fetch(Album, '')).resolves.toEqual([]);
+    expect(client.state.get().status).toBe('connected');
+    expect(client.state.get().error).toBeFalsy();
+    // Every error the connection's state shows, as it shows them (the
+    // client reconnects at once, which clears it).
+    const errors: string[] = [];
+    const stop = client.state.subscribe((st) => {
+      if (st.error && errors[errors.length - 1] !== st.error.message) errors.push(st.error.message);
+    });
+    const current = (): unknown => {
+      try {
+        return server.socket;
+      } catch {
+        return null; // between two connections
+      }
+    };
+    // The server cuts a slow consumer: error frame, then 4001.
+    let first = server.socket;
+    server.end(first, 4001, { code: 'slow_consumer', message: 'the client fell behind: a frame waited 10.2s in its queue' });
+    await until(() => client.state.get().status === 'connected' && current() !== first && current() !== null);
+    expect(errors.some((m) => m.includes('fell behind: a frame waited'))).toBe(true);
+    // Only the close got through (the error frame did not fit in time).
+    first = server.socket;
+    first.close(4001, 'slow_consumer');
+    await until(() => client.state.get().status === 'connected' && current() !== first && current() !== null);
+    expect(errors.some((m) => m.includes('falling behind (4001'))).toBe(true);
+    stop();
+    await expect(client.fetch(Album, '')).resolves.toEqual([]);
+  });
 });
