@@ -20,7 +20,10 @@ describe('entity store', () => {
     // B's edit E9 is concurrent with A's E4, E5, E6 (A's chain). The server's
     // states: {E4, E9}, then {E5, E9}, then {E6, E9}; B receives the first
     // one (its commit result) last. All share the largest id, E9.
-    const [E4, E5, E6, E9] = ['4', '5', '6', '9'].map((d) => '01J0000000000000000000000' + d);
+    const E4 = '01J00000000000000000000004';
+    const E5 = '01J00000000000000000000005';
+    const E6 = '01J00000000000000000000006';
+    const E9 = '01J00000000000000000000009';
     const s = new EntityStore();
     s.retain(E1);
     s.applyServer({ id: E1, head: [E9, E5], values: { body: 'de' } }, 'note');
