@@ -50,6 +50,23 @@ func (f *textFixture) get(t *testing.T, id event.ID) *entity.State {
 	return got[0]
 }
 
+// create makes a note through the API whose body is text.
+func (f *textFixture) create(t *testing.T, text string) event.ID {
+	t.Helper()
+	tx := f.node.Begin()
+	e, err := tx.Create("note", map[string]value.Value{"title": value.TextOf("t")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.InsertText("body", 0, text); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e.ID()
+}
+
 // check compares the column, the state's value, the stored document, the
 // replayed history and the runs SQL keeps with each other and with want.
 func (f *textFixture) check(t *testing.T, id event.ID, want string) {
@@ -142,18 +159,7 @@ func TestSQLEditsOfText(t *testing.T) {
 	ctx := context.Background()
 
 	// Created through the API; edited with SQL.
-	tx := f.node.Begin()
-	e, err := tx.Create("note", map[string]value.Value{"title": value.TextOf("t")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.InsertText("body", 0, "Hello world"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	id := e.ID()
+	id := f.create(t, "Hello world")
 	f.check(t, id, "Hello world")
 	stale := f.get(t, id) // an editor that goes on editing from here, offline
 
@@ -294,18 +300,7 @@ func TestTextFollowsSchemaChanges(t *testing.T) {
 	t.Parallel()
 	f := newTextFixture(t)
 	ctx := context.Background()
-	tx := f.node.Begin()
-	e, err := tx.Create("note", map[string]value.Value{"title": value.TextOf("t")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.InsertText("body", 0, "Hello"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	id := e.ID()
+	id := f.create(t, "Hello")
 	fieldType := func(name string) string {
 		t.Helper()
 		var typ string
