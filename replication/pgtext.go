@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -332,109 +333,14 @@ var errNullElement = errors.New("array has a NULL element")
 // dimension decoration ([0:1]={…}) is skipped. Unquoted NULL is a NULL
 // element, which is an error here (errNullElement); nested arrays are errors.
 func parseTextArray(s string) ([]string, error) {
-	bad := func(why string) ([]string, error) {
-		return nil, fmt.Errorf("text[] %q: %s", clip([]byte(s)), why)
+	items, nulls, err := value.SplitArrayText(s) // the one array literal parser
+	if err != nil {
+		return nil, fmt.Errorf("text[]: %w", err)
 	}
-	p := s
-	if strings.HasPrefix(p, "[") {
-		i := strings.IndexByte(p, '=')
-		if i < 0 {
-			return bad("dimension decoration without =")
-		}
-		p = p[i+1:]
+	if slices.Contains(nulls, true) {
+		return nil, fmt.Errorf("text[] %q: %w", clip([]byte(s)), errNullElement)
 	}
-	if len(p) < 2 || p[0] != '{' || p[len(p)-1] != '}' {
-		return bad("want {…}")
-	}
-	body := p[1 : len(p)-1]
-	out := []string{}
-	if strings.TrimLeft(body, " \t\n\r\v\f") == "" {
-		return out, nil
-	}
-	i := 0
-	var b strings.Builder
-	for {
-		for i < len(body) && isArraySpace(body[i]) {
-			i++
-		}
-		if i == len(body) {
-			return bad("missing element")
-		}
-		b.Reset()
-		switch body[i] {
-		case '{':
-			return bad("nested arrays are not supported")
-		case '"':
-			i++
-			closed := false
-			for i < len(body) && !closed {
-				switch c := body[i]; c {
-				case '\\':
-					if i+1 == len(body) {
-						return bad("backslash at the end")
-					}
-					b.WriteByte(body[i+1])
-					i += 2
-				case '"':
-					closed = true
-					i++
-				default:
-					b.WriteByte(c)
-					i++
-				}
-			}
-			if !closed {
-				return bad("unterminated quoted element")
-			}
-			out = append(out, b.String())
-		default:
-			// Unquoted: up to the next comma; backslash escapes the next
-			// byte; unescaped trailing whitespace is not part of it.
-			keep, escaped := 0, false
-			for i < len(body) && body[i] != ',' {
-				switch c := body[i]; c {
-				case '"', '{', '}':
-					return bad(fmt.Sprintf("unexpected %q in an unquoted element", c))
-				case '\\':
-					if i+1 == len(body) {
-						return bad("backslash at the end")
-					}
-					b.WriteByte(body[i+1])
-					keep, escaped = b.Len(), true
-					i += 2
-				default:
-					b.WriteByte(c)
-					if !isArraySpace(c) {
-						keep = b.Len()
-					}
-					i++
-				}
-			}
-			if keep == 0 {
-				return bad("empty unquoted element")
-			}
-			elem := b.String()[:keep]
-			if !escaped && strings.EqualFold(elem, "NULL") {
-				return nil, fmt.Errorf("text[] %q: %w", clip([]byte(s)), errNullElement)
-			}
-			out = append(out, elem)
-		}
-		for i < len(body) && isArraySpace(body[i]) {
-			i++
-		}
-		if i == len(body) {
-			return out, nil
-		}
-		if body[i] != ',' {
-			return bad("want , between elements")
-		}
-		i++
-	}
-}
-
-// isArraySpace is Postgres's array_isspace: the bytes array_in skips.
-func isArraySpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+	return items, nil
 }
 
 // clip shortens raw column text for error messages and logs.

@@ -239,3 +239,8 @@ func TestDecoders(t *testing.T) {
 		t.Error("integer[] should be known (passed on as text)")
 	}
 }
+
+// isArraySpace is Postgres's array_isspace: the bytes array_in skips.
+func isArraySpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
