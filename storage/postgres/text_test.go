@@ -88,7 +88,7 @@ func (f *textFixture) check(t *testing.T, id event.ID, want string) {
 	}
 	d, err := yjs.Load(st.Docs["body"], yjs.Options{})
 	if err != nil || d.Text() != want || d.Pending() {
-		t.Fatalf("document: %v %q pending %v", err, d.Text(), d.Pending())
+		t.Fatalf("document: %v %q pending %v, want %q", err, d.Text(), d.Pending(), want)
 	}
 	var flat []int64
 	for _, r := range d.Runs() {
