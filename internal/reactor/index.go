@@ -25,7 +25,7 @@ type choice struct {
 	kind   choiceKind
 	field  string
 	keys   []string   // choiceEq: equality keys (see key.go)
-	prefix string     // choicePrefix: the pattern's literal start
+	prefix string     // choicePrefix: the pattern's literal start; choiceGram: a piece of a literal run
 	ranges []rangeReg // choiceRange: one entry per domain the bounds fall in
 }
 
@@ -37,6 +37,7 @@ const (
 	choiceNull
 	choicePrefix
 	choiceRange
+	choiceGram
 )
 
 // Ranges. A field's value and a range literal are placed in a domain — the
@@ -322,13 +323,19 @@ type fieldIndex struct {
 	// each length there are, so that a value looks up only lengths in use.
 	prefix     map[string]subSet
 	prefixLens []prefixLen // sorted by n
-	subs       int         // registered subscriptions (the index is dropped at 0)
+	// LIKE '%run%': a piece of one to three bytes of the pattern's longest
+	// literal run → subscriptions; a value looks up each of its substrings
+	// of the lengths in use (or, when that would cost more, visits them all).
+	gram     map[string]subSet
+	gramLens []prefixLen
+	grams    int // subscriptions in gram
+	subs     int // registered subscriptions (the index is dropped at 0)
 }
 
 type prefixLen struct{ n, count int }
 
 func newFieldIndex() *fieldIndex {
-	return &fieldIndex{eq: map[string]subSet{}, null: subSet{}, prefix: map[string]subSet{}}
+	return &fieldIndex{eq: map[string]subSet{}, null: subSet{}, prefix: map[string]subSet{}, gram: map[string]subSet{}}
 }
 
 func (f *fieldIndex) add(ch *choice, s *Subscription) {
@@ -344,16 +351,10 @@ func (f *fieldIndex) add(ch *choice, s *Subscription) {
 	case choiceNull:
 		f.null[s] = struct{}{}
 	case choicePrefix:
-		if f.prefix[ch.prefix] == nil {
-			f.prefix[ch.prefix] = subSet{}
-			n := len(ch.prefix)
-			i, found := slices.BinarySearchFunc(f.prefixLens, n, func(p prefixLen, n int) int { return p.n - n })
-			if !found {
-				f.prefixLens = slices.Insert(f.prefixLens, i, prefixLen{n: n})
-			}
-			f.prefixLens[i].count++
-		}
-		f.prefix[ch.prefix][s] = struct{}{}
+		addByLen(f.prefix, &f.prefixLens, ch.prefix, s)
+	case choiceGram:
+		addByLen(f.gram, &f.gramLens, ch.prefix, s)
+		f.grams++
 	case choiceRange:
 		for _, reg := range ch.ranges {
 			if f.ranges[reg.d] == nil {
@@ -377,15 +378,10 @@ func (f *fieldIndex) remove(ch *choice, s *Subscription) {
 	case choiceNull:
 		delete(f.null, s)
 	case choicePrefix:
-		set := f.prefix[ch.prefix]
-		delete(set, s)
-		if len(set) == 0 {
-			delete(f.prefix, ch.prefix)
-			i, _ := slices.BinarySearchFunc(f.prefixLens, len(ch.prefix), func(p prefixLen, n int) int { return p.n - n })
-			if f.prefixLens[i].count--; f.prefixLens[i].count == 0 {
-				f.prefixLens = slices.Delete(f.prefixLens, i, i+1)
-			}
-		}
+		removeByLen(f.prefix, &f.prefixLens, ch.prefix, s)
+	case choiceGram:
+		removeByLen(f.gram, &f.gramLens, ch.prefix, s)
+		f.grams--
 	case choiceRange:
 		for _, reg := range ch.ranges {
 			if rs := f.ranges[reg.d]; rs != nil {
@@ -394,6 +390,33 @@ func (f *fieldIndex) remove(ch *choice, s *Subscription) {
 					f.ranges[reg.d] = nil
 				}
 			}
+		}
+	}
+}
+
+func cmpLen(p prefixLen, n int) int { return p.n - n }
+
+// addByLen registers s under key k, counting the keys of each length.
+func addByLen(m map[string]subSet, lens *[]prefixLen, k string, s *Subscription) {
+	if m[k] == nil {
+		m[k] = subSet{}
+		i, found := slices.BinarySearchFunc(*lens, len(k), cmpLen)
+		if !found {
+			*lens = slices.Insert(*lens, i, prefixLen{n: len(k)})
+		}
+		(*lens)[i].count++
+	}
+	m[k][s] = struct{}{}
+}
+
+func removeByLen(m map[string]subSet, lens *[]prefixLen, k string, s *Subscription) {
+	set := m[k]
+	delete(set, s)
+	if len(set) == 0 {
+		delete(m, k)
+		i, _ := slices.BinarySearchFunc(*lens, len(k), cmpLen)
+		if (*lens)[i].count--; (*lens)[i].count == 0 {
+			*lens = slices.Delete(*lens, i, i+1)
 		}
 	}
 }
@@ -414,8 +437,8 @@ func (f *fieldIndex) visit(v value.Value, fn func(*Subscription)) {
 			fn(s)
 		}
 	}
-	if len(f.prefix) > 0 {
-		f.visitPrefix(v, fn)
+	if len(f.prefix) > 0 || len(f.gram) > 0 {
+		f.visitLike(v, fn)
 	}
 	d, k, ok, all := entityRangeKey(v)
 	switch {
@@ -432,18 +455,15 @@ func (f *fieldIndex) visit(v value.Value, fn func(*Subscription)) {
 	}
 }
 
-func (f *fieldIndex) visitPrefix(v value.Value, fn func(*Subscription)) {
+func (f *fieldIndex) visitLike(v value.Value, fn func(*Subscription)) {
 	var s string
 	switch v.Type().Kind() {
 	case value.Text, value.Char, value.Ref:
 		s = v.Raw() // LIKE sees a char with its padding, a ref as its text
 	case value.JSON:
 		// A JSON string matches by its unescaped text: visit them all.
-		for _, set := range f.prefix {
-			for sub := range set {
-				fn(sub)
-			}
-		}
+		visitAll(f.prefix, fn)
+		visitAll(f.gram, fn)
 		return
 	default:
 		return // LIKE is false (or unknown) for anything but text
@@ -453,6 +473,30 @@ func (f *fieldIndex) visitPrefix(v value.Value, fn func(*Subscription)) {
 			break
 		}
 		for sub := range f.prefix[s[:pl.n]] {
+			fn(sub)
+		}
+	}
+	if len(f.gram) == 0 {
+		return
+	}
+	if len(s)*len(f.gramLens) > 4*f.grams+64 {
+		// A long text: visiting every subscription costs less than the
+		// lookups (one lookup is a fraction of a visit's evaluation).
+		visitAll(f.gram, fn)
+		return
+	}
+	for _, gl := range f.gramLens {
+		for i := 0; i+gl.n <= len(s); i++ {
+			for sub := range f.gram[s[i:i+gl.n]] {
+				fn(sub)
+			}
+		}
+	}
+}
+
+func visitAll(m map[string]subSet, fn func(*Subscription)) {
+	for _, set := range m {
+		for sub := range set {
 			fn(sub)
 		}
 	}
@@ -576,6 +620,22 @@ func choose(q *query.Query) choice {
 	if one != nil {
 		return *one
 	}
+	// LIKE '%run%': any piece of a literal run must occur in the value.
+	// Up to three bytes of the longest run: a longer key would need a
+	// value to look up more substrings.
+	for _, t := range terms {
+		x, ok := t.(*query.Like)
+		if !ok || x.Not || !plain(x.Path) || x.Pattern.Param != 0 || x.Pattern.Value.Type() != value.Text {
+			continue
+		}
+		run := longestRun(x.Pattern.Value.Raw())
+		if len(run) > 3 {
+			run = run[:3]
+		}
+		if run != "" && (best.kind == choiceNone || len(run) > len(best.prefix)) {
+			best = choice{kind: choiceGram, field: x.Path.Field(), prefix: run}
+		}
+	}
 	return best
 }
 
@@ -624,6 +684,36 @@ func find(rs []litRange, d domain) (litRange, bool) {
 		}
 	}
 	return litRange{}, false
+}
+
+// longestRun returns the longest run of literal text in a LIKE pattern
+// (between % and _), its escapes resolved.
+func longestRun(pat string) string {
+	var best string
+	var b strings.Builder
+	end := func() {
+		if b.Len() > len(best) {
+			best = b.String()
+		}
+		b.Reset()
+	}
+	for i := 0; i < len(pat); i++ {
+		switch c := pat[i]; c {
+		case '\\':
+			if i+1 >= len(pat) {
+				break
+			}
+			_, n := utf8.DecodeRuneInString(pat[i+1:])
+			b.WriteString(pat[i+1 : i+1+n])
+			i += n
+		case '%', '_':
+			end()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	end()
+	return best
 }
 
 // likePrefix returns the literal text a LIKE pattern starts with (before

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func TestIndexMatchesNaive(t *testing.T) {
 	}
 	t.Logf("subscriptions by index: %v", kinds)
 	if *indexSeed == 0 {
-		for _, k := range []string{"unindexed", "eq", "null", "prefix", "range"} {
+		for _, k := range []string{"unindexed", "eq", "null", "prefix", "range", "gram"} {
 			if kinds[k] == 0 {
 				t.Errorf("no subscription was registered under %s: the test does not exercise it", k)
 			}
@@ -206,7 +207,7 @@ func randomPredicate(r *rand.Rand) (string, []any) {
 	var term func(depth int) string
 	term = func(depth int) string {
 		f := field()
-		switch k := r.IntN(14); {
+		switch k := r.IntN(16); {
 		case k == 0:
 			return f + " = " + lit()
 		case k == 1:
@@ -219,7 +220,7 @@ func randomPredicate(r *rand.Rand) (string, []any) {
 			return f + []string{" BETWEEN ", " NOT BETWEEN "}[r.IntN(4)/3] + lit() + " AND " + lit()
 		case k == 7:
 			return f + " " + []string{">", ">="}[r.IntN(2)] + " " + lit() + " AND " + f + " " + []string{"<", "<="}[r.IntN(2)] + " " + lit()
-		case k <= 9:
+		case k <= 9 || k >= 14:
 			args = append(args, value.TextOf(randomPattern(r)))
 			return "s" + []string{" LIKE ", " LIKE ", " NOT LIKE "}[r.IntN(3)] + "?"
 		case k == 10 && depth < 2:
@@ -251,7 +252,8 @@ func randomPattern(r *rand.Rand) string {
 var (
 	t0         = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	textValues = []string{"", "a", "ab", "abc", "b", "B", "é", "éa", "日本語", "a%b", "a_b", "ab ", "1.5", "2", "NaN",
-		"2024-01-02", "2024-01-02T03:04:05Z", "2024-01-02T05:04:05+02:00", "2024-01-02 03:04:05", "\x00", "\xff"}
+		"2024-01-02", "2024-01-02T03:04:05Z", "2024-01-02T05:04:05+02:00", "2024-01-02 03:04:05", "\x00", "\xff",
+		strings.Repeat("xé", 40) + "ab", strings.Repeat("b", 90) + "a_b"}
 )
 
 // randomValue draws from a small pool, so that values and literals collide
