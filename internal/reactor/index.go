@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sort"
@@ -201,117 +202,180 @@ type rangeEntry struct {
 	sub    *Subscription
 }
 
-// rangeSet holds a field's range subscriptions of one domain in slices
+// rangeSet holds a field's range subscriptions of one domain in lists
 // sorted by bound: a value's candidates among the lower-bounded ones are a
-// prefix found by binary search, among the upper-bounded ones a suffix;
-// two-sided ranges are sorted by their lower bound, and blocks of them
-// carry the highest upper bound they hold, so a value skips whole blocks
-// that end below it.
+// prefix, among the upper-bounded ones a suffix, and among the two-sided
+// ones a prefix (by lower bound) whose blocks ending below the value are
+// skipped whole. Lists are split into blocks of at most 2·blockSize
+// entries, so that adding or removing a subscription moves one block's
+// entries, not the whole list's.
 type rangeSet struct {
-	lower []rangeEntry // sorted by lo
-	upper []rangeEntry // sorted by hi
-	both  []rangeEntry // sorted by lo
-	// blockHi[i] is the highest hi of both[i*rangeBlock:(i+1)*rangeBlock];
-	// it is rebuilt lazily (blocksDirty) after an insertion or removal.
-	blockHi     []rkey
-	blocksDirty bool
+	lower sortedList // by lo
+	upper sortedList // by hi
+	both  sortedList // by lo, blocks know their highest hi
 }
 
-const rangeBlock = 32
+func newRangeSet() *rangeSet { return &rangeSet{upper: sortedList{byHi: true}} }
 
-func (r *rangeSet) empty() bool { return len(r.lower)+len(r.upper)+len(r.both) == 0 }
+func (r *rangeSet) empty() bool { return r.lower.n+r.upper.n+r.both.n == 0 }
 
-func byLo(e rangeEntry, k rkey) int { return e.lo.cmp(k) }
-func byHi(e rangeEntry, k rkey) int { return e.hi.cmp(k) }
-
-func insertSorted(es []rangeEntry, e rangeEntry, key rkey, by func(rangeEntry, rkey) int) []rangeEntry {
-	i, _ := slices.BinarySearchFunc(es, key, by)
-	return slices.Insert(es, i, e)
-}
-
-func removeSorted(es []rangeEntry, s *Subscription, key rkey, by func(rangeEntry, rkey) int) []rangeEntry {
-	i, _ := slices.BinarySearchFunc(es, key, by)
-	for ; i < len(es) && by(es[i], key) == 0; i++ {
-		if es[i].sub == s {
-			return slices.Delete(es, i, i+1)
-		}
+func (r *rangeSet) list(reg *rangeReg) *sortedList {
+	switch {
+	case reg.hasLo && reg.hasHi:
+		return &r.both
+	case reg.hasLo:
+		return &r.lower
 	}
-	return es
+	return &r.upper
 }
 
 func (r *rangeSet) add(reg rangeReg, s *Subscription) {
-	e := rangeEntry{lo: reg.lo, hi: reg.hi, sub: s}
-	switch {
-	case reg.hasLo && reg.hasHi:
-		r.both = insertSorted(r.both, e, e.lo, byLo)
-		r.blocksDirty = true
-	case reg.hasLo:
-		r.lower = insertSorted(r.lower, e, e.lo, byLo)
-	default:
-		r.upper = insertSorted(r.upper, e, e.hi, byHi)
-	}
+	r.list(&reg).insert(rangeEntry{lo: reg.lo, hi: reg.hi, sub: s})
 }
 
 func (r *rangeSet) remove(reg rangeReg, s *Subscription) {
-	switch {
-	case reg.hasLo && reg.hasHi:
-		r.both = removeSorted(r.both, s, reg.lo, byLo)
-		r.blocksDirty = true
-	case reg.hasLo:
-		r.lower = removeSorted(r.lower, s, reg.lo, byLo)
-	default:
-		r.upper = removeSorted(r.upper, s, reg.hi, byHi)
-	}
+	r.list(&reg).remove(rangeEntry{lo: reg.lo, hi: reg.hi, sub: s})
 }
 
 // stab visits every subscription whose range contains k.
 func (r *rangeSet) stab(k rkey, visit func(*Subscription)) {
-	// Lower bounds ≤ k: the prefix before the first lo > k.
-	n := sort.Search(len(r.lower), func(i int) bool { return r.lower[i].lo.cmp(k) > 0 })
-	for i := 0; i < n; i++ {
-		visit(r.lower[i].sub)
+	for _, b := range r.lower.blocks {
+		if b.es[0].lo.cmp(k) > 0 {
+			break
+		}
+		for i := range b.es {
+			if b.es[i].lo.cmp(k) > 0 {
+				break
+			}
+			visit(b.es[i].sub)
+		}
 	}
-	// Upper bounds ≥ k: the suffix from the first hi ≥ k.
-	for i := sort.Search(len(r.upper), func(i int) bool { return r.upper[i].hi.cmp(k) >= 0 }); i < len(r.upper); i++ {
-		visit(r.upper[i].sub)
+	for j := len(r.upper.blocks) - 1; j >= 0; j-- {
+		b := r.upper.blocks[j]
+		if b.es[len(b.es)-1].hi.cmp(k) < 0 {
+			break
+		}
+		for i := len(b.es) - 1; i >= 0 && b.es[i].hi.cmp(k) >= 0; i-- {
+			visit(b.es[i].sub)
+		}
 	}
-	if len(r.both) == 0 {
-		return
-	}
-	if r.blocksDirty {
-		r.rebuildBlocks()
-	}
-	n = sort.Search(len(r.both), func(i int) bool { return r.both[i].lo.cmp(k) > 0 })
-	for b := 0; b*rangeBlock < n; b++ {
-		if r.blockHi[b].cmp(k) < 0 {
+	for _, b := range r.both.blocks {
+		if b.es[0].lo.cmp(k) > 0 {
+			break
+		}
+		if b.maxHi.cmp(k) < 0 {
 			continue // every range in this block ends below k
 		}
-		for i := b * rangeBlock; i < n && i < (b+1)*rangeBlock; i++ {
-			if r.both[i].hi.cmp(k) >= 0 {
-				visit(r.both[i].sub)
+		for i := range b.es {
+			e := &b.es[i]
+			if e.lo.cmp(k) > 0 {
+				break
+			}
+			if e.hi.cmp(k) >= 0 {
+				visit(e.sub)
 			}
 		}
 	}
 }
 
-func (r *rangeSet) rebuildBlocks() {
-	r.blockHi = r.blockHi[:0]
-	for i, e := range r.both {
-		if i%rangeBlock == 0 {
-			r.blockHi = append(r.blockHi, e.hi)
-		} else if b := &r.blockHi[len(r.blockHi)-1]; e.hi.cmp(*b) > 0 {
-			*b = e.hi
+func (r *rangeSet) each(visit func(*Subscription)) {
+	for _, l := range []*sortedList{&r.lower, &r.upper, &r.both} {
+		for _, b := range l.blocks {
+			for i := range b.es {
+				visit(b.es[i].sub)
+			}
 		}
 	}
-	r.blocksDirty = false
 }
 
-func (r *rangeSet) each(visit func(*Subscription)) {
-	for _, es := range [][]rangeEntry{r.lower, r.upper, r.both} {
-		for i := range es {
-			visit(es[i].sub)
+const blockSize = 128
+
+// sortedList is a list of entries sorted by lo (or hi), in blocks.
+type sortedList struct {
+	blocks []*rangeBlock
+	byHi   bool
+	n      int
+	size   int // blockSize, or smaller in tests
+}
+
+type rangeBlock struct {
+	es    []rangeEntry // never empty
+	maxHi rkey         // the highest hi in es
+}
+
+func (l *sortedList) key(e *rangeEntry) rkey {
+	if l.byHi {
+		return e.hi
+	}
+	return e.lo
+}
+
+// find returns the first block whose last key is ≥ k (len(blocks) if none).
+func (l *sortedList) find(k rkey) int {
+	return sort.Search(len(l.blocks), func(i int) bool {
+		b := l.blocks[i]
+		return l.key(&b.es[len(b.es)-1]).cmp(k) >= 0
+	})
+}
+
+func (l *sortedList) insert(e rangeEntry) {
+	l.n++
+	k := l.key(&e)
+	if len(l.blocks) == 0 {
+		l.blocks = []*rangeBlock{{es: []rangeEntry{e}, maxHi: e.hi}}
+		return
+	}
+	j := l.find(k)
+	if j == len(l.blocks) {
+		j-- // beyond every key: at the end of the last block
+	}
+	b := l.blocks[j]
+	i := sort.Search(len(b.es), func(i int) bool { return l.key(&b.es[i]).cmp(k) > 0 })
+	b.es = slices.Insert(b.es, i, e)
+	if e.hi.cmp(b.maxHi) > 0 {
+		b.maxHi = e.hi
+	}
+	if size := cmp.Or(l.size, blockSize); len(b.es) > 2*size {
+		tail := &rangeBlock{es: slices.Clone(b.es[size:])}
+		b.es = slices.Clip(b.es[:size])
+		b.maxHi, tail.maxHi = maxHi(b.es), maxHi(tail.es)
+		l.blocks = slices.Insert(l.blocks, j+1, tail)
+	}
+}
+
+func (l *sortedList) remove(e rangeEntry) {
+	k := l.key(&e)
+	for j := l.find(k); j < len(l.blocks); j++ {
+		b := l.blocks[j]
+		i := sort.Search(len(b.es), func(i int) bool { return l.key(&b.es[i]).cmp(k) >= 0 })
+		for ; i < len(b.es) && l.key(&b.es[i]).cmp(k) == 0; i++ {
+			if b.es[i].sub != e.sub {
+				continue
+			}
+			b.es = slices.Delete(b.es, i, i+1)
+			l.n--
+			switch {
+			case len(b.es) == 0:
+				l.blocks = slices.Delete(l.blocks, j, j+1)
+			case e.hi.cmp(b.maxHi) == 0:
+				b.maxHi = maxHi(b.es)
+			}
+			return
+		}
+		if i < len(b.es) {
+			return // past the key: not here
 		}
 	}
+}
+
+func maxHi(es []rangeEntry) rkey {
+	m := es[0].hi
+	for i := range es[1:] {
+		if es[i+1].hi.cmp(m) > 0 {
+			m = es[i+1].hi
+		}
+	}
+	return m
 }
 
 // fieldIndex holds the subscriptions registered under one field.
@@ -358,7 +422,7 @@ func (f *fieldIndex) add(ch *choice, s *Subscription) {
 	case choiceRange:
 		for _, reg := range ch.ranges {
 			if f.ranges[reg.d] == nil {
-				f.ranges[reg.d] = &rangeSet{}
+				f.ranges[reg.d] = newRangeSet()
 			}
 			f.ranges[reg.d].add(reg, s)
 		}
