@@ -15,9 +15,11 @@ import (
 
 // How a subscription is found. Each subscription is registered under one
 // top-level conjunct of its query — the most selective one the index can
-// use: equality, then IN, then IS NULL, then LIKE 'prefix%', then a range
-// (two-sided before one-sided) — or, when none can be used, in the
-// collection's unindexed list, which every change visits. An index only
+// use: equality, then IN (the field with the fewest keys), then IS NULL,
+// then LIKE 'prefix%', then a range or BETWEEN (two-sided before
+// one-sided), then a piece of a LIKE pattern's literal run — or, when none
+// can be used (OR, NOT, NOT LIKE, JSON paths, a pattern without literal
+// text), in the collection's unindexed list, which every change visits. An index only
 // preselects: it must hand out every subscription the change can match (a
 // superset is safe, a subset never is), and the compiled query decides.
 
@@ -387,9 +389,10 @@ type fieldIndex struct {
 	// each length there are, so that a value looks up only lengths in use.
 	prefix     map[string]subSet
 	prefixLens []prefixLen // sorted by n
-	// LIKE '%run%': a piece of one to three bytes of the pattern's longest
-	// literal run → subscriptions; a value looks up each of its substrings
-	// of the lengths in use (or, when that would cost more, visits them all).
+	// LIKE '%run%': a piece of up to maxPiece bytes of the pattern's
+	// longest literal run → subscriptions; a value looks up each of its
+	// substrings of the lengths in use (or, when that would cost more,
+	// visits them all).
 	gram     map[string]subSet
 	gramLens []prefixLen
 	grams    int // subscriptions in gram
@@ -417,6 +420,7 @@ func (f *fieldIndex) add(ch *choice, s *Subscription) {
 	case choicePrefix:
 		addByLen(f.prefix, &f.prefixLens, ch.prefix, s)
 	case choiceGram:
+		ch.prefix = f.piece(ch.prefix)
 		addByLen(f.gram, &f.gramLens, ch.prefix, s)
 		f.grams++
 	case choiceRange:
@@ -456,6 +460,28 @@ func (f *fieldIndex) remove(ch *choice, s *Subscription) {
 			}
 		}
 	}
+}
+
+// maxPiece bounds the keys of the gram index: a value looks up each of its
+// substrings of every key length in use, so lengths must be few; within
+// that, a longer piece is rarer in values and hands out fewer candidates
+// (three bytes of '%00000012-%' would be '000', in nearly every value).
+const maxPiece = 8
+
+// piece picks the key a run is registered under: the run itself when it is
+// short enough, else the piece of maxPiece bytes with the fewest
+// subscriptions so far, so that no key collects a common piece's crowd.
+func (f *fieldIndex) piece(run string) string {
+	if len(run) <= maxPiece {
+		return run
+	}
+	best := run[:maxPiece]
+	for i := 1; i+maxPiece <= len(run); i++ {
+		if p := run[i : i+maxPiece]; len(f.gram[p]) < len(f.gram[best]) {
+			best = p
+		}
+	}
+	return best
 }
 
 func cmpLen(p prefixLen, n int) int { return p.n - n }
@@ -685,17 +711,13 @@ func choose(q *query.Query) choice {
 		return *one
 	}
 	// LIKE '%run%': any piece of a literal run must occur in the value.
-	// Up to three bytes of the longest run: a longer key would need a
-	// value to look up more substrings.
+	// The longest run; fieldIndex.add picks the piece.
 	for _, t := range terms {
 		x, ok := t.(*query.Like)
 		if !ok || x.Not || !plain(x.Path) || x.Pattern.Param != 0 || x.Pattern.Value.Type() != value.Text {
 			continue
 		}
 		run := longestRun(x.Pattern.Value.Raw())
-		if len(run) > 3 {
-			run = run[:3]
-		}
 		if run != "" && (best.kind == choiceNone || len(run) > len(best.prefix)) {
 			best = choice{kind: choiceGram, field: x.Path.Field(), prefix: run}
 		}
