@@ -640,10 +640,7 @@ func choose(q *query.Query) choice {
 		return best
 	}
 	// Ranges: per field, the first lower and the first upper bound.
-	type bounds struct {
-		lo, hi   *value.Value
-		unusable bool
-	}
+	type bounds struct{ lo, hi *value.Value }
 	byField := map[string]*bounds{}
 	var order []string
 	get := func(f string) *bounds {
