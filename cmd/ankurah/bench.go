@@ -22,8 +22,8 @@ import (
 const benchDoc = `Load test of live queries over WebSocket (docs/benchmarks.md). On the
 PostgreSQL server at --database-url (wal_level=logical; the role needs
 CREATEDB and REPLICATION) it creates a scratch database, starts an Ankurah
-server in this process, opens --conns connections with --subs equality
-subscriptions each (key = ?) over --keys keys from a client process (this
+server in this process, opens --conns connections with --subs
+subscriptions each (key = ?, or the --predicate shape) over --keys keys from a client process (this
 binary, re-executed), writes --rate plain SQL INSERT/UPDATEs per second for
 --duration, and prints: the latency from each write's COMMIT to the
 WebSocket clients and, for the same writes, to a bare replication consumer
@@ -56,6 +56,7 @@ func benchCommand() *command {
 			fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the writes' keys and kinds (0: random)")
 			fs.StringVar(&cfg.Clients, "clients", load.ClientsProcess, `where the client connections live: "process" (a child process) or "inproc" (this process; memory figures then include the clients)`)
 			fs.BoolVar(&cfg.KeepDatabase, "keep-database", false, "keep the scratch database")
+			fs.StringVar(&cfg.Predicate, "predicate", load.PredicateEq, `the subscriptions' shape, each matching exactly its key's rows: "eq" (key = k), "in" (key IN (k, -1-k)), "range" (key >= k AND key < k+1), "prefix" (tag LIKE 'k<8 digits>-%'), "like" (tag LIKE '%<8 digits>-%'), "mixed" (the five in turn)`)
 			fs.BoolVar(&cfg.Policy, "policy", false, "throughput mode: serve with token checks and the per-user read rule owner = $jwt.sub (the baseline is the same run without it)")
 			cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's process during the measured phase to this `file`")
 			asJSON := fs.Bool("json", false, "print the report as JSON")

@@ -43,6 +43,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,8 +68,25 @@ const (
 	ClientsInProc  = "inproc"  // goroutines of this process (tests)
 )
 
-// Collection is the benchmark's collection: bench_item(key bigint, payload text).
+// Collection is the benchmark's collection: bench_item(key bigint, payload
+// text, owner text, tag text), tag being 'k' and the key in 8 digits and '-'
+// (what the prefix and like predicates look for).
 const Collection = "bench_item"
+
+// Predicate shapes of the subscriptions (Config.Predicate). Each matches
+// exactly the rows of its key, so every shape delivers the same items and
+// only the fan-out's matching differs.
+const (
+	PredicateEq     = "eq"     // key = k
+	PredicateIn     = "in"     // key IN (k, -1-k)
+	PredicateRange  = "range"  // key >= k AND key < k+1
+	PredicatePrefix = "prefix" // tag LIKE 'k<k, 8 digits>-%'
+	PredicateLike   = "like"   // tag LIKE '%<k, 8 digits>-%'
+	PredicateMixed  = "mixed"  // the five above in turn
+)
+
+// Predicates lists the shapes, in the order mixed cycles through them.
+var Predicates = []string{PredicateEq, PredicateIn, PredicateRange, PredicatePrefix, PredicateLike}
 
 // Modes of a run.
 const (
@@ -130,6 +148,9 @@ type Config struct {
 	CPUProfile io.Writer
 	// KeepDatabase leaves the scratch database (its slots are dropped).
 	KeepDatabase bool
+	// Predicate is the shape of every subscription's query (the
+	// Predicate… constants). Default PredicateEq.
+	Predicate string
 	// Policy runs the server with token checks and a per-user read rule,
 	// owner = $jwt.sub: connection i acts for user u<i>, and every row is
 	// owned by the user whose connection subscribes to its key, so that
@@ -151,6 +172,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Mode == "" {
 		c.Mode = ModeLatency
+	}
+	if c.Predicate == "" {
+		c.Predicate = PredicateEq
 	}
 	def(&c.Conns, DefaultConns)
 	def(&c.Subs, DefaultSubs)
@@ -196,6 +220,12 @@ func (c Config) Validate() error {
 		if v < 1 {
 			errs = append(errs, fmt.Errorf("%s must be at least 1 (got %d)", name, v))
 		}
+	}
+	if c.Predicate != PredicateMixed && !slices.Contains(Predicates, c.Predicate) {
+		errs = append(errs, fmt.Errorf("predicate must be one of %s or %s (got %q)", strings.Join(Predicates, ", "), PredicateMixed, c.Predicate))
+	}
+	if c.Keys > 1e8 {
+		errs = append(errs, fmt.Errorf("at most 100,000,000 keys (tags have 8 digits; got %d)", c.Keys))
 	}
 	if c.Policy && c.Mode != ModeThroughput {
 		errs = append(errs, errors.New("a policy run needs the throughput mode (one subscriber per key, its owner)"))
@@ -308,14 +338,14 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, err
 	}
 	defer db.Close()
-	if _, err := db.Exec(ctx, `select ankurah.create_collection($1, '{"key":"bigint","payload":"text","owner":"text"}')`, Collection); err != nil {
+	if _, err := db.Exec(ctx, `select ankurah.create_collection($1, '{"key":"bigint","payload":"text","owner":"text","tag":"text"}')`, Collection); err != nil {
 		return nil, fmt.Errorf("create collection: %w", err)
 	}
 	if _, err := db.Exec(ctx, "create index on "+Collection+" (key)"); err != nil {
 		return nil, err
 	}
 	rowIDs := make([]string, cfg.Keys)
-	rows, err := db.Query(ctx, "insert into "+Collection+" (key, payload, owner) select g, 'init', 'u' || (g / $2::bigint) from generate_series(0, $1::bigint - 1) g returning key, id", cfg.Keys, cfg.Subs)
+	rows, err := db.Query(ctx, "insert into "+Collection+" (key, payload, owner, tag) select g, 'init', 'u' || (g / $2::bigint), "+tagSQL("g")+" from generate_series(0, $1::bigint - 1) g returning key, id", cfg.Keys, cfg.Subs)
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +479,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	rep.ServerConns = ReadMem()
 
 	logf("subscribing %d × %d", cfg.Conns, cfg.Subs)
-	r, err = wk.do(command{Op: "subscribe", Subs: cfg.Subs, Keys: cfg.Keys, Collection: Collection})
+	r, err = wk.do(command{Op: "subscribe", Subs: cfg.Subs, Keys: cfg.Keys, Collection: Collection, Predicate: cfg.Predicate})
 	if err != nil {
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
@@ -603,7 +633,7 @@ func newPlan(cfg Config, total int) *plan {
 func (p *plan) write(ctx context.Context, db *pgxpool.Pool, rowIDs []string, seq int) error {
 	var err error
 	if p.insert[seq] {
-		_, err = db.Exec(ctx, "insert into "+Collection+" (key, payload, owner) values ($1, $2, 'u' || ($1::bigint / $3::bigint))", p.key[seq], Marker(int64(seq)), p.subs)
+		_, err = db.Exec(ctx, "insert into "+Collection+" (key, payload, owner, tag) values ($1, $2, 'u' || ($1::bigint / $3::bigint), "+tagSQL("$1::bigint")+")", p.key[seq], Marker(int64(seq)), p.subs)
 	} else {
 		_, err = db.Exec(ctx, "update "+Collection+" set payload = $1 where id = $2", Marker(int64(seq)), rowIDs[p.key[seq]])
 	}
@@ -684,3 +714,6 @@ func withPolicy(ctx context.Context, cfg *server.Config, conns int) ([]string, e
 	}
 	return tokens, nil
 }
+
+// tagSQL is the SQL of a row's tag from its key: 'k00000042-' (see Tag).
+func tagSQL(key string) string { return "'k' || lpad(" + key + "::text, 8, '0') || '-'" }

@@ -3,13 +3,19 @@ package load_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ankurah/ankurah-go/entity"
+	"github.com/ankurah/ankurah-go/event"
 	"github.com/ankurah/ankurah-go/internal/leakcheck"
 	"github.com/ankurah/ankurah-go/internal/load"
 	"github.com/ankurah/ankurah-go/internal/pgtest"
+	"github.com/ankurah/ankurah-go/query"
+	"github.com/ankurah/ankurah-go/value"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
@@ -29,6 +35,9 @@ func TestRun(t *testing.T) {
 		// Every item still arrives under the per-user rule: each row's
 		// owner is the user whose connection subscribed to its key.
 		{"throughput with a policy", load.Config{Mode: load.ModeThroughput, Conns: 8, Subs: 3, Backlog: 500, Writers: 2, Inserts: 0.3, Policy: true}},
+		// Every predicate shape (a fifth of the subscriptions each) still
+		// delivers exactly its key's changes.
+		{"throughput, mixed predicates", load.Config{Mode: load.ModeThroughput, Conns: 8, Subs: 5, Backlog: 500, Writers: 2, Inserts: 0.3, Predicate: load.PredicateMixed}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -65,5 +74,39 @@ func TestRun(t *testing.T) {
 				t.Fatalf("report:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// Each predicate shape matches the row of its key and no neighbour's, as
+// the compiled query decides (the exact counts of TestRun rely on it).
+func TestSubQueryMatchesItsKeyOnly(t *testing.T) {
+	t.Parallel()
+	for _, p := range append(slices.Clone(load.Predicates), load.PredicateMixed) {
+		for n, k := range []int{0, 7, 12, 99_999_999} {
+			text, args := load.SubQuery(p, n, k)
+			var vals []any
+			if err := json.Unmarshal([]byte(args), &vals); err != nil {
+				t.Fatal(err)
+			}
+			q, err := query.Parse(text, vals...)
+			if err != nil {
+				t.Fatalf("%s: %s %s: %v", p, text, args, err)
+			}
+			m, err := q.Compile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, other := range []int{k - 1, k, k + 1, k + 10, k*10 + 2, (k + 1) % 100_000_000} {
+				if other < 0 {
+					continue // keys are 0…Keys-1
+				}
+				st := entity.New(load.Collection, event.NewID())
+				st.Values["key"] = value.IntOf(int64(other))
+				st.Values["tag"] = value.TextOf(load.Tag(other))
+				if got := m.Match(st); got != (other == k) {
+					t.Errorf("%s: %s %s on key %d (tag %s): match %v", p, text, args, other, load.Tag(other), got)
+				}
+			}
+		}
 	}
 }

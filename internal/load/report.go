@@ -3,6 +3,7 @@ package load
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -16,8 +17,8 @@ func (r *Report) Print(w io.Writer) {
 		return
 	}
 	p("ankurah bench: live queries over WebSocket, in-process server on PostgreSQL %s", r.Postgres)
-	p("  %d connections × %d subscriptions (key = ?) over %d keys = %d subscriptions; clients in %s",
-		c.Conns, c.Subs, c.Keys, c.Conns*c.Subs, where)
+	p("  %d connections × %d subscriptions (%s) over %d keys = %d subscriptions; clients in %s",
+		c.Conns, c.Subs, predicateText(c.Predicate), c.Keys, c.Conns*c.Subs, where)
 	p("  %d writers, plain SQL, one row per transaction (%.0f%% INSERT, %.0f%% UPDATE), %d/s for %s after %s warm-up; seed %d",
 		c.Writers, c.Inserts*100, (1-c.Inserts)*100, c.Rate, c.Duration, c.Warmup, c.Seed)
 	p("  %d CPUs, load average %s at the start", r.CPUs, r.LoadAvg)
@@ -51,8 +52,8 @@ func (r *Report) printThroughput(w io.Writer) {
 	c := r.Config
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("ankurah bench --mode throughput: a backlog through the fan-out, in-process server on PostgreSQL %s", r.Postgres)
-	p("  %d connections × %d subscriptions (key = ?) over %d keys = %d subscriptions; clients in %s",
-		c.Conns, c.Subs, c.Keys, c.Conns*c.Subs, r.clientsWhere())
+	p("  %d connections × %d subscriptions (%s) over %d keys = %d subscriptions; clients in %s",
+		c.Conns, c.Subs, predicateText(c.Predicate), c.Keys, c.Conns*c.Subs, r.clientsWhere())
 	p("  backlog: %d plain SQL writes, one row per transaction (%.0f%% INSERT, %.0f%% UPDATE), committed by %d writers in %s with the server's stream held back; seed %d",
 		c.Backlog, c.Inserts*100, (1-c.Inserts)*100, c.Writers, r.WriteTime.Round(time.Millisecond), c.Seed)
 	if c.Policy {
@@ -116,4 +117,13 @@ func (r *Report) printMemory(w io.Writer) {
 		p("  client process: per connection %s, per subscription %s (the benchmark's own minimal client)",
 			bytesPer(r.ClientConns.Total()-r.ClientBase.Total(), c.Conns), bytesPer(r.ClientSubs.Total()-r.ClientConns.Total(), c.Conns*c.Subs))
 	}
+}
+
+// predicateText shows a predicate shape as its query.
+func predicateText(p string) string {
+	if p == PredicateMixed {
+		return "mixed: " + strings.Join(Predicates, ", ") + " in turn"
+	}
+	q, _ := SubQuery(p, 0, 0)
+	return p + ": " + q
 }

@@ -33,6 +33,7 @@ type command struct {
 	Subs       int      `json:"subs,omitempty"`       // subscribe: per connection
 	Keys       int      `json:"keys,omitempty"`       // subscribe
 	Collection string   `json:"collection,omitempty"` // subscribe
+	Predicate  string   `json:"predicate,omitempty"`  // subscribe: PredicateEq…
 	Items      int64    `json:"items,omitempty"`      // wait: until this many items arrived
 	TimeoutMS  int64    `json:"timeout_ms,omitempty"` // wait
 }
@@ -221,7 +222,8 @@ func (w *worker) dial(ctx context.Context, url, token string) (*clientConn, erro
 	return &clientConn{w: w, ws: ws, done: make(chan struct{})}, nil
 }
 
-// subscribe gives connection i the subscriptions `key = ?` for the keys
+// subscribe gives connection i the subscriptions of shape cmd.Predicate
+// (SubQuery) for the keys
 // SubKey(i, 0…subs-1, subs, keys); the requests of one connection are sent
 // without waiting for answers (the server answers them in order).
 func (w *worker) subscribe(ctx context.Context, cmd command, r *reply) error {
@@ -242,8 +244,9 @@ func (w *worker) subscribe(ctx context.Context, cmd command, r *reply) error {
 		go func() {
 			defer wg.Done()
 			for j := range cmd.Subs {
-				f := fmt.Appendf(nil, `{"type":"subscribe","id":%d,"sub":"s%d","collection":%q,"query":"key = ?","args":[%d]}`,
-					j+1, j, cmd.Collection, SubKey(i, j, cmd.Subs, cmd.Keys))
+				q, args := SubQuery(cmd.Predicate, i*cmd.Subs+j, SubKey(i, j, cmd.Subs, cmd.Keys))
+				f := fmt.Appendf(nil, `{"type":"subscribe","id":%d,"sub":"s%d","collection":%q,"query":%q,"args":%s}`,
+					j+1, j, cmd.Collection, q, args)
 				if err := c.ws.Write(ctx, websocket.MessageText, f); err != nil {
 					sendErrs.Add(1)
 					c.ws.CloseNow() // the reader releases the pending requests
@@ -414,6 +417,29 @@ func (w *worker) closeAll() {
 // every key has the same number of subscribers, on different connections
 // when subs ≤ keys.
 func SubKey(i, j, subs, keys int) int { return (i*subs + j) % keys }
+
+// SubQuery returns the query text and JSON arguments of subscription n
+// (counted over all connections) on key k in the given shape; each matches
+// exactly the rows whose key is k.
+func SubQuery(predicate string, n, k int) (string, string) {
+	if predicate == PredicateMixed {
+		predicate = Predicates[n%len(Predicates)]
+	}
+	switch predicate {
+	case PredicateIn:
+		return "key IN (?, ?)", fmt.Sprintf("[%d,%d]", k, -1-k)
+	case PredicateRange:
+		return "key >= ? AND key < ?", fmt.Sprintf("[%d,%d]", k, k+1)
+	case PredicatePrefix:
+		return "tag LIKE ?", fmt.Sprintf(`["k%08d-%%"]`, k)
+	case PredicateLike:
+		return "tag LIKE ?", fmt.Sprintf(`["%%%08d-%%"]`, k)
+	}
+	return "key = ?", fmt.Sprintf("[%d]", k)
+}
+
+// Tag is the tag of the row with key k (as tagSQL writes it).
+func Tag(k int) string { return fmt.Sprintf("k%08d-", k) }
 
 // Marker is the payload that identifies write seq.
 func Marker(seq int64) string { return "w" + strconv.FormatInt(seq, 10) }

@@ -102,6 +102,16 @@ func literalKeys(v value.Value) []string {
 		if k32 := numberKey(float64(f32)); k32 != k {
 			keys = append(keys, k32)
 		}
+		// A numeric field compares with a real literal exactly, as the
+		// real's shortest decimal (real 0.1 is numeric 0.1, not
+		// 0.100000001…): key that decimal too.
+		if v.Type() == value.Real {
+			if f, err := strconv.ParseFloat(v.NumericText(), 64); err == nil {
+				if kd := numberKey(f); kd != k {
+					keys = append(keys, kd)
+				}
+			}
+		}
 	}
 	return keys
 }

@@ -2,12 +2,14 @@
 // subscriptions and says, per subscription, what entered, changed in or left
 // its result set.
 //
-// Matching is indexed: a subscription whose query has top-level equality or
-// IN conjuncts is registered under one such field's values, so a change only
-// visits the subscriptions whose values it carries (and those it was already
-// a member of); queries without such conjuncts are checked on every change
-// of their collection. The index only preselects candidates: the compiled
-// query decides. Each subscription keeps its members, so a removal is exact.
+// Matching is indexed: a subscription is registered under one top-level
+// conjunct of its query — equality, IN, IS NULL, LIKE 'prefix%' or a range
+// (index.go says how each is looked up) — so a change only visits the
+// subscriptions its values can satisfy (and those it was already a member
+// of); queries without such a conjunct (LIKE '%x%', OR, NOT, JSON paths)
+// are checked on every change of their collection. The index only
+// preselects candidates: the compiled query decides. Each subscription
+// keeps its members, so a removal is exact.
 //
 // A LIMIT window that loses members needs the rows that follow it, which
 // the reactor does not hold. With a Refill source it reads them while
@@ -93,9 +95,9 @@ type Subscription struct {
 	limit      int
 	limited    bool
 	members    map[event.ID]*entity.State
-	field      string   // the indexed field ("" = unindexed)
-	keys       []string // its index keys
-	seen       uint64   // the reactor's epoch when last visited (see candidates)
+	index      choice // the conjunct it is registered under (see index.go)
+	upos       int    // its position in unindexed, when index.kind is choiceNone
+	seen       uint64 // the reactor's epoch when last visited (see candidates)
 }
 
 // ID returns the subscription's id (unique within the reactor).
@@ -107,8 +109,10 @@ func (s *Subscription) Query() *query.Query { return s.q }
 type subSet map[*Subscription]struct{}
 
 type collIndex struct {
-	byField   map[string]map[string]subSet // field → key → subscriptions
-	unindexed subSet
+	fields map[string]*fieldIndex
+	// unindexed is visited by every change: a slice, so that the walk is
+	// over contiguous pointers rather than a map's buckets.
+	unindexed []*Subscription
 	members   map[event.ID]subSet // entity → subscriptions it is a member of
 	count     int
 }
@@ -116,7 +120,7 @@ type collIndex struct {
 func (r *Reactor) coll(name string) *collIndex {
 	c := r.colls[name]
 	if c == nil {
-		c = &collIndex{byField: map[string]map[string]subSet{}, unindexed: subSet{}, members: map[event.ID]subSet{}}
+		c = &collIndex{fields: map[string]*fieldIndex{}, members: map[event.ID]subSet{}}
 		r.colls[name] = c
 	}
 	return c
@@ -136,19 +140,7 @@ func (r *Reactor) Subscribe(collection string, q *query.Query, initial []*entity
 	for _, st := range initial {
 		s.members[st.ID] = st
 	}
-	// Index under the field with the fewest values: the tightest filter.
-	for f, vals := range q.Equalities() {
-		var keys []string
-		for _, v := range vals {
-			keys = append(keys, literalKeys(v)...)
-		}
-		if len(keys) == 0 && len(vals) > 0 {
-			continue // values the index cannot key (e.g. JSON documents)
-		}
-		if s.field == "" || len(keys) < len(s.keys) || len(keys) == len(s.keys) && f < s.field {
-			s.field, s.keys = f, keys
-		}
-	}
+	s.index = choose(q)
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -156,20 +148,16 @@ func (r *Reactor) Subscribe(collection string, q *query.Query, initial []*entity
 	s.id = r.nextID
 	c := r.coll(collection)
 	c.count++
-	if s.field == "" {
-		c.unindexed[s] = struct{}{}
+	if s.index.kind == choiceNone {
+		s.upos = len(c.unindexed)
+		c.unindexed = append(c.unindexed, s)
 	} else {
-		idx := c.byField[s.field]
-		if idx == nil {
-			idx = map[string]subSet{}
-			c.byField[s.field] = idx
+		fi := c.fields[s.index.field]
+		if fi == nil {
+			fi = newFieldIndex()
+			c.fields[s.index.field] = fi
 		}
-		for _, k := range s.keys {
-			if idx[k] == nil {
-				idx[k] = subSet{}
-			}
-			idx[k][s] = struct{}{}
-		}
+		fi.add(&s.index, s)
 	}
 	for id := range s.members {
 		c.addMember(id, s)
@@ -185,13 +173,17 @@ func (r *Reactor) Unsubscribe(s *Subscription) {
 	if c == nil {
 		return
 	}
-	delete(c.unindexed, s)
-	if idx := c.byField[s.field]; idx != nil {
-		for _, k := range s.keys {
-			delete(idx[k], s)
-			if len(idx[k]) == 0 {
-				delete(idx, k)
-			}
+	if s.index.kind == choiceNone {
+		if s.upos < len(c.unindexed) && c.unindexed[s.upos] == s {
+			last := c.unindexed[len(c.unindexed)-1]
+			c.unindexed[s.upos], last.upos = last, s.upos
+			c.unindexed[len(c.unindexed)-1] = nil
+			c.unindexed = c.unindexed[:len(c.unindexed)-1]
+		}
+	} else if fi := c.fields[s.index.field]; fi != nil {
+		fi.remove(&s.index, s)
+		if fi.subs == 0 {
+			delete(c.fields, s.index.field)
 		}
 	}
 	for id := range s.members {
@@ -229,7 +221,7 @@ func (r *Reactor) candidates(c *collIndex, ch *Change, visit func(*Subscription)
 			visit(s)
 		}
 	}
-	for s := range c.unindexed {
+	for _, s := range c.unindexed {
 		once(s)
 	}
 	for s := range c.members[ch.ID] {
@@ -238,12 +230,8 @@ func (r *Reactor) candidates(c *collIndex, ch *Change, visit func(*Subscription)
 	if ch.New == nil || ch.New.Deleted {
 		return // only members can lose a deleted entity
 	}
-	for field, idx := range c.byField {
-		if k, ok := entityKey(ch.New.Get(field)); ok {
-			for s := range idx[k] {
-				once(s)
-			}
-		}
+	for field, fi := range c.fields {
+		fi.visit(ch.New.Get(field), once)
 	}
 }
 

@@ -347,10 +347,14 @@ func TestIndexKeysFollowQuerySemantics(t *testing.T) {
 		{"f = 'ok'", enumOf("ok")},
 		{"f IN ('{1.5}', 'x')", arrayOf("numeric[]", from("1.50", value.Numeric))},
 		{"f = '{a}'", arrayOf("text[]", value.TextOf("a"))},
+		// A numeric compares with a real literal as the real's shortest
+		// decimal: numeric 0.1 equals real 0.1.
+		{"f = ?", from("0.1", value.Numeric)},
 	}
+	args := map[string][]any{"f = ?": {value.RealOf(0.1)}}
 	for _, c := range cases {
 		re := reactor.New(nil)
-		q := query.MustParse(c.q)
+		q := query.MustParse(c.q, args[c.q]...)
 		s, err := re.Subscribe("c", q, nil)
 		if err != nil {
 			t.Fatal(err)
