@@ -56,7 +56,9 @@ func TestRun(t *testing.T) {
 				t.Fatalf("writes %d: %d items of %d expected reached the clients", rep.Writes, rep.Items, rep.ExpectedItems)
 			}
 			if cfg.Mode == load.ModeThroughput {
-				if rep.Changes != cfg.Backlog || rep.ServerDrain <= 0 || rep.ClientDrain < rep.ServerDrain || rep.FloorDrain <= 0 {
+				// Both drains are measured, not ordered: the client may read the
+				// last item before the server's side notes that it queued it.
+				if rep.Changes != cfg.Backlog || rep.ServerDrain <= 0 || rep.ClientDrain <= 0 || rep.FloorDrain <= 0 {
 					t.Fatalf("changes %d, drains: server %v, clients %v, floor %v", rep.Changes, rep.ServerDrain, rep.ClientDrain, rep.FloorDrain)
 				}
 				// Every change matches exactly one subscription.
