@@ -192,7 +192,18 @@ export class EntityStore {
   applyServer(w: WireEntity, collection: string, extra?: ServerExtra): void {
     if (w.unchanged) return;
     const cur = this.#confirmed.get(w.id);
-    if (cur && headKey(w.head) < headKey(cur.head)) return;
+    if (cur && headKey(w.head) < headKey(cur.head)) {
+      // Its values are stale, but the Yjs updates its events carry are not:
+      // the documents take them (merging an update twice changes nothing).
+      const texts = extra?.events && textSupport()?.confirmed(this, cur.collection, cur, { id: w.id, head: w.head }, extra);
+      if (texts) {
+        this.batch(() => {
+          this.#confirmed.set(w.id, { ...cur, texts });
+          this.#touch(w.id);
+        });
+      }
+      return;
+    }
     if (cur && sameState(cur, w) && !w.yjs) return; // e.g. the echo of our own confirmed commit: keep the same object
     const coll = w.collection ?? cur?.collection ?? collection;
     const next: EntityState = {

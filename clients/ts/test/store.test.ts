@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EntityStore, type StoreChange } from '../src/store.js';
+import '../src/text.js'; // installs the text hooks (a ytext field's documents)
 
 const E1 = '01J00000000000000000000001';
 const E2 = '01J00000000000000000000002';
@@ -35,6 +36,20 @@ describe('entity store', () => {
     expect(s.visible(E1)?.values).toEqual({ body: 'dear' });
     s.applyServer({ id: E1, head: [E6, E9], values: { body: 'dea' } }, 'note');
     expect(s.visible(E1)?.values).toEqual({ body: 'dear' });
+  });
+
+  it('takes the Yjs updates of an older state, not its values', () => {
+    const E4 = '01J00000000000000000000004';
+    const E9 = '01J00000000000000000000009';
+    const s = new EntityStore();
+    s.textFields = () => new Set(['body']);
+    s.retain(E1);
+    s.applyServer({ id: E1, head: [E9, E3], values: { body: 'new' } }, 'note', { events: [] });
+    // A change that the state above includes arrives late, with its event's update.
+    const late = { id: E4, collection: 'note', entity_id: E1, parents: [E1], operations: { body: { yjs: 'bGF0ZQ==' } } };
+    s.applyServer({ id: E1, head: [E9, E2], values: { body: 'old' } }, 'note', { events: [late] });
+    expect(s.confirmedState(E1)?.values).toEqual({ body: 'new' });
+    expect(s.confirmedState(E1)?.texts?.body).toEqual(['bGF0ZQ==']);
   });
 
   it('overlays pending events and drops them when settled', () => {
