@@ -33,7 +33,7 @@ ts-test: build
 yjs-test:
 	YJS_ORACLE=required $(GO) test -count=1 -run '^TestDifferential$$' ./internal/yjs
 
-## inspector: rebuild the inspector page into internal/inspect/dist (embedded by go build; commit the result)
+## inspector: rebuild the inspector page's script into internal/inspect/dist/inspector.js (embedded by go build; commit the result)
 inspector:
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run build --silent -w @ankurah/inspector

@@ -197,10 +197,7 @@ func (in *Inspector) guard(next http.Handler) http.Handler {
 }
 
 func (in *Inspector) assets() http.Handler {
-	sub, err := fs.Sub(distFS, "dist")
-	if err != nil {
-		panic(err) // the embedded tree is ours
-	}
+	sub := pageFS{}
 	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Every path that is not a file is the page (it routes itself).

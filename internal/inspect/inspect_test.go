@@ -110,7 +110,7 @@ func byIDHead(h *History, id event.ID) bool {
 // and the handler serves it, its files, and JSON errors for unknown
 // endpoints.
 func TestPage(t *testing.T) {
-	index, err := fs.ReadFile(distFS, "dist/index.html")
+	index, err := fs.ReadFile(pageFS{}, "index.html")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestPage(t *testing.T) {
 	if strings.Contains(string(index), "http://") || strings.Contains(string(index), "https://") {
 		t.Error("index.html refers to another server")
 	}
-	if js, err := fs.ReadFile(distFS, "dist/inspector.js"); err != nil || len(js) < 10<<10 {
+	if js, err := fs.ReadFile(pageFS{}, "inspector.js"); err != nil || len(js) < 10<<10 {
 		t.Fatalf("inspector.js: %d bytes, %v (build it: npm run build -w @ankurah/inspector)", len(js), err)
 	}
 

@@ -1,6 +1,7 @@
-// Builds the inspector page into ../dist (embedded in the Go binary by
+// Builds the inspector page's script into ../dist/inspector.js (embedded in
+// the Go binary with index.html and style.css from here, by
 // internal/inspect/assets.go): src/main.ts bundled with the TypeScript
-// client's sources by esbuild, beside index.html and style.css.
+// client's sources by esbuild.
 // `node build.mjs --check` builds in memory and fails when ../dist differs
 // (make ts-test runs it: the committed build must match its sources).
 import { build } from 'esbuild';
@@ -25,11 +26,7 @@ const res = await build({
   alias: { '@ankurah/client': path.join(here, '../../../clients/ts/src/index.ts') },
   logLevel: 'warning',
 });
-const files = new Map([
-  ['inspector.js', res.outputFiles[0].contents],
-  ['index.html', readFileSync(path.join(here, 'index.html'))],
-  ['style.css', readFileSync(path.join(here, 'style.css'))],
-]);
+const files = new Map([['inspector.js', res.outputFiles[0].contents]]);
 if (check) {
   const stale = [...files].filter(([name, b]) => {
     const f = path.join(dist, name);
