@@ -8,11 +8,11 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import { sleep, until, freePort, need } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -22,41 +22,7 @@ const policy = path.join(root, 'examples/albums/policy.json');
 const bin = need('ANKURAH_BIN');
 mkdirSync(out, { recursive: true });
 
-function need(name) {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set (run test/e2e/run.sh)`);
-  return v;
-}
-
 const run = promisify(execFile);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Retries fn until it returns a truthy value; fails after ms with what it last saw. */
-async function until(what, fn, ms = 20_000) {
-  const end = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-    await sleep(100);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 // A database of its own, fresh.
 const cluster = need('TEST_DATABASE_URL');
 const dbName = 'albums_auth_e2e';

@@ -11,12 +11,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import { sleep, freePort, need } from './lib.mjs';
 import { Client, defineModel, metaOf } from '../../clients/ts/dist/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,14 +28,6 @@ const pg = mode === 'postgres';
 const bin = need('ANKURAH_BIN');
 if (typeof WebSocket === 'undefined') throw new Error('no global WebSocket: run node with --experimental-websocket (Node 20)');
 const run = promisify(execFile);
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set (run test/e2e/run.sh)`);
-  return v;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Retries fn until it returns a truthy value; fails after ms with what it last saw (or what show says). */
 async function until(what, fn, ms = 20_000, show = null) {
@@ -51,16 +43,6 @@ async function until(what, fn, ms = 20_000, show = null) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}${show ? ' ' + (await show()) : ''}`);
     await sleep(100);
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 let failures = 0;
